@@ -1,0 +1,122 @@
+#include "co3/crc32c.h"
+
+#include <array>
+#include <vector>
+
+#include "thread_pool.h"
+
+namespace co3 {
+namespace {
+
+constexpr uint32_t kPoly = 0x82F63B78u;  // reflected Castagnoli polynomial
+
+// Slicing-by-8 tables: table[k][b] is the CRC of byte b followed by k zero bytes.
+struct Tables {
+  uint32_t t[8][256];
+  Tables() {
+    for (uint32_t b = 0; b < 256; ++b) {
+      uint32_t c = b;
+      for (int i = 0; i < 8; ++i) c = (c >> 1) ^ (kPoly & (0u - (c & 1u)));
+      t[0][b] = c;
+    }
+    for (int k = 1; k < 8; ++k)
+      for (uint32_t b = 0; b < 256; ++b) t[k][b] = (t[k - 1][b] >> 8) ^ t[0][t[k - 1][b] & 0xFF];
+  }
+};
+const Tables& tables() {
+  static const Tables tab;
+  return tab;
+}
+
+uint32_t crc_software(const uint8_t* p, size_t n, uint32_t c) {
+  const auto& t = tables().t;
+  while (n >= 8) {
+    const uint32_t lo = c ^ (uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 |
+                             uint32_t{p[3]} << 24);
+    c = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^
+        t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
+    p += 8;
+    n -= 8;
+  }
+  while (n--) c = (c >> 8) ^ t[0][(c ^ *p++) & 0xFF];
+  return c;
+}
+
+#if defined(__x86_64__)
+// The SSE4.2 crc32 instruction computes exactly this CRC; used when the CPU has it.
+__attribute__((target("sse4.2"))) uint32_t crc_sse42(const uint8_t* p, size_t n, uint32_t c) {
+  uint64_t c64 = c;
+  while (n >= 8) {
+    uint64_t v;
+    __builtin_memcpy(&v, p, 8);
+    c64 = __builtin_ia32_crc32di(c64, v);
+    p += 8;
+    n -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c64);
+  while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+  return c32;
+}
+bool have_sse42() {
+  static const bool ok = __builtin_cpu_supports("sse4.2");
+  return ok;
+}
+#endif
+
+// Polynomial product a·b mod P in the reflected representation (bit 31 is x^0).
+uint32_t multmod(uint32_t a, uint32_t b) {
+  uint32_t prod = 0;
+  for (uint32_t m = 1u << 31; m; m >>= 1) {
+    if (a & m) prod ^= b;
+    b = (b >> 1) ^ (kPoly & (0u - (b & 1u)));
+  }
+  return prod;
+}
+
+// x^(8·2^k) mod P for k = 0..63: shifting by n bytes multiplies by x^(8n).
+const std::array<uint32_t, 64>& byte_powers() {
+  static const std::array<uint32_t, 64> pw = [] {
+    std::array<uint32_t, 64> p{};
+    uint32_t x = 1u << 23;  // x^8
+    for (auto& v : p) {
+      v = x;
+      x = multmod(x, x);
+    }
+    return p;
+  }();
+  return pw;
+}
+
+}  // namespace
+
+uint32_t crc32c(const uint8_t* data, size_t size, uint32_t crc) {
+  uint32_t c = ~crc;
+#if defined(__x86_64__)
+  if (have_sse42()) return ~crc_sse42(data, size, c);
+#endif
+  return ~crc_software(data, size, c);
+}
+
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t size_b) {
+  uint32_t x = crc_a;
+  for (int k = 0; size_b; ++k, size_b >>= 1)
+    if (size_b & 1) x = multmod(byte_powers()[k], x);
+  return x ^ crc_b;
+}
+
+uint32_t crc32c_parallel(const uint8_t* data, size_t size, int threads) {
+  constexpr size_t kPiece = size_t{1} << 22;
+  const size_t pieces = (size + kPiece - 1) / kPiece;
+  if (pieces <= 1) return crc32c(data, size);
+  std::vector<uint32_t> crc(pieces);
+  detail::parallel_for(pieces, threads, 1, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i)
+      crc[i] = crc32c(data + i * kPiece, std::min(kPiece, size - i * kPiece));
+  });
+  uint32_t c = crc[0];
+  for (size_t i = 1; i < pieces; ++i)
+    c = crc32c_combine(c, crc[i], std::min(kPiece, size - i * kPiece));
+  return c;
+}
+
+}  // namespace co3

@@ -1,0 +1,46 @@
+// The encoder's stages, shared by encode() and stats(). Internal to host/.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "co3/codec.h"
+
+namespace co3::detail {
+
+// A segment after the first passes: its symbols and the statistics that choose its code.
+struct Quantized {
+  uint64_t numel = 0;
+  int width = 0;               // bits per entry code
+  int entries_per_symbol = 1;  // g
+  std::vector<uint16_t> symbols;
+  std::vector<uint64_t> symbol_hist;  // 2^(g·width) bins
+  std::vector<uint64_t> entry_hist;   // 2^width bins
+  Moments moments;
+  double beta = 0, alpha = 0;
+  float scale = 1;
+  double err_sq = 0, ref_sq = 0;  // Σ(u − q)², Σ u² over finite entries
+};
+
+// Error feedback, moments, fit, scale, conversion, histograms; writes the error memory.
+// `segment` only names the tensor in error messages.
+Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads);
+
+// The GenNorm (β, α) behind a model code source, in unscaled units.
+void model_parameters(const Quantized& q, CodeSource src, double* beta, double* alpha);
+
+// Code lengths of every symbol for a code source (histogram or a model).
+std::vector<uint8_t> code_lengths_for(const Quantized& q, CodeSource src, const CodecConfig& cfg);
+
+// 32-bit words each chunk takes under `lengths`.
+std::vector<uint16_t> chunk_words(const std::vector<uint16_t>& symbols, const uint8_t* lengths,
+                                  uint32_t chunk_symbols, int threads);
+
+// Writes every chunk's bits at its word offset (the exclusive prefix sum of `words`).
+void pack_chunks(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
+                 uint32_t chunk_symbols, const std::vector<uint16_t>& words, uint8_t* payload,
+                 int threads);
+
+double entropy_bits(const std::vector<uint64_t>& hist);  // bits per counted item
+
+}  // namespace co3::detail

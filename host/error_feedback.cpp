@@ -1,0 +1,46 @@
+#include "co3/error_feedback.h"
+
+#include <cmath>
+
+#include "co3/error.h"
+
+namespace co3 {
+
+ErrorFeedback::ErrorFeedback(float gamma) : gamma_(gamma) {
+  check(std::isfinite(gamma) && gamma >= 0.0f, Errc::invalid_argument,
+        "error feedback: gamma " + std::to_string(gamma) + " must be finite and >= 0");
+}
+
+std::vector<uint8_t> ErrorFeedback::encode(
+    const std::vector<std::pair<std::string, TensorView>>& grads, const CodecConfig& config,
+    EncodeReport* report) {
+  std::vector<EncodeInput> inputs;
+  inputs.reserve(grads.size());
+  for (const auto& [name, grad] : grads) {
+    auto it = memory_.find(name);
+    if (it == memory_.end()) it = memory_.emplace(name, std::vector<float>(grad.numel, 0.0f)).first;
+    check(it->second.size() == grad.numel, Errc::invalid_argument,
+          "error feedback: tensor '" + name + "' has " + std::to_string(grad.numel) +
+              " elements but its memory has " + std::to_string(it->second.size()));
+    inputs.push_back({grad, it->second.data(), gamma_});
+  }
+  return co3::encode(inputs, config, report);
+}
+
+const std::vector<float>& ErrorFeedback::memory(const std::string& name) const {
+  const auto it = memory_.find(name);
+  check(it != memory_.end(), Errc::invalid_argument, "error feedback: no memory for '" + name + "'");
+  return it->second;
+}
+
+std::vector<std::string> ErrorFeedback::names() const {
+  std::vector<std::string> out;
+  for (const auto& kv : memory_) out.push_back(kv.first);
+  return out;
+}
+
+void ErrorFeedback::set_memory(const std::string& name, std::vector<float> memory) {
+  memory_[name] = std::move(memory);
+}
+
+}  // namespace co3

@@ -1,0 +1,220 @@
+#include "packet.h"
+
+#include <cmath>
+#include <string>
+
+#include "co3/crc32c.h"
+#include "co3/error.h"
+#include "co3/huffman.h"
+
+namespace co3::detail {
+namespace {
+
+[[noreturn]] void corrupt(const std::string& what) { fail(Errc::corrupt_packet, what); }
+void need(bool ok, const std::string& what) {
+  if (!ok) corrupt(what);
+}
+bool all_zero(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (p[i]) return false;
+  return true;
+}
+
+Descriptor load_descriptor(const uint8_t* p) {
+  Descriptor d;
+  d.numel = load_le<uint64_t>(p + 0);
+  d.data_offset = load_le<uint64_t>(p + 8);
+  d.payload_words = load_le<uint64_t>(p + 16);
+  d.scale = load_le<float>(p + 24);
+  d.beta = load_le<float>(p + 28);
+  d.alpha = load_le<float>(p + 32);
+  d.chunk_symbols = load_le<uint32_t>(p + 36);
+  d.code_table = load_le<uint16_t>(p + 40);
+  d.dtype = p[42];
+  d.exp_bits = p[43];
+  d.man_bits = p[44];
+  d.layout = p[45];
+  d.bias = load_le<int16_t>(p + 46);
+  d.rounding = p[48];
+  d.entries_per_symbol = p[49];
+  d.code_source = p[50];
+  return d;
+}
+
+// Descriptor fields that can be checked alone (FORMAT.md §3).
+void check_descriptor(const Descriptor& d, const uint8_t* raw, const std::string& at) {
+  need(d.numel <= kMaxElements, at + "num_elements " + std::to_string(d.numel) + " exceeds 2^48");
+  need(std::isfinite(d.scale) && d.scale > 0, at + "scale is not finite and > 0");
+  need(std::isfinite(d.beta) && d.beta >= 0, at + "beta is not finite and >= 0");
+  need(std::isfinite(d.alpha) && d.alpha >= 0, at + "alpha is not finite and >= 0");
+  need(d.chunk_symbols >= 32 && d.chunk_symbols <= 65536,
+       at + "chunk_symbols " + std::to_string(d.chunk_symbols) + " outside 32..65536");
+  need(d.dtype <= 2, at + "dtype " + std::to_string(d.dtype) + " unknown");
+  need(d.exp_bits >= 1 && d.exp_bits <= 8, at + "exp_bits outside 1..8");
+  need(d.man_bits <= 10, at + "man_bits outside 0..10");
+  need(1 + d.exp_bits + d.man_bits <= 16, at + "format wider than 16 bits");
+  need(d.layout <= 2, at + "layout " + std::to_string(d.layout) + " unknown");
+  try {
+    validate(d.format());
+  } catch (const Error& e) {
+    corrupt(at + e.what());
+  }
+  need(d.rounding <= 2, at + "rounding " + std::to_string(d.rounding) + " unknown");
+  const int w = 1 + d.exp_bits + d.man_bits;
+  need(d.entries_per_symbol >= 1 && d.entries_per_symbol <= 4 && d.entries_per_symbol * w <= 16,
+       at + "entries_per_symbol " + std::to_string(d.entries_per_symbol) + " invalid for width " +
+           std::to_string(w));
+  need(d.code_source <= 3, at + "code_source " + std::to_string(d.code_source) + " unknown");
+  need(all_zero(raw + 51, 13), at + "reserved bytes are not zero");
+  need((d.numel == 0) == (d.code_table == kNoTable),
+       at + "code_table must be 0xFFFF exactly when num_elements is 0");
+}
+
+}  // namespace
+
+void store_descriptor(uint8_t* p, const Descriptor& d) {
+  std::fill(p, p + kDescriptorBytes, uint8_t{0});
+  store_le(p + 0, d.numel);
+  store_le(p + 8, d.data_offset);
+  store_le(p + 16, d.payload_words);
+  store_le(p + 24, d.scale);
+  store_le(p + 28, d.beta);
+  store_le(p + 32, d.alpha);
+  store_le(p + 36, d.chunk_symbols);
+  store_le(p + 40, d.code_table);
+  p[42] = d.dtype;
+  p[43] = d.exp_bits;
+  p[44] = d.man_bits;
+  p[45] = d.layout;
+  store_le(p + 46, d.bias);
+  p[48] = d.rounding;
+  p[49] = d.entries_per_symbol;
+  p[50] = d.code_source;
+}
+
+ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
+  // 1. Header.
+  need(data != nullptr || size == 0, "packet: null buffer");
+  need(size >= kHeaderBytes + 4, "packet: " + std::to_string(size) + " bytes is shorter than a header");
+  need(std::equal(kMagic, kMagic + 4, data), "packet: bad magic (not a co3 packet)");
+  const uint16_t version = load_le<uint16_t>(data + 4);
+  need(version == kVersion, "packet: version " + std::to_string(version) + " unsupported (this co3 reads 1)");
+  need(load_le<uint16_t>(data + 6) == 0, "packet: flags are not zero");
+  const uint64_t total = load_le<uint64_t>(data + 8);
+  need(total == size, "packet: total_bytes " + std::to_string(total) + " but " +
+                          std::to_string(size) + " bytes given (truncated or padded)");
+  need(all_zero(data + 24, 8), "packet: reserved header bytes are not zero");
+  // 2. CRC before anything else is trusted.
+  const uint32_t stored = load_le<uint32_t>(data + size - 4);
+  const uint32_t actual = crc32c_parallel(data, size - 4, threads);
+  need(stored == actual, "packet: CRC32C mismatch (corrupted in transit or storage)");
+  // 3. Counts and directory bounds.
+  const uint64_t end = size - 4;
+  const uint32_t num_tables = load_le<uint32_t>(data + 16);
+  const uint32_t num_segments = load_le<uint32_t>(data + 20);
+  need(num_tables <= 65535, "packet: num_tables " + std::to_string(num_tables) + " exceeds 65535");
+  need(num_segments <= kMaxSegments, "packet: num_segments exceeds 2^24");
+  uint64_t cursor = kHeaderBytes + kDescriptorBytes * uint64_t{num_segments};
+  need(cursor <= end, "packet: segment descriptors run past the end");
+
+  ParsedPacket out;
+  // 4. Code tables.
+  out.tables.resize(num_tables);
+  for (uint32_t t = 0; t < num_tables; ++t) {
+    const std::string at = "code table " + std::to_string(t) + ": ";
+    need(cursor + kTableHeaderBytes <= end, at + "header runs past the end");
+    const uint8_t* h = data + cursor;
+    ParsedTable& tab = out.tables[t];
+    tab.symbol_bits = h[0];
+    tab.max_length = h[1];
+    const uint32_t body = load_le<uint32_t>(h + 4);
+    need(tab.symbol_bits >= 1 && tab.symbol_bits <= 16, at + "symbol_bits outside 1..16");
+    need(tab.max_length >= 1 && tab.max_length <= kMaxCodeLength, at + "max_length outside 1..24");
+    need(all_zero(h + 2, 2) && all_zero(h + 8, 8), at + "reserved bytes are not zero");
+    need(body >= 1 && body <= 65536, at + "body_bytes outside 1..65536");
+    const uint64_t next = cursor + align8(kTableHeaderBytes + body);
+    need(next <= end, at + "body runs past the end");
+    need(all_zero(h + kTableHeaderBytes + body, next - cursor - kTableHeaderBytes - body),
+         at + "padding is not zero");
+    tab.lengths.resize(size_t{1} << tab.symbol_bits);
+    read_code_lengths(h + kTableHeaderBytes, body, static_cast<uint32_t>(tab.lengths.size()),
+                      tab.max_length, tab.lengths.data());
+    cursor = next;
+  }
+  // 5. Segments.
+  out.segments.resize(num_segments);
+  for (uint32_t s = 0; s < num_segments; ++s) {
+    const std::string at = "segment " + std::to_string(s) + ": ";
+    const uint8_t* raw = data + kHeaderBytes + kDescriptorBytes * s;
+    Descriptor d = load_descriptor(raw);
+    check_descriptor(d, raw, at);
+    const int symbol_bits = d.entries_per_symbol * (1 + d.exp_bits + d.man_bits);
+    int max_length = 0;
+    if (d.numel) {
+      need(d.code_table < num_tables, at + "code_table " + std::to_string(d.code_table) +
+                                          " but the packet has " + std::to_string(num_tables));
+      need(out.tables[d.code_table].symbol_bits == symbol_bits,
+           at + "code table's symbol_bits does not match entries_per_symbol·width");
+      max_length = out.tables[d.code_table].max_length;
+    }
+    need(d.data_offset == cursor, at + "data_offset " + std::to_string(d.data_offset) +
+                                      " differs from the layout's " + std::to_string(cursor));
+    const uint64_t chunks = d.num_chunks();
+    // Every chunk has at least one word and every symbol at least one bit: a count that the
+    // payload cannot hold is refused here, before anything is allocated for it.
+    need(d.payload_words <= end / 4 && chunks <= d.payload_words &&
+             d.num_symbols() <= 32 * d.payload_words,
+         at + "num_elements " + std::to_string(d.numel) + " needs more payload than " +
+             std::to_string(d.payload_words) + " words");
+    const uint64_t next = cursor + segment_data_bytes(chunks, d.payload_words);
+    need(next <= end, at + "data runs past the end");
+    const uint8_t* table = data + cursor;
+    const uint64_t max_words = (uint64_t{d.chunk_symbols} * max_length + 31) / 32;
+    uint64_t sum = 0;
+    for (uint64_t k = 0; k < chunks; ++k) {
+      const uint16_t words = load_le<uint16_t>(table + 2 * k);
+      need(words >= 1 && words <= max_words,
+           at + "chunk " + std::to_string(k) + " size " + std::to_string(words) + " words invalid");
+      sum += words;
+    }
+    need(sum == d.payload_words, at + "chunk table sums to " + std::to_string(sum) +
+                                     " words, payload_words says " + std::to_string(d.payload_words));
+    need(all_zero(table + 2 * chunks, align8(2 * chunks) - 2 * chunks), at + "chunk table padding is not zero");
+    const uint64_t payload_end = cursor + align8(2 * chunks) + 4 * d.payload_words;
+    need(all_zero(data + payload_end, next - payload_end), at + "payload padding is not zero");
+    out.segments[s] = d;
+    cursor = next;
+  }
+  need(cursor == end, "packet: " + std::to_string(end - cursor) + " unexplained bytes before the CRC");
+  return out;
+}
+
+}  // namespace co3::detail
+
+namespace co3 {
+
+PacketInfo inspect(const uint8_t* data, size_t size) {
+  const detail::ParsedPacket p = detail::parse_packet(data, size, 0);
+  PacketInfo info;
+  info.total_bytes = size;
+  info.num_tables = static_cast<uint32_t>(p.tables.size());
+  for (const auto& d : p.segments) {
+    SegmentInfo s;
+    s.numel = d.numel;
+    s.dtype = static_cast<DType>(d.dtype);
+    s.format = d.format();
+    s.rounding = static_cast<Rounding>(d.rounding);
+    s.code = static_cast<CodeSource>(d.code_source);
+    s.entries_per_symbol = d.entries_per_symbol;
+    s.scale = d.scale;
+    s.beta = d.beta;
+    s.alpha = d.alpha;
+    s.chunk_symbols = d.chunk_symbols;
+    s.payload_words = d.payload_words;
+    s.code_table = d.code_table;
+    info.segments.push_back(s);
+  }
+  return info;
+}
+
+}  // namespace co3

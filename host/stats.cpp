@@ -1,0 +1,44 @@
+#include "co3/codec.h"
+#include "co3/huffman.h"
+#include "encode_pipeline.h"
+#include "packet.h"
+#include "thread_pool.h"
+
+namespace co3 {
+
+TensorStats stats(const TensorView& tensor, const CodecConfig& cfg) {
+  using namespace detail;
+  validate(cfg);
+  const int threads = resolve_threads(cfg.threads);
+  EncodeInput in;
+  in.grad = tensor;
+  const Quantized q = quantize(in, cfg, 0, threads);
+  TensorStats s;
+  s.n = q.numel;
+  s.moments = q.moments;
+  s.beta = q.beta;
+  s.alpha = q.alpha;
+  s.scale = q.scale;
+  s.entropy_bits = entropy_bits(q.entry_hist);
+  s.nmse = q.ref_sq > 0 ? q.err_sq / q.ref_sq : 0.0;
+  // The packet as encode() would lay it out, sized without writing it.
+  uint64_t packet = kHeaderBytes + kDescriptorBytes + 4;
+  if (q.numel) {
+    for (int src = 0; src < 4; ++src) {
+      const std::vector<uint8_t> lengths = code_lengths_for(q, static_cast<CodeSource>(src), cfg);
+      const std::vector<uint16_t> words = chunk_words(q.symbols, lengths.data(), cfg.chunk_symbols, threads);
+      uint64_t total = 0;
+      for (uint16_t w : words) total += w;
+      const uint64_t data_bytes = segment_data_bytes(words.size(), total);
+      s.bits_per_entry[src] = 8.0 * static_cast<double>(data_bytes) / static_cast<double>(q.numel);
+      if (src == static_cast<int>(cfg.code)) {
+        const auto body = write_code_lengths(lengths.data(), static_cast<uint32_t>(lengths.size()));
+        packet += align8(kTableHeaderBytes + body.size()) + data_bytes;
+      }
+    }
+  }
+  s.packet_bits_per_entry = q.numel ? 8.0 * static_cast<double>(packet) / static_cast<double>(q.numel) : 0.0;
+  return s;
+}
+
+}  // namespace co3

@@ -1,0 +1,105 @@
+// The CPU reference codec: gradients in, docs/FORMAT.md packets out, and back.
+//
+// Everything here runs on the host with worker threads; the GPU kernels (kernels/) produce the
+// same bytes. Errors are co3::Error (error.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "co3/config.h"
+#include "co3/moments.h"
+
+namespace co3 {
+
+struct GenNormFit;
+
+// A read-only view of a contiguous tensor.
+struct TensorView {
+  const void* data = nullptr;
+  uint64_t numel = 0;
+  DType dtype = DType::f32;
+};
+
+// One tensor to encode, with optional error feedback: u = g + gamma·e is quantized and
+// e <- u - Q(u) is written back into `memory` (numel float32 values, updated in place).
+struct EncodeInput {
+  TensorView grad;
+  float* memory = nullptr;
+  float gamma = 0.0f;
+};
+
+// What the encoder measured for one segment.
+struct SegmentReport {
+  Moments moments;       // of u (after error feedback)
+  double beta = 0;       // fitted GenNorm shape
+  double alpha = 0;      // fitted GenNorm scale (unscaled units)
+  float scale = 1;       // the scale written into the packet
+  double entropy_bits = 0;       // empirical entropy of the entry codes, bits per entry
+  double symbol_entropy_bits = 0;  // empirical entropy of the coded symbols, per entry
+  uint64_t payload_bits = 0;     // chunk table + payload, in bits
+  uint64_t table_bits = 0;       // its code table (0 when shared with an earlier segment)
+  double nmse = 0;               // Σ(u − q)² / Σ u² over finite entries
+};
+
+struct EncodeReport {
+  std::vector<SegmentReport> segments;
+  uint64_t packet_bytes = 0;
+};
+
+std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecConfig& config,
+                            EncodeReport* report = nullptr);
+std::vector<uint8_t> encode(const TensorView& tensor, const CodecConfig& config,
+                            EncodeReport* report = nullptr);
+
+// A packet's segments as their descriptors state them (after full validation of the header,
+// tables and layout; the payload is checked when decoded).
+struct SegmentInfo {
+  uint64_t numel = 0;
+  DType dtype = DType::f32;
+  FloatFormat format{};
+  Rounding rounding = Rounding::nearest_even;
+  CodeSource code = CodeSource::histogram;
+  int entries_per_symbol = 1;
+  float scale = 1, beta = 0, alpha = 0;
+  uint32_t chunk_symbols = 0;
+  uint64_t payload_words = 0;
+  uint32_t code_table = 0xFFFF;
+};
+
+struct PacketInfo {
+  uint64_t total_bytes = 0;
+  uint32_t num_tables = 0;
+  std::vector<SegmentInfo> segments;
+};
+
+PacketInfo inspect(const uint8_t* data, size_t size);
+
+// Decodes every segment into caller memory: outputs[i] holds segments[i].numel values of
+// segments[i].dtype (as inspect() reports) unless `as_f32` asks for float32 everywhere.
+void decode_into(const uint8_t* data, size_t size, const std::vector<void*>& outputs,
+                 bool as_f32 = false, int threads = 0);
+
+struct DecodedTensor {
+  DType dtype = DType::f32;
+  uint64_t numel = 0;
+  std::vector<uint8_t> bytes;  // numel values of dtype
+};
+std::vector<DecodedTensor> decode(const uint8_t* data, size_t size, bool as_f32 = false,
+                                  int threads = 0);
+
+// The quantity `co3 stats` reports for one tensor under one configuration.
+struct TensorStats {
+  uint64_t n = 0;
+  Moments moments;
+  double beta = 0, alpha = 0;
+  float scale = 1;
+  double entropy_bits = 0;             // per entry, of the quantized codes
+  double bits_per_entry[4] = {};       // payload (chunk tables + bits) per code source
+  double packet_bits_per_entry = 0;    // whole packet with config.code
+  double nmse = 0;
+};
+TensorStats stats(const TensorView& tensor, const CodecConfig& config);
+
+}  // namespace co3

@@ -1,0 +1,36 @@
+// Error feedback with memory decay (CO3's "correct" step) as a reusable piece:
+//   u = g + γ·e ;  q = Q(u) ;  e ← u − q
+// The memory belongs to this object (one float32 vector per named tensor), never to a global.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "co3/codec.h"
+
+namespace co3 {
+
+class ErrorFeedback {
+ public:
+  explicit ErrorFeedback(float gamma = 1.0f);
+
+  float gamma() const { return gamma_; }
+
+  // Encodes named gradients, each corrected by (and updating) its own memory. A tensor seen
+  // for the first time starts with zero memory; a size change is an error.
+  std::vector<uint8_t> encode(const std::vector<std::pair<std::string, TensorView>>& grads,
+                              const CodecConfig& config, EncodeReport* report = nullptr);
+
+  const std::vector<float>& memory(const std::string& name) const;
+  std::vector<std::string> names() const;
+  void set_memory(const std::string& name, std::vector<float> memory);  // checkpoint restore
+  void reset() { memory_.clear(); }
+
+ private:
+  float gamma_;
+  std::map<std::string, std::vector<float>> memory_;
+};
+
+}  // namespace co3
