@@ -99,6 +99,8 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
   std::vector<float> value(size_t{1} << q.width);
   for (uint32_t c = 0; c < value.size(); ++c) value[c] = fmul(decode_code(f, c), q.scale);
 
+  const float scale = q.scale;  // a local: stores through in.memory cannot alias it
+  const bool stochastic = cfg.rounding == Rounding::stochastic;
   std::mutex merge;
   parallel_for(nsym, threads, 1 << 14, [&](size_t b, size_t e) {
     std::vector<uint64_t> sh(q.symbol_hist.size()), eh(q.entry_hist.size());
@@ -113,7 +115,8 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
           const bool finite = (f32_bits(u) & 0x7fffffffu) < 0x7f800000u;
           // NaN becomes 0 under the clamp policy; Inf saturates in encode_float.
           if (f32_bits(u) << 1 <= 0xff000000u)
-            code = encode_float(fdiv(u, q.scale), f, cfg.rounding, random_word(cfg.seed, i));
+            code = encode_float(fdiv(u, scale), f, cfg.rounding,
+                                stochastic ? random_word(cfg.seed, i) : 0);
           ++eh[code];
           if (finite) {
             const float d = fsub(u, value[code]);

@@ -24,7 +24,7 @@ namespace {
 
 constexpr uint64_t kMaxThreads = 1024;  // more only costs memory and start-up time
 
-const char* const kUsage = R"(co3 )" CO3_VERSION R"( - a lossy gradient codec (docs/FORMAT.md packets)
+const char* const kUsage = "co3 " CO3_VERSION R"( - a lossy gradient codec (docs/FORMAT.md packets)
 
 usage: co3 COMMAND ARGS [OPTIONS]
 
@@ -38,7 +38,8 @@ IN gradient files: .f32 (raw little-endian float32), .npy (float32 or float16, C
 Exit status: 0 success, 1 corrupt packet, 2 bad command line or input.
 )";
 
-const char* const kCodecOptions = R"(  --format F            fp4|e5m2|e4m3|fp16|bf16 or E,M[,bias[,ieee|finite|fn]] (e5m2)
+const char* const kCodecOptions =
+    R"(  --format F            fp4|e5m2|e4m3|fp16|bf16 or E,M[,bias[,ieee|finite|fn]] (e5m2)
   --rounding R          nearest|nearest-down|stochastic (nearest)
   --seed N              key of the stochastic rounding (0)
   --scale S             none|absmax|gennorm|VALUE: how values are scaled before

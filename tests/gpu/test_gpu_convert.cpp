@@ -31,9 +31,9 @@ TEST(GpuConvert, MatchesHostBitForBit) {
   float* dx;
   uint16_t* dc;
   float* dy;
-  CUDA_OK(cudaMalloc(&dx, n * 4));
-  CUDA_OK(cudaMalloc(&dc, n * 2));
-  CUDA_OK(cudaMalloc(&dy, n * 4));
+  CUDA_OK(cudaMalloc(reinterpret_cast<void**>(&dx), n * 4));
+  CUDA_OK(cudaMalloc(reinterpret_cast<void**>(&dc), n * 2));
+  CUDA_OK(cudaMalloc(reinterpret_cast<void**>(&dy), n * 4));
   CUDA_OK(cudaMemcpy(dx, x.data(), n * 4, cudaMemcpyHostToDevice));
   for (co3::FloatFormat f : {co3::formats::fp4, co3::formats::e5m2, co3::formats::e4m3,
                              co3::formats::fp16, co3::formats::bf16}) {
