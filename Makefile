@@ -2,6 +2,10 @@
 # Both install what is missing (scripts/setup.sh), configure and build incrementally.
 BUILD ?= build
 JOBS  ?= $(shell nproc)
+# ccache hits across clones (CI clones afresh): paths relative to the checkout, and the build
+# directory left out of the hash of debug-info compilations.
+export CCACHE_BASEDIR   := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all setup build demo test bench clean
 
