@@ -18,7 +18,7 @@ build: setup
 	@VENV=$$(cat .venv-path); \
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_PREFIX_PATH="$$($$VENV/bin/python -c 'import torch;print(torch.utils.cmake_prefix_path)')" \
-	  -DCO3_PYTHON="$$VENV/bin/python" > $(BUILD).configure.log || { cat $(BUILD).configure.log; exit 1; }
+	  -DCO3_PYTHON="$$VENV/bin/python" > $(BUILD).configure.log 2>&1 || { cat $(BUILD).configure.log; exit 1; }
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build

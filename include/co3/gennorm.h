@@ -266,7 +266,61 @@ CO3_HD double gennorm_quant_mse(FloatFormat f, Rounding r, double beta, double t
 // (from heavy saturation to far more headroom than any format needs) resolves every shape alike;
 // golden-section search then refines around the best grid point. Beyond fp4 the error is nearly
 // scale-free over a wide band of s, with shallow periodic dips (binade alignment): the search
-// picks the deepest, which can lie anywhere in that band.
+// picks the deepest, which can lie anywhere in that band; the best scale within a binade of t = 1
+// is preferred when it is within 0.5% of that (see the end of the function).
+namespace detail {
+
+// Minimises cost(s) over [lo, hi]: a grid of `points`, then golden-section steps (22 shrink the
+// bracket of one grid step by 0.618^22 ≈ 2.5e-5) around the best point. Fixed counts, so the
+// same bits on every device.
+template <class Cost>
+CO3_HD double minimise_on(Cost cost, double lo, double hi, int points, double* best_cost) {
+  const double step = ddiv(dsub(hi, lo), static_cast<double>(points - 1));
+  int best = 0;
+  double bc = 0.0;
+  for (int i = 0; i < points; ++i) {
+    const double c = cost(dadd(lo, dmul(step, static_cast<double>(i))));
+    if (i == 0 || c < bc) {
+      best = i;
+      bc = c;
+    }
+  }
+  double best_s = dadd(lo, dmul(step, static_cast<double>(best)));
+  double a = dadd(lo, dmul(step, static_cast<double>(best > 0 ? best - 1 : 0)));
+  double b = dadd(lo, dmul(step, static_cast<double>(best < points - 1 ? best + 1 : best)));
+  const double kInvPhi = 0.61803398874989484820;
+  double x1 = dsub(b, dmul(kInvPhi, dsub(b, a)));
+  double x2 = dadd(a, dmul(kInvPhi, dsub(b, a)));
+  double c1 = cost(x1), c2 = cost(x2);
+  for (int i = 0; i < 22; ++i) {
+    if (c1 <= c2) {
+      b = x2;
+      x2 = x1;
+      c2 = c1;
+      x1 = dsub(b, dmul(kInvPhi, dsub(b, a)));
+      c1 = cost(x1);
+    } else {
+      a = x1;
+      x1 = x2;
+      c1 = c2;
+      x2 = dadd(a, dmul(kInvPhi, dsub(b, a)));
+      c2 = cost(x2);
+    }
+  }
+  if (c1 < bc) {
+    best_s = x1;
+    bc = c1;
+  }
+  if (c2 < bc) {
+    best_s = x2;
+    bc = c2;
+  }
+  *best_cost = bc;
+  return best_s;
+}
+
+}  // namespace detail
+
 CO3_HD double gennorm_optimal_t(FloatFormat f, Rounding r, double beta) {
   using namespace detail;
   const GenNormUnit unit = gennorm_unit(beta);
@@ -275,50 +329,21 @@ CO3_HD double gennorm_optimal_t(FloatFormat f, Rounding r, double beta) {
   const double centre = dmul(inv_beta, log(inv_beta));
   const double sigma = beta >= 1.0 ? 1.0 : ddiv(1.0, dsqrt(beta));
   auto cost = [&](double s) { return gennorm_unit_mse(f, r, unit, ddiv(exp(s), vmax)); };
-  auto grid = [&](int i) {
-    return dadd(centre, dmul(sigma, dsub(ddiv(static_cast<double>(i), 3.0), 2.0)));
-  };
-
-  constexpr int kGrid = 25;
-  int best = 0;
-  double best_cost = 0.0;
-  for (int i = 0; i < kGrid; ++i) {
-    const double c = cost(grid(i));
-    if (i == 0 || c < best_cost) {
-      best = i;
-      best_cost = c;
-    }
-  }
-  double best_s = grid(best);
-  double lo = grid(best > 0 ? best - 1 : 0);
-  double hi = grid(best < kGrid - 1 ? best + 1 : best);
-
-  // Golden section: 22 steps shrink the bracket (2σ/3) by 0.618^22 ≈ 2.5e-5.
-  const double kInvPhi = 0.61803398874989484820;
-  double x1 = dsub(hi, dmul(kInvPhi, dsub(hi, lo)));
-  double x2 = dadd(lo, dmul(kInvPhi, dsub(hi, lo)));
-  double c1 = cost(x1), c2 = cost(x2);
-  for (int i = 0; i < 22; ++i) {
-    if (c1 <= c2) {
-      hi = x2;
-      x2 = x1;
-      c2 = c1;
-      x1 = dsub(hi, dmul(kInvPhi, dsub(hi, lo)));
-      c1 = cost(x1);
-    } else {
-      lo = x1;
-      x1 = x2;
-      c1 = c2;
-      x2 = dadd(lo, dmul(kInvPhi, dsub(hi, lo)));
-      c2 = cost(x2);
-    }
-  }
-  if (c1 < best_cost) {
-    best_s = x1;
-    best_cost = c1;
-  }
-  if (c2 < best_cost) best_s = x2;
-  return ddiv(vmax, exp(best_s));
+  // Global search over [centre − 2σ, centre + 6σ] in 25 points (step σ/3).
+  double best_cost;
+  const double best_s =
+      minimise_on(cost, dsub(centre, dmul(2.0, sigma)), dadd(centre, dmul(6.0, sigma)), 25,
+                  &best_cost);
+  // Wide formats (e4m3 and up) have an error curve flat over decades of scale, rippling with
+  // the binade alignment, so the global minimum lands on whichever trough is deepest: for bf16
+  // at β = 4 that is t* ~ 1e37, a scale below FLT_MIN that saturates any entry the model calls
+  // impossible. The best scale within one binade of t = 1 (scale = α) keeps the format's range
+  // centred on the data; it is taken whenever its error is within 0.5% of the global optimum.
+  const double s_unit = log(vmax);
+  const double kLn2 = 0.69314718055994530942;
+  double near_cost;
+  const double near_s = minimise_on(cost, dsub(s_unit, kLn2), dadd(s_unit, kLn2), 9, &near_cost);
+  return ddiv(vmax, exp(near_cost <= dmul(best_cost, 1.005) ? near_s : best_s));
 }
 
 }  // namespace co3
