@@ -2,7 +2,7 @@
 // medians of repeated runs, GB/s of float32 input (encode) and output (decode), bits per entry
 // against the entropy of the quantized entries. Prints a table and, with --json FILE, JSON.
 //
-//   co3_bench_cpu [--data FILE.f32] [--entries N] [--repeats R] [--threads T] [--json FILE]
+//   co3_bench_cpu [--data FILE.f32|.npy|.pt] [--entries N] [--repeats R] [--threads T] [--json FILE]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,23 +14,13 @@
 #include <vector>
 
 #include "co3/codec.h"
+#include "co3/dtype.h"
+#include "co3/error.h"
+#include "io/readers.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::vector<float> load(const std::string& path, size_t limit) {
-  std::vector<float> v;
-  if (FILE* f = std::fopen(path.c_str(), "rb")) {
-    std::fseek(f, 0, SEEK_END);
-    const size_t n = std::min<size_t>(static_cast<size_t>(std::ftell(f)) / 4, limit);
-    std::fseek(f, 0, SEEK_SET);
-    v.resize(n);
-    if (std::fread(v.data(), 4, n, f) != n) v.clear();
-    std::fclose(f);
-  }
-  return v;
-}
 
 template <class F>
 double median_seconds(int repeats, F fn) {
@@ -63,16 +53,23 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::vector<float> x = load(data, entries);
+  std::vector<float> x;
   std::string source = data;
+  try {
+    const co3::io::LoadedTensor t = co3::io::load_tensor_file(data);
+    x.resize(std::min<uint64_t>(entries, t.numel));  // float32 whatever the file's dtype
+    for (size_t i = 0; i < x.size(); ++i) x[i] = co3::load_as_float(t.bytes.data(), t.dtype, i);
+  } catch (const co3::Error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+  }
   if (x.empty()) {
-    source = "synthetic GenNorm(beta=0.3), 3.5M entries";
+    source = "synthetic GenNorm(beta=0.3)";
     std::mt19937_64 rng(0);
     std::gamma_distribution<double> g(1 / 0.3, 1.0);
     x.resize(std::min<size_t>(entries, 3500000));
     for (auto& v : x) v = static_cast<float>(1e-4 * std::pow(g(rng), 1 / 0.3) * ((rng() & 1) ? 1 : -1));
   }
-  std::printf("co3 CPU benchmark: %s, %zu entries, %d threads, median of %d\n", source.c_str(),
+  std::printf("co3 CPU benchmark: %s, %zu entries, threads %d (0: all cores), median of %d\n", source.c_str(),
               x.size(), threads, repeats);
   std::printf("%-6s %-9s %10s %10s %10s %10s %10s %10s\n", "format", "code", "enc GB/s",
               "dec GB/s", "entropy", "bits/ent", "overhead", "ratio");

@@ -59,62 +59,22 @@ CO3_HD double bits_f64(uint64_t u) {
 }
 
 // Correctly rounded single operations, never fused with a neighbour.
-CO3_HD float fmul(float a, float b) {
 #if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
+#define CO3_RN_OP(name, T, op, intrinsic) \
+  CO3_HD T name(T a, T b) { return intrinsic(a, b); }
 #else
-  return a * b;
+#define CO3_RN_OP(name, T, op, intrinsic) \
+  CO3_HD T name(T a, T b) { return a op b; }
 #endif
-}
-CO3_HD float fadd(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-CO3_HD float fsub(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fsub_rn(a, b);
-#else
-  return a - b;
-#endif
-}
-CO3_HD float fdiv(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fdiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
-CO3_HD double dmul(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-CO3_HD double dadd(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-CO3_HD double dsub(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dsub_rn(a, b);
-#else
-  return a - b;
-#endif
-}
-CO3_HD double ddiv(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __ddiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
+CO3_RN_OP(fmul, float, *, __fmul_rn)
+CO3_RN_OP(fadd, float, +, __fadd_rn)
+CO3_RN_OP(fsub, float, -, __fsub_rn)
+CO3_RN_OP(fdiv, float, /, __fdiv_rn)
+CO3_RN_OP(dmul, double, *, __dmul_rn)
+CO3_RN_OP(dadd, double, +, __dadd_rn)
+CO3_RN_OP(dsub, double, -, __dsub_rn)
+CO3_RN_OP(ddiv, double, /, __ddiv_rn)
+#undef CO3_RN_OP
 
 CO3_HD int clz32(uint32_t x) {  // x != 0
 #if defined(__CUDA_ARCH__)
