@@ -187,23 +187,30 @@ uint32_t load_le(const uint8_t* p, int bytes) {
   return v;
 }
 
-LoadedTensor parse_npy(const std::string& path, std::vector<uint8_t> file) {
+// Where a .npy file's values are, after checking its header against its size.
+struct NpyLayout {
+  DType dtype;
+  uint64_t numel;
+  size_t data_offset;
+};
+
+NpyLayout npy_layout(const std::string& path, const uint8_t* file, size_t size) {
   static const uint8_t kMagic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-  if (file.size() < 10) bad_npy(path, "truncated (" + std::to_string(file.size()) + " bytes)");
-  if (std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) bad_npy(path, "bad magic");
+  if (size < 10) bad_npy(path, "truncated (" + std::to_string(size) + " bytes)");
+  if (std::memcmp(file, kMagic, sizeof kMagic) != 0) bad_npy(path, "bad magic");
   const int major = file[6], minor = file[7];
   if (major < 1 || major > 3 || minor != 0) {
     bad_npy(path, "unsupported version " + std::to_string(major) + "." + std::to_string(minor));
   }
   // Version 1.0 stores the header length in 2 bytes, 2.0 and 3.0 (UTF-8 header) in 4.
   const size_t prefix = major == 1 ? 10 : 12;
-  if (file.size() < prefix) bad_npy(path, "truncated header");
-  const uint64_t header_len = load_le(file.data() + 8, major == 1 ? 2 : 4);
-  if (header_len > file.size() - prefix) {
+  if (size < prefix) bad_npy(path, "truncated header");
+  const uint64_t header_len = load_le(file + 8, major == 1 ? 2 : 4);
+  if (header_len > size - prefix) {
     bad_npy(path, "header of " + std::to_string(header_len) + " bytes exceeds the file (" +
-                      std::to_string(file.size()) + " bytes)");
+                      std::to_string(size) + " bytes)");
   }
-  const char* text = reinterpret_cast<const char*>(file.data() + prefix);
+  const char* text = reinterpret_cast<const char*>(file + prefix);
   const NpyHeader h = HeaderParser(path, text, text + header_len).parse();
   const DType dtype = npy_dtype(path, h.descr);
 
@@ -225,14 +232,13 @@ LoadedTensor parse_npy(const std::string& path, std::vector<uint8_t> file) {
                       " is not supported (save it with np.ascontiguousarray)");
   }
   const size_t offset = prefix + static_cast<size_t>(header_len);
-  const uint64_t data_bytes = file.size() - offset;
+  const uint64_t data_bytes = size - offset;
   const uint64_t item = dtype_size(dtype);
   if (data_bytes % item != 0 || data_bytes / item != numel) {
     bad_npy(path, "shape " + shape + " of " + h.descr + " does not match the " +
                       std::to_string(data_bytes) + " data bytes present");
   }
-  file.erase(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(offset));
-  return LoadedTensor{dtype, numel, std::move(file)};
+  return NpyLayout{dtype, numel, offset};
 }
 
 LoadedTensor load_f32(const std::string& path) {
@@ -261,14 +267,22 @@ std::string extension(const std::string& path) {
 void read_file(const std::string& path, std::vector<uint8_t>& out) { read_into(path, out); }
 void read_file(const std::string& path, std::vector<char>& out) { read_into(path, out); }
 
+LoadedTensor parse_npy(const uint8_t* data, size_t size, const std::string& name) {
+  const NpyLayout l = npy_layout(name, data, size);
+  return LoadedTensor{l.dtype, l.numel, std::vector<uint8_t>(data + l.data_offset, data + size)};
+}
+
 LoadedTensor load_tensor_file(const std::string& path) {
   const std::string ext = extension(path);
   if (ext == ".f32") return load_f32(path);
   if (ext == ".pt") return load_pt_file(path);
   if (ext == ".npy") {
+    // Parsed in place: the values stay in the buffer they were read into.
     std::vector<uint8_t> file;
     read_file(path, file);
-    return parse_npy(path, std::move(file));
+    const NpyLayout l = npy_layout(path, file.data(), file.size());
+    file.erase(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(l.data_offset));
+    return LoadedTensor{l.dtype, l.numel, std::move(file)};
   }
   const std::string what = ext.empty() ? "no file extension" : "unknown file type '" + ext + "'";
   fail(Errc::invalid_argument, path + ": " + what + " (expected .f32, .npy or .pt)");

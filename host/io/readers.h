@@ -26,6 +26,10 @@ struct LoadedTensor {
 // Chooses the reader by the file's extension (.f32, .npy, .pt; case-insensitive).
 LoadedTensor load_tensor_file(const std::string& path);
 
+// The .npy reader on a file already in memory; `name` prefixes error messages as the path
+// does for load_tensor_file.
+LoadedTensor parse_npy(const uint8_t* data, size_t size, const std::string& name);
+
 // The whole content of a regular file.
 void read_file(const std::string& path, std::vector<uint8_t>& out);
 void read_file(const std::string& path, std::vector<char>& out);
