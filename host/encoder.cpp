@@ -147,23 +147,44 @@ void model_parameters(const Quantized& q, CodeSource src, double* beta, double* 
   *alpha = fit.alpha;
 }
 
-std::vector<uint8_t> code_lengths_for(const Quantized& q, CodeSource src, const CodecConfig& cfg) {
+std::vector<uint8_t> code_lengths_for(const std::vector<const Quantized*>& qs, CodeSource src,
+                                      const CodecConfig& cfg) {
   const int L = resolved_max_code_length(cfg);
-  if (src == CodeSource::histogram) return code_lengths(q.symbol_hist, L);
-  double beta, alpha;
-  model_parameters(q, src, &beta, &alpha);
-  std::vector<double> pmf(size_t{1} << q.width);
-  gennorm_code_pmf(cfg.format, cfg.rounding, beta, alpha / q.scale, pmf.data());
+  const size_t symbols = qs.front()->symbol_hist.size();
+  if (src == CodeSource::histogram) {
+    std::vector<uint64_t> counts(symbols, 0);
+    for (const Quantized* q : qs)
+      for (size_t k = 0; k < symbols; ++k) counts[k] += q->symbol_hist[k];
+    return code_lengths(counts, L);
+  }
+  // A model code for several segments codes their mixture, each weighted by its entries.
+  uint64_t total = 0;
+  for (const Quantized* q : qs) total += q->numel;
+  std::vector<double> mix(symbols, 0.0), pmf;
+  for (const Quantized* q : qs) {
+    double beta, alpha;
+    model_parameters(*q, src, &beta, &alpha);
+    pmf.assign(size_t{1} << q->width, 0.0);
+    gennorm_code_pmf(cfg.format, cfg.rounding, beta, alpha / q->scale, pmf.data());
+    const double share = static_cast<double>(q->numel) / static_cast<double>(total);
+    const uint32_t mask = (1u << q->width) - 1;
+    for (uint32_t s = 0; s < symbols; ++s) {
+      double p = share;
+      for (int t = 0; t < q->entries_per_symbol; ++t) p *= pmf[(s >> (q->width * t)) & mask];
+      mix[s] += p;
+    }
+  }
   // Every symbol gets a weight of at least 1, so a model code can encode any data.
-  std::vector<uint64_t> w(q.symbol_hist.size());
-  const uint32_t mask = (1u << q.width) - 1;
-  for (uint32_t s = 0; s < w.size(); ++s) {
-    double p = 1.0;
-    for (int t = 0; t < q.entries_per_symbol; ++t) p *= pmf[(s >> (q.width * t)) & mask];
-    const double scaled = std::floor(p * 1099511627776.0);  // 2^40
+  std::vector<uint64_t> w(symbols);
+  for (size_t s = 0; s < symbols; ++s) {
+    const double scaled = std::floor(mix[s] * 1099511627776.0);  // 2^40
     w[s] = scaled >= 1.0 ? static_cast<uint64_t>(scaled) : 1;
   }
   return code_lengths(w, L);
+}
+
+std::vector<uint8_t> code_lengths_for(const Quantized& q, CodeSource src, const CodecConfig& cfg) {
+  return code_lengths_for(std::vector<const Quantized*>{&q}, src, cfg);
 }
 
 std::vector<uint16_t> chunk_words(const std::vector<uint16_t>& symbols, const uint8_t* lengths,
@@ -239,49 +260,53 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
   const int threads = resolve_threads(cfg.threads);
   struct Segment {
     Quantized q;
-    std::vector<uint8_t> lengths, table_body;
+    uint16_t table = kNoTable;
     std::vector<uint16_t> words;
     uint64_t payload_words = 0;
   };
   std::vector<Segment> segs(inputs.size());
-  uint64_t size = kHeaderBytes + kDescriptorBytes * inputs.size();
-  uint32_t tables = 0;
+  std::vector<const Quantized*> coded;  // the non-empty segments
   for (size_t i = 0; i < inputs.size(); ++i) {
-    Segment& s = segs[i];
-    s.q = quantize(inputs[i], cfg, i, threads);
-    if (s.q.numel) {
-      s.lengths = code_lengths_for(s.q, cfg.code, cfg);
-      s.table_body = write_code_lengths(s.lengths.data(), static_cast<uint32_t>(s.lengths.size()));
-      s.words = chunk_words(s.q.symbols, s.lengths.data(), cfg.chunk_symbols, threads);
-      for (uint16_t w : s.words) s.payload_words += w;
-      size += align8(kTableHeaderBytes + s.table_body.size());
-      ++tables;
-    }
+    segs[i].q = quantize(inputs[i], cfg, i, threads);
+    if (segs[i].q.numel) coded.push_back(&segs[i].q);
   }
-  check(tables <= 65535, Errc::invalid_argument, "more than 65535 non-empty tensors in one packet");
+  check(cfg.shared_code || coded.size() <= 65535, Errc::invalid_argument,
+        "more than 65535 non-empty tensors in one packet without shared_code");
+  // One code for all (shared_code) or one per non-empty segment.
+  std::vector<std::vector<uint8_t>> tables;
+  if (cfg.shared_code && !coded.empty()) tables.push_back(code_lengths_for(coded, cfg.code, cfg));
+  for (Segment& s : segs) {
+    if (!s.q.numel) continue;
+    if (!cfg.shared_code) tables.push_back(code_lengths_for(s.q, cfg.code, cfg));
+    s.table = static_cast<uint16_t>(tables.size() - 1);
+    s.words = chunk_words(s.q.symbols, tables[s.table].data(), cfg.chunk_symbols, threads);
+    for (uint16_t w : s.words) s.payload_words += w;
+  }
+  std::vector<std::vector<uint8_t>> bodies;
+  uint64_t size = kHeaderBytes + kDescriptorBytes * segs.size() + 4;
+  for (const auto& lengths : tables) {
+    bodies.push_back(write_code_lengths(lengths.data(), static_cast<uint32_t>(lengths.size())));
+    size += align8(kTableHeaderBytes + bodies.back().size());
+  }
   for (const Segment& s : segs) size += segment_data_bytes(s.words.size(), s.payload_words);
-  size += 4;
 
   std::vector<uint8_t> pkt(size, 0);
   std::copy(kMagic, kMagic + 4, pkt.data());
   store_le(pkt.data() + 4, kVersion);
   store_le(pkt.data() + 8, uint64_t{size});
-  store_le(pkt.data() + 16, tables);
+  store_le(pkt.data() + 16, static_cast<uint32_t>(tables.size()));
   store_le(pkt.data() + 20, static_cast<uint32_t>(segs.size()));
   uint64_t cursor = kHeaderBytes + kDescriptorBytes * segs.size();
-  std::vector<uint16_t> table_of(segs.size(), kNoTable);
-  uint16_t next_table = 0;
-  for (size_t i = 0; i < segs.size(); ++i) {
-    if (!segs[i].q.numel) continue;
+  for (const auto& body : bodies) {
     uint8_t* h = pkt.data() + cursor;
-    h[0] = static_cast<uint8_t>(segs[i].q.width * segs[i].q.entries_per_symbol);
+    h[0] = static_cast<uint8_t>(cfg.format.width() * resolved_entries_per_symbol(cfg));
     h[1] = static_cast<uint8_t>(resolved_max_code_length(cfg));
-    store_le(h + 4, static_cast<uint32_t>(segs[i].table_body.size()));
-    std::copy(segs[i].table_body.begin(), segs[i].table_body.end(), h + kTableHeaderBytes);
-    cursor += align8(kTableHeaderBytes + segs[i].table_body.size());
-    table_of[i] = next_table++;
+    store_le(h + 4, static_cast<uint32_t>(body.size()));
+    std::copy(body.begin(), body.end(), h + kTableHeaderBytes);
+    cursor += align8(kTableHeaderBytes + body.size());
   }
   if (report) report->segments.clear();
+  std::vector<bool> table_reported(tables.size(), false);
   for (size_t i = 0; i < segs.size(); ++i) {
     const Segment& s = segs[i];
     Descriptor d;
@@ -292,7 +317,7 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
     d.beta = to_field(s.q.beta);
     d.alpha = to_field(s.q.alpha);
     d.chunk_symbols = cfg.chunk_symbols;
-    d.code_table = table_of[i];
+    d.code_table = s.table;
     d.dtype = static_cast<uint8_t>(inputs[i].grad.dtype);
     d.exp_bits = cfg.format.exp_bits;
     d.man_bits = cfg.format.man_bits;
@@ -305,7 +330,7 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
     uint8_t* table = pkt.data() + cursor;
     for (size_t k = 0; k < s.words.size(); ++k) store_le(table + 2 * k, s.words[k]);
     if (s.q.numel)
-      pack_chunks(s.q.symbols, s.lengths, cfg.chunk_symbols, s.words,
+      pack_chunks(s.q.symbols, tables[s.table], cfg.chunk_symbols, s.words,
                   table + align8(2 * s.words.size()), threads);
     cursor += segment_data_bytes(s.words.size(), s.payload_words);
     if (report) {
@@ -317,7 +342,11 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
       r.entropy_bits = entropy_bits(s.q.entry_hist);
       r.symbol_entropy_bits = entropy_bits(s.q.symbol_hist) / s.q.entries_per_symbol;
       r.payload_bits = 8 * segment_data_bytes(s.words.size(), s.payload_words);
-      r.table_bits = s.q.numel ? 8 * align8(kTableHeaderBytes + s.table_body.size()) : 0;
+      // A shared table is counted once, with the first segment that uses it.
+      if (s.q.numel && !table_reported[s.table]) {
+        r.table_bits = 8 * align8(kTableHeaderBytes + bodies[s.table].size());
+        table_reported[s.table] = true;
+      }
       r.nmse = s.q.ref_sq > 0 ? s.q.err_sq / s.q.ref_sq : 0.0;
       report->segments.push_back(r);
     }

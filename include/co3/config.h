@@ -39,6 +39,9 @@ struct CodecConfig {
   int max_code_length = 0;        // 0: automatic (12 for alphabets up to 4096 symbols, else 20)
   int entries_per_symbol = 0;     // 0: automatic (2 for formats of 4 bits or fewer, else 1)
   NonFinitePolicy non_finite = NonFinitePolicy::error;
+  // One code table for every tensor of a packet instead of one each: saves the table bytes
+  // (up to ~170 B per tensor for 8-bit symbols) that dominate for many small tensors.
+  bool shared_code = false;
   int threads = 0;  // CPU worker threads; 0: hardware concurrency
 };
 

@@ -129,6 +129,46 @@ TEST(Codec, BatchOfMixedSizesIncludingEmptyAndOne) {
   }
 }
 
+TEST(Codec, SharedCodeTableForManySmallTensors) {
+  // LeNet-sized layers: the per-tensor code tables would cost more than a sixth of the payload.
+  std::vector<std::vector<float>> ts;
+  for (int k = 0; k < 12; ++k) ts.push_back(gennorm_samples(150 + 400 * k, 0.5, 1e-2 * (k + 1), 20 + k));
+  ts.push_back({});
+  std::vector<EncodeInput> in;
+  uint64_t entries = 0;
+  for (auto& t : ts) {
+    in.push_back({view(t), nullptr, 0});
+    entries += t.size();
+  }
+  for (CodeSource c : {CodeSource::histogram, CodeSource::gennorm}) {
+    CodecConfig cfg;
+    cfg.format = formats::fp4;
+    cfg.code = c;
+    EncodeReport own, shared_rep;
+    const auto separate = encode(in, cfg, &own);
+    cfg.shared_code = true;
+    const auto shared = encode(in, cfg, &shared_rep);
+    const auto info = inspect(shared.data(), shared.size());
+    EXPECT_EQ(info.num_tables, 1u);
+    EXPECT_LT(shared.size(), separate.size()) << to_string(c);
+    uint64_t table_bits = 0;
+    for (const auto& r : shared_rep.segments) table_bits += r.table_bits;
+    EXPECT_GT(table_bits, 0u);
+    EXPECT_EQ(table_bits, shared_rep.segments[0].table_bits) << "a shared table is counted once";
+    std::printf("%s: %zu tensors, %llu entries: own tables %.3f bits/entry, shared %.3f\n",
+                to_string(c), ts.size(), static_cast<unsigned long long>(entries),
+                8.0 * separate.size() / entries, 8.0 * shared.size() / entries);
+    const auto out = decode(shared.data(), shared.size());
+    for (size_t k = 0; k < ts.size(); ++k) {
+      const float s = info.segments[k].scale;
+      ASSERT_EQ(out[k].numel, ts[k].size());
+      const float* y = reinterpret_cast<const float*>(out[k].bytes.data());
+      for (size_t i = 0; i < ts[k].size(); ++i)
+        ASSERT_EQ(y[i], decode_code(cfg.format, encode_float(ts[k][i] / s, cfg.format, cfg.rounding)) * s);
+    }
+  }
+}
+
 TEST(Codec, AdversarialValues) {
   const float denorm = 1e-42f, big = 3e38f;
   std::vector<std::vector<float>> cases = {
