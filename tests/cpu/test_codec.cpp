@@ -80,6 +80,26 @@ TEST(Codec, RealGradientsEveryFormatAndCode) {
   }
 }
 
+TEST(Codec, RealGradientPrefixesEveryRoundingAndScale) {
+  for (const char* name : {"resnet18_step0.f32", "resnet18_step120.f32"}) {
+    const auto x = real_gradient(name, 1 << 18);
+    if (x.empty()) GTEST_SKIP() << "real gradients not found in " << co3::testing::data_dir();
+    for (const FloatFormat& f : {formats::fp4, formats::e5m2, formats::e4m3, formats::bf16})
+      for (Rounding r : {Rounding::nearest_even, Rounding::nearest_down, Rounding::stochastic})
+        for (ScalePolicy p : {ScalePolicy::none, ScalePolicy::absmax, ScalePolicy::gennorm, ScalePolicy::value})
+          for (CodeSource c : {CodeSource::histogram, CodeSource::gennorm, CodeSource::normal, CodeSource::laplace}) {
+            CodecConfig cfg;
+            cfg.format = f;
+            cfg.rounding = r;
+            cfg.scale = {p, 1e-5f};
+            cfg.code = c;
+            cfg.seed = 5;
+            expect_exact_round_trip(x, cfg, std::string(name) + " " + to_string(f) + " " + to_string(r) +
+                                                " " + to_string(p) + " " + to_string(c));
+          }
+  }
+}
+
 TEST(Codec, HalfAndBfloat16InputsDecodeToTheirDtype) {
   const auto x = gennorm_samples(20000, 0.7, 0.02, 9);
   for (DType d : {DType::f16, DType::bf16}) {
