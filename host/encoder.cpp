@@ -99,36 +99,49 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
   std::vector<float> value(size_t{1} << q.width);
   for (uint32_t c = 0; c < value.size(); ++c) value[c] = fmul(decode_code(f, c), q.scale);
 
-  const float scale = q.scale;  // a local: stores through in.memory cannot alias it
-  const bool stochastic = cfg.rounding == Rounding::stochastic;
+  // Everything the loop reads lives in locals: the histogram bins are uint64_t like q.numel, and
+  // stores to them would otherwise force reloads of every captured field.
+  const float scale = q.scale;
+  const uint64_t numel = q.numel, seed = cfg.seed;
+  const int width = q.width;
+  const Rounding rounding = cfg.rounding;
+  const bool stochastic = rounding == Rounding::stochastic;
+  const void* const grad = in.grad.data;
+  const DType dtype = in.grad.dtype;
+  float* const memory = in.memory;
+  const float gamma = in.gamma;
+  const float* const values = value.data();
+  uint16_t* const symbols = q.symbols.data();
   std::mutex merge;
   parallel_for(nsym, threads, 1 << 14, [&](size_t b, size_t e) {
     std::vector<uint64_t> sh(q.symbol_hist.size()), eh(q.entry_hist.size());
+    uint64_t* const sym_bins = sh.data();
+    uint64_t* const entry_bins = eh.data();
     double err = 0, ref = 0;
     for (size_t j = b; j < e; ++j) {
       uint32_t sym = 0;
       for (int t = 0; t < g; ++t) {
         const uint64_t i = uint64_t{j} * g + t;
         uint32_t code = 0;
-        if (i < q.numel) {
-          const float u = feedback_input(in, i);
+        if (i < numel) {
+          const float gi = load_as_float(grad, dtype, i);
+          const float u = memory ? fadd(gi, fmul(gamma, memory[i])) : gi;
           const bool finite = (f32_bits(u) & 0x7fffffffu) < 0x7f800000u;
           // NaN becomes 0 under the clamp policy; Inf saturates in encode_float.
           if (f32_bits(u) << 1 <= 0xff000000u)
-            code = encode_float(fdiv(u, scale), f, cfg.rounding,
-                                stochastic ? random_word(cfg.seed, i) : 0);
-          ++eh[code];
+            code = encode_float(fdiv(u, scale), f, rounding, stochastic ? random_word(seed, i) : 0);
+          ++entry_bins[code];
+          const float d = fsub(u, values[code]);
           if (finite) {
-            const float d = fsub(u, value[code]);
             err += static_cast<double>(d) * d;
             ref += static_cast<double>(u) * u;
           }
-          if (in.memory) in.memory[i] = finite ? fsub(u, value[code]) : 0.0f;
+          if (memory) memory[i] = finite ? d : 0.0f;
         }
-        sym |= code << (q.width * t);
+        sym |= code << (width * t);
       }
-      q.symbols[j] = static_cast<uint16_t>(sym);
-      ++sh[sym];
+      symbols[j] = static_cast<uint16_t>(sym);
+      ++sym_bins[sym];
     }
     std::lock_guard<std::mutex> lock(merge);
     for (size_t k = 0; k < sh.size(); ++k) q.symbol_hist[k] += sh[k];
