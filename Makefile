@@ -2,6 +2,8 @@
 # Both install what is missing (scripts/setup.sh), configure and build incrementally.
 BUILD ?= build
 JOBS  ?= $(shell nproc)
+# Seconds per fuzz target in `make test` (scripts/fuzz.sh; a longer run: scripts/fuzz.sh 3600).
+FUZZ_SECONDS ?= 45
 # ccache hits across clones (CI clones afresh): paths relative to the checkout, and the build
 # directory left out of the hash of debug-info compilations.
 export CCACHE_BASEDIR   := $(CURDIR)
@@ -24,11 +26,24 @@ build: setup
 demo: build
 	@bash scripts/demo.sh $(BUILD)
 
+# The sanitizer and fuzz stages (CPU only, their own build directories) run first and stop at
+# a failure; the main suite runs last, so that the closing line, "N passed, M failed" (skipped
+# tests counted apart), is ctest's result.
 test: build
-	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	@echo "==== make test 1/3: CPU suite under ASan+UBSan and TSan (scripts/sanitize.sh) ===="
+	@bash scripts/sanitize.sh
+	@echo "==== make test 2/3: fuzzing, $(FUZZ_SECONDS) s per target (scripts/fuzz.sh) ===="
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
+	@echo "==== make test 3/3: test suite (ctest in $(BUILD)/) ===="
+	@rm -f $(BUILD)/ctest.xml; rc=0; \
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --output-junit ctest.xml || rc=$$?; \
+	awk -F'"' '$$1 ~ /tests=$$/ {t = $$2} $$1 ~ /failures=$$/ {f = $$2} $$1 ~ /skipped=$$/ {s = $$2} \
+	  /<testcase/ {exit} END {print "ctest: " t " tests, " s " skipped"; print t - f - s " passed, " f " failed"}' \
+	  $(BUILD)/ctest.xml; \
+	exit $$rc
 
 bench: build
 	@$(BUILD)/bench/co3_bench_cpu
 
 clean:
-	rm -rf $(BUILD) $(BUILD).configure.log .venv-path
+	rm -rf $(BUILD) $(BUILD).configure.log .venv-path build-asan build-tsan build-fuzz

@@ -70,13 +70,15 @@ std::vector<uint8_t> first_table(const std::vector<uint8_t>& packet) {
 // A .npy file the way numpy writes it: the header dict padded with spaces to a multiple of 64.
 std::vector<uint8_t> npy(const std::string& descr, const std::string& shape, bool fortran,
                          int version, const std::vector<uint8_t>& values) {
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': " +
-                       (fortran ? "True" : "False") + ", 'shape': " + shape + ", }";
+  std::string header = "{'descr': '" + descr +
+                       "', 'fortran_order': " + (fortran ? "True" : "False") +
+                       ", 'shape': " + shape + ", }";
   const size_t prefix = version == 1 ? 10 : 12;
   header.append((64 - (prefix + header.size() + 1) % 64) % 64, ' ');
   header += '\n';
   std::vector<uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<uint8_t>(version), 0};
-  for (size_t i = 0; i < prefix - 8; ++i) out.push_back(static_cast<uint8_t>(header.size() >> 8 * i));
+  for (size_t i = 0; i < prefix - 8; ++i)
+    out.push_back(static_cast<uint8_t>(header.size() >> 8 * i));
   out.insert(out.end(), header.begin(), header.end());
   out.insert(out.end(), values.begin(), values.end());
   return out;
@@ -100,12 +102,14 @@ int main(int argc, char** argv) {
   }
   const std::string out = argv[1];
   try {
-    for (const char* dir : {"", "/packet", "/code_lengths", "/npy"}) mkdir((out + dir).c_str(), 0755);
+    for (const char* dir : {"", "/packet", "/code_lengths", "/npy"})
+      mkdir((out + dir).c_str(), 0755);
 
     std::vector<float> data = co3::testing::real_gradient("resnet18_step120.f32", 1500);
     const bool real = data.size() == 1500;
     if (!real) data = co3::testing::gennorm_samples(1500, 0.8, 1e-3, 1);
-    std::printf("values: %s\n", real ? "resnet18_step120.f32[0:1500]" : "GenNorm(0.8, 1e-3) samples");
+    std::printf("values: %s\n",
+                real ? "resnet18_step120.f32[0:1500]" : "GenNorm(0.8, 1e-3) samples");
     const co3::TensorView view{data.data(), data.size(), co3::DType::f32};
 
     std::vector<std::vector<uint8_t>> packets;
@@ -124,8 +128,9 @@ int main(int argc, char** argv) {
         add_packet(std::string(format) + "_" + co3::to_string(code), co3::encode(view, cfg));
       }
     }
-    // A custom format with another layout, stochastic rounding and a short code limit; and a
-    // packet of several segments (dtypes float16 and bfloat16, an empty one).
+    // A custom format with another layout, stochastic rounding and a short code limit; and
+    // packets of several segments (dtypes float16 and bfloat16, an empty one), with a table
+    // each and with one table shared by all.
     co3::CodecConfig custom = cfg;
     custom.format = co3::parse_format("3,2,4,finite");
     custom.rounding = co3::Rounding::stochastic;
@@ -137,10 +142,12 @@ int main(int argc, char** argv) {
     const std::vector<uint8_t> bf16 = as_bytes(head, co3::DType::bf16);
     cfg.format = co3::formats::e4m3;
     cfg.code = co3::CodeSource::normal;
-    add_packet("multi_segment", co3::encode({{{f16.data(), 300, co3::DType::f16}},
-                                             {{nullptr, 0, co3::DType::f32}},
-                                             {{bf16.data(), 300, co3::DType::bf16}}},
-                                            cfg));
+    const std::vector<co3::EncodeInput> several = {{{f16.data(), 300, co3::DType::f16}},
+                                                   {{nullptr, 0, co3::DType::f32}},
+                                                   {{bf16.data(), 300, co3::DType::bf16}}};
+    add_packet("multi_segment", co3::encode(several, cfg));
+    cfg.shared_code = true;
+    add_packet("shared_table", co3::encode(several, cfg));
 
     // Code tables: the packets' (deduplicated, the small ones), and hand-made edge cases.
     std::vector<std::vector<uint8_t>> tables;
@@ -155,13 +162,13 @@ int main(int argc, char** argv) {
       const std::vector<uint8_t> body = co3::write_code_lengths(lengths.data(), n);
       tables.push_back(code_lengths_input(n, max_len, body.data(), body.size()));
     };
-    hand_made({1}, 1);                                    // one symbol, codeword 0
-    hand_made({1, 2, 0, 0}, 2);                           // incomplete: codeword 11 is invalid
-    std::vector<uint8_t> deep(32, 0);                     // lengths 1 … 24, 24: complete
+    hand_made({1}, 1);                 // one symbol, codeword 0
+    hand_made({1, 2, 0, 0}, 2);        // incomplete: codeword 11 is invalid
+    std::vector<uint8_t> deep(32, 0);  // lengths 1 … 24, 24: complete
     for (int len = 1; len <= 24; ++len) deep[len + 3] = static_cast<uint8_t>(len);
     deep[28] = 24;
     hand_made(deep, 24);
-    std::vector<uint8_t> runs(65536, 0);                  // the largest alphabet, long zero runs
+    std::vector<uint8_t> runs(65536, 0);  // the largest alphabet, long zero runs
     runs[3] = runs[40000] = 1;
     hand_made(runs, 24);
     for (size_t i = 0; i < tables.size(); ++i) {
