@@ -48,21 +48,31 @@ void expect_exact_round_trip(const std::vector<float>& x, const CodecConfig& cfg
 const FloatFormat kFormats[] = {formats::fp4, formats::e5m2, formats::e4m3, formats::fp16,
                                 formats::bf16, {3, 2, 3, Layout::ieee}, {2, 2, 1, Layout::finite}};
 
-TEST(Codec, EveryFormatRoundingScaleAndCodeOnSyntheticData) {
-  const auto x = gennorm_samples(50000, 0.4, 1e-3, 5);
-  for (const FloatFormat& f : kFormats)
+// Exact round trips of x under every rounding, scale policy and code source of each format.
+void expect_every_config_round_trips(const std::vector<float>& x, const std::vector<FloatFormat>& fs,
+                                     const CodecConfig& base, const std::string& what) {
+  for (const FloatFormat& f : fs)
     for (Rounding r : {Rounding::nearest_even, Rounding::nearest_down, Rounding::stochastic})
       for (ScalePolicy p : {ScalePolicy::none, ScalePolicy::absmax, ScalePolicy::gennorm, ScalePolicy::value})
         for (CodeSource c : {CodeSource::histogram, CodeSource::gennorm, CodeSource::normal, CodeSource::laplace}) {
-          CodecConfig cfg;
+          CodecConfig cfg = base;
           cfg.format = f;
           cfg.rounding = r;
-          cfg.scale = {p, 3e-4f};
+          cfg.scale.policy = p;
           cfg.code = c;
-          cfg.seed = 11;
-          cfg.chunk_symbols = 1000;
-          expect_exact_round_trip(x, cfg, to_string(f) + " " + to_string(r) + " " + to_string(p) + " " + to_string(c));
+          expect_exact_round_trip(x, cfg, what + " " + to_string(f) + " " + to_string(r) + " " +
+                                              to_string(p) + " " + to_string(c));
         }
+}
+
+TEST(Codec, EveryFormatRoundingScaleAndCodeOnSyntheticData) {
+  CodecConfig base;
+  base.scale.value = 3e-4f;
+  base.seed = 11;
+  base.chunk_symbols = 1000;
+  expect_every_config_round_trips(gennorm_samples(50000, 0.4, 1e-3, 5),
+                                  std::vector<FloatFormat>(std::begin(kFormats), std::end(kFormats)),
+                                  base, "synthetic");
 }
 
 TEST(Codec, RealGradientsEveryFormatAndCode) {
@@ -84,19 +94,11 @@ TEST(Codec, RealGradientPrefixesEveryRoundingAndScale) {
   for (const char* name : {"resnet18_step0.f32", "resnet18_step120.f32"}) {
     const auto x = real_gradient(name, 1 << 18);
     if (x.empty()) GTEST_SKIP() << "real gradients not found in " << co3::testing::data_dir();
-    for (const FloatFormat& f : {formats::fp4, formats::e5m2, formats::e4m3, formats::bf16})
-      for (Rounding r : {Rounding::nearest_even, Rounding::nearest_down, Rounding::stochastic})
-        for (ScalePolicy p : {ScalePolicy::none, ScalePolicy::absmax, ScalePolicy::gennorm, ScalePolicy::value})
-          for (CodeSource c : {CodeSource::histogram, CodeSource::gennorm, CodeSource::normal, CodeSource::laplace}) {
-            CodecConfig cfg;
-            cfg.format = f;
-            cfg.rounding = r;
-            cfg.scale = {p, 1e-5f};
-            cfg.code = c;
-            cfg.seed = 5;
-            expect_exact_round_trip(x, cfg, std::string(name) + " " + to_string(f) + " " + to_string(r) +
-                                                " " + to_string(p) + " " + to_string(c));
-          }
+    CodecConfig base;
+    base.scale.value = 1e-5f;
+    base.seed = 5;
+    expect_every_config_round_trips(x, {formats::fp4, formats::e5m2, formats::e4m3, formats::bf16},
+                                    base, name);
   }
 }
 
