@@ -23,12 +23,8 @@ std::vector<uint32_t> value_table(const Descriptor& d, DType out) {
 }
 
 template <class Out>
-void decode_segment(const uint8_t* data, const Descriptor& d, const detail::ParsedTable& table,
+void decode_segment(const uint8_t* data, const Descriptor& d, const DecodeTableView& view,
                     DType out_dtype, void* output, size_t segment, int threads) {
-  const DecodeTable dt = build_decode_table(table.lengths.data(),
-                                            static_cast<uint32_t>(table.lengths.size()),
-                                            table.max_length);
-  const DecodeTableView view = dt.view();
   const std::vector<uint32_t> values = value_table(d, out_dtype);
   const int g = d.entries_per_symbol;
   const int w = 1 + d.exp_bits + d.man_bits;
@@ -85,17 +81,23 @@ void decode_parsed(const uint8_t* data, const detail::ParsedPacket& p,
   check(outputs.size() == p.segments.size(), Errc::invalid_argument,
         "decode: " + std::to_string(outputs.size()) + " outputs for a packet of " +
             std::to_string(p.segments.size()) + " segments");
+  // Each table once, however many segments share it.
+  std::vector<DecodeTable> tables;
+  tables.reserve(p.tables.size());
+  for (const auto& t : p.tables)
+    tables.push_back(build_decode_table(t.lengths.data(), static_cast<uint32_t>(t.lengths.size()),
+                                        t.max_length));
   for (size_t s = 0; s < p.segments.size(); ++s) {
     const Descriptor& d = p.segments[s];
     if (!d.numel) continue;
     check(outputs[s] != nullptr, Errc::invalid_argument,
           "decode: output " + std::to_string(s) + " is null");
     const DType out = as_f32 ? DType::f32 : static_cast<DType>(d.dtype);
-    const auto& table = p.tables[d.code_table];
+    const DecodeTableView view = tables[d.code_table].view();
     if (out == DType::f32)
-      decode_segment<uint32_t>(data, d, table, out, outputs[s], s, threads);
+      decode_segment<uint32_t>(data, d, view, out, outputs[s], s, threads);
     else
-      decode_segment<uint16_t>(data, d, table, out, outputs[s], s, threads);
+      decode_segment<uint16_t>(data, d, view, out, outputs[s], s, threads);
   }
 }
 

@@ -106,10 +106,7 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
   const int width = q.width;
   const Rounding rounding = cfg.rounding;
   const bool stochastic = rounding == Rounding::stochastic;
-  const void* const grad = in.grad.data;
-  const DType dtype = in.grad.dtype;
   float* const memory = in.memory;
-  const float gamma = in.gamma;
   const float* const values = value.data();
   uint16_t* const symbols = q.symbols.data();
   std::mutex merge;
@@ -124,8 +121,7 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
         const uint64_t i = uint64_t{j} * g + t;
         uint32_t code = 0;
         if (i < numel) {
-          const float gi = load_as_float(grad, dtype, i);
-          const float u = memory ? fadd(gi, fmul(gamma, memory[i])) : gi;
+          const float u = feedback_input(in, i);
           const bool finite = (f32_bits(u) & 0x7fffffffu) < 0x7f800000u;
           // NaN becomes 0 under the clamp policy; Inf saturates in encode_float.
           if (f32_bits(u) << 1 <= 0xff000000u)
