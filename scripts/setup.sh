@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what co3 needs on a fresh Debian machine and is a no-op when everything is there.
-# - Debian packages: ninja, ccache (second builds are cheap), the Fashion-MNIST data set.
+# - Debian packages: ninja, ccache (second builds are cheap), GoogleTest, zlib (the gzip'd
+#   Fashion-MNIST files), the Fashion-MNIST data set.
 # - A Python virtual environment with the pinned torch wheel (LibTorch for CMake), kept in a
 #   per-user cache keyed by the torch version so that every clone (CI clones afresh) shares it.
 # Prints the venv path on its last line.
@@ -15,6 +16,7 @@ command -v ninja  >/dev/null 2>&1 || need_apt+=(ninja-build)
 command -v ccache >/dev/null 2>&1 || need_apt+=(ccache)
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
 [ -f /usr/include/gtest/gtest.h ] || need_apt+=(libgtest-dev)
+[ -f /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "co3 setup: installing Debian packages: ${need_apt[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -28,5 +30,10 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import torch,sys; sys
   python3 -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip >&2
   "$VENV/bin/python" -m pip install -q "torch==$TORCH_VERSION" numpy >&2
+fi
+# Plots of the training experiments (co3-train, aop experiments).
+if ! "$VENV/bin/python" -c "import matplotlib" 2>/dev/null; then
+  echo "co3 setup: installing matplotlib into $VENV" >&2
+  "$VENV/bin/python" -m pip install -q "matplotlib==3.10.3" >&2
 fi
 echo "$VENV"

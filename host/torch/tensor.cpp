@@ -1,0 +1,46 @@
+#include "co3/torch/tensor.h"
+
+#include <c10/core/ScalarType.h>
+
+#include "co3/error.h"
+
+namespace co3 {
+
+DType dtype_of(const at::Tensor& t, const std::string& what) {
+  check(t.defined(), Errc::invalid_argument, what + ": undefined tensor");
+  switch (t.scalar_type()) {
+    case at::kFloat: return DType::f32;
+    case at::kHalf: return DType::f16;
+    case at::kBFloat16: return DType::bf16;
+    default: break;
+  }
+  fail(Errc::invalid_argument, what + ": dtype " + std::string(c10::toString(t.scalar_type())) +
+                                   " unsupported (co3 codes float32, float16 and bfloat16)");
+}
+
+at::ScalarType scalar_type_of(DType d) {
+  switch (d) {
+    case DType::f32: return at::kFloat;
+    case DType::f16: return at::kHalf;
+    case DType::bf16: return at::kBFloat16;
+  }
+  fail(Errc::invalid_argument, "unknown co3 dtype " + std::to_string(static_cast<int>(d)));
+}
+
+TensorView cpu_view(const at::Tensor& t, const std::string& what) {
+  TensorView v;
+  v.dtype = dtype_of(t, what);
+  check(t.device().is_cpu(), Errc::invalid_argument,
+        what + ": on " + t.device().str() + ", a CPU tensor was expected");
+  check(t.is_contiguous(), Errc::invalid_argument, what + ": not contiguous");
+  v.data = t.data_ptr();
+  v.numel = static_cast<uint64_t>(t.numel());
+  return v;
+}
+
+std::string tensor_label(size_t index, const std::string& name) {
+  std::string s = "tensor " + std::to_string(index);
+  return name.empty() ? s : s + " ('" + name + "')";
+}
+
+}  // namespace co3
