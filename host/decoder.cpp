@@ -115,6 +115,7 @@ std::vector<DecodedTensor> decode(const uint8_t* data, size_t size, bool as_f32,
   for (size_t s = 0; s < out.size(); ++s) {
     out[s].dtype = as_f32 ? DType::f32 : static_cast<DType>(p.segments[s].dtype);
     out[s].numel = p.segments[s].numel;
+    if (p.has_shapes) out[s].shape = p.shapes[s];
     out[s].bytes.resize(out[s].numel * dtype_size(out[s].dtype));
     ptrs[s] = out[s].bytes.data();
   }

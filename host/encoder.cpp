@@ -78,6 +78,29 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
             " elements exceed the format's 2^48");
   check(std::isfinite(in.gamma), Errc::invalid_argument,
         "tensor " + std::to_string(segment) + ": memory decay gamma is not finite");
+  if (in.shape) {
+    const std::string at = "tensor " + std::to_string(segment) + ": shape ";
+    check(in.shape->size() <= kMaxDims, Errc::invalid_argument,
+          at + "has " + std::to_string(in.shape->size()) + " dimensions, more than 64");
+    uint64_t product = 1;
+    for (int64_t k : *in.shape) {
+      check(k >= 0 && static_cast<uint64_t>(k) <= kMaxElements, Errc::invalid_argument,
+            at + "size " + std::to_string(k) + " outside 0..2^48");
+      product = k == 0 || product <= kMaxElements / static_cast<uint64_t>(k)
+                    ? product * static_cast<uint64_t>(k) : kMaxElements + 1;
+    }
+    check(product == q.numel, Errc::invalid_argument,
+          at + "holds " + std::to_string(product) + " elements, the tensor " +
+              std::to_string(q.numel));
+  }
+  if (in.fit) {
+    check(in.fit->beta >= kBetaMin && in.fit->beta <= kBetaMax && std::isfinite(in.fit->alpha) &&
+              in.fit->alpha >= 0,
+          Errc::invalid_argument,
+          "tensor " + std::to_string(segment) + ": given GenNorm fit beta " +
+              std::to_string(in.fit->beta) + ", alpha " + std::to_string(in.fit->alpha) +
+              " outside beta 0.03..16, alpha >= 0");
+  }
 
   q.moments = segment_moments(in, threads);
   if (q.moments.non_finite && cfg.non_finite == NonFinitePolicy::error)
@@ -85,7 +108,8 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
                                std::to_string(q.moments.non_finite) +
                                " non-finite values (NaN/Inf); the non-finite policy is 'error' "
                                "(use 'clamp' to map NaN to 0 and Inf to the largest value)");
-  const GenNormFit fit = fit_gennorm(q.moments.mean_abs(), q.moments.mean_sq());
+  const GenNormFit fit = in.fit ? GenNormFit{in.fit->beta, in.fit->alpha}
+                                : fit_gennorm(q.moments.mean_abs(), q.moments.mean_sq());
   q.beta = fit.beta;
   q.alpha = fit.alpha;
   q.scale = choose_scale(cfg, q.moments, fit.beta, fit.alpha);
@@ -291,8 +315,17 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
     s.words = chunk_words(s.q.symbols, tables[s.table].data(), cfg.chunk_symbols, threads);
     for (uint16_t w : s.words) s.payload_words += w;
   }
+  // Shapes (a version-2 packet) as soon as one input carries one; the others get [numel].
+  std::vector<std::vector<int64_t>> shapes;
+  bool with_shapes = false;
+  for (const EncodeInput& in : inputs) with_shapes = with_shapes || in.shape.has_value();
+  if (with_shapes) {
+    for (size_t i = 0; i < inputs.size(); ++i)
+      shapes.push_back(inputs[i].shape ? *inputs[i].shape
+                                       : std::vector<int64_t>{static_cast<int64_t>(inputs[i].grad.numel)});
+  }
   std::vector<std::vector<uint8_t>> bodies;
-  uint64_t size = kHeaderBytes + kDescriptorBytes * segs.size() + 4;
+  uint64_t size = kHeaderBytes + kDescriptorBytes * segs.size() + shape_section_bytes(shapes) + 4;
   for (const auto& lengths : tables) {
     bodies.push_back(write_code_lengths(lengths.data(), static_cast<uint32_t>(lengths.size())));
     size += align8(kTableHeaderBytes + bodies.back().size());
@@ -301,11 +334,18 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
 
   std::vector<uint8_t> pkt(size, 0);
   std::copy(kMagic, kMagic + 4, pkt.data());
-  store_le(pkt.data() + 4, kVersion);
+  store_le(pkt.data() + 4, with_shapes ? kVersionShapes : kVersionPlain);
+  store_le(pkt.data() + 6, with_shapes ? kFlagShapes : uint16_t{0});
   store_le(pkt.data() + 8, uint64_t{size});
   store_le(pkt.data() + 16, static_cast<uint32_t>(tables.size()));
   store_le(pkt.data() + 20, static_cast<uint32_t>(segs.size()));
   uint64_t cursor = kHeaderBytes + kDescriptorBytes * segs.size();
+  for (const auto& shape : shapes) {
+    store_le(pkt.data() + cursor, uint64_t{shape.size()});
+    for (size_t k = 0; k < shape.size(); ++k)
+      store_le(pkt.data() + cursor + 8 + 8 * k, static_cast<uint64_t>(shape[k]));
+    cursor += 8 * (1 + shape.size());
+  }
   for (const auto& body : bodies) {
     uint8_t* h = pkt.data() + cursor;
     h[0] = static_cast<uint8_t>(cfg.format.width() * resolved_entries_per_symbol(cfg));

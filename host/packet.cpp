@@ -98,8 +98,11 @@ ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
   need(size >= kHeaderBytes + 4, "packet: " + std::to_string(size) + " bytes is shorter than a header");
   need(std::equal(kMagic, kMagic + 4, data), "packet: bad magic (not a co3 packet)");
   const uint16_t version = load_le<uint16_t>(data + 4);
-  need(version == kVersion, "packet: version " + std::to_string(version) + " unsupported (this co3 reads 1)");
-  need(load_le<uint16_t>(data + 6) == 0, "packet: flags are not zero");
+  need(version == kVersionPlain || version == kVersionShapes,
+       "packet: version " + std::to_string(version) + " unsupported (this co3 reads 1 and 2)");
+  const uint16_t flags = load_le<uint16_t>(data + 6);
+  need(version == kVersionShapes ? flags == kFlagShapes : flags == 0,
+       "packet: flags " + std::to_string(flags) + " invalid for version " + std::to_string(version));
   const uint64_t total = load_le<uint64_t>(data + 8);
   need(total == size, "packet: total_bytes " + std::to_string(total) + " but " +
                           std::to_string(size) + " bytes given (truncated or padded)");
@@ -118,6 +121,24 @@ ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
   need(cursor <= end, "packet: segment descriptors run past the end");
 
   ParsedPacket out;
+  // 3a. Shapes (version 2): ranges here, each product against num_elements in step 5.
+  out.has_shapes = flags & kFlagShapes;
+  if (out.has_shapes) {
+    out.shapes.resize(num_segments);
+    for (uint32_t s = 0; s < num_segments; ++s) {
+      const std::string at = "shape of segment " + std::to_string(s) + ": ";
+      need(cursor + 8 <= end, at + "runs past the end");
+      const uint64_t ndim = load_le<uint64_t>(data + cursor);
+      need(ndim <= kMaxDims, at + "ndim " + std::to_string(ndim) + " exceeds 64");
+      need(cursor + 8 + 8 * ndim <= end, at + "runs past the end");
+      for (uint64_t k = 0; k < ndim; ++k) {
+        const uint64_t size_k = load_le<uint64_t>(data + cursor + 8 + 8 * k);
+        need(size_k <= kMaxElements, at + "size " + std::to_string(size_k) + " exceeds 2^48");
+        out.shapes[s].push_back(static_cast<int64_t>(size_k));
+      }
+      cursor += 8 + 8 * ndim;
+    }
+  }
   // 4. Code tables.
   out.tables.resize(num_tables);
   for (uint32_t t = 0; t < num_tables; ++t) {
@@ -148,6 +169,19 @@ ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
     const uint8_t* raw = data + kHeaderBytes + kDescriptorBytes * s;
     Descriptor d = load_descriptor(raw);
     check_descriptor(d, raw, at);
+    if (out.has_shapes) {
+      // The product, saturated just past 2^48 so that it cannot wrap; a zero size makes it 0.
+      uint64_t product = 1;
+      bool zero = false;
+      for (int64_t size_k : out.shapes[s]) {
+        const uint64_t k = static_cast<uint64_t>(size_k);
+        zero = zero || k == 0;
+        if (k) product = product > kMaxElements / k ? kMaxElements + 1 : product * k;
+      }
+      if (zero) product = 0;
+      need(product == d.numel, at + "shape holds " + std::to_string(product) +
+                                   " elements, num_elements says " + std::to_string(d.numel));
+    }
     const int symbol_bits = d.entries_per_symbol * (1 + d.exp_bits + d.man_bits);
     int max_length = 0;
     if (d.numel) {
@@ -198,8 +232,10 @@ PacketInfo inspect(const uint8_t* data, size_t size) {
   PacketInfo info;
   info.total_bytes = size;
   info.num_tables = static_cast<uint32_t>(p.tables.size());
-  for (const auto& d : p.segments) {
+  for (size_t i = 0; i < p.segments.size(); ++i) {
+    const detail::Descriptor& d = p.segments[i];
     SegmentInfo s;
+    if (p.has_shapes) s.shape = p.shapes[i];
     s.numel = d.numel;
     s.dtype = static_cast<DType>(d.dtype);
     s.format = d.format();

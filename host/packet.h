@@ -11,7 +11,12 @@
 namespace co3::detail {
 
 inline constexpr uint8_t kMagic[4] = {'C', 'O', '3', 'p'};
-inline constexpr uint16_t kVersion = 1;
+// Version 1: no flags. Version 2: flags bit 0 (kFlagShapes) adds the shape section (§3a).
+// An encoder writes the lowest version that holds what it writes.
+inline constexpr uint16_t kVersionPlain = 1;
+inline constexpr uint16_t kVersionShapes = 2;
+inline constexpr uint16_t kFlagShapes = 1;
+inline constexpr uint64_t kMaxDims = 64;
 inline constexpr size_t kHeaderBytes = 32;
 inline constexpr size_t kDescriptorBytes = 64;
 inline constexpr size_t kTableHeaderBytes = 16;
@@ -52,8 +57,17 @@ struct ParsedTable {
 
 struct ParsedPacket {
   std::vector<Descriptor> segments;
+  bool has_shapes = false;
+  std::vector<std::vector<int64_t>> shapes;  // one per segment when has_shapes
   std::vector<ParsedTable> tables;
 };
+
+// Bytes of the shape section for these shapes (8 per segment plus 8 per dimension).
+inline uint64_t shape_section_bytes(const std::vector<std::vector<int64_t>>& shapes) {
+  uint64_t n = 0;
+  for (const auto& s : shapes) n += 8 * (1 + s.size());
+  return n;
+}
 
 // Validates steps 1–5 of FORMAT.md §9 and throws Error(corrupt_packet) naming the field.
 ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads);

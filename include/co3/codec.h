@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,11 @@
 namespace co3 {
 
 struct GenNormFit;
+
+// A GenNorm shape β > 0 and scale α ≥ 0 (unscaled units), as the encoder uses them.
+struct GenNormParams {
+  double beta = 0, alpha = 0;
+};
 
 // A read-only view of a contiguous tensor.
 struct TensorView {
@@ -25,9 +31,18 @@ struct TensorView {
 // One tensor to encode, with optional error feedback: u = g + gamma·e is quantized and
 // e <- u - Q(u) is written back into `memory` (numel float32 values, updated in place).
 struct EncodeInput {
+  EncodeInput() = default;
+  EncodeInput(TensorView g, float* m = nullptr, float decay = 0.0f) : grad(g), memory(m), gamma(decay) {}
+
   TensorView grad;
   float* memory = nullptr;
   float gamma = 0.0f;
+  // The tensor's shape, stored in the packet (a version-2 packet, FORMAT.md §3a) so that a
+  // decoder can restore it; its product must equal grad.numel. Absent: no shape is stored.
+  std::optional<std::vector<int64_t>> shape;
+  // The GenNorm (β, α) behind the scale and the model codes, when the caller keeps them across
+  // steps (a compressor's refit policy); absent: fitted to this tensor's moments.
+  std::optional<GenNormParams> fit;
 };
 
 // What the encoder measured for one segment.
@@ -66,6 +81,7 @@ struct SegmentInfo {
   uint32_t chunk_symbols = 0;
   uint64_t payload_words = 0;
   uint32_t code_table = 0xFFFF;
+  std::optional<std::vector<int64_t>> shape;  // version-2 packets (FORMAT.md §3a)
 };
 
 struct PacketInfo {
@@ -85,6 +101,7 @@ struct DecodedTensor {
   DType dtype = DType::f32;
   uint64_t numel = 0;
   std::vector<uint8_t> bytes;  // numel values of dtype
+  std::optional<std::vector<int64_t>> shape;  // as stored in the packet, if it was
 };
 std::vector<DecodedTensor> decode(const uint8_t* data, size_t size, bool as_f32 = false,
                                   int threads = 0);

@@ -319,3 +319,69 @@ TEST(Codec, RejectsBadConfigurations) {
 }
 
 }  // namespace
+
+namespace {
+
+// Shapes travel in a version-2 packet and change nothing else: the segment data are the bytes
+// of the version-1 packet of the same input.
+TEST(Codec, ShapesMakeAVersion2PacketWithTheSameData) {
+  const auto a = gennorm_samples(600, 0.7, 1, 21), b = gennorm_samples(7, 1.5, 1, 22);
+  CodecConfig cfg;
+  const auto plain = encode({EncodeInput(view(a)), EncodeInput(view(b))}, cfg);
+  std::vector<EncodeInput> in = {EncodeInput(view(a)), EncodeInput(view(b))};
+  in[0].shape = std::vector<int64_t>{20, 3, 10};
+  const auto shaped = encode(in, cfg);
+  EXPECT_EQ(plain[4], 1);
+  EXPECT_EQ(shaped[4], 2);
+  const auto out = decode(shaped.data(), shaped.size());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(*out[0].shape, (std::vector<int64_t>{20, 3, 10}));
+  EXPECT_EQ(*out[1].shape, (std::vector<int64_t>{7}));  // an input without a shape: [numel]
+  const auto ref = decode(plain.data(), plain.size());
+  EXPECT_EQ(out[0].bytes, ref[0].bytes);
+  EXPECT_EQ(out[1].bytes, ref[1].bytes);
+  // The shape section (8 + 24 and 8 + 8 bytes) is the only difference in size.
+  EXPECT_EQ(shaped.size(), plain.size() + 48);
+}
+
+TEST(Codec, ShapesAndGivenFitsAreValidated) {
+  const auto x = gennorm_samples(12, 1, 1, 23);
+  auto code_of = [&](auto mutate) {
+    EncodeInput in(view(x));
+    mutate(in);
+    try {
+      encode({in}, CodecConfig{});
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("tensor 0"), std::string::npos) << e.what();
+      return static_cast<int>(e.code());
+    }
+    return 0;
+  };
+  const int bad = static_cast<int>(Errc::invalid_argument);
+  EXPECT_EQ(code_of([](EncodeInput& in) { in.shape = std::vector<int64_t>{3, 5}; }), bad);
+  EXPECT_EQ(code_of([](EncodeInput& in) { in.shape = std::vector<int64_t>{-3, -4}; }), bad);
+  EXPECT_EQ(code_of([](EncodeInput& in) { in.shape = std::vector<int64_t>(65, 1); }), bad);
+  EXPECT_EQ(code_of([](EncodeInput& in) { in.shape = std::vector<int64_t>{3, 4}; }), 0);
+  EXPECT_EQ(code_of([](EncodeInput& in) { in.fit = GenNormParams{0.0, 1.0}; }), bad);
+  EXPECT_EQ(code_of([](EncodeInput& in) { in.fit = GenNormParams{1.0, NAN}; }), bad);
+  EXPECT_EQ(code_of([](EncodeInput& in) { in.fit = GenNormParams{1.0, 0.5}; }), 0);
+}
+
+// A given fit replaces the tensor's own: same scale as a tensor whose moments give that fit.
+TEST(Codec, GivenFitDrivesTheScaleAndTheModelCode) {
+  const auto x = gennorm_samples(50000, 0.8, 2.0, 24);
+  const auto y = gennorm_samples(50000, 1.6, 0.5, 25);
+  CodecConfig cfg;
+  cfg.code = CodeSource::gennorm;
+  EncodeReport rx, ry;
+  const auto px = encode(view(x), cfg, &rx);
+  EncodeInput in(view(y));
+  in.fit = GenNormParams{rx.segments[0].beta, rx.segments[0].alpha};
+  encode({in}, cfg, &ry);
+  EXPECT_EQ(ry.segments[0].scale, rx.segments[0].scale);
+  EXPECT_EQ(ry.segments[0].beta, rx.segments[0].beta);
+  // The moments are still y's own.
+  EXPECT_NE(ry.segments[0].moments.sum_abs, rx.segments[0].moments.sum_abs);
+}
+
+}  // namespace

@@ -27,6 +27,9 @@ struct Spec {
   std::vector<uint16_t> chunk_words = {1};
   // Entries [1, 0, -1, 0, -1]: codewords 10 0 11 0 11, MSB-first into an LSB-first stream.
   std::vector<uint32_t> payload = {0xD9};
+  // Version 2 (FORMAT.md §3a): the shape section, as [ndim, sizes...] words.
+  bool with_shape = false;
+  std::vector<uint64_t> shape_words = {2, 1, 5};  // shape [1, 5]
   std::function<void(std::vector<uint8_t>&)> tamper;  // applied before the CRC
 };
 
@@ -38,12 +41,17 @@ size_t a8(size_t x) { return (x + 7) / 8 * 8; }
 
 std::vector<uint8_t> build(const Spec& s) {
   const size_t body = (5 * s.lengths.size() + 7) / 8;  // one 5-bit token per symbol
-  const size_t table_at = 32 + 64, data_at = table_at + a8(16 + body);
+  const size_t shapes_at = 32 + 64;
+  const size_t table_at = shapes_at + (s.with_shape ? 8 * s.shape_words.size() : 0);
+  const size_t data_at = table_at + a8(16 + body);
   const size_t total = data_at + a8(2 * s.chunk_words.size()) + a8(4 * s.payload.size()) + 4;
   std::vector<uint8_t> b(total, 0);
   std::memcpy(b.data(), "CO3p", 4);
-  put<uint16_t>(b, 4, 1);
+  put<uint16_t>(b, 4, s.with_shape ? 2 : 1);
+  put<uint16_t>(b, 6, s.with_shape ? 1 : 0);
   put<uint64_t>(b, 8, total);
+  if (s.with_shape)
+    for (size_t k = 0; k < s.shape_words.size(); ++k) put<uint64_t>(b, shapes_at + 8 * k, s.shape_words[k]);
   put<uint32_t>(b, 16, 1);
   put<uint32_t>(b, 20, 1);
   const size_t d = 32;
@@ -98,14 +106,50 @@ TEST(Packet, HeaderFields) {
   Spec s;
   s.tamper = [](auto& b) { b[0] = 'X'; };
   expect_rejected(build(s), "magic");
-  s.tamper = [](auto& b) { b[4] = 2; };
+  s.tamper = [](auto& b) { b[4] = 3; };
   expect_rejected(build(s), "version");
+  s.tamper = [](auto& b) { b[4] = 2; };  // version 2 without the shapes flag
+  expect_rejected(build(s), "flags");
   s.tamper = [](auto& b) { b[6] = 1; };
   expect_rejected(build(s), "flags");
   s.tamper = [](auto& b) { b[30] = 1; };
   expect_rejected(build(s), "reserved");
   s.tamper = [](auto& b) { b[20] = 2; };  // two segments claimed, one present
   expect_rejected(build(s), "segment");
+}
+
+TEST(Packet, Version2ShapesDecodeAndAreChecked) {
+  Spec s;
+  s.with_shape = true;
+  const auto p = build(s);
+  const auto out = decode(p.data(), p.size());
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].shape.has_value());
+  EXPECT_EQ(*out[0].shape, (std::vector<int64_t>{1, 5}));
+  EXPECT_EQ(*inspect(p.data(), p.size()).segments[0].shape, (std::vector<int64_t>{1, 5}));
+  const float* y = reinterpret_cast<const float*>(out[0].bytes.data());
+  EXPECT_EQ(std::vector<float>(y, y + 5), (std::vector<float>{0.5f, 0, -0.5f, 0, -0.5f}));
+  // A version-1 packet has no shape.
+  const auto v1 = build(Spec{});
+  EXPECT_FALSE(decode(v1.data(), v1.size())[0].shape.has_value());
+
+  s.shape_words = {2, 2, 5};
+  expect_rejected(build(s), "shape holds 10 elements, num_elements says 5");
+  s.shape_words = {65, 5};
+  expect_rejected(build(s), "ndim 65 exceeds 64");
+  s.shape_words = {2, (uint64_t{1} << 48) + 1, 5};
+  expect_rejected(build(s), "exceeds 2^48");
+  // Sizes whose product wraps 2^64 must not pass as 5 or 0.
+  s.shape_words = {3, uint64_t{1} << 48, uint64_t{1} << 48, 5};
+  expect_rejected(build(s), "shape holds");
+  s.shape_words = {2, 0, 5};
+  expect_rejected(build(s), "shape holds 0 elements");
+  // A shape section claiming more dimensions than bytes remain.
+  s.shape_words = {40, 5};
+  expect_rejected(build(s), "runs past the end");
+  s.shape_words = {2, 1, 5};
+  s.tamper = [](auto& b) { b[6] = 3; };  // an unknown flag
+  expect_rejected(build(s), "flags");
 }
 
 TEST(Packet, TruncatedPaddedAndCrc) {

@@ -175,6 +175,13 @@ int main(int argc, char** argv) {
       write_seed(out + "/code_lengths/table" + std::to_string(i) + ".bin", tables[i]);
     }
 
+    // A version-2 packet (shapes); added after the table seeds were taken, since first_table
+    // reads version-1 layouts.
+    std::vector<co3::EncodeInput> shaped = several;
+    shaped[0].shape = std::vector<int64_t>{15, 20};
+    shaped[2].shape = std::vector<int64_t>{3, 10, 10};
+    add_packet("shapes_v2", co3::encode(shaped, cfg));
+
     // .npy files, each checked to parse.
     const std::vector<float> few(data.begin(), data.begin() + 12);
     const auto add_npy = [&](const std::string& name, const std::vector<uint8_t>& file) {
