@@ -1,6 +1,9 @@
 #include "co3/torch/tensor.h"
 
+#include <ATen/ATen.h>
 #include <c10/core/ScalarType.h>
+
+#include <cstdlib>
 
 #include "co3/error.h"
 
@@ -41,6 +44,23 @@ TensorView cpu_view(const at::Tensor& t, const std::string& what) {
 std::string tensor_label(size_t index, const std::string& name) {
   std::string s = "tensor " + std::to_string(index);
   return name.empty() ? s : s + " ('" + name + "')";
+}
+
+at::Tensor host_contiguous(const at::Tensor& t) {
+  return t.device().is_cpu() ? t.contiguous() : t.to(at::kCPU).contiguous();
+}
+
+[[noreturn]] void rethrow_named(const Error& e, const std::vector<std::string>& names) {
+  std::string what = e.what();
+  if (what.rfind("tensor ", 0) == 0) {
+    const size_t colon = what.find(':');
+    const std::string index = what.substr(7, colon == std::string::npos ? 0 : colon - 7);
+    char* end = nullptr;
+    const unsigned long i = std::strtoul(index.c_str(), &end, 10);
+    if (!index.empty() && end && *end == '\0' && i < names.size() && !names[i].empty())
+      what = tensor_label(i, names[i]) + what.substr(colon);
+  }
+  throw Error(e.code(), what);
 }
 
 }  // namespace co3

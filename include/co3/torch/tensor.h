@@ -5,8 +5,10 @@
 #include <ATen/core/Tensor.h>
 
 #include <string>
+#include <vector>
 
 #include "co3/codec.h"
+#include "co3/error.h"
 
 namespace co3 {
 
@@ -20,5 +22,12 @@ TensorView cpu_view(const at::Tensor& t, const std::string& what);
 
 // "tensor i" or "tensor i ('name')" for error messages.
 std::string tensor_label(size_t index, const std::string& name = {});
+
+// Rethrows a CPU-codec error "tensor i: …" as "tensor i ('names[i]'): …" (same code).
+[[noreturn]] void rethrow_named(const Error& e, const std::vector<std::string>& names);
+
+// The tensor itself when it is a contiguous CPU tensor, else a contiguous host copy (for a CUDA
+// tensor the copy synchronizes its stream).
+at::Tensor host_contiguous(const at::Tensor& t);
 
 }  // namespace co3

@@ -1,0 +1,141 @@
+#include "co3/torch/codec.h"
+
+#include <ATen/ATen.h>
+
+#include <cstring>
+
+#include "co3/error.h"
+#include "co3/torch/tensor.h"
+
+namespace co3 {
+namespace {
+
+void check_packet_tensor(const at::Tensor& p) {
+  check(p.defined(), Errc::invalid_argument, "packet: undefined tensor");
+  check(p.scalar_type() == at::kByte && p.dim() == 1, Errc::invalid_argument,
+        "packet: a 1-D uint8 tensor was expected, got " + std::string(c10::toString(p.scalar_type())) +
+            " with " + std::to_string(p.dim()) + " dimensions");
+}
+
+// The packet's bytes on the host and its length from the header.
+at::Tensor host_packet(const at::Tensor& packet, int64_t* size) {
+  *size = packet_size(packet);
+  return host_contiguous(packet.narrow(0, 0, *size));
+}
+
+}  // namespace
+
+Codec::Codec(CodecConfig config) : config_(config) { validate(config_); }
+
+at::Tensor Codec::encode(const at::Tensor& tensor, EncodeReport* report) const {
+  return encode(std::vector<at::Tensor>{tensor}, report);
+}
+
+at::Tensor Codec::encode(const std::vector<at::Tensor>& tensors, EncodeReport* report,
+                         const std::vector<std::string>& names) const {
+  check(names.empty() || names.size() == tensors.size(), Errc::invalid_argument,
+        "encode: " + std::to_string(names.size()) + " names for " + std::to_string(tensors.size()) +
+            " tensors");
+  const auto name = [&](size_t i) { return tensor_label(i, names.empty() ? "" : names[i]); };
+  c10::Device device(at::kCPU);
+  std::vector<at::Tensor> host(tensors.size());
+  std::vector<EncodeInput> inputs(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const at::Tensor& t = tensors[i];
+    dtype_of(t, name(i));  // a clear error before any copy
+    if (i == 0) device = t.device();
+    check(t.device() == device, Errc::invalid_argument,
+          name(i) + ": on " + t.device().str() + " while tensor 0 is on " + device.str());
+    host[i] = host_contiguous(t);
+    inputs[i].grad = cpu_view(host[i], name(i));
+    inputs[i].shape = t.sizes().vec();
+  }
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = co3::encode(inputs, config_, report);
+  } catch (const Error& e) {
+    rethrow_named(e, names);
+  }
+  at::Tensor packet = at::empty({static_cast<int64_t>(bytes.size())}, at::kByte);
+  std::memcpy(packet.data_ptr(), bytes.data(), bytes.size());
+  return device.is_cpu() ? packet : packet.to(device);
+}
+
+std::vector<at::Tensor> Codec::decode(const at::Tensor& packet, std::optional<c10::Device> device,
+                                      bool as_float32) const {
+  int64_t size = 0;
+  const at::Tensor bytes = host_packet(packet, &size);
+  const uint8_t* data = bytes.data_ptr<uint8_t>();
+  const PacketInfo info = co3::inspect(data, static_cast<size_t>(size));
+  std::vector<at::Tensor> out;
+  std::vector<void*> ptrs;
+  for (const SegmentInfo& s : info.segments) {
+    const std::vector<int64_t> shape = s.shape ? *s.shape : std::vector<int64_t>{static_cast<int64_t>(s.numel)};
+    out.push_back(at::empty(shape, scalar_type_of(as_float32 ? DType::f32 : s.dtype)));
+    ptrs.push_back(out.back().data_ptr());
+  }
+  co3::decode_into(data, static_cast<size_t>(size), ptrs, as_float32, config_.threads);
+  const c10::Device target = device.value_or(packet.device());
+  if (!target.is_cpu())
+    for (at::Tensor& t : out) t = t.to(target);
+  return out;
+}
+
+void Codec::decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& outputs) const {
+  int64_t size = 0;
+  const at::Tensor bytes = host_packet(packet, &size);
+  const uint8_t* data = bytes.data_ptr<uint8_t>();
+  const PacketInfo info = co3::inspect(data, static_cast<size_t>(size));
+  check(outputs.size() == info.segments.size(), Errc::invalid_argument,
+        "decode_into: " + std::to_string(outputs.size()) + " outputs for a packet of " +
+            std::to_string(info.segments.size()) + " tensors");
+  bool direct = true;  // every output a contiguous CPU tensor of its segment's dtype
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const at::Tensor& o = outputs[i];
+    check(o.defined() && at::isFloatingType(o.scalar_type()), Errc::invalid_argument,
+          "decode_into: output " + std::to_string(i) + " is not a floating-point tensor");
+    check(static_cast<uint64_t>(o.numel()) == info.segments[i].numel, Errc::invalid_argument,
+          "decode_into: output " + std::to_string(i) + " has " + std::to_string(o.numel()) +
+              " elements, the packet's tensor " + std::to_string(info.segments[i].numel));
+    direct = direct && o.device().is_cpu() && o.is_contiguous() &&
+             o.scalar_type() == scalar_type_of(info.segments[i].dtype);
+  }
+  std::vector<at::Tensor> staging(outputs.size());
+  std::vector<void*> ptrs(outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    staging[i] = direct ? outputs[i] : at::empty({outputs[i].numel()}, at::kFloat);
+    ptrs[i] = staging[i].data_ptr();
+  }
+  co3::decode_into(data, static_cast<size_t>(size), ptrs, /*as_f32=*/!direct, config_.threads);
+  if (!direct)
+    for (size_t i = 0; i < outputs.size(); ++i) outputs[i].copy_(staging[i].view(outputs[i].sizes()));
+}
+
+TensorStats Codec::stats(const at::Tensor& tensor) const {
+  const at::Tensor host = host_contiguous(tensor);
+  return co3::stats(cpu_view(host, "tensor 0"), config_);
+}
+
+int64_t packet_size(const at::Tensor& packet) {
+  check_packet_tensor(packet);
+  const int64_t n = packet.numel();
+  check(n >= 36, Errc::corrupt_packet,
+        "packet: " + std::to_string(n) + " bytes is shorter than a header");
+  const at::Tensor head = host_contiguous(packet.narrow(0, 0, 16));
+  const uint8_t* h = head.data_ptr<uint8_t>();
+  check(std::memcmp(h, "CO3p", 4) == 0, Errc::corrupt_packet, "packet: bad magic (not a co3 packet)");
+  uint64_t total = 0;
+  std::memcpy(&total, h + 8, 8);
+  check(total >= 36 && total <= static_cast<uint64_t>(n), Errc::corrupt_packet,
+        "packet: total_bytes " + std::to_string(total) + " but the tensor holds " +
+            std::to_string(n) + " bytes (truncated)");
+  return static_cast<int64_t>(total);
+}
+
+PacketInfo inspect(const at::Tensor& packet) {
+  int64_t size = 0;
+  const at::Tensor bytes = host_packet(packet, &size);
+  return co3::inspect(bytes.data_ptr<uint8_t>(), static_cast<size_t>(size));
+}
+
+}  // namespace co3

@@ -1,0 +1,231 @@
+#include "co3/torch/compressor.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/jit/serialization/pickle.h>
+
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "co3/error.h"
+#include "co3/gennorm.h"
+#include "co3/torch/tensor.h"
+
+namespace co3 {
+
+const char* to_string(Refit r) {
+  switch (r) {
+    case Refit::every_step: return "every-step";
+    case Refit::every_n_steps: return "every-n-steps";
+    case Refit::running_average: return "running-average";
+  }
+  return "?";
+}
+
+Refit parse_refit(const std::string& s) {
+  for (Refit r : {Refit::every_step, Refit::every_n_steps, Refit::running_average})
+    if (s == to_string(r)) return r;
+  fail(Errc::invalid_argument,
+       "refit '" + s + "' unknown (every-step, every-n-steps or running-average)");
+}
+
+Compressor::Compressor(CompressorOptions options) : options_(options), codec_(options.config) {
+  const CompressorOptions& o = options_;
+  check(o.gamma >= 0.0f && o.gamma <= 1.0f, Errc::invalid_argument,
+        "compressor: gamma " + std::to_string(o.gamma) + " outside [0, 1]");
+  check(o.refit_every >= 1, Errc::invalid_argument,
+        "compressor: refit_every " + std::to_string(o.refit_every) + " must be >= 1");
+  check(o.average_decay >= 0.0 && o.average_decay < 1.0, Errc::invalid_argument,
+        "compressor: average_decay " + std::to_string(o.average_decay) + " outside [0, 1)");
+}
+
+at::Tensor Compressor::compress(const std::vector<std::string>& names,
+                                const std::vector<at::Tensor>& grads, EncodeReport* report) {
+  check(names.size() == grads.size(), Errc::invalid_argument,
+        "compress: " + std::to_string(names.size()) + " names for " + std::to_string(grads.size()) +
+            " gradients");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < names.size(); ++i)
+    check(seen.insert(names[i]).second, Errc::invalid_argument,
+          tensor_label(i, names[i]) + ": the name appears twice");
+  c10::Device device(at::kCPU);
+  std::vector<at::Tensor> host_grads(grads.size()), host_memory(grads.size());
+  std::vector<EncodeInput> inputs(grads.size());
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const at::Tensor& g = grads[i];
+    const std::string label = tensor_label(i, names[i]);
+    dtype_of(g, label);
+    if (i == 0) device = g.device();
+    check(g.device() == device, Errc::invalid_argument,
+          label + ": on " + g.device().str() + " while tensor 0 is on " + device.str());
+    auto it = entries_.find(names[i]);
+    if (it == entries_.end()) {
+      Entry e;
+      e.memory = at::zeros(g.sizes(), g.options().dtype(at::kFloat));
+      it = entries_.emplace(names[i], e).first;
+    }
+    Entry& e = it->second;
+    check(e.memory.sizes() == g.sizes(), Errc::invalid_argument,
+          label + ": shape " + c10::str(g.sizes()) + " but its error memory has shape " +
+              c10::str(e.memory.sizes()));
+    // The memory lives on the gradient's device (a loaded checkpoint starts on the CPU).
+    if (e.memory.device() != g.device()) e.memory = e.memory.to(g.device());
+    host_grads[i] = host_contiguous(g);
+    host_memory[i] = host_contiguous(e.memory);
+    inputs[i] = EncodeInput(cpu_view(host_grads[i], label), host_memory[i].data_ptr<float>(),
+                            options_.gamma);
+    inputs[i].shape = g.sizes().vec();
+    switch (options_.refit) {
+      case Refit::every_step: break;
+      case Refit::every_n_steps:
+        if (step_ % options_.refit_every != 0 && e.fit.beta > 0) inputs[i].fit = e.fit;
+        break;
+      case Refit::running_average:
+        if (e.avg_steps > 0) {
+          const GenNormFit f = fit_gennorm(e.avg_abs, e.avg_sq);
+          inputs[i].fit = GenNormParams{f.beta, f.alpha};
+        }
+        break;
+    }
+  }
+  EncodeReport local;
+  EncodeReport& r = report ? *report : local;
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = co3::encode(inputs, options_.config, &r);
+  } catch (const Error& err) {
+    rethrow_named(err, names);
+  }
+  for (size_t i = 0; i < grads.size(); ++i) {
+    Entry& e = entries_[names[i]];
+    const SegmentReport& s = r.segments[i];
+    e.fit = GenNormParams{s.beta, s.alpha};
+    if (s.moments.count > 0) {
+      const double a = s.moments.mean_abs(), q = s.moments.mean_sq(), d = options_.average_decay;
+      e.avg_abs = e.avg_steps ? d * e.avg_abs + (1 - d) * a : a;
+      e.avg_sq = e.avg_steps ? d * e.avg_sq + (1 - d) * q : q;
+      ++e.avg_steps;
+    }
+    // A staged (non-CPU or non-contiguous) memory goes back where it lives.
+    if (!host_memory[i].is_same(e.memory)) e.memory.copy_(host_memory[i]);
+  }
+  ++step_;
+  at::Tensor packet = at::empty({static_cast<int64_t>(bytes.size())}, at::kByte);
+  std::memcpy(packet.data_ptr(), bytes.data(), bytes.size());
+  return device.is_cpu() ? packet : packet.to(device);
+}
+
+std::vector<std::string> Compressor::names() const {
+  std::vector<std::string> out;
+  for (const auto& kv : entries_) out.push_back(kv.first);
+  return out;
+}
+
+at::Tensor Compressor::memory(const std::string& name) const {
+  auto it = entries_.find(name);
+  check(it != entries_.end(), Errc::invalid_argument, "compressor: no tensor named '" + name + "'");
+  return it->second.memory;
+}
+
+GenNormParams Compressor::fit(const std::string& name) const {
+  auto it = entries_.find(name);
+  check(it != entries_.end(), Errc::invalid_argument, "compressor: no tensor named '" + name + "'");
+  return it->second.fit;
+}
+
+std::map<std::string, at::Tensor> Compressor::state() const {
+  std::map<std::string, at::Tensor> s;
+  s["step"] = at::scalar_tensor(step_, at::kLong);
+  const auto f64 = at::TensorOptions().dtype(at::kDouble);
+  for (const auto& [name, e] : entries_) {
+    s["memory/" + name] = e.memory.detach().to(at::kCPU).clone();
+    s["fit/" + name] = at::tensor({e.fit.beta, e.fit.alpha}, f64);
+    s["average/" + name] = at::tensor({e.avg_abs, e.avg_sq, static_cast<double>(e.avg_steps)}, f64);
+  }
+  return s;
+}
+
+void Compressor::load_state(const std::map<std::string, at::Tensor>& state) {
+  std::map<std::string, Entry> entries;
+  int64_t step = -1;
+  const auto bad = [](const std::string& key, const std::string& why) {
+    fail(Errc::invalid_argument, "compressor state: '" + key + "' " + why);
+  };
+  const auto doubles = [&](const std::string& key, const at::Tensor& t, int64_t n) {
+    if (!t.defined() || t.scalar_type() != at::kDouble || t.dim() != 1 || t.numel() != n)
+      bad(key, "must be a float64 vector of " + std::to_string(n));
+    return t.contiguous();
+  };
+  for (const auto& [key, t] : state) {
+    const size_t slash = key.find('/');
+    const std::string kind = key.substr(0, slash);
+    const std::string name = slash == std::string::npos ? "" : key.substr(slash + 1);
+    if (key == "step") {
+      if (!t.defined() || t.scalar_type() != at::kLong || t.numel() != 1) bad(key, "must be one int64");
+      step = t.item<int64_t>();
+      if (step < 0) bad(key, "is negative");
+    } else if (kind == "memory" && !name.empty()) {
+      if (!t.defined() || t.scalar_type() != at::kFloat) bad(key, "must be a float32 tensor");
+      entries[name].memory = t.detach().clone();
+    } else if (kind == "fit" && !name.empty()) {
+      const at::Tensor v = doubles(key, t, 2);
+      entries[name].fit = GenNormParams{v[0].item<double>(), v[1].item<double>()};
+    } else if (kind == "average" && !name.empty()) {
+      const at::Tensor v = doubles(key, t, 3);
+      Entry& e = entries[name];
+      e.avg_abs = v[0].item<double>();
+      e.avg_sq = v[1].item<double>();
+      const double steps = v[2].item<double>();
+      if (!(steps >= 0 && steps == std::floor(steps))) bad(key, "step count is not a whole number >= 0");
+      e.avg_steps = static_cast<int64_t>(steps);
+    } else {
+      bad(key, "is not a compressor state key (step, memory/, fit/, average/)");
+    }
+  }
+  if (step < 0) bad("step", "is missing");
+  for (const auto& [name, e] : entries)
+    if (!e.memory.defined()) bad("memory/" + name, "is missing");
+  entries_ = std::move(entries);
+  step_ = step;
+}
+
+void Compressor::save(const std::string& path) const {
+  c10::Dict<std::string, at::Tensor> dict;
+  for (const auto& [k, v] : state()) dict.insert(k, v);
+  const std::vector<char> bytes = torch::jit::pickle_save(c10::IValue(dict));
+  FILE* f = std::fopen(path.c_str(), "wb");
+  check(f != nullptr, Errc::io, "compressor: cannot write " + path);
+  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  check(std::fclose(f) == 0 && ok, Errc::io, "compressor: cannot write " + path);
+}
+
+void Compressor::load(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  check(f != nullptr, Errc::io, "compressor: cannot read " + path);
+  std::vector<char> bytes;
+  char buf[65536];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+  std::fclose(f);
+  c10::IValue v;
+  try {
+    v = torch::jit::pickle_load(bytes);
+  } catch (const c10::Error& e) {
+    fail(Errc::io, "compressor: " + path + " is not a saved compressor state: " + e.what_without_backtrace());
+  }
+  check(v.isGenericDict(), Errc::io, "compressor: " + path + " does not hold a state dictionary");
+  std::map<std::string, at::Tensor> state;
+  for (const auto& kv : v.toGenericDict()) {
+    check(kv.key().isString() && kv.value().isTensor(), Errc::io,
+          "compressor: " + path + " holds a non-tensor entry");
+    state[kv.key().toStringRef()] = kv.value().toTensor();
+  }
+  load_state(state);
+}
+
+void Compressor::reset() {
+  entries_.clear();
+  step_ = 0;
+}
+
+}  // namespace co3

@@ -1,0 +1,67 @@
+// co3 for LibTorch tensors: a codec object over at::Tensor (C++ API of the LibTorch layer).
+//
+//   co3::Codec codec(config);                       // CodecConfig: format, rounding, scale, ...
+//   at::Tensor packet = codec.encode({w.grad(), b.grad()});   // uint8, docs/FORMAT.md bytes
+//   std::vector<at::Tensor> grads = codec.decode(packet);     // original shapes and dtypes
+//
+// Tensors may be float32, float16 or bfloat16, of any shape and strides (non-contiguous ones
+// are read through a contiguous copy). Packets carry the shapes (bitstream version 2).
+//
+// Devices: CPU tensors are coded by the CPU codec on its worker threads. CUDA tensors are
+// accepted too, but until the GPU kernels of issue 3 are wired in they are staged through host
+// memory: encode and decode of a CUDA tensor SYNCHRONIZE the current stream (copy to the host,
+// code, copy back). The packet is returned on the input's device either way.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "co3/codec.h"
+#include "co3/config.h"
+
+namespace co3 {
+
+class Codec {
+ public:
+  explicit Codec(CodecConfig config = {});  // validates; throws Error(invalid_argument)
+
+  const CodecConfig& config() const { return config_; }
+
+  // One packet for one tensor, or for a list (one segment each, in order). `report`, when
+  // given, receives what the encoder measured per tensor. `names` (optional, one per tensor)
+  // only label error messages.
+  at::Tensor encode(const at::Tensor& tensor, EncodeReport* report = nullptr) const;
+  at::Tensor encode(const std::vector<at::Tensor>& tensors, EncodeReport* report = nullptr,
+                    const std::vector<std::string>& names = {}) const;
+
+  // The tensors of a packet (a 1-D uint8 tensor), with their stored shapes (a version-1 packet
+  // gives 1-D tensors) and dtypes, or all float32 when `as_float32`; on `device` (default: the
+  // packet's). A packet tensor may be longer than its packet (gather padding): the header's
+  // total_bytes says where the packet ends. A corrupt packet throws Error(corrupt_packet).
+  std::vector<at::Tensor> decode(const at::Tensor& packet,
+                                 std::optional<c10::Device> device = std::nullopt,
+                                 bool as_float32 = false) const;
+
+  // Decodes into existing tensors (same count and element counts as the packet's segments, any
+  // floating dtype and strides, any device): what a DDP hook does with bucket.buffer().
+  void decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& outputs) const;
+
+  // Per-code-source statistics of one tensor under this configuration (no packet is kept).
+  TensorStats stats(const at::Tensor& tensor) const;
+
+ private:
+  CodecConfig config_;
+};
+
+// The packet's length in bytes as its header states it, after checking the magic and that the
+// tensor holds that many bytes. For a CUDA packet this reads device memory: it synchronizes.
+int64_t packet_size(const at::Tensor& packet);
+
+// Segment descriptors of a packet (fully validated, like co3::inspect).
+PacketInfo inspect(const at::Tensor& packet);
+
+}  // namespace co3

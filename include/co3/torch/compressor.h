@@ -1,0 +1,85 @@
+// CO3's "correct" step for a training loop: a compressor that keeps the error memory of every
+// named gradient and the GenNorm fit behind its scale across steps.
+//
+//   co3::Compressor comp({config, /*gamma=*/0.7f, co3::Refit::every_step});
+//   at::Tensor packet = comp.compress({"fc.weight", "fc.bias"}, {w.grad(), b.grad()});
+//   ... send packet; the receiver calls co3::Codec(config).decode(packet)
+//
+// Per name it keeps, on the gradient's device:
+//   - the error memory e (float32, the gradient's shape): u = g + γ·e is coded, e ← u − Q(u);
+//   - the GenNorm fit (β, α) that sets the scale (ScalePolicy::gennorm) and the GenNorm code.
+// The refit policy says where that fit comes from at step t:
+//   every_step       the moments of this step's u (what co3::encode does by itself);
+//   every_n_steps    the moments of u at the last step that was a multiple of N, reused in
+//                    between (the CO3 reference code refits every few epochs);
+//   running_average  the exponential average, with weight `average_decay` on the past, of the
+//                    moments E|u| and E u² of steps 0 … t−1 (step 0 uses its own); averaging the
+//                    past needs no second pass over the gradient.
+// Checkpoints: state() and load_state() hold every memory, fit, average and the step count;
+// save() and load() write and read them as one file (torch's pickle format).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "co3/codec.h"
+#include "co3/config.h"
+#include "co3/torch/codec.h"
+
+namespace co3 {
+
+enum class Refit : uint8_t { every_step = 0, every_n_steps = 1, running_average = 2 };
+const char* to_string(Refit r);
+Refit parse_refit(const std::string& s);  // every-step | every-n-steps | running-average
+
+struct CompressorOptions {
+  CodecConfig config{};
+  float gamma = 1.0f;  // memory decay γ in [0, 1]; 0 disables error feedback
+  Refit refit = Refit::every_step;
+  int64_t refit_every = 1;     // N for every_n_steps, ≥ 1
+  double average_decay = 0.9;  // weight of the past for running_average, in [0, 1)
+};
+
+class Compressor {
+ public:
+  explicit Compressor(CompressorOptions options);  // validates; throws Error(invalid_argument)
+
+  const CompressorOptions& options() const { return options_; }
+  const Codec& codec() const { return codec_; }
+
+  // One packet for the named gradients (one segment each, in order). A name seen for the first
+  // time starts with zero memory; its shape may not change later. Advances the step count.
+  at::Tensor compress(const std::vector<std::string>& names, const std::vector<at::Tensor>& grads,
+                      EncodeReport* report = nullptr);
+
+  int64_t step() const { return step_; }
+  std::vector<std::string> names() const;
+  at::Tensor memory(const std::string& name) const;  // throws if the name is unknown
+  GenNormParams fit(const std::string& name) const;  // the fit the last step used
+
+  // Everything a checkpoint needs, as named tensors: "step", and per name "memory/<name>",
+  // "fit/<name>" ([β, α], float64) and "average/<name>" ([E|u|, E u², steps], float64).
+  std::map<std::string, at::Tensor> state() const;
+  void load_state(const std::map<std::string, at::Tensor>& state);  // replaces all state
+  void save(const std::string& path) const;
+  void load(const std::string& path);
+  void reset();
+
+ private:
+  struct Entry {
+    at::Tensor memory;          // float32, the gradient's shape and device
+    GenNormParams fit{};        // used by the last step
+    double avg_abs = 0, avg_sq = 0;
+    int64_t avg_steps = 0;      // steps folded into the average
+  };
+  CompressorOptions options_;
+  Codec codec_;
+  std::map<std::string, Entry> entries_;
+  int64_t step_ = 0;
+};
+
+}  // namespace co3

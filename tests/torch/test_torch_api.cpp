@@ -1,0 +1,230 @@
+// The LibTorch API (include/co3/torch): round trips for every dtype, shape and stride, error
+// messages that name the tensor, the compressor's memory and refit policies, checkpoints.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "co3/codec.h"
+#include "co3/error.h"
+#include "co3/gennorm.h"
+#include "co3/torch/codec.h"
+#include "co3/torch/compressor.h"
+
+namespace {
+
+using co3::Codec;
+using co3::CodecConfig;
+using co3::Compressor;
+using co3::CompressorOptions;
+using co3::Errc;
+using co3::Error;
+
+// What the raw CPU codec makes of the same values: the oracle the tensor API must equal.
+at::Tensor raw_roundtrip(const at::Tensor& t, const CodecConfig& cfg) {
+  const at::Tensor c = t.contiguous();
+  const auto dt = c.scalar_type() == at::kFloat ? co3::DType::f32
+                  : c.scalar_type() == at::kHalf ? co3::DType::f16 : co3::DType::bf16;
+  const auto pkt = co3::encode(co3::TensorView{c.data_ptr(), static_cast<uint64_t>(c.numel()), dt}, cfg);
+  at::Tensor out = at::empty(c.sizes(), c.options());
+  co3::decode_into(pkt.data(), pkt.size(), {out.data_ptr()});
+  return out;
+}
+
+// Checks `f` throws co3::Error with `code` and a message containing `needle`.
+template <class F>
+void expect_error(F f, Errc code, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(TorchCodec, EveryDtypeShapeAndStrideRoundTrips) {
+  torch::manual_seed(1);
+  CodecConfig cfg;
+  cfg.format = co3::formats::e4m3;
+  Codec codec(cfg);
+  for (auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
+    const at::Tensor a = torch::randn({7, 5, 3}).to(dtype) * 0.01;
+    const at::Tensor b = torch::randn({40, 30}).to(dtype).t();  // non-contiguous
+    const at::Tensor c = torch::randn({}).to(dtype);            // a scalar
+    const at::Tensor d = torch::empty({0, 4}, dtype);           // empty
+    const std::vector<at::Tensor> inputs = {a, b, c, d};
+    const at::Tensor packet = codec.encode(inputs);
+    EXPECT_EQ(packet.scalar_type(), at::kByte);
+    EXPECT_EQ(packet.dim(), 1);
+    const auto out = codec.decode(packet);
+    ASSERT_EQ(out.size(), 4u);
+    for (size_t i = 0; i < 4; ++i) {
+      const at::Tensor& in = inputs[i];
+      EXPECT_EQ(out[i].sizes(), in.sizes()) << i;
+      EXPECT_EQ(out[i].scalar_type(), dtype) << i;
+      EXPECT_TRUE(torch::equal(out[i], raw_roundtrip(in, cfg))) << "tensor " << i << " " << dtype;
+    }
+    // float32 on request.
+    EXPECT_EQ(codec.decode(packet, std::nullopt, true)[0].scalar_type(), at::kFloat);
+  }
+}
+
+TEST(TorchCodec, DecodeIntoStridedAndOtherDtypesAndPaddedPackets) {
+  torch::manual_seed(2);
+  Codec codec;
+  const at::Tensor g = torch::randn({64, 32});
+  const at::Tensor packet = codec.encode(g);
+  const at::Tensor expect = codec.decode(packet)[0];
+  // A transposed bfloat16 view receives the values converted.
+  at::Tensor base = torch::zeros({32, 64}, at::kBFloat16);
+  at::Tensor view = base.t();
+  codec.decode_into(packet, {view});
+  EXPECT_TRUE(torch::equal(view, expect.to(at::kBFloat16)));
+  // A flat float32 buffer (a DDP bucket) receives them as they are.
+  at::Tensor flat = torch::zeros({64 * 32});
+  codec.decode_into(packet, {flat});
+  EXPECT_TRUE(torch::equal(flat, expect.flatten()));
+  // Gather padding after the packet is ignored: the header says where the packet ends.
+  const at::Tensor padded = torch::cat({packet, torch::full({100}, 7, at::kByte)});
+  EXPECT_EQ(co3::packet_size(padded), packet.numel());
+  EXPECT_TRUE(torch::equal(codec.decode(padded)[0], expect));
+  expect_error([&] { codec.decode_into(packet, {torch::zeros({5})}); }, Errc::invalid_argument,
+               "has 5 elements");
+  expect_error([&] { codec.decode_into(packet, {flat, flat}); }, Errc::invalid_argument,
+               "2 outputs for a packet of 1");
+}
+
+TEST(TorchCodec, ErrorsNameTheTensorTheFieldAndTheValue) {
+  Codec codec;
+  expect_error([&] { codec.encode({torch::zeros({3}), torch::zeros({3}, at::kDouble)}); },
+               Errc::invalid_argument, "tensor 1: dtype Double unsupported");
+  expect_error([&] { codec.encode({torch::zeros({3}, at::kInt)}, nullptr, {"fc.weight"}); },
+               Errc::invalid_argument, "tensor 0 ('fc.weight'): dtype Int");
+  at::Tensor nan = torch::zeros({4});
+  nan[2] = std::nanf("");
+  expect_error([&] { codec.encode({torch::zeros({3}), nan}, nullptr, {"a", "b"}); }, Errc::non_finite,
+               "tensor 1 ('b'): 1 non-finite");
+  expect_error([&] { codec.decode(torch::zeros({100}, at::kFloat)); }, Errc::invalid_argument,
+               "1-D uint8");
+  expect_error([&] { codec.decode(torch::zeros({10}, at::kByte)); }, Errc::corrupt_packet,
+               "shorter than a header");
+  at::Tensor packet = codec.encode(torch::randn({1000}));
+  expect_error([&] { codec.decode(packet.narrow(0, 0, packet.numel() - 1)); }, Errc::corrupt_packet,
+               "truncated");
+  at::Tensor flipped = packet.clone();
+  flipped.data_ptr<uint8_t>()[packet.numel() / 2] ^= 4;
+  expect_error([&] { codec.decode(flipped); }, Errc::corrupt_packet, "CRC32C");
+  CodecConfig bad;
+  bad.chunk_symbols = 7;
+  expect_error([&] { Codec c(bad); }, Errc::invalid_argument, "chunk");
+}
+
+TEST(TorchCodec, StatsAgreeWithThePacket) {
+  torch::manual_seed(3);
+  CodecConfig cfg;
+  cfg.code = co3::CodeSource::gennorm;
+  Codec codec(cfg);
+  const at::Tensor g = torch::randn({20000}) * 1e-3;
+  const co3::TensorStats s = codec.stats(g);
+  // The API records the shape (version 2: 8 + 8 bytes more than the raw codec's packet).
+  EXPECT_DOUBLE_EQ(s.packet_bits_per_entry * g.numel() / 8 + 16, codec.encode(g).numel());
+  EXPECT_GT(s.beta, 1.5);  // Gaussian data
+  EXPECT_LT(s.beta, 2.5);
+}
+
+// The compressor's memory follows u = g + γ·e, e ← u − Q(u), checked against the decoded packet.
+TEST(TorchCompressor, ErrorMemoryFollowsTheRecurrence) {
+  torch::manual_seed(4);
+  CompressorOptions o;
+  o.config.format = co3::formats::fp4;
+  o.gamma = 0.7f;
+  Compressor comp(o);
+  Codec codec(o.config);
+  at::Tensor e = torch::zeros({50, 20});
+  for (int step = 0; step < 4; ++step) {
+    const at::Tensor g = torch::randn({50, 20}) * 1e-2;
+    const at::Tensor packet = comp.compress({"w"}, {g});
+    const at::Tensor u = g + 0.7f * e;  // two rounded float32 operations, like the codec
+    const at::Tensor q = codec.decode(packet)[0];
+    e = u - q;
+    EXPECT_TRUE(torch::allclose(comp.memory("w"), e, 0, 1e-7)) << step;
+  }
+  EXPECT_EQ(comp.step(), 4);
+  expect_error([&] { comp.compress({"w"}, {torch::zeros({20, 50})}); }, Errc::invalid_argument,
+               "tensor 0 ('w'): shape [20, 50] but its error memory has shape [50, 20]");
+  expect_error([&] { comp.compress({"a", "a"}, {torch::zeros({1}), torch::zeros({1})}); },
+               Errc::invalid_argument, "appears twice");
+  o.gamma = 1.5f;
+  expect_error([&] { Compressor c(o); }, Errc::invalid_argument, "gamma 1.5");
+}
+
+TEST(TorchCompressor, RefitPolicies) {
+  torch::manual_seed(5);
+  std::vector<at::Tensor> grads;
+  for (int t = 0; t < 5; ++t) grads.push_back(torch::randn({4000}) * (t + 1.0));  // scale grows
+  const auto run = [&](co3::Refit refit, int64_t every) {
+    CompressorOptions o;
+    o.gamma = 0.0f;
+    o.refit = refit;
+    o.refit_every = every;
+    o.average_decay = 0.5;
+    Compressor comp(o);
+    std::vector<double> alphas;
+    for (const auto& g : grads) {
+      co3::EncodeReport r;
+      comp.compress({"g"}, {g}, &r);
+      alphas.push_back(r.segments[0].alpha);
+    }
+    return alphas;
+  };
+  const auto each = run(co3::Refit::every_step, 1);
+  for (int t = 1; t < 5; ++t) EXPECT_GT(each[t], each[t - 1]);  // refitted every step
+  const auto every2 = run(co3::Refit::every_n_steps, 2);
+  EXPECT_EQ(every2[0], each[0]);
+  EXPECT_EQ(every2[1], each[0]);  // reused
+  EXPECT_EQ(every2[2], each[2]);  // refitted
+  EXPECT_EQ(every2[3], each[2]);
+  const auto avg = run(co3::Refit::running_average, 1);
+  EXPECT_EQ(avg[0], each[0]);
+  // Step 1 uses the average of step 0 alone; step 2 that of steps 0 and 1 (decay 0.5).
+  EXPECT_NEAR(avg[1], each[0], 1e-9 * each[0]);
+  EXPECT_GT(avg[2], each[0]);
+  EXPECT_LT(avg[2], each[1]);
+}
+
+TEST(TorchCompressor, CheckpointRestoresEverything) {
+  torch::manual_seed(6);
+  CompressorOptions o;
+  o.config.format = co3::formats::fp4;
+  o.gamma = 0.9f;
+  o.refit = co3::Refit::running_average;
+  Compressor a(o);
+  for (int t = 0; t < 3; ++t) a.compress({"w", "b"}, {torch::randn({30, 3}), torch::randn({3})});
+  char path[] = "/tmp/co3_compressor_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  a.save(path);
+  Compressor b(o);
+  b.load(path);
+  std::remove(path);
+  EXPECT_EQ(b.step(), 3);
+  EXPECT_EQ(b.names(), a.names());
+  const at::Tensor gw = torch::randn({30, 3}), gb = torch::randn({3});
+  // The next packets are identical: same memory, same averaged fit.
+  EXPECT_TRUE(torch::equal(a.compress({"w", "b"}, {gw, gb}), b.compress({"w", "b"}, {gw, gb})));
+  EXPECT_TRUE(torch::equal(a.memory("w"), b.memory("w")));
+  auto state = a.state();
+  state.erase("step");
+  expect_error([&] { b.load_state(state); }, Errc::invalid_argument, "'step' is missing");
+  state = a.state();
+  state["fit/w"] = torch::zeros({3}, at::kDouble);
+  expect_error([&] { b.load_state(state); }, Errc::invalid_argument, "'fit/w' must be a float64 vector of 2");
+  expect_error([&] { b.load("/nonexistent/state.pt"); }, Errc::io, "/nonexistent/state.pt");
+}
+
+}  // namespace
