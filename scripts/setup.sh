@@ -17,6 +17,9 @@ command -v ccache >/dev/null 2>&1 || need_apt+=(ccache)
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
 [ -f /usr/include/gtest/gtest.h ] || need_apt+=(libgtest-dev)
 [ -f /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
+# Declarations only: torch's ProcessGroupGloo.hpp includes gloo headers the wheel lacks; every
+# gloo type there is held by pointer, and the code is libtorch's own.
+[ -f /usr/include/gloo/algorithm.h ] || need_apt+=(libgloo-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "co3 setup: installing Debian packages: ${need_apt[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
