@@ -206,4 +206,10 @@ CodeSource parse_code_source(const std::string& s) {
   fail(Errc::invalid_argument, "code '" + s + "': expected histogram, gennorm, normal or laplace");
 }
 
+NonFinitePolicy parse_non_finite(const std::string& s) {
+  if (s == "error") return NonFinitePolicy::error;
+  if (s == "clamp") return NonFinitePolicy::clamp;
+  fail(Errc::invalid_argument, "non-finite '" + s + "': expected error or clamp");
+}
+
 }  // namespace co3

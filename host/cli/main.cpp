@@ -103,11 +103,7 @@ CodecConfig codec_config(const Args& a) {
   if (const std::string* v = a.value("max-code-length")) {
     c.max_code_length = static_cast<int>(parse_uint("max-code-length", *v, INT_MAX));
   }
-  if (const std::string* v = a.value("non-finite")) {
-    if (*v == "error") c.non_finite = NonFinitePolicy::error;
-    else if (*v == "clamp") c.non_finite = NonFinitePolicy::clamp;
-    else fail(Errc::invalid_argument, "--non-finite '" + *v + "': expected error or clamp");
-  }
+  if (const std::string* v = a.value("non-finite")) c.non_finite = parse_non_finite(*v);
   c.threads = parse_threads(a);
   validate(c);
   return c;

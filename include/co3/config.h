@@ -63,6 +63,7 @@ FloatFormat parse_format(const std::string& s);  // fp4|e5m2|e4m3|fp16|bf16|E,M[
 Rounding parse_rounding(const std::string& s);   // nearest|nearest-down|stochastic
 Scale parse_scale(const std::string& s);         // none|absmax|gennorm|VALUE
 CodeSource parse_code_source(const std::string& s);
+NonFinitePolicy parse_non_finite(const std::string& s);  // error|clamp
 
 inline size_t dtype_size(DType d) { return d == DType::f32 ? 4 : 2; }
 

@@ -1,0 +1,88 @@
+"""co3 for PyTorch: gradient compression by float conversion, Huffman coding and error feedback.
+
+    import co3
+    packet = co3.encode([w.grad, b.grad], format="fp4", code="gennorm")  # uint8 tensor
+    grads = co3.decode(packet)                     # the tensors, shapes and dtypes restored
+
+Keyword names mirror the `co3` command line (format, rounding, scale, code, chunk,
+max_code_length, seed, non_finite, threads) plus shared_code. The work is done by the C++
+library registered as torch.ops.co3 (see README.md); CUDA tensors are staged through host memory
+until the GPU kernels are wired in (that path synchronizes).
+"""
+from . import _library
+
+LIBRARY = _library.load()
+
+import torch  # noqa: E402
+
+from .ddp import ddp_comm_hook, CO3HookState  # noqa: E402,F401
+
+__all__ = ["encode", "decode", "decode_into", "packet_size", "stats", "Compressor",
+           "ddp_comm_hook", "CO3HookState"]
+
+
+def _config(format="e5m2", rounding="nearest", scale="gennorm", code="histogram", chunk=4096,
+            max_code_length=0, seed=0, shared_code=False, non_finite="error", threads=0):
+    return dict(format=format, rounding=rounding, scale=str(scale), code=code, chunk=chunk,
+                max_code_length=max_code_length, seed=seed, shared_code=shared_code,
+                non_finite=non_finite, threads=threads)
+
+
+def encode(tensors, **config):
+    """One packet (a 1-D uint8 tensor on the inputs' device) for a tensor or a list of them."""
+    if isinstance(tensors, torch.Tensor):
+        tensors = [tensors]
+    return torch.ops.co3.encode(list(tensors), **_config(**config))
+
+
+def decode(packet, device=None, as_float32=False, threads=0):
+    """The list of tensors a packet holds, with their shapes and dtypes."""
+    return torch.ops.co3.decode(packet, device=device, as_float32=as_float32, threads=threads)
+
+
+def decode_into(packet, outputs, threads=0):
+    """Decodes into existing tensors (any floating dtype, strides, device), in place."""
+    if isinstance(outputs, torch.Tensor):
+        outputs = [outputs]
+    torch.ops.co3.decode_into(packet, list(outputs), threads=threads)
+
+
+def packet_size(packet):
+    """The packet's length from its header (a packet tensor may carry padding after it)."""
+    return torch.ops.co3.packet_size(packet)
+
+
+def stats(tensor, **config):
+    """GenNorm fit, entropy and bits per entry per code source for one tensor."""
+    return dict(torch.ops.co3.stats(tensor, **_config(**config)))
+
+
+class Compressor:
+    """Error feedback with memory decay gamma, per named gradient (u = g + γe; e ← u − Q(u)).
+
+    refit: "every-step", "every-n-steps" (with refit_every) or "running-average" (with
+    average_decay) chooses where the GenNorm fit behind the scale comes from (README.md).
+    """
+
+    def __init__(self, gamma=1.0, refit="every-step", refit_every=1, average_decay=0.9, **config):
+        self.config = _config(**config)
+        self._impl = torch.classes.co3.Compressor.create(
+            *self.config.values(), float(gamma), refit, int(refit_every), float(average_decay))
+
+    def compress(self, named_grads):
+        """A packet for a dict {name: gradient} (or a list of (name, gradient) pairs)."""
+        items = list(named_grads.items()) if isinstance(named_grads, dict) else list(named_grads)
+        return self._impl.compress([n for n, _ in items], [g for _, g in items])
+
+    def memory(self, name):
+        return self._impl.memory(name)
+
+    @property
+    def step(self):
+        return self._impl.step()
+
+    def state_dict(self):
+        return dict(self._impl.state_dict())
+
+    def load_state_dict(self, state):
+        self._impl.load_state_dict(dict(state))

@@ -1,0 +1,100 @@
+"""The Python API over torch.ops.co3: round trips, errors, the compressor and its state."""
+import os
+import tempfile
+import unittest
+
+import torch
+
+import co3
+
+
+class CodecTest(unittest.TestCase):
+    def test_every_dtype_and_shape_round_trips_like_the_cpp_codec(self):
+        torch.manual_seed(0)
+        for dtype in (torch.float32, torch.float16, torch.bfloat16):
+            xs = [torch.randn(6, 5, 4).to(dtype) * 0.01, torch.randn(30, 20).to(dtype).t(),
+                  torch.randn(()).to(dtype), torch.empty(0, 3, dtype=dtype)]
+            packet = co3.encode(xs, format="e4m3", code="gennorm", scale="gennorm")
+            self.assertEqual(packet.dtype, torch.uint8)
+            ys = co3.decode(packet)
+            self.assertEqual(len(ys), 4)
+            for x, y in zip(xs, ys):
+                self.assertEqual(y.shape, x.shape)
+                self.assertEqual(y.dtype, dtype)
+            # Decoding each tensor alone from its own packet gives the same values.
+            for x, y in zip(xs, ys):
+                (alone,) = co3.decode(co3.encode(x, format="e4m3", code="gennorm"))
+                self.assertTrue(torch.equal(alone, y))
+            # e4m3 keeps about 2^-4 relative precision of the scaled values.
+            err = (ys[0].float() - xs[0].float()).abs().max()
+            self.assertLess(err.item(), 0.1 * xs[0].float().abs().max().item())
+
+    def test_decode_into_a_flat_buffer(self):
+        g = torch.randn(100, 10)
+        packet = co3.encode(g, format="fp4")
+        flat = torch.empty(1000)
+        co3.decode_into(packet, flat)
+        self.assertTrue(torch.equal(flat, co3.decode(packet)[0].flatten()))
+
+    def test_keywords_mirror_the_cli_and_bad_values_are_value_errors(self):
+        g = torch.randn(1000)
+        for kw in (dict(format="3,2,3"), dict(rounding="stochastic", seed=7),
+                   dict(scale=0.01), dict(code="laplace"), dict(chunk=64),
+                   dict(max_code_length=14), dict(shared_code=True), dict(threads=1)):
+            (y,) = co3.decode(co3.encode(g, **kw))
+            self.assertEqual(y.shape, g.shape, kw)
+        for kw, needle in ((dict(format="e9m9"), "format"), (dict(rounding="up"), "rounding"),
+                           (dict(chunk=8), "chunk"), (dict(scale="big"), "scale")):
+            with self.assertRaisesRegex(ValueError, needle):
+                co3.encode(g, **kw)
+        with self.assertRaisesRegex(ValueError, "dtype Long unsupported"):
+            co3.encode(torch.zeros(3, dtype=torch.int64))
+        with self.assertRaisesRegex(RuntimeError, "non-finite"):
+            co3.encode(torch.tensor([1.0, float("nan")]))
+
+    def test_corrupt_packets_are_errors(self):
+        packet = co3.encode(torch.randn(5000), format="e5m2")
+        bad = packet.clone()
+        bad[len(bad) // 2] ^= 1
+        with self.assertRaisesRegex(RuntimeError, "CRC32C"):
+            co3.decode(bad)
+        with self.assertRaisesRegex(RuntimeError, "truncated"):
+            co3.decode(packet[:-3])
+        with self.assertRaisesRegex(ValueError, "uint8"):
+            co3.decode(packet.float())
+
+    def test_stats_report_every_code_source(self):
+        s = co3.stats(torch.randn(50000), format="e5m2")
+        for key in ("beta", "alpha", "entropy_bits", "bits_histogram", "bits_gennorm",
+                    "bits_normal", "bits_laplace", "packet_bits_per_entry", "nmse"):
+            self.assertIn(key, s)
+        self.assertAlmostEqual(s["beta"], 2.0, delta=0.1)
+        self.assertGreaterEqual(s["bits_histogram"], s["entropy_bits"])
+
+
+class CompressorTest(unittest.TestCase):
+    def test_memory_recurrence_and_state_round_trip(self):
+        torch.manual_seed(1)
+        comp = co3.Compressor(gamma=0.5, format="fp4", refit="running-average")
+        e = torch.zeros(40, 3)
+        for _ in range(3):
+            g = torch.randn(40, 3)
+            (q,) = co3.decode(comp.compress({"w": g}))
+            e = (g + 0.5 * e) - q
+            self.assertTrue(torch.allclose(comp.memory("w"), e, atol=1e-6))
+        self.assertEqual(comp.step, 3)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "co3_state.pt")
+            torch.save(comp.state_dict(), path)
+            other = co3.Compressor(gamma=0.5, format="fp4", refit="running-average")
+            other.load_state_dict(torch.load(path))
+        g = torch.randn(40, 3)
+        self.assertTrue(torch.equal(comp.compress({"w": g}), other.compress({"w": g})))
+        with self.assertRaisesRegex(ValueError, "refit 'sometimes' unknown"):
+            co3.Compressor(refit="sometimes")
+        with self.assertRaisesRegex(ValueError, "gamma"):
+            co3.Compressor(gamma=2.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
