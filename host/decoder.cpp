@@ -4,6 +4,7 @@
 #include "co3/dtype.h"
 #include "co3/error.h"
 #include "co3/huffman.h"
+#include "co3/detail/trace.h"
 #include "packet.h"
 #include "thread_pool.h"
 
@@ -78,6 +79,7 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const DecodeTableV
 
 void decode_parsed(const uint8_t* data, const detail::ParsedPacket& p,
                    const std::vector<void*>& outputs, bool as_f32, int threads) {
+  CO3_TRACE("decode chunks");
   check(outputs.size() == p.segments.size(), Errc::invalid_argument,
         "decode: " + std::to_string(outputs.size()) + " outputs for a packet of " +
             std::to_string(p.segments.size()) + " segments");
@@ -105,10 +107,12 @@ void decode_parsed(const uint8_t* data, const detail::ParsedPacket& p,
 
 void decode_into(const uint8_t* data, size_t size, const std::vector<void*>& outputs, bool as_f32,
                  int threads) {
+  CO3_TRACE("co3::decode");
   decode_parsed(data, detail::parse_packet(data, size, threads), outputs, as_f32, threads);
 }
 
 std::vector<DecodedTensor> decode(const uint8_t* data, size_t size, bool as_f32, int threads) {
+  CO3_TRACE("co3::decode");
   const detail::ParsedPacket p = detail::parse_packet(data, size, threads);
   std::vector<DecodedTensor> out(p.segments.size());
   std::vector<void*> ptrs(out.size());

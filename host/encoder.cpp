@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "co3/crc32c.h"
@@ -10,6 +11,7 @@
 #include "co3/gennorm.h"
 #include "co3/huffman.h"
 #include "co3/rng.h"
+#include "co3/detail/trace.h"
 #include "encode_pipeline.h"
 #include "packet.h"
 #include "thread_pool.h"
@@ -65,6 +67,7 @@ float to_field(double v) {
 }  // namespace
 
 Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads) {
+  CO3_TRACE("quantize");
   const FloatFormat f = cfg.format;
   Quantized q;
   q.numel = in.grad.numel;
@@ -288,6 +291,7 @@ namespace co3 {
 std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
                             EncodeReport* report) {
   using namespace detail;
+  CO3_TRACE("co3::encode");
   validate(cfg);
   check(inputs.size() <= kMaxSegments, Errc::invalid_argument, "more than 2^24 tensors in one packet");
   const int threads = resolve_threads(cfg.threads);
@@ -306,6 +310,8 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
   check(cfg.shared_code || coded.size() <= 65535, Errc::invalid_argument,
         "more than 65535 non-empty tensors in one packet without shared_code");
   // One code for all (shared_code) or one per non-empty segment.
+  // Codes and chunk sizes; the range ends where the packet is written ("pack").
+  std::optional<TraceRange> codebook_range(std::in_place, "codebook");
   std::vector<std::vector<uint8_t>> tables;
   if (cfg.shared_code && !coded.empty()) tables.push_back(code_lengths_for(coded, cfg.code, cfg));
   for (Segment& s : segs) {
@@ -332,6 +338,8 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
   }
   for (const Segment& s : segs) size += segment_data_bytes(s.words.size(), s.payload_words);
 
+  codebook_range.reset();
+  CO3_TRACE("pack");
   std::vector<uint8_t> pkt(size, 0);
   std::copy(kMagic, kMagic + 4, pkt.data());
   store_le(pkt.data() + 4, with_shapes ? kVersionShapes : kVersionPlain);

@@ -6,6 +6,7 @@
 #include "co3/crc32c.h"
 #include "co3/error.h"
 #include "co3/huffman.h"
+#include "co3/detail/trace.h"
 
 namespace co3::detail {
 namespace {
@@ -93,6 +94,7 @@ void store_descriptor(uint8_t* p, const Descriptor& d) {
 }
 
 ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
+  CO3_TRACE("parse");
   // 1. Header.
   need(data != nullptr || size == 0, "packet: null buffer");
   need(size >= kHeaderBytes + 4, "packet: " + std::to_string(size) + " bytes is shorter than a header");
