@@ -51,14 +51,22 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     const bool has_value = i + 1 < argc;
     try {
-      if (a == "--tf32") tf32 = true;
-      else if (a == "--in" && has_value) in = std::stoll(argv[++i]);
-      else if (a == "--out" && has_value) out = std::stoll(argv[++i]);
-      else if (a == "--batches" && has_value) batches = parse_list(argv[++i]);
-      else if (a == "--divisors" && has_value) divisors = parse_list(argv[++i]);
-      else if (a == "--warmup" && has_value) warmup = std::stoi(argv[++i]);
-      else if (a == "--repeats" && has_value) repeats = std::stoi(argv[++i]);
-      else if (a == "--json" && has_value) json = argv[++i];
+      if (a == "--tf32")
+        tf32 = true;
+      else if (a == "--in" && has_value)
+        in = std::stoll(argv[++i]);
+      else if (a == "--out" && has_value)
+        out = std::stoll(argv[++i]);
+      else if (a == "--batches" && has_value)
+        batches = parse_list(argv[++i]);
+      else if (a == "--divisors" && has_value)
+        divisors = parse_list(argv[++i]);
+      else if (a == "--warmup" && has_value)
+        warmup = std::stoi(argv[++i]);
+      else if (a == "--repeats" && has_value)
+        repeats = std::stoi(argv[++i]);
+      else if (a == "--json" && has_value)
+        json = argv[++i];
       else {
         std::fprintf(stderr, "co3_bench_aop: bad option '%s'\n%s", a.c_str(), kUsage);
         return 2;
@@ -105,10 +113,11 @@ int main(int argc, char** argv) {
 
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
-  std::printf("co3_bench_aop: %s, layer %lld x %lld (in x out), float32%s, median of %d after %d "
-              "warm-up\n\n",
-              prop.name, static_cast<long long>(in), static_cast<long long>(out),
-              tf32 ? " (TF32 GEMMs)" : "", repeats, warmup);
+  std::printf(
+      "co3_bench_aop: %s, layer %lld x %lld (in x out), float32%s, median of %d after %d "
+      "warm-up\n\n",
+      prop.name, static_cast<long long>(in), static_cast<long long>(out),
+      tf32 ? " (TF32 GEMMs)" : "", repeats, warmup);
   std::printf("%6s %6s %10s | %10s %8s | %10s %8s | %10s %8s | %10s\n", "D", "K", "exact ms",
               "topk ms", "speedup", "weighted", "speedup", "random", "speedup", "GEMM-K ms");
   std::string rows;
@@ -128,7 +137,8 @@ int main(int argc, char** argv) {
         c.alpha = 0.9;
         at::Tensor ma = torch::zeros({d, in}, dev), mb = torch::zeros({d, out}, dev);
         uint64_t step = 0;
-        t[static_cast<int>(p)] = time_ms([&] { (void)co3::aop_weight_grad(x, delta, ma, mb, c, step++); });
+        t[static_cast<int>(p)] =
+            time_ms([&] { (void)co3::aop_weight_grad(x, delta, ma, mb, c, step++); });
       }
       // The K-deep GEMM alone: the floor the other stages add to.
       const at::Tensor xa = x.slice(0, 0, k), da = delta.slice(0, 0, k);
@@ -140,8 +150,8 @@ int main(int argc, char** argv) {
       std::snprintf(buf, sizeof buf,
                     "%s    {\"D\": %lld, \"K\": %lld, \"exact_ms\": %.4f, \"topk_ms\": %.4f, "
                     "\"weighted_ms\": %.4f, \"random_ms\": %.4f, \"gemm_k_ms\": %.4f}",
-                    rows.empty() ? "" : ",\n", static_cast<long long>(d),
-                    static_cast<long long>(k), exact, t[0], t[1], t[2], gemm);
+                    rows.empty() ? "" : ",\n", static_cast<long long>(d), static_cast<long long>(k),
+                    exact, t[0], t[1], t[2], gemm);
       rows += buf;
     }
   }

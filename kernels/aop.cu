@@ -14,7 +14,9 @@ unsigned grid_for(uint64_t n) {
   return static_cast<unsigned>(blocks < 65536 ? (blocks ? blocks : 1) : 65536);
 }
 
-unsigned row_grid(uint64_t rows) { return static_cast<unsigned>(rows < 65535 ? rows : 65535); }
+unsigned row_grid(uint64_t rows) {
+  return static_cast<unsigned>(rows < 65535 ? rows : 65535);
+}
 
 // One block per row (grid-stride over rows): lane t walks the row with stride kThreads, then the
 // lanes fold pairwise in shared memory, exactly as aop_row_sumsq does on the host.
@@ -105,12 +107,11 @@ cudaError_t aop_prepare(const float* x, const float* memory, float sqrt_lr, uint
   return cudaGetLastError();
 }
 
-cudaError_t aop_keys(const double* sumsq_a, const double* sumsq_b, uint64_t rows,
-                     AopPolicy policy, uint64_t seed, uint64_t step, double* keys,
-                     cudaStream_t stream) {
+cudaError_t aop_keys(const double* sumsq_a, const double* sumsq_b, uint64_t rows, AopPolicy policy,
+                     uint64_t seed, uint64_t step, double* keys, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
-  keys_kernel<<<grid_for(rows), kThreads, 0, stream>>>(sumsq_a, sumsq_b, rows, policy, seed,
-                                                       step, keys);
+  keys_kernel<<<grid_for(rows), kThreads, 0, stream>>>(sumsq_a, sumsq_b, rows, policy, seed, step,
+                                                       keys);
   return cudaGetLastError();
 }
 
@@ -122,7 +123,7 @@ cudaError_t aop_select(const double* keys, uint64_t rows, uint64_t k, int64_t* s
   const uint64_t blocks = (rows + kThreads - 1) / kThreads;
   if (blocks > 0x7fffffffull) return cudaErrorInvalidValue;
   select_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(keys, rows, k, selected,
-                                                                       chosen);
+                                                                        chosen);
   return cudaGetLastError();
 }
 

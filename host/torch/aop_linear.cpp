@@ -63,16 +63,18 @@ struct AopLinearFunction : public torch::autograd::Function<AopLinearFunction> {
                                     static_cast<uint64_t>(ctx->saved_data["step"].toInt()))
                         .grad_weight;
     }
-    if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2))
-      grad_bias = delta.sum(0);
-    return {grad_input, grad_weight, grad_bias, at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor()};
+    if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) grad_bias = delta.sum(0);
+    return {grad_input,   grad_weight,  grad_bias,   at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 void check_options(const AopLinearOptions& o) {
-  const auto bad = [](const std::string& what) { fail(Errc::invalid_argument, "AopLinear: " + what); };
-  if (o.in_features() < 1) bad("in_features = " + std::to_string(o.in_features()) + ", must be ≥ 1");
+  const auto bad = [](const std::string& what) {
+    fail(Errc::invalid_argument, "AopLinear: " + what);
+  };
+  if (o.in_features() < 1)
+    bad("in_features = " + std::to_string(o.in_features()) + ", must be ≥ 1");
   if (o.out_features() < 1)
     bad("out_features = " + std::to_string(o.out_features()) + ", must be ≥ 1");
   if (o.k() < 1) bad("k = " + std::to_string(o.k()) + ", must be ≥ 1");
@@ -93,8 +95,8 @@ AopLinearImpl::AopLinearImpl(const AopLinearOptions& options) : options_(options
 }
 
 void AopLinearImpl::reset() {
-  weight = register_parameter("weight",
-                              torch::empty({options_.out_features(), options_.in_features()}));
+  weight =
+      register_parameter("weight", torch::empty({options_.out_features(), options_.in_features()}));
   bias = options_.bias() ? register_parameter("bias", torch::empty({options_.out_features()}))
                          : register_parameter("bias", {}, /*requires_grad=*/false);
   if (options_.memory()) {

@@ -54,19 +54,18 @@ Selection select(const at::Tensor& keys, int64_t k) {
 at::Tensor gather(const at::Tensor& src, const at::Tensor& selected) {
   const c10::cuda::CUDAGuard guard(src.device());
   at::Tensor dst = at::empty({selected.size(0), src.size(1)}, src.options());
-  C10_CUDA_CHECK(kernels::aop_gather(src.data_ptr<float>(), static_cast<uint64_t>(src.size(1)),
-                                     selected.data_ptr<int64_t>(),
-                                     static_cast<uint64_t>(selected.size(0)),
-                                     dst.data_ptr<float>(), stream_of(src)));
+  C10_CUDA_CHECK(kernels::aop_gather(
+      src.data_ptr<float>(), static_cast<uint64_t>(src.size(1)), selected.data_ptr<int64_t>(),
+      static_cast<uint64_t>(selected.size(0)), dst.data_ptr<float>(), stream_of(src)));
   return dst;
 }
 
 void update_memory(const at::Tensor& memory, const at::Tensor& chosen, float sqrt_decay) {
   const c10::cuda::CUDAGuard guard(memory.device());
-  C10_CUDA_CHECK(kernels::aop_update_memory(
-      memory.data_ptr<float>(), static_cast<uint64_t>(memory.size(0)),
-      static_cast<uint64_t>(memory.size(1)), chosen.data_ptr<uint8_t>(), sqrt_decay,
-      stream_of(memory)));
+  C10_CUDA_CHECK(
+      kernels::aop_update_memory(memory.data_ptr<float>(), static_cast<uint64_t>(memory.size(0)),
+                                 static_cast<uint64_t>(memory.size(1)), chosen.data_ptr<uint8_t>(),
+                                 sqrt_decay, stream_of(memory)));
 }
 
 }  // namespace co3::aop_stages::cuda

@@ -97,8 +97,7 @@ AopPolicy parse_aop_policy(const std::string& name) {
   if (name == "topk") return AopPolicy::topk;
   if (name == "weighted") return AopPolicy::weighted;
   if (name == "random") return AopPolicy::random;
-  fail(Errc::invalid_argument,
-       "policy '" + name + "' unknown (expected topk, weighted or random)");
+  fail(Errc::invalid_argument, "policy '" + name + "' unknown (expected topk, weighted or random)");
 }
 
 const char* aop_policy_name(AopPolicy policy) {
@@ -129,8 +128,8 @@ AopResult aop_weight_grad(const at::Tensor& x, const at::Tensor& delta, const at
   check_tensor(delta, "delta", 2, at::kFloat, &x);
   const int64_t rows = x.size(0);
   check(delta.size(0) == rows, Errc::invalid_argument,
-        "delta: shape " + shape_of(delta) + " has " + std::to_string(delta.size(0)) +
-            " rows, x " + shape_of(x) + " has " + std::to_string(rows));
+        "delta: shape " + shape_of(delta) + " has " + std::to_string(delta.size(0)) + " rows, x " +
+            shape_of(x) + " has " + std::to_string(rows));
   check(mem_a.defined() == mem_b.defined(), Errc::invalid_argument,
         "mem_a and mem_b: give both (memory) or neither (no memory)");
   const bool memory = mem_a.defined();

@@ -103,7 +103,8 @@ TEST(Aop, MemoryMatchesAPlainReferenceStepByStep) {
     torch::manual_seed(3);
     const co3::AopConfig c = config(16, p, 0.05, 0.9);
     at::Tensor ma = torch::zeros({rows, in}), mb = torch::zeros({rows, out});
-    Reference ref{torch::zeros({rows, in}, torch::kDouble), torch::zeros({rows, out}, torch::kDouble)};
+    Reference ref{torch::zeros({rows, in}, torch::kDouble),
+                  torch::zeros({rows, out}, torch::kDouble)};
     for (uint64_t step = 0; step < 12; ++step) {
       // Rows of very different sizes, as gradients are, so that the scores matter.
       const at::Tensor scale = torch::rand({rows, 1}) * 3;
@@ -203,10 +204,13 @@ TEST(Aop, BadArgumentsAreNamed) {
   expect_invalid([&] { co3::aop_weight_grad(x, d, {}, {}, config(0, AopPolicy::topk), 0); },
                  "k = 0");
   expect_invalid(
-      [&] { co3::aop_weight_grad(x, torch::randn({7, 3}), {}, {}, config(2, AopPolicy::topk), 0); },
+      [&] {
+        co3::aop_weight_grad(x, torch::randn({7, 3}), {}, {}, config(2, AopPolicy::topk), 0);
+      },
       "delta");
-  expect_invalid([&] { co3::aop_weight_grad(x.to(torch::kDouble), d, {}, {}, config(2, AopPolicy::topk), 0); },
-                 "x: dtype");
+  expect_invalid(
+      [&] { co3::aop_weight_grad(x.to(torch::kDouble), d, {}, {}, config(2, AopPolicy::topk), 0); },
+      "x: dtype");
   expect_invalid([&] { co3::aop_weight_grad(x, d, {}, {}, config(2, AopPolicy::topk, -1.0), 0); },
                  "lr = -1");
   expect_invalid(
@@ -218,13 +222,19 @@ TEST(Aop, BadArgumentsAreNamed) {
                              config(2, AopPolicy::topk), 0);
       },
       "batch size must not change");
-  expect_invalid([&] { co3::aop_weight_grad(x, d, torch::zeros({8, 4}), {}, config(2, AopPolicy::topk), 0); },
-                 "mem_a and mem_b");
-  expect_invalid([&] { co3::aop_weight_grad(x.t(), torch::randn({4, 3}), {}, {}, config(2, AopPolicy::topk), 0); },
-                 "not contiguous");
+  expect_invalid(
+      [&] {
+        co3::aop_weight_grad(x, d, torch::zeros({8, 4}), {}, config(2, AopPolicy::topk), 0);
+      },
+      "mem_a and mem_b");
+  expect_invalid(
+      [&] {
+        co3::aop_weight_grad(x.t(), torch::randn({4, 3}), {}, {}, config(2, AopPolicy::topk), 0);
+      },
+      "not contiguous");
   expect_invalid([] { co3::parse_aop_policy("best"); }, "'best'");
-  expect_invalid([] { co3::aop_select(torch::rand({4}, torch::kDouble), 5, AopPolicy::topk, 0, 0); },
-                 "k = 5");
+  expect_invalid(
+      [] { co3::aop_select(torch::rand({4}, torch::kDouble), 5, AopPolicy::topk, 0, 0); }, "k = 5");
   expect_invalid([] { co3::AopLinear(co3::AopLinearOptions(4, 3).k(0)); }, "k = 0");
   expect_invalid([] { co3::AopLinear(co3::AopLinearOptions(4, 3).alpha(2)); }, "alpha = 2");
 }
@@ -239,7 +249,8 @@ TEST(AopLinear, KEqualsDWithoutMemoryMatchesLinear) {
     aop->bias.copy_(lin->bias);
   }
   // [2, 8, 30]: the leading dimensions are the 16 rows.
-  const at::Tensor x1 = torch::randn({2, 8, 30}).requires_grad_(), x2 = x1.detach().clone().requires_grad_();
+  const at::Tensor x1 = torch::randn({2, 8, 30}).requires_grad_(),
+                   x2 = x1.detach().clone().requires_grad_();
   const at::Tensor target = torch::randn({2, 8, 7});
   torch::mse_loss(lin(x1), target).backward();
   torch::mse_loss(aop(x2), target).backward();
@@ -253,7 +264,8 @@ TEST(AopLinear, KEqualsDWithoutMemoryMatchesLinear) {
 TEST(AopLinear, SgdStepAppliesTheMethodsUpdate) {
   torch::manual_seed(5);
   const double lr = 0.05;
-  co3::AopLinear aop(co3::AopLinearOptions(12, 4).k(3).policy(AopPolicy::weighted).alpha(0.8).lr(lr).seed(9));
+  co3::AopLinear aop(
+      co3::AopLinearOptions(12, 4).k(3).policy(AopPolicy::weighted).alpha(0.8).lr(lr).seed(9));
   torch::optim::SGD opt(aop->parameters(), torch::optim::SGDOptions(lr));
   at::Tensor ma = torch::zeros({10, 12}), mb = torch::zeros({10, 4});
   co3::AopConfig c = config(3, AopPolicy::weighted, lr, 0.8);

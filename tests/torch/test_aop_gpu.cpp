@@ -12,7 +12,7 @@ namespace {
 using co3::AopPolicy;
 constexpr AopPolicy kPolicies[] = {AopPolicy::topk, AopPolicy::weighted, AopPolicy::random};
 
-#define REQUIRE_GPU()                                                                  \
+#define REQUIRE_GPU() \
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device: GPU Mem-AOP-GD test not run"
 
 #if defined(CO3_HAVE_KERNELS)
@@ -65,7 +65,8 @@ TEST(AopGpu, WeightGradAndMemoryAgreeWithTheCpu) {
     for (uint64_t step = 0; step < 5; ++step) {
       const at::Tensor x = torch::randn({256, 513}), delta = torch::randn({256, 70});
       const co3::AopResult cpu = co3::aop_weight_grad(x, delta, ma, mb, c, step);
-      const co3::AopResult gpu = co3::aop_weight_grad(x.cuda(), delta.cuda(), ma_gpu, mb_gpu, c, step);
+      const co3::AopResult gpu =
+          co3::aop_weight_grad(x.cuda(), delta.cuda(), ma_gpu, mb_gpu, c, step);
       ASSERT_TRUE(torch::equal(cpu.selected, gpu.selected.cpu())) << "step " << step;
       EXPECT_TRUE(torch::allclose(cpu.grad_weight, gpu.grad_weight.cpu(), 1e-4, 1e-4));
       // The memory is element-wise arithmetic on the same rows: the same bits.
@@ -95,7 +96,9 @@ TEST(AopGpu, ModuleTrainsOnTheDeviceLikeOnTheCpu) {
 
 #else
 
-TEST(AopGpu, BuiltWithoutKernels) { GTEST_SKIP() << "co3 built without CUDA kernels"; }
+TEST(AopGpu, BuiltWithoutKernels) {
+  GTEST_SKIP() << "co3 built without CUDA kernels";
+}
 
 #endif
 

@@ -90,13 +90,20 @@ Flags parse(int argc, char** argv) {
     }
     co3::check(i + 1 < argc, Errc::invalid_argument, a + ": missing value");
     const std::string v = argv[++i];
-    if (a == "--out") f.out = v;
-    else if (a == "--epochs") f.epochs = static_cast<int>(parse_int(a, v, 1));
-    else if (a == "--seeds") f.seeds = static_cast<int>(parse_int(a, v, 1));
-    else if (a == "--threads") f.threads = static_cast<int>(parse_int(a, v, 1));
-    else if (a == "--batch") f.batch = parse_int(a, v, 1);
-    else if (a == "--lr") f.lr = parse_double(a, v);
-    else if (a == "--alpha") f.alpha = parse_double(a, v);
+    if (a == "--out")
+      f.out = v;
+    else if (a == "--epochs")
+      f.epochs = static_cast<int>(parse_int(a, v, 1));
+    else if (a == "--seeds")
+      f.seeds = static_cast<int>(parse_int(a, v, 1));
+    else if (a == "--threads")
+      f.threads = static_cast<int>(parse_int(a, v, 1));
+    else if (a == "--batch")
+      f.batch = parse_int(a, v, 1);
+    else if (a == "--lr")
+      f.lr = parse_double(a, v);
+    else if (a == "--alpha")
+      f.alpha = parse_double(a, v);
     else if (a == "--ks") {
       f.ks.clear();
       for (const std::string& k : split(v)) f.ks.push_back(parse_int(a, k, 1));
@@ -109,9 +116,9 @@ Flags parse(int argc, char** argv) {
   }
   co3::check(!f.out.empty(), Errc::invalid_argument, "--out DIR is required");
   for (int64_t k : f.ks)
-    co3::check(k <= f.batch, Errc::invalid_argument,
-               "--ks: K = " + std::to_string(k) + " exceeds the batch of " +
-                   std::to_string(f.batch));
+    co3::check(
+        k <= f.batch, Errc::invalid_argument,
+        "--ks: K = " + std::to_string(k) + " exceeds the batch of " + std::to_string(f.batch));
   return f;
 }
 

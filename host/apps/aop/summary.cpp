@@ -49,8 +49,8 @@ std::string summary_markdown(const std::vector<RunOutcome>& runs, const std::vec
   s += "\n";
   for (AopPolicy p : {AopPolicy::topk, AopPolicy::weighted, AopPolicy::random}) {
     for (bool memory : {true, false}) {
-      std::string row = std::string("| ") + aop_policy_name(p) + "-K | " +
-                        (memory ? "yes" : "no") + " |";
+      std::string row =
+          std::string("| ") + aop_policy_name(p) + "-K | " + (memory ? "yes" : "no") + " |";
       bool any = false;
       for (int64_t k : ks) {
         Method m;

@@ -30,9 +30,9 @@ struct RunSpec {
 };
 
 struct EpochStats {
-  int epoch = 0;            // 1-based
-  double train_loss = 0;    // mean cross-entropy over the epoch's batches
-  double test_accuracy = 0; // fraction of the 10000 test images classified right
+  int epoch = 0;             // 1-based
+  double train_loss = 0;     // mean cross-entropy over the epoch's batches
+  double test_accuracy = 0;  // fraction of the 10000 test images classified right
 };
 
 // Normalized, flattened images [N, 784] and labels [N].

@@ -12,15 +12,14 @@
 
 namespace co3::kernels {
 
-// out[r, :] = aop_entry(memory[r, :] or 0, sqrt_lr, x[r, :]) and sumsq[r] = aop_row_sumsq(out[r, :])
-// for r < rows. `memory` may be null (no memory) or equal to `out` (updated in place).
+// out[r, :] = aop_entry(memory[r, :] or 0, sqrt_lr, x[r, :]) and sumsq[r] = aop_row_sumsq(out[r,
+// :]) for r < rows. `memory` may be null (no memory) or equal to `out` (updated in place).
 cudaError_t aop_prepare(const float* x, const float* memory, float sqrt_lr, uint64_t rows,
                         uint64_t cols, float* out, double* sumsq, cudaStream_t stream);
 
 // keys[r] = aop_key(policy, sumsq_a[r]·sumsq_b[r], seed, step, r).
-cudaError_t aop_keys(const double* sumsq_a, const double* sumsq_b, uint64_t rows,
-                     AopPolicy policy, uint64_t seed, uint64_t step, double* keys,
-                     cudaStream_t stream);
+cudaError_t aop_keys(const double* sumsq_a, const double* sumsq_b, uint64_t rows, AopPolicy policy,
+                     uint64_t seed, uint64_t step, double* keys, cudaStream_t stream);
 
 // The k first rows in the order aop_before: selected[rank] = row for rank < k (best first), and
 // chosen[r] = 1 if row r is selected, else 0. Needs 1 ≤ k ≤ rows; O(rows²) comparisons through

@@ -23,9 +23,9 @@ const char* aop_policy_name(AopPolicy policy);
 struct AopConfig {
   int64_t k = 1;                       // rows kept, 1 ≤ k ≤ D
   AopPolicy policy = AopPolicy::topk;  // how they are chosen
-  double lr = 0.01;                    // η: a_i and b_i carry √η, so the memory mixes steps right
-  double alpha = 1.0;                  // memory decay: left-out rows carry over as √α·a_i, √α·b_i
-  uint64_t seed = 0;                   // the random policies' draws: a function of (seed, step, row)
+  double lr = 0.01;    // η: a_i and b_i carry √η, so the memory mixes steps right
+  double alpha = 1.0;  // memory decay: left-out rows carry over as √α·a_i, √α·b_i
+  uint64_t seed = 0;   // the random policies' draws: a function of (seed, step, row)
   // co3's option, off in the authors' method: multiply the estimate by D/K. Unbiased for the
   // random policy without memory; for the others it only restores the scale of the full sum.
   bool rescale = false;
@@ -33,7 +33,7 @@ struct AopConfig {
 
 struct AopResult {
   at::Tensor grad_weight;  // float32 [out, in]: ΔW/η with ΔW = Σ_{i∈S} b_i a_iᵀ (× D/K if rescale)
-  at::Tensor selected;     // int64 [k]: the rows S, in the order aop_before (best first)
+  at::Tensor selected;  // int64 [k]: the rows S, in the order aop_before (best first)
 };
 
 // The selection alone: the k first rows of `scores` (float64 [D], p_i ≥ 0, unnormalized) under

@@ -59,9 +59,9 @@ class AopLinearImpl : public torch::nn::Cloneable<AopLinearImpl> {
   const AopLinearOptions& options() const { return options_; }
 
   at::Tensor weight;
-  at::Tensor bias;    // undefined when options.bias() is false
-  at::Tensor mem_a;   // [D, in] once sized, [0, in] before (memory on)
-  at::Tensor mem_b;   // [D, out]
+  at::Tensor bias;   // undefined when options.bias() is false
+  at::Tensor mem_a;  // [D, in] once sized, [0, in] before (memory on)
+  at::Tensor mem_b;  // [D, out]
 
  private:
   AopLinearOptions options_;
