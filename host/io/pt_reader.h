@@ -12,5 +12,7 @@ namespace co3::io {
 // float32, anything else is refused. Without LibTorch (CO3_WITH_TORCH=OFF) every call fails
 // with a message saying so.
 LoadedTensor load_pt_file(const std::string& path);
+// The same for a file's bytes in memory (`name` labels the messages).
+LoadedTensor parse_pt(const char* data, size_t size, const std::string& name);
 
 }  // namespace co3::io
