@@ -2,6 +2,7 @@
 # The README's training table: every method of docs/TRAINING.md × seeds, LeNet, 10 iid users,
 # then scripts/train_report.py (mean tables, plots). Usage:
 #   scripts/train_grid.sh [OUT_DIR] [EPOCHS] [SEEDS] [JOBS]     (defaults: train-results 8 "0 1 2" 2)
+# A run whose CSV already reaches EPOCHS is skipped, so an interrupted grid resumes where it was.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD="${BUILD:-$ROOT/build}"
@@ -36,7 +37,11 @@ for seed in $SEEDS; do
     # Code-source statistics on the raw gradients of the fp32 run, first seed only.
     extra=""
     [ "$seed" = "${SEEDS%% *}" ] && [ "$m" = "--method fp32" ] && extra="--code-stats-every 47"
-    echo "$m --seed $seed --epochs $EPOCHS --out $OUT --quiet $extra" >> "$jobs_file"
+    flags="$m --seed $seed --epochs $EPOCHS --out $OUT --quiet $extra"
+    # shellcheck disable=SC2086  # a flag list
+    csv="$OUT/$("$BIN" $flags --print-name).csv"
+    if [ -f "$csv" ] && awk -F, -v e="$EPOCHS" 'END {exit !($2 + 1e-9 >= e)}' "$csv"; then continue; fi
+    echo "$flags" >> "$jobs_file"
   done
 done
 echo "co3 train grid: $(wc -l < "$jobs_file") runs, $JOBS at a time, results in $OUT/"

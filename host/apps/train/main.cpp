@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "co3-train: %s\n", e.what());
     return 2;
   }
+  if (opts.print_name) {
+    std::printf("%s\n", opts.run_name().c_str());
+    return 0;
+  }
   try {
     if (opts.mode == "dist" && opts.spawn) return spawn_ranks(opts, args);
     const bool server = opts.mode == "sim" || opts.rank == 0;

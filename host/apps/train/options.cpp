@@ -22,7 +22,7 @@ Federated training on Fashion-MNIST with compressed gradients (docs/TRAINING.md)
      topk: --topk-ratio R (0.01)
   --mode sim|dist  --spawn  --rank R  --world-size W  --master-addr A  --master-port P  --timeout S
   --out DIR  --name NAME  --summary FILE.md  --save-params FILE  --code-stats-every K
-  --train-limit N  --test-limit N  --quiet
+  --train-limit N  --test-limit N  --quiet  --print-name
 )";
 
 std::string fmt_number(double v) {
@@ -94,6 +94,7 @@ bool parse_args(const std::vector<std::string>& args, TrainOptions* o, std::stri
     }
     if (flag == "--spawn") { o->spawn = true; continue; }
     if (flag == "--quiet") { o->progress = false; continue; }
+    if (flag == "--print-name") { o->print_name = true; continue; }
     if (flag.rfind("--", 0) != 0) bad("argument", flag, "not a flag (try --help)");
     if (!has_inline) {
       if (i + 1 >= args.size()) bad(flag, "", "missing value");
