@@ -57,24 +57,30 @@ def main(out):
         st = [run_stats(rows) for rows in seeds.values()]
         table[label] = {k: (np.mean([s[k] for s in st]), np.std([s[k] for s in st])) for k in st[0]}
         table[label]["seeds"] = sorted(seeds)
-    base = table.get("fp32", {}).get("acc", (float("nan"), 0))[0]
-    lines = ["| method | seeds | epochs | final test acc % (mean ± sd) | Δ vs fp32 (pts) | bits/entry sent | encode ms/round | decode ms/round |",
+    # Seeds move accuracy by about a point, more than the differences sought, so the gap to fp32
+    # is taken seed by seed (same split, batches and initial parameters) and then averaged.
+    fp32 = {seed: run_stats(rows)["acc"] for seed, rows in runs.get("fp32", {}).items()}
+    for label, seeds in runs.items():
+        d = [run_stats(rows)["acc"] - fp32[seed] for seed, rows in seeds.items() if seed in fp32]
+        table[label]["delta"] = (np.mean(d), np.std(d)) if d else (float("nan"), 0)
+    lines = ["| method | seeds | epochs | final test acc % (mean ± sd) | Δ vs fp32, same seed (pts) | bits/entry sent | encode ms/round | decode ms/round |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for label in sorted(table, key=order):
         t = table[label]
         lines.append(f"| {describe(label)} | {len(t['seeds'])} | {t['epochs'][0]:.0f} | {t['acc'][0]:.2f} ± {t['acc'][1]:.2f} | "
-                     f"{t['acc'][0] - base:+.2f} | {t['bits'][0]:.3f} | {t['enc'][0]:.1f} | {t['dec'][0]:.1f} |")
+                     f"{t['delta'][0]:+.2f} ± {t['delta'][1]:.2f} | {t['bits'][0]:.3f} | {t['enc'][0]:.1f} | {t['dec'][0]:.1f} |")
     md = ["# co3-train results", "", f"From `{out}`; 10 users, LeNet unless the file names say otherwise.", "",
           "## Accuracy and bits per entry", ""] + lines
 
     # The claims of the issue, checked against the measured means.
     md += ["", "## Against the targets", ""]
-    for label, pts, bits in (("co3-fp4-gennorm-g0.7", 0.5, 1.8), ("co3-e5m2-gennorm-g0.7", 0.3, 6.0),
+    for label, pts, bits in (("co3-fp4-gennorm-g0.7", 0.5, 1.8), ("co3-fp4-histogram-g0.7", 0.5, 1.8),
+                             ("co3-e5m2-gennorm-g0.7", 0.3, 6.0),
                              ("co3-e5m2-histogram-g0.7", 0.3, 6.0)):
         if label in table:
-            d, b = table[label]["acc"][0] - base, table[label]["bits"][0]
+            d, b = table[label]["delta"][0], table[label]["bits"][0]
             ok = "meets" if d >= -pts and b <= bits else "misses"
-            md.append(f"- {describe(label)}: {d:+.2f} pts vs fp32 at {b:.3f} bits/entry — {ok} "
+            md.append(f"- {describe(label)}: {d:+.2f} pts vs fp32 (same seeds) at {b:.3f} bits/entry — {ok} "
                       f"(target: within {pts} pts at ≤ {bits} bits)")
 
     gammas = sorted((float(re.search(r"-g([\d.]+)$", l).group(1)), l) for l in table
