@@ -86,8 +86,9 @@ def main(out):
     gammas = sorted((float(re.search(r"-g([\d.]+)$", l).group(1)), l) for l in table
                     if re.match(r"co3-fp4-gennorm-g[\d.]+$", l))
     if gammas:
-        md += ["", "## Effect of γ (fp4, GenNorm code and scale)", "", "| γ | acc % | bits/entry |", "|---:|---:|---:|"]
-        md += [f"| {g:g} | {table[l]['acc'][0]:.2f} ± {table[l]['acc'][1]:.2f} | {table[l]['bits'][0]:.3f} |" for g, l in gammas]
+        md += ["", "## Effect of γ (fp4, GenNorm code and scale)", "", "| γ | acc % | Δ vs fp32 (pts) | bits/entry |", "|---:|---:|---:|---:|"]
+        md += [f"| {g:g} | {table[l]['acc'][0]:.2f} ± {table[l]['acc'][1]:.2f} | {table[l]['delta'][0]:+.2f} ± {table[l]['delta'][1]:.2f} | "
+               f"{table[l]['bits'][0]:.3f} |" for g, l in gammas]
 
     codes = glob.glob(os.path.join(out, "*.codes.csv"))
     if codes:
@@ -133,21 +134,21 @@ def plot(out, runs, table, gammas):
     fig, ax = plt.subplots(figsize=(7, 5))
     for label in sorted(table, key=order):
         t = table[label]
-        ax.errorbar(t["bits"][0], t["acc"][0], yerr=t["acc"][1], fmt="o", capsize=3)
-        ax.annotate(label, (t["bits"][0], t["acc"][0]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        ax.errorbar(t["bits"][0], t["delta"][0], yerr=t["delta"][1], fmt="o", capsize=3)
+        ax.annotate(label, (t["bits"][0], t["delta"][0]), fontsize=6, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("bits per entry sent (headers included)")
-    ax.set_ylabel("final test accuracy %")
+    ax.set_ylabel("final test accuracy − fp32's, same seed (points)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "accuracy_vs_bits.png"), dpi=120)
 
     if gammas:
         fig, ax = plt.subplots(figsize=(5, 4))
-        ax.errorbar([g for g, _ in gammas], [table[l]["acc"][0] for _, l in gammas],
-                    yerr=[table[l]["acc"][1] for _, l in gammas], fmt="o-", capsize=3)
+        ax.errorbar([g for g, _ in gammas], [table[l]["delta"][0] for _, l in gammas],
+                    yerr=[table[l]["delta"][1] for _, l in gammas], fmt="o-", capsize=3)
         ax.set_xlabel("memory decay γ (fp4, GenNorm)")
-        ax.set_ylabel("final test accuracy %")
+        ax.set_ylabel("accuracy − fp32's, same seed (points)")
         ax.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(os.path.join(out, "accuracy_vs_gamma.png"), dpi=120)
