@@ -19,7 +19,8 @@ done
 echo
 cat "$OUT/summary.md"
 echo
-echo "Per epoch (test accuracy, bits per entry):"
+echo "Per epoch (test accuracy, bits per entry); 2 epochs is early in training, the 8-epoch, 3-seed"
+echo "table is in docs/TRAINING.md:"
 for f in "$OUT"/*.csv; do
   printf '  %-34s' "$(basename "$f" .csv)"
   awk -F, 'NR > 1 {printf "  e%g %.2f%% %.2fb", $2, 100 * $4, $5} END {print ""}' "$f"

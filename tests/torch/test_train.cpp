@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-
 #include <cstdlib>
 #include <numeric>
 #include <string>
@@ -71,7 +70,8 @@ void expect_bits_match_packets(TrainOptions o, double exact = -1) {
   const RunResult r = co3::train::run_simulation(o, hooks);
   ASSERT_EQ(sizes.size(), static_cast<size_t>(o.users * o.rounds));
   const double bytes = std::accumulate(sizes.begin(), sizes.end(), 0.0);
-  const double expected = 8 * bytes / (static_cast<double>(sizes.size()) * static_cast<double>(r.entries));
+  const double expected =
+      8 * bytes / (static_cast<double>(sizes.size()) * static_cast<double>(r.entries));
   EXPECT_DOUBLE_EQ(r.bits_per_entry(), expected) << o.method.label();
   ASSERT_EQ(r.evals.size(), 1u);
   EXPECT_NEAR(r.evals[0].bits_per_entry, expected, 1e-12);
@@ -113,9 +113,10 @@ TEST(Train, MultiProcessEqualsSimulation) {
     std::vector<float> sim;
     co3::train::run_simulation(o, {}, &sim);
     const std::string path = temp_path("dist_" + method);
-    const std::string cmd = std::string(CO3_TRAIN_EXE) + " --mode dist --spawn --timeout 120 --quiet --users 4" +
-                            " --batch 32 --train-limit 4000 --test-limit 1000 --rounds 6 --threads 1 --seed 3" +
-                            " --method " + method + " --save-params " + path + " > /dev/null";
+    const std::string cmd =
+        std::string(CO3_TRAIN_EXE) + " --mode dist --spawn --timeout 120 --quiet --users 4" +
+        " --batch 32 --train-limit 4000 --test-limit 1000 --rounds 6 --threads 1 --seed 3" +
+        " --method " + method + " --save-params " + path + " > /dev/null";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     const std::vector<float> dist = co3::train::load_params(path);
     std::remove(path.c_str());
@@ -125,8 +126,8 @@ TEST(Train, MultiProcessEqualsSimulation) {
 }
 
 TEST(Train, BadFlagsExitWithStatus2) {
-  for (const char* flags : {"--method zip", "--gamma 1.5", "--format e9m9", "--users 0", "--bogus 1",
-                            "--mode dist --rank 3 --users 2 --master-port 1234"}) {
+  for (const char* flags : {"--method zip", "--gamma 1.5", "--format e9m9", "--users 0",
+                            "--bogus 1", "--mode dist --rank 3 --users 2 --master-port 1234"}) {
     const std::string cmd = std::string(CO3_TRAIN_EXE) + " " + flags + " 2> /dev/null";
     const int st = std::system(cmd.c_str());
     ASSERT_TRUE(WIFEXITED(st)) << flags;

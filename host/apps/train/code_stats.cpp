@@ -15,7 +15,8 @@ namespace {
 const char* kFormats[] = {"fp4", "e3m2", "e4m3", "e5m2"};
 }  // namespace
 
-CodeStatsLog::CodeStatsLog(const TrainOptions& opts) : every_(opts.code_stats_every), threads_(opts.threads) {
+CodeStatsLog::CodeStatsLog(const TrainOptions& opts)
+    : every_(opts.code_stats_every), threads_(opts.threads) {
   if (every_ <= 0 || opts.out_dir.empty()) {
     every_ = 0;
     return;
@@ -40,14 +41,15 @@ void CodeStatsLog::add(int64_t round, const std::vector<at::Tensor>& grads) {
     // Per tensor, as the packet codes them; weighted by size into one bits-per-entry figure.
     double bits[4] = {}, entropy = 0, n = 0;
     for (const at::Tensor& g : grads) {
-      TensorStats s = stats(TensorView{g.data_ptr<float>(), static_cast<uint64_t>(g.numel()), DType::f32}, c);
+      TensorStats s =
+          stats(TensorView{g.data_ptr<float>(), static_cast<uint64_t>(g.numel()), DType::f32}, c);
       const double k = static_cast<double>(g.numel());
       for (int i = 0; i < 4; ++i) bits[i] += s.bits_per_entry[i] * k;
       entropy += s.entropy_bits * k;
       n += k;
     }
-    std::fprintf(csv_, "%lld,%s,%.4f,%.4f,%.4f,%.4f,%.4f\n", static_cast<long long>(round), name, bits[0] / n,
-                 bits[1] / n, bits[2] / n, bits[3] / n, entropy / n);
+    std::fprintf(csv_, "%lld,%s,%.4f,%.4f,%.4f,%.4f,%.4f\n", static_cast<long long>(round), name,
+                 bits[0] / n, bits[1] / n, bits[2] / n, bits[3] / n, entropy / n);
   }
   std::fflush(csv_);
 }

@@ -18,11 +18,12 @@ class Co3Compressor : public GradientCompressor {
 
   std::vector<uint8_t> compress(const std::vector<at::Tensor>& grads) override {
     check(grads.size() == memory_.size(), Errc::invalid_argument,
-          std::to_string(grads.size()) + " gradients for a model of " + std::to_string(memory_.size()) +
-              " tensors");
+          std::to_string(grads.size()) + " gradients for a model of " +
+              std::to_string(memory_.size()) + " tensors");
     std::vector<EncodeInput> inputs(grads.size());
     for (size_t i = 0; i < grads.size(); ++i) {
-      inputs[i].grad = TensorView{grads[i].data_ptr<float>(), static_cast<uint64_t>(grads[i].numel()), DType::f32};
+      inputs[i].grad = TensorView{grads[i].data_ptr<float>(),
+                                  static_cast<uint64_t>(grads[i].numel()), DType::f32};
       inputs[i].memory = memory_[i].data();
       inputs[i].gamma = gamma_;
     }
@@ -37,7 +38,8 @@ class Co3Compressor : public GradientCompressor {
 
 class Co3Decoder : public GradientDecoder {
  public:
-  Co3Decoder(std::vector<int64_t> numels, int threads) : numels_(std::move(numels)), threads_(threads) {}
+  Co3Decoder(std::vector<int64_t> numels, int threads)
+      : numels_(std::move(numels)), threads_(threads) {}
 
   void decompress(const uint8_t* data, size_t size, const std::vector<at::Tensor>& out) override {
     // The descriptors are checked against the model before any byte is written.

@@ -32,7 +32,8 @@ class TopkCompressor : public GradientCompressor {
       at::Tensor& e = memory_[i];
       e.add_(grads[i].view({-1}));
       const int64_t n = e.numel();
-      const int64_t k = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(ratio_ * static_cast<double>(n))));
+      const int64_t k =
+          std::max<int64_t>(1, static_cast<int64_t>(std::ceil(ratio_ * static_cast<double>(n))));
       at::Tensor idx = std::get<1>(at::topk(e.abs(), k, 0, /*largest=*/true, /*sorted=*/true));
       at::Tensor vals = e.index_select(0, idx);
       e.index_fill_(0, idx, 0.0f);
@@ -58,7 +59,8 @@ class TopkDecoder : public GradientDecoder {
     size_t off = 0;
     auto need = [&](size_t bytes, size_t t) {
       check(size - off >= bytes, Errc::corrupt_packet,
-            "top-k packet truncated in tensor " + std::to_string(t) + " (" + std::to_string(size) + " bytes)");
+            "top-k packet truncated in tensor " + std::to_string(t) + " (" + std::to_string(size) +
+                " bytes)");
     };
     for (size_t t = 0; t < numels_.size(); ++t) {
       need(4, t);
@@ -81,7 +83,8 @@ class TopkDecoder : public GradientDecoder {
       }
       off += 8 * static_cast<size_t>(k);
     }
-    check(off == size, Errc::corrupt_packet, "top-k packet has " + std::to_string(size - off) + " trailing bytes");
+    check(off == size, Errc::corrupt_packet,
+          "top-k packet has " + std::to_string(size - off) + " trailing bytes");
   }
 
  private:
@@ -90,7 +93,8 @@ class TopkDecoder : public GradientDecoder {
 
 }  // namespace
 
-std::unique_ptr<GradientCompressor> make_topk_compressor(double ratio, const std::vector<int64_t>& numels) {
+std::unique_ptr<GradientCompressor> make_topk_compressor(double ratio,
+                                                         const std::vector<int64_t>& numels) {
   return std::make_unique<TopkCompressor>(ratio, numels);
 }
 std::unique_ptr<GradientDecoder> make_topk_decoder(const std::vector<int64_t>& numels) {

@@ -23,7 +23,8 @@ CodecConfig co3_config(const MethodSpec& m, int threads) {
   return c;
 }
 
-std::unique_ptr<GradientCompressor> make_compressor(const MethodSpec& m, const std::vector<int64_t>& numels,
+std::unique_ptr<GradientCompressor> make_compressor(const MethodSpec& m,
+                                                    const std::vector<int64_t>& numels,
                                                     int threads) {
   if (m.kind == "fp32") return make_raw_compressor(at::kFloat);
   if (m.kind == "bf16") return make_raw_compressor(at::kBFloat16);
@@ -32,8 +33,8 @@ std::unique_ptr<GradientCompressor> make_compressor(const MethodSpec& m, const s
   fail(Errc::invalid_argument, "method '" + m.kind + "': expected fp32, bf16, co3 or topk");
 }
 
-std::unique_ptr<GradientDecoder> make_decoder(const MethodSpec& m, const std::vector<int64_t>& numels,
-                                              int threads) {
+std::unique_ptr<GradientDecoder> make_decoder(const MethodSpec& m,
+                                              const std::vector<int64_t>& numels, int threads) {
   if (m.kind == "fp32") return make_raw_decoder(at::kFloat, numels);
   if (m.kind == "bf16") return make_raw_decoder(at::kBFloat16, numels);
   if (m.kind == "co3") return make_co3_decoder(numels, threads);

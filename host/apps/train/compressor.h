@@ -31,10 +31,11 @@ class GradientDecoder {
 };
 
 // `numels` are the parameter tensors' sizes; `threads` the codec's worker threads.
-std::unique_ptr<GradientCompressor> make_compressor(const MethodSpec& m, const std::vector<int64_t>& numels,
+std::unique_ptr<GradientCompressor> make_compressor(const MethodSpec& m,
+                                                    const std::vector<int64_t>& numels,
                                                     int threads);
-std::unique_ptr<GradientDecoder> make_decoder(const MethodSpec& m, const std::vector<int64_t>& numels,
-                                              int threads);
+std::unique_ptr<GradientDecoder> make_decoder(const MethodSpec& m,
+                                              const std::vector<int64_t>& numels, int threads);
 
 // The codec configuration of a co3 method (format names like e3m2 accepted).
 CodecConfig co3_config(const MethodSpec& m, int threads);

@@ -1,5 +1,6 @@
 #include "train/distributed.h"
 
+#include <ATen/ops/empty.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -7,13 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <ATen/ops/empty.h>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
-
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "co3/error.h"
 #include "train/experiment.h"
@@ -101,7 +100,8 @@ RunResult run_server(const TrainOptions& opts, c10d::ProcessGroupGloo& pg) {
   log.finish();
   if (!opts.save_params.empty()) {
     at::Tensor flat = exp.flat_params();
-    save_params(opts.save_params, std::vector<float>(flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel()));
+    save_params(opts.save_params,
+                std::vector<float>(flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel()));
   }
   return log.result();
 }
@@ -166,7 +166,8 @@ int spawn_ranks(const TrainOptions& opts, const std::vector<std::string>& args) 
         --running;
         progressed = true;
         if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) && status == 0) {
-          std::fprintf(stderr, "co3-train: rank %zu failed (%s %d)\n", i, WIFEXITED(ws) ? "exit" : "signal",
+          std::fprintf(stderr, "co3-train: rank %zu failed (%s %d)\n", i,
+                       WIFEXITED(ws) ? "exit" : "signal",
                        WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws));
           status = 1;
         }
@@ -174,7 +175,8 @@ int spawn_ranks(const TrainOptions& opts, const std::vector<std::string>& args) 
     }
     const bool late = std::chrono::steady_clock::now() > deadline;
     if ((status != 0 || late) && running > 0) {
-      if (late && status == 0) std::fprintf(stderr, "co3-train: --timeout %d s reached\n", opts.timeout_s);
+      if (late && status == 0)
+        std::fprintf(stderr, "co3-train: --timeout %d s reached\n", opts.timeout_s);
       for (size_t i = 0; i < pids.size(); ++i)
         if (!done[i]) ::kill(pids[i], SIGTERM);
       for (size_t i = 0; i < pids.size(); ++i)

@@ -3,8 +3,8 @@
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
-#include <torch/nn/functional/loss.h>
 #include <torch/cuda.h>
+#include <torch/nn/functional/loss.h>
 #include <torch/utils.h>
 
 #include <chrono>
@@ -40,11 +40,13 @@ Experiment::Experiment(const TrainOptions& opts, bool need_train, bool need_test
         "--device cuda: no CUDA device is available");
   torch::set_num_threads(opts.threads);
   // The number of training images decides the schedule, so it is known without loading them.
-  const int64_t n_train = opts.train_limit > 0 ? std::min(opts.train_limit, kTrainImages) : kTrainImages;
+  const int64_t n_train =
+      opts.train_limit > 0 ? std::min(opts.train_limit, kTrainImages) : kTrainImages;
   if (need_train) {
     load(true, opts.train_limit, &train_x_, &train_y_);
-    check(train_x_.size(0) == n_train, Errc::io, "training split holds " + std::to_string(train_x_.size(0)) +
-                                                     " images, expected " + std::to_string(n_train));
+    check(train_x_.size(0) == n_train, Errc::io,
+          "training split holds " + std::to_string(train_x_.size(0)) + " images, expected " +
+              std::to_string(n_train));
     shards_ = opts.split == "iid" ? split_iid(n_train, opts.users, opts.seed)
                                   : split_dirichlet(train_y_, opts.users, opts.alpha, opts.seed);
     train_x_ = train_x_.to(device_);
@@ -65,8 +67,10 @@ Experiment::Experiment(const TrainOptions& opts, bool need_train, bool need_test
   }
   const int64_t per_round = static_cast<int64_t>(opts.users) * opts.batch;
   rounds_per_epoch_ = std::max<int64_t>(1, (n_train + per_round - 1) / per_round);
-  rounds_ = opts.rounds > 0 ? opts.rounds
-                            : std::max<int64_t>(1, std::llround(opts.epochs * static_cast<double>(rounds_per_epoch_)));
+  rounds_ = opts.rounds > 0
+                ? opts.rounds
+                : std::max<int64_t>(
+                      1, std::llround(opts.epochs * static_cast<double>(rounds_per_epoch_)));
 }
 
 bool Experiment::is_eval_round(int64_t round) const {
@@ -74,7 +78,8 @@ bool Experiment::is_eval_round(int64_t round) const {
 }
 
 BatchSampler Experiment::make_sampler(int user) const {
-  return BatchSampler(shards_.at(static_cast<size_t>(user)), opts_.seed * 1000003ull + 17 + static_cast<uint64_t>(user));
+  return BatchSampler(shards_.at(static_cast<size_t>(user)),
+                      opts_.seed * 1000003ull + 17 + static_cast<uint64_t>(user));
 }
 
 at::Tensor Experiment::flat_params() const {
@@ -85,7 +90,8 @@ at::Tensor Experiment::flat_params() const {
 
 void Experiment::set_flat_params(const at::Tensor& flat) {
   check(flat.numel() == entries_, Errc::invalid_argument,
-        "parameter vector of " + std::to_string(flat.numel()) + " entries for a model of " + std::to_string(entries_));
+        "parameter vector of " + std::to_string(flat.numel()) + " entries for a model of " +
+            std::to_string(entries_));
   torch::NoGradGuard no_grad;
   int64_t off = 0;
   for (at::Tensor& p : params_) {
@@ -113,11 +119,12 @@ UserUpdate UserStep::run(Experiment& exp, BatchSampler& sampler, GradientCompres
   Model& model = exp.model();
   model.zero_grad();
   at::Tensor idx = sampler.next(exp.opts_.batch).to(exp.device_);
-  at::Tensor loss = torch::nn::functional::cross_entropy(model.forward(exp.train_x_.index_select(0, idx)),
-                                                         exp.train_y_.index_select(0, idx));
+  at::Tensor loss = torch::nn::functional::cross_entropy(
+      model.forward(exp.train_x_.index_select(0, idx)), exp.train_y_.index_select(0, idx));
   loss.backward();
   std::vector<at::Tensor> grads;
-  for (const at::Tensor& p : exp.params_) grads.push_back(p.grad().to(at::kCPU, at::kFloat).contiguous());
+  for (const at::Tensor& p : exp.params_)
+    grads.push_back(p.grad().to(at::kCPU, at::kFloat).contiguous());
   UserUpdate u;
   u.loss = loss.item<double>();
   const auto t0 = std::chrono::steady_clock::now();
@@ -127,7 +134,8 @@ UserUpdate UserStep::run(Experiment& exp, BatchSampler& sampler, GradientCompres
   return u;
 }
 
-double server_step(Experiment& exp, GradientDecoder& decoder, const std::vector<std::vector<uint8_t>>& packets) {
+double server_step(Experiment& exp, GradientDecoder& decoder,
+                   const std::vector<std::vector<uint8_t>>& packets) {
   const auto& params = exp.params();
   std::vector<at::Tensor> sum, buf;
   for (int64_t n : exp.numels()) {
@@ -145,7 +153,8 @@ double server_step(Experiment& exp, GradientDecoder& decoder, const std::vector<
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < params.size(); ++i) {
     at::Tensor p = params[i];
-    p.add_(sum[i].div_(static_cast<double>(packets.size())).view(p.sizes()).to(p.device()), -exp.opts().lr);
+    p.add_(sum[i].div_(static_cast<double>(packets.size())).view(p.sizes()).to(p.device()),
+           -exp.opts().lr);
   }
   return decode_s;
 }

@@ -30,7 +30,8 @@ class Experiment {
   int64_t entries() const { return entries_; }  // parameters per gradient
   int64_t rounds() const { return rounds_; }
   int64_t rounds_per_epoch() const { return rounds_per_epoch_; }
-  bool is_eval_round(int64_t round) const;  // after this round (0-based): end of an epoch or of the run
+  bool is_eval_round(
+      int64_t round) const;  // after this round (0-based): end of an epoch or of the run
 
   // User `u`'s batch stream (same seed ⇒ same batches in every process).
   BatchSampler make_sampler(int user) const;
@@ -69,6 +70,7 @@ struct UserStep {
 
 // The server's part: decode the packets in user order, average, one SGD step. Returns the
 // decoding time in seconds.
-double server_step(Experiment& exp, GradientDecoder& decoder, const std::vector<std::vector<uint8_t>>& packets);
+double server_step(Experiment& exp, GradientDecoder& decoder,
+                   const std::vector<std::vector<uint8_t>>& packets);
 
 }  // namespace co3::train

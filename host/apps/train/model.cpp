@@ -17,7 +17,8 @@ namespace F = torch::nn::functional;
 class LeNet : public Model {
  public:
   LeNet()
-      : conv1_(register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 6, 5).padding(2)))),
+      : conv1_(register_module("conv1",
+                               torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 6, 5).padding(2)))),
         conv2_(register_module("conv2", torch::nn::Conv2d(6, 16, 5))),
         fc1_(register_module("fc1", torch::nn::Linear(16 * 5 * 5, 120))),
         fc2_(register_module("fc2", torch::nn::Linear(120, 84))),
@@ -39,22 +40,28 @@ class LeNet : public Model {
 // GroupNorm instead of BatchNorm: only gradients travel to the server, so batch statistics
 // (buffers, not parameters) would differ between users and the server's model; GroupNorm has
 // none (the usual choice for federated ResNets).
-torch::nn::GroupNorm norm(int64_t channels) { return torch::nn::GroupNorm(32, channels); }
+torch::nn::GroupNorm norm(int64_t channels) {
+  return torch::nn::GroupNorm(32, channels);
+}
 
 class BasicBlock : public torch::nn::Module {
  public:
   BasicBlock(int64_t in, int64_t out, int64_t stride)
-      : conv1_(register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3)
-                                                             .stride(stride).padding(1).bias(false)))),
+      : conv1_(register_module(
+            "conv1",
+            torch::nn::Conv2d(
+                torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)))),
         n1_(register_module("n1", norm(out))),
-        conv2_(register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(out, out, 3)
-                                                             .padding(1).bias(false)))),
+        conv2_(register_module(
+            "conv2",
+            torch::nn::Conv2d(torch::nn::Conv2dOptions(out, out, 3).padding(1).bias(false)))),
         n2_(register_module("n2", norm(out))) {
     if (stride != 1 || in != out) {
       shortcut_ = register_module(
-          "shortcut", torch::nn::Sequential(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1)
-                                                                  .stride(stride).bias(false)),
-                                            norm(out)));
+          "shortcut",
+          torch::nn::Sequential(
+              torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
+              norm(out)));
     }
   }
 
@@ -77,7 +84,8 @@ class BasicBlock : public torch::nn::Module {
 class ResNet18 : public Model {
  public:
   ResNet18()
-      : stem_(register_module("stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 64, 3).padding(1).bias(false)))),
+      : stem_(register_module(
+            "stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 64, 3).padding(1).bias(false)))),
         stem_norm_(register_module("stem_norm", norm(64))),
         fc_(register_module("fc", torch::nn::Linear(512, 10))) {
     int64_t in = 64;

@@ -51,8 +51,9 @@ void RunLog::add_round(RoundRecord r) {
   result_.rounds.push_back(std::move(r));
   if (tty_) {
     const size_t n = result_.rounds.size();
-    std::fprintf(stderr, "\r%s  round %zu/%lld  epoch %.2f  loss %.4f   ", opts_.run_name().c_str(), n,
-                 static_cast<long long>(total_rounds_), static_cast<double>(n) / static_cast<double>(rounds_per_epoch_),
+    std::fprintf(stderr, "\r%s  round %zu/%lld  epoch %.2f  loss %.4f   ", opts_.run_name().c_str(),
+                 n, static_cast<long long>(total_rounds_),
+                 static_cast<double>(n) / static_cast<double>(rounds_per_epoch_),
                  result_.rounds.back().loss);
     std::fflush(stderr);
   }
@@ -79,13 +80,14 @@ void RunLog::add_eval(double test_accuracy) {
   since_ = result_.rounds.size();
   result_.evals.push_back(e);
   if (csv_) {
-    std::fprintf(csv_, "%lld,%.4f,%.6f,%.6f,%.6f,%.6f,%.6f\n", static_cast<long long>(e.round), e.epoch,
-                 e.train_loss, e.test_accuracy, e.bits_per_entry, e.encode_s, e.decode_s);
+    std::fprintf(csv_, "%lld,%.4f,%.6f,%.6f,%.6f,%.6f,%.6f\n", static_cast<long long>(e.round),
+                 e.epoch, e.train_loss, e.test_accuracy, e.bits_per_entry, e.encode_s, e.decode_s);
     std::fflush(csv_);
   }
   if (tty_)
     std::fprintf(stderr, "\r%s  epoch %.2f  loss %.4f  test acc %.2f%%  %.3f bits/entry\n",
-                 opts_.run_name().c_str(), e.epoch, e.train_loss, 100 * e.test_accuracy, e.bits_per_entry);
+                 opts_.run_name().c_str(), e.epoch, e.train_loss, 100 * e.test_accuracy,
+                 e.bits_per_entry);
 }
 
 void RunLog::finish() {
@@ -100,7 +102,8 @@ void RunLog::finish() {
 }
 
 std::string summary_header() {
-  return "| run | method | seed | rounds | final test acc % | bits/entry | encode ms/round | decode ms/round |\n"
+  return "| run | method | seed | rounds | final test acc % | bits/entry | encode ms/round | "
+         "decode ms/round |\n"
          "|---|---|---:|---:|---:|---:|---:|---:|\n";
 }
 
@@ -112,8 +115,9 @@ std::string summary_row(const TrainOptions& opts, const RunResult& r) {
   }
   const double n = r.rounds.empty() ? 1 : static_cast<double>(r.rounds.size());
   char buf[512];
-  std::snprintf(buf, sizeof buf, "| %s | %s | %llu | %zu | %.2f | %.3f | %.2f | %.2f |\n", opts.run_name().c_str(),
-                opts.method.label().c_str(), static_cast<unsigned long long>(opts.seed), r.rounds.size(),
+  std::snprintf(buf, sizeof buf, "| %s | %s | %llu | %zu | %.2f | %.3f | %.2f | %.2f |\n",
+                opts.run_name().c_str(), opts.method.label().c_str(),
+                static_cast<unsigned long long>(opts.seed), r.rounds.size(),
                 100 * r.final_accuracy(), r.bits_per_entry(), 1e3 * enc / n, 1e3 * dec / n);
   return buf;
 }

@@ -12,17 +12,17 @@
 namespace co3::train {
 
 struct RoundRecord {
-  double loss = 0;                    // mean of the users' mini-batch losses
+  double loss = 0;                     // mean of the users' mini-batch losses
   std::vector<uint64_t> packet_bytes;  // per user, the real packet sizes
-  double encode_s = 0, decode_s = 0;  // summed over users
+  double encode_s = 0, decode_s = 0;   // summed over users
 };
 
 struct EvalRecord {
   int64_t round = 0;  // rounds done
   double epoch = 0;
-  double train_loss = 0;      // mean over the rounds since the previous evaluation
-  double test_accuracy = 0;   // in [0, 1]
-  double bits_per_entry = 0;  // over the rounds since the previous evaluation
+  double train_loss = 0;              // mean over the rounds since the previous evaluation
+  double test_accuracy = 0;           // in [0, 1]
+  double bits_per_entry = 0;          // over the rounds since the previous evaluation
   double encode_s = 0, decode_s = 0;  // summed over those rounds
 };
 
@@ -31,7 +31,8 @@ struct RunResult {
   std::vector<EvalRecord> evals;
   int64_t entries = 0;  // parameters per gradient
   double final_accuracy() const { return evals.empty() ? 0 : evals.back().test_accuracy; }
-  double bits_per_entry() const;  // every packet of the run: Σ bytes · 8 / (users · rounds · entries)
+  double bits_per_entry()
+      const;  // every packet of the run: Σ bytes · 8 / (users · rounds · entries)
 };
 
 class RunLog {

@@ -72,7 +72,8 @@ std::vector<std::vector<int64_t>> split_dirichlet(const at::Tensor& labels, int 
     size_t start = 0;
     for (int u = 0; u < users; ++u) {
       cum += p[u] / sum;
-      size_t end = u + 1 == users ? idx.size() : std::min(idx.size(), static_cast<size_t>(cum * idx.size()));
+      size_t end =
+          u + 1 == users ? idx.size() : std::min(idx.size(), static_cast<size_t>(cum * idx.size()));
       shards[u].insert(shards[u].end(), idx.begin() + start, idx.begin() + end);
       start = std::max(start, end);
     }

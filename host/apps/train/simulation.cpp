@@ -10,7 +10,8 @@
 
 namespace co3::train {
 
-RunResult run_simulation(const TrainOptions& opts, const RunHooks& hooks, std::vector<float>* final_params) {
+RunResult run_simulation(const TrainOptions& opts, const RunHooks& hooks,
+                         std::vector<float>* final_params) {
   Experiment exp(opts, /*need_train=*/true, /*need_test=*/true);
   std::vector<BatchSampler> samplers;
   std::vector<std::unique_ptr<GradientCompressor>> compressors;
@@ -28,7 +29,8 @@ RunResult run_simulation(const TrainOptions& opts, const RunHooks& hooks, std::v
     for (int u = 0; u < opts.users; ++u) {
       std::vector<at::Tensor> grads;
       const bool stats_now = u == 0 && codes.due(r);
-      UserUpdate up = UserStep::run(exp, samplers[u], *compressors[u], stats_now ? &grads : nullptr);
+      UserUpdate up =
+          UserStep::run(exp, samplers[u], *compressors[u], stats_now ? &grads : nullptr);
       if (stats_now) codes.add(r, grads);
       if (hooks.on_packet) hooks.on_packet(r, u, up.packet);
       rec.loss += up.loss / opts.users;
