@@ -1,0 +1,45 @@
+#include "train/compressor.h"
+
+#include "co3/error.h"
+#include "train/compressor_impl.h"
+
+namespace co3::train {
+
+FloatFormat parse_train_format(const std::string& name) {
+  // "eXmY" for any X, Y (e.g. e3m2) means the IEEE-biased E,M format.
+  if (name.size() == 4 && name[0] == 'e' && name[2] == 'm' && name != "e5m2" && name != "e4m3")
+    return parse_format(std::string(1, name[1]) + "," + name[3]);
+  return parse_format(name);
+}
+
+CodecConfig co3_config(const MethodSpec& m, int threads) {
+  CodecConfig c;
+  c.format = parse_train_format(m.format);
+  c.scale = parse_scale(m.scale);
+  c.code = parse_code_source(m.code);
+  c.shared_code = m.shared_code;
+  c.threads = threads;
+  validate(c);
+  return c;
+}
+
+std::unique_ptr<GradientCompressor> make_compressor(const MethodSpec& m,
+                                                    const std::vector<int64_t>& numels,
+                                                    int threads) {
+  if (m.kind == "fp32") return make_raw_compressor(at::kFloat);
+  if (m.kind == "bf16") return make_raw_compressor(at::kBFloat16);
+  if (m.kind == "co3") return make_co3_compressor(co3_config(m, threads), m.gamma, numels);
+  if (m.kind == "topk") return make_topk_compressor(m.topk_ratio, numels);
+  fail(Errc::invalid_argument, "method '" + m.kind + "': expected fp32, bf16, co3 or topk");
+}
+
+std::unique_ptr<GradientDecoder> make_decoder(const MethodSpec& m,
+                                              const std::vector<int64_t>& numels, int threads) {
+  if (m.kind == "fp32") return make_raw_decoder(at::kFloat, numels);
+  if (m.kind == "bf16") return make_raw_decoder(at::kBFloat16, numels);
+  if (m.kind == "co3") return make_co3_decoder(numels, threads);
+  if (m.kind == "topk") return make_topk_decoder(numels);
+  fail(Errc::invalid_argument, "method '" + m.kind + "': expected fp32, bf16, co3 or topk");
+}
+
+}  // namespace co3::train

@@ -1,0 +1,44 @@
+// The per-method seam between training and the wire: a user's compressor (which owns that
+// user's error-feedback memory) turns the model's gradient tensors into one packet, and the
+// server's decoder turns a packet back into gradients. Training code sees only this interface,
+// so the raw codec calls can later give way to the tensor-level co3::Codec.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "co3/config.h"
+#include "train/options.h"
+
+namespace co3::train {
+
+class GradientCompressor {
+ public:
+  virtual ~GradientCompressor() = default;
+  // grads: contiguous float32 CPU tensors, in the model's parameter order.
+  virtual std::vector<uint8_t> compress(const std::vector<at::Tensor>& grads) = 0;
+};
+
+class GradientDecoder {
+ public:
+  virtual ~GradientDecoder() = default;
+  // Writes every gradient of the packet into `out` (contiguous float32 CPU tensors shaped like
+  // the parameters); throws co3::Error(corrupt_packet) on a packet that does not fit them.
+  virtual void decompress(const uint8_t* data, size_t size, const std::vector<at::Tensor>& out) = 0;
+};
+
+// `numels` are the parameter tensors' sizes; `threads` the codec's worker threads.
+std::unique_ptr<GradientCompressor> make_compressor(const MethodSpec& m,
+                                                    const std::vector<int64_t>& numels,
+                                                    int threads);
+std::unique_ptr<GradientDecoder> make_decoder(const MethodSpec& m,
+                                              const std::vector<int64_t>& numels, int threads);
+
+// The codec configuration of a co3 method (format names like e3m2 accepted).
+CodecConfig co3_config(const MethodSpec& m, int threads);
+FloatFormat parse_train_format(const std::string& name);
+
+}  // namespace co3::train

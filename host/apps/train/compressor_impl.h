@@ -1,0 +1,22 @@
+// The method implementations behind make_compressor / make_decoder (compressor.cpp).
+#pragma once
+
+#include <c10/core/ScalarType.h>
+
+#include "train/compressor.h"
+
+namespace co3::train {
+
+std::unique_ptr<GradientCompressor> make_raw_compressor(at::ScalarType wire);
+std::unique_ptr<GradientDecoder> make_raw_decoder(at::ScalarType wire,
+                                                  const std::vector<int64_t>& numels);
+
+std::unique_ptr<GradientCompressor> make_co3_compressor(const CodecConfig& config, float gamma,
+                                                        const std::vector<int64_t>& numels);
+std::unique_ptr<GradientDecoder> make_co3_decoder(const std::vector<int64_t>& numels, int threads);
+
+std::unique_ptr<GradientCompressor> make_topk_compressor(double ratio,
+                                                         const std::vector<int64_t>& numels);
+std::unique_ptr<GradientDecoder> make_topk_decoder(const std::vector<int64_t>& numels);
+
+}  // namespace co3::train

@@ -1,0 +1,161 @@
+// co3-train (host/apps/train): short deterministic runs on the real Fashion-MNIST files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "co3/codec.h"
+#include "co3/error.h"
+#include "common/fashion_mnist.h"
+#include "train/options.h"
+#include "train/shards.h"
+#include "train/simulation.h"
+
+namespace {
+
+using co3::train::RunResult;
+using co3::train::TrainOptions;
+
+// A few rounds on a slice of the data: seconds, not minutes.
+TrainOptions small(const std::string& method) {
+  TrainOptions o;
+  o.users = 4;
+  o.batch = 32;
+  o.train_limit = 4000;
+  o.test_limit = 1000;
+  o.rounds = 6;
+  o.threads = 1;
+  o.seed = 3;
+  o.progress = false;
+  o.method.kind = method;
+  return o;
+}
+
+std::string temp_path(const std::string& stem) {
+  return "/tmp/co3_test_train_" + stem + "_" + std::to_string(::getpid());
+}
+
+TEST(Train, Co3TrainingReducesTheLoss) {
+  TrainOptions o = small("co3");
+  o.rounds = 60;
+  o.lr = 0.2;  // a larger step than the experiment's, so a few rounds show the descent
+  const RunResult r = co3::train::run_simulation(o);
+  ASSERT_EQ(r.rounds.size(), 60u);
+  auto mean_loss = [&](size_t from, size_t to) {
+    double s = 0;
+    for (size_t i = from; i < to; ++i) s += r.rounds[i].loss;
+    return s / static_cast<double>(to - from);
+  };
+  // ln 10 = 2.30 at the start; 60 rounds bring the mean loss well below it.
+  EXPECT_GT(mean_loss(0, 5), 2.2);
+  EXPECT_LT(mean_loss(55, 60), mean_loss(0, 5) - 0.3);
+  EXPECT_GT(r.final_accuracy(), 0.4);
+}
+
+// Bits per entry come from the real packets: the hook sees every packet, and the log's figure
+// is exactly their bytes × 8 over the entries sent.
+void expect_bits_match_packets(TrainOptions o, double exact = -1) {
+  std::vector<uint64_t> sizes;
+  co3::train::RunHooks hooks;
+  hooks.on_packet = [&](int64_t, int, const std::vector<uint8_t>& p) {
+    sizes.push_back(p.size());
+    if (o.method.kind == "co3") EXPECT_EQ(co3::inspect(p.data(), p.size()).total_bytes, p.size());
+  };
+  const RunResult r = co3::train::run_simulation(o, hooks);
+  ASSERT_EQ(sizes.size(), static_cast<size_t>(o.users * o.rounds));
+  const double bytes = std::accumulate(sizes.begin(), sizes.end(), 0.0);
+  const double expected =
+      8 * bytes / (static_cast<double>(sizes.size()) * static_cast<double>(r.entries));
+  EXPECT_DOUBLE_EQ(r.bits_per_entry(), expected) << o.method.label();
+  ASSERT_EQ(r.evals.size(), 1u);
+  EXPECT_NEAR(r.evals[0].bits_per_entry, expected, 1e-12);
+  if (exact > 0) EXPECT_DOUBLE_EQ(expected, exact) << o.method.label();
+}
+
+TEST(Train, BitsPerEntryAreThePacketSizes) {
+  expect_bits_match_packets(small("fp32"), 32.0);
+  expect_bits_match_packets(small("bf16"), 16.0);
+  TrainOptions fp4 = small("co3");
+  expect_bits_match_packets(fp4);
+  fp4.method.shared_code = false;
+  expect_bits_match_packets(fp4);
+  TrainOptions e5m2 = small("co3");
+  e5m2.method.format = "e5m2";
+  e5m2.method.code = "histogram";
+  expect_bits_match_packets(e5m2);
+  TrainOptions topk = small("topk");
+  expect_bits_match_packets(topk);
+}
+
+TEST(Train, SameSeedSameParametersAndDifferentSeedNot) {
+  std::vector<float> a, b, c;
+  co3::train::run_simulation(small("co3"), {}, &a);
+  co3::train::run_simulation(small("co3"), {}, &b);
+  TrainOptions other = small("co3");
+  other.seed = 4;
+  co3::train::run_simulation(other, {}, &c);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+}
+
+// The multi-process mode (one process per user plus the server, Gloo on 127.0.0.1) computes the
+// same parameters as the simulation, bit for bit: same batches, same compressors, and the server
+// sums the decoded gradients in the same user order.
+TEST(Train, MultiProcessEqualsSimulation) {
+  for (const std::string method : {"co3", "topk"}) {
+    TrainOptions o = small(method);
+    std::vector<float> sim;
+    co3::train::run_simulation(o, {}, &sim);
+    const std::string path = temp_path("dist_" + method);
+    const std::string cmd =
+        std::string(CO3_TRAIN_EXE) + " --mode dist --spawn --timeout 120 --quiet --users 4" +
+        " --batch 32 --train-limit 4000 --test-limit 1000 --rounds 6 --threads 1 --seed 3" +
+        " --method " + method + " --save-params " + path + " > /dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    const std::vector<float> dist = co3::train::load_params(path);
+    std::remove(path.c_str());
+    ASSERT_EQ(dist.size(), sim.size());
+    EXPECT_TRUE(dist == sim) << method << ": the parameters differ";
+  }
+}
+
+TEST(Train, BadFlagsExitWithStatus2) {
+  for (const char* flags : {"--method zip", "--gamma 1.5", "--format e9m9", "--users 0",
+                            "--bogus 1", "--mode dist --rank 3 --users 2 --master-port 1234"}) {
+    const std::string cmd = std::string(CO3_TRAIN_EXE) + " " + flags + " 2> /dev/null";
+    const int st = std::system(cmd.c_str());
+    ASSERT_TRUE(WIFEXITED(st)) << flags;
+    EXPECT_EQ(WEXITSTATUS(st), 2) << flags;
+  }
+}
+
+TEST(Train, DirichletSplitDealsEverySampleAndSkewsLabels) {
+  const co3::apps::Split s = co3::apps::load_fashion_mnist(true);
+  const auto shards = co3::train::split_dirichlet(s.labels, 10, 0.1, 7);
+  std::vector<int> seen(60000, 0);
+  int skewed = 0;
+  for (const auto& shard : shards) {
+    ASSERT_FALSE(shard.empty());
+    std::vector<int> per_class(10, 0);
+    for (int64_t i : shard) {
+      ++seen[static_cast<size_t>(i)];
+      ++per_class[static_cast<size_t>(s.labels[i].item<int64_t>())];
+    }
+    // alpha 0.1: most users hold most of their samples in one or two classes.
+    const int top = *std::max_element(per_class.begin(), per_class.end());
+    if (top > static_cast<int>(shard.size()) / 2) ++skewed;
+  }
+  for (int v : seen) ASSERT_EQ(v, 1);
+  EXPECT_GE(skewed, 5);
+  const auto iid = co3::train::split_iid(60000, 10, 7);
+  for (const auto& shard : iid) EXPECT_EQ(shard.size(), 6000u);
+  EXPECT_THROW(co3::train::split_dirichlet(s.labels, 1000, 0.001, 7), co3::Error);
+}
+
+}  // namespace
