@@ -4,6 +4,7 @@
 
 #include "co3/codec.h"
 #include "co3/error.h"
+#include "co3/error_feedback.h"
 #include "train/compressor_impl.h"
 
 namespace co3::train {
@@ -12,28 +13,24 @@ namespace {
 class Co3Compressor : public GradientCompressor {
  public:
   Co3Compressor(const CodecConfig& config, float gamma, const std::vector<int64_t>& numels)
-      : config_(config), gamma_(gamma) {
-    for (int64_t n : numels) memory_.emplace_back(static_cast<size_t>(n), 0.0f);
-  }
+      : config_(config), feedback_(gamma), tensors_(numels.size()) {}
 
   std::vector<uint8_t> compress(const std::vector<at::Tensor>& grads) override {
-    check(grads.size() == memory_.size(), Errc::invalid_argument,
+    check(grads.size() == tensors_, Errc::invalid_argument,
           std::to_string(grads.size()) + " gradients for a model of " +
-              std::to_string(memory_.size()) + " tensors");
-    std::vector<EncodeInput> inputs(grads.size());
-    for (size_t i = 0; i < grads.size(); ++i) {
-      inputs[i].grad = TensorView{grads[i].data_ptr<float>(),
-                                  static_cast<uint64_t>(grads[i].numel()), DType::f32};
-      inputs[i].memory = memory_[i].data();
-      inputs[i].gamma = gamma_;
-    }
-    return encode(inputs, config_);
+              std::to_string(tensors_) + " tensors");
+    // The error memory e of each parameter tensor lives in co3::ErrorFeedback, keyed by index.
+    std::vector<std::pair<std::string, TensorView>> named(grads.size());
+    for (size_t i = 0; i < grads.size(); ++i)
+      named[i] = {std::to_string(i), TensorView{grads[i].data_ptr<float>(),
+                                                static_cast<uint64_t>(grads[i].numel()), DType::f32}};
+    return feedback_.encode(named, config_);
   }
 
  private:
   CodecConfig config_;
-  float gamma_;
-  std::vector<std::vector<float>> memory_;  // e, one per parameter tensor
+  ErrorFeedback feedback_;
+  size_t tensors_;
 };
 
 class Co3Decoder : public GradientDecoder {
