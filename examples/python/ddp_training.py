@@ -6,6 +6,7 @@ machine (use torchrun and your own init on a cluster). Prints the loss and what 
 import argparse
 import gzip
 import os
+import tempfile
 
 import numpy as np
 import torch
@@ -26,9 +27,9 @@ def images():
     return (torch.from_numpy(x.astype(np.float32)) / 255 - 0.286) / 0.353, torch.from_numpy(y.astype(np.int64))
 
 
-def run(rank, world, port, steps):
+def run(rank, world, init_method, steps):
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=world)
     x, y = images()
     torch.manual_seed(0)
     # [example]
@@ -54,11 +55,9 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--world", type=int, default=2)
-    p.add_argument("--port", type=int, default=0, help="rendezvous port (0: a free one)")
+    p.add_argument("--init-method", default=None,
+                   help="torch.distributed rendezvous, e.g. tcp://HOST:PORT (default: a temporary file)")
     a = p.parse_args()
-    if a.port == 0:
-        import socket
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            a.port = s.getsockname()[1]
-    mp.spawn(run, args=(a.world, a.port, a.steps), nprocs=a.world, join=True)
+    with tempfile.TemporaryDirectory() as d:
+        init = a.init_method or f"file://{d}/rendezvous"
+        mp.spawn(run, args=(a.world, init, a.steps), nprocs=a.world, join=True)

@@ -6,7 +6,6 @@ import gzip
 import json
 import multiprocessing as mp
 import os
-import socket
 import sys
 import tempfile
 import unittest
@@ -16,7 +15,7 @@ import torch
 
 WORLD = 2
 STEPS = 80
-TIMEOUT_S = 240
+TIMEOUT_S = 150  # per run (fp32, then co3)
 FMNIST = os.environ.get("CO3_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
 
 
@@ -29,15 +28,17 @@ def load_images(n):
     return x, torch.from_numpy(labels.astype(np.int64))
 
 
-def train(rank, port, out_dir, use_co3):
+def train(rank, init_file, out_dir, use_co3):
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
     import co3
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=WORLD)
+    # A file rendezvous: no port to choose, so no collision with other tests running at once
+    # (Gloo's own connections take ports the kernel hands out).
     try:
+        dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
+                                world_size=WORLD)
         x, y = load_images(4096)
         torch.manual_seed(0)  # the same initial model on every rank
         model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
@@ -65,46 +66,40 @@ def train(rank, port, out_dir, use_co3):
         torch.save(model.state_dict(), os.path.join(out_dir, f"{tag}_params_{rank}.pt"))
         with open(os.path.join(out_dir, f"{tag}_result_{rank}.json"), "w") as f:
             json.dump(result, f)
-    finally:
-        dist.destroy_process_group()
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    # Everything is written: leave without the process group's teardown. In one CI run a rank
+    # outlived the time bound after its peer had exited cleanly and nothing was printed; the
+    # teardown is the suspect, and it is not what this test checks.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
-def worker(rank, port, out_dir):
-    train(rank, port, out_dir, use_co3=False)
-    train(rank, port + 1, out_dir, use_co3=True)
-
-
-def free_port_pair():
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port < 65000:
-            try:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port + 1))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port pair")
+def worker(rank, out_dir, use_co3):
+    tag = "co3" if use_co3 else "fp32"
+    train(rank, os.path.join(out_dir, f"rendezvous_{tag}"), out_dir, use_co3)
 
 
 class DDPHookTest(unittest.TestCase):
     def test_two_gloo_ranks_train_with_the_co3_hook(self):
         ctx = mp.get_context("spawn")
         with tempfile.TemporaryDirectory() as out:
-            port = free_port_pair()
-            procs = [ctx.Process(target=worker, args=(r, port, out)) for r in range(WORLD)]
-            for p in procs:
-                p.start()
-            for p in procs:
-                p.join(TIMEOUT_S)
-            hung = [p for p in procs if p.is_alive()]
-            for p in hung:
-                p.kill()
-                p.join()
-            self.assertFalse(hung, f"ranks still running after {TIMEOUT_S} s were killed")
-            self.assertEqual([p.exitcode for p in procs], [0] * WORLD)
+            for use_co3 in (False, True):  # one group of processes per run
+                procs = [ctx.Process(target=worker, args=(r, out, use_co3)) for r in range(WORLD)]
+                for p in procs:
+                    p.start()
+                for p in procs:
+                    p.join(TIMEOUT_S)
+                hung = [p for p in procs if p.is_alive()]
+                for p in hung:
+                    p.kill()
+                    p.join()
+                self.assertFalse(hung, f"ranks still running after {TIMEOUT_S} s were killed")
+                self.assertEqual([p.exitcode for p in procs], [0] * WORLD)
 
             res = {}
             for tag in ("fp32", "co3"):
