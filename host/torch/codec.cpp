@@ -56,9 +56,7 @@ at::Tensor Codec::encode(const std::vector<at::Tensor>& tensors, EncodeReport* r
   } catch (const Error& e) {
     rethrow_named(e, names);
   }
-  at::Tensor packet = at::empty({static_cast<int64_t>(bytes.size())}, at::kByte);
-  std::memcpy(packet.data_ptr(), bytes.data(), bytes.size());
-  return device.is_cpu() ? packet : packet.to(device);
+  return packet_tensor(bytes, device);
 }
 
 std::vector<at::Tensor> Codec::decode(const at::Tensor& packet, std::optional<c10::Device> device,

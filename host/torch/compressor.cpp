@@ -110,9 +110,7 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
     if (!host_memory[i].is_same(e.memory)) e.memory.copy_(host_memory[i]);
   }
   ++step_;
-  at::Tensor packet = at::empty({static_cast<int64_t>(bytes.size())}, at::kByte);
-  std::memcpy(packet.data_ptr(), bytes.data(), bytes.size());
-  return device.is_cpu() ? packet : packet.to(device);
+  return packet_tensor(bytes, device);
 }
 
 std::vector<std::string> Compressor::names() const {

@@ -4,6 +4,7 @@
 #include <c10/core/ScalarType.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include "co3/error.h"
 
@@ -61,6 +62,12 @@ at::Tensor host_contiguous(const at::Tensor& t) {
       what = tensor_label(i, names[i]) + what.substr(colon);
   }
   throw Error(e.code(), what);
+}
+
+at::Tensor packet_tensor(const std::vector<uint8_t>& bytes, c10::Device device) {
+  at::Tensor packet = at::empty({static_cast<int64_t>(bytes.size())}, at::kByte);
+  std::memcpy(packet.data_ptr(), bytes.data(), bytes.size());
+  return device.is_cpu() ? packet : packet.to(device);
 }
 
 }  // namespace co3

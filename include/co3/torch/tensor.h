@@ -23,6 +23,9 @@ TensorView cpu_view(const at::Tensor& t, const std::string& what);
 // "tensor i" or "tensor i ('name')" for error messages.
 std::string tensor_label(size_t index, const std::string& name = {});
 
+// A packet's bytes as a 1-D uint8 tensor on `device` (copied there from the host).
+at::Tensor packet_tensor(const std::vector<uint8_t>& bytes, c10::Device device);
+
 // Rethrows a CPU-codec error "tensor i: …" as "tensor i ('names[i]'): …" (same code).
 [[noreturn]] void rethrow_named(const Error& e, const std::vector<std::string>& names);
 
