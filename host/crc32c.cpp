@@ -3,21 +3,18 @@
 #include <array>
 #include <vector>
 
+#include "co3/detail/crc32c_hd.h"
 #include "thread_pool.h"
 
 namespace co3 {
 namespace {
-
-constexpr uint32_t kPoly = 0x82F63B78u;  // reflected Castagnoli polynomial
 
 // Slicing-by-8 tables: table[k][b] is the CRC of byte b followed by k zero bytes.
 struct Tables {
   uint32_t t[8][256];
   Tables() {
     for (uint32_t b = 0; b < 256; ++b) {
-      uint32_t c = b;
-      for (int i = 0; i < 8; ++i) c = (c >> 1) ^ (kPoly & (0u - (c & 1u)));
-      t[0][b] = c;
+      t[0][b] = detail::crc32c_table_entry(b);
     }
     for (int k = 1; k < 8; ++k)
       for (uint32_t b = 0; b < 256; ++b) t[k][b] = (t[k - 1][b] >> 8) ^ t[0][t[k - 1][b] & 0xFF];
@@ -63,30 +60,6 @@ bool have_sse42() {
 }
 #endif
 
-// Polynomial product a·b mod P in the reflected representation (bit 31 is x^0).
-uint32_t multmod(uint32_t a, uint32_t b) {
-  uint32_t prod = 0;
-  for (uint32_t m = 1u << 31; m; m >>= 1) {
-    if (a & m) prod ^= b;
-    b = (b >> 1) ^ (kPoly & (0u - (b & 1u)));
-  }
-  return prod;
-}
-
-// x^(8·2^k) mod P for k = 0..63: shifting by n bytes multiplies by x^(8n).
-const std::array<uint32_t, 64>& byte_powers() {
-  static const std::array<uint32_t, 64> pw = [] {
-    std::array<uint32_t, 64> p{};
-    uint32_t x = 1u << 23;  // x^8
-    for (auto& v : p) {
-      v = x;
-      x = multmod(x, x);
-    }
-    return p;
-  }();
-  return pw;
-}
-
 }  // namespace
 
 uint32_t crc32c(const uint8_t* data, size_t size, uint32_t crc) {
@@ -98,10 +71,7 @@ uint32_t crc32c(const uint8_t* data, size_t size, uint32_t crc) {
 }
 
 uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t size_b) {
-  uint32_t x = crc_a;
-  for (int k = 0; size_b; ++k, size_b >>= 1)
-    if (size_b & 1) x = multmod(byte_powers()[k], x);
-  return x ^ crc_b;
+  return detail::crc32c_combine_hd(crc_a, crc_b, size_b);
 }
 
 uint32_t crc32c_parallel(const uint8_t* data, size_t size, int threads) {

@@ -21,27 +21,6 @@ bool all_zero(const uint8_t* p, size_t n) {
   return true;
 }
 
-Descriptor load_descriptor(const uint8_t* p) {
-  Descriptor d;
-  d.numel = load_le<uint64_t>(p + 0);
-  d.data_offset = load_le<uint64_t>(p + 8);
-  d.payload_words = load_le<uint64_t>(p + 16);
-  d.scale = load_le<float>(p + 24);
-  d.beta = load_le<float>(p + 28);
-  d.alpha = load_le<float>(p + 32);
-  d.chunk_symbols = load_le<uint32_t>(p + 36);
-  d.code_table = load_le<uint16_t>(p + 40);
-  d.dtype = p[42];
-  d.exp_bits = p[43];
-  d.man_bits = p[44];
-  d.layout = p[45];
-  d.bias = load_le<int16_t>(p + 46);
-  d.rounding = p[48];
-  d.entries_per_symbol = p[49];
-  d.code_source = p[50];
-  return d;
-}
-
 // Descriptor fields that can be checked alone (FORMAT.md §3).
 void check_descriptor(const Descriptor& d, const uint8_t* raw, const std::string& at) {
   need(d.numel <= kMaxElements, at + "num_elements " + std::to_string(d.numel) + " exceeds 2^48");
@@ -72,26 +51,6 @@ void check_descriptor(const Descriptor& d, const uint8_t* raw, const std::string
 }
 
 }  // namespace
-
-void store_descriptor(uint8_t* p, const Descriptor& d) {
-  std::fill(p, p + kDescriptorBytes, uint8_t{0});
-  store_le(p + 0, d.numel);
-  store_le(p + 8, d.data_offset);
-  store_le(p + 16, d.payload_words);
-  store_le(p + 24, d.scale);
-  store_le(p + 28, d.beta);
-  store_le(p + 32, d.alpha);
-  store_le(p + 36, d.chunk_symbols);
-  store_le(p + 40, d.code_table);
-  p[42] = d.dtype;
-  p[43] = d.exp_bits;
-  p[44] = d.man_bits;
-  p[45] = d.layout;
-  store_le(p + 46, d.bias);
-  p[48] = d.rounding;
-  p[49] = d.entries_per_symbol;
-  p[50] = d.code_source;
-}
 
 ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
   CO3_TRACE("parse");

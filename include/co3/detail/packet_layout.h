@@ -1,0 +1,129 @@
+// The byte layout of docs/FORMAT.md as host+device code: constants, little-endian loads and
+// stores, the segment descriptor, and the sizes from which every offset of a packet follows.
+// The CPU codec (host/packet.*) and the kernels (kernels/) both build packets from these, so
+// that the two cannot disagree on where a byte goes.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "co3/detail/hd.h"
+#include "co3/float_format.h"
+
+namespace co3::detail {
+
+inline constexpr uint8_t kMagic[4] = {'C', 'O', '3', 'p'};
+// Version 1: no flags. Version 2: flags bit 0 (kFlagShapes) adds the shape section (§3a).
+// An encoder writes the lowest version that holds what it writes.
+inline constexpr uint16_t kVersionPlain = 1;
+inline constexpr uint16_t kVersionShapes = 2;
+inline constexpr uint16_t kFlagShapes = 1;
+inline constexpr uint64_t kMaxDims = 64;
+inline constexpr uint64_t kHeaderBytes = 32;
+inline constexpr uint64_t kDescriptorBytes = 64;
+inline constexpr uint64_t kTableHeaderBytes = 16;
+inline constexpr uint64_t kCrcBytes = 4;
+inline constexpr uint64_t kMaxElements = uint64_t{1} << 48;
+inline constexpr uint32_t kMaxSegments = 1u << 24;
+inline constexpr uint16_t kNoTable = 0xFFFF;
+inline constexpr uint32_t kMaxTableBody = 65536;
+
+CO3_HD constexpr uint64_t align8(uint64_t x) { return (x + 7) & ~uint64_t{7}; }
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "co3 assumes a little-endian host");
+
+template <class T>
+CO3_HD T load_le(const uint8_t* p) {
+  T v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class T>
+CO3_HD void store_le(uint8_t* p, T v) {
+  memcpy(p, &v, sizeof v);
+}
+
+struct Descriptor {
+  uint64_t numel = 0, data_offset = 0, payload_words = 0;
+  float scale = 1, beta = 0, alpha = 0;
+  uint32_t chunk_symbols = 0;
+  uint16_t code_table = kNoTable;
+  uint8_t dtype = 0, exp_bits = 0, man_bits = 0, layout = 0;
+  int16_t bias = 0;
+  uint8_t rounding = 0, entries_per_symbol = 1, code_source = 0;
+
+  CO3_HD uint64_t num_symbols() const {
+    return (numel + entries_per_symbol - 1) / entries_per_symbol;
+  }
+  CO3_HD uint64_t num_chunks() const { return (num_symbols() + chunk_symbols - 1) / chunk_symbols; }
+  CO3_HD FloatFormat format() const {
+    return FloatFormat{exp_bits, man_bits, bias, static_cast<Layout>(layout)};
+  }
+};
+
+// FORMAT.md §3, reserved bytes zero.
+CO3_HD void store_descriptor(uint8_t* p, const Descriptor& d) {
+  for (uint64_t i = 0; i < kDescriptorBytes; ++i) p[i] = 0;
+  store_le(p + 0, d.numel);
+  store_le(p + 8, d.data_offset);
+  store_le(p + 16, d.payload_words);
+  store_le(p + 24, d.scale);
+  store_le(p + 28, d.beta);
+  store_le(p + 32, d.alpha);
+  store_le(p + 36, d.chunk_symbols);
+  store_le(p + 40, d.code_table);
+  p[42] = d.dtype;
+  p[43] = d.exp_bits;
+  p[44] = d.man_bits;
+  p[45] = d.layout;
+  store_le(p + 46, d.bias);
+  p[48] = d.rounding;
+  p[49] = d.entries_per_symbol;
+  p[50] = d.code_source;
+}
+
+CO3_HD Descriptor load_descriptor(const uint8_t* p) {
+  Descriptor d;
+  d.numel = load_le<uint64_t>(p + 0);
+  d.data_offset = load_le<uint64_t>(p + 8);
+  d.payload_words = load_le<uint64_t>(p + 16);
+  d.scale = load_le<float>(p + 24);
+  d.beta = load_le<float>(p + 28);
+  d.alpha = load_le<float>(p + 32);
+  d.chunk_symbols = load_le<uint32_t>(p + 36);
+  d.code_table = load_le<uint16_t>(p + 40);
+  d.dtype = p[42];
+  d.exp_bits = p[43];
+  d.man_bits = p[44];
+  d.layout = p[45];
+  d.bias = load_le<int16_t>(p + 46);
+  d.rounding = p[48];
+  d.entries_per_symbol = p[49];
+  d.code_source = p[50];
+  return d;
+}
+
+// FORMAT.md §2: the 32-byte header (reserved bytes zero).
+CO3_HD void store_header(uint8_t* p, bool with_shapes, uint64_t total_bytes, uint32_t num_tables,
+                         uint32_t num_segments) {
+  for (uint64_t i = 0; i < kHeaderBytes; ++i) p[i] = 0;
+  p[0] = 0x43;  // kMagic, spelled out: device code cannot read a host constexpr array
+  p[1] = 0x4F;
+  p[2] = 0x33;
+  p[3] = 0x70;
+  store_le(p + 4, with_shapes ? kVersionShapes : kVersionPlain);
+  store_le(p + 6, with_shapes ? kFlagShapes : uint16_t{0});
+  store_le(p + 8, total_bytes);
+  store_le(p + 16, num_tables);
+  store_le(p + 20, num_segments);
+}
+
+// Bytes a segment's data takes (chunk table + payload, each padded to 8).
+CO3_HD uint64_t segment_data_bytes(uint64_t num_chunks, uint64_t payload_words) {
+  return align8(2 * num_chunks) + align8(4 * payload_words);
+}
+
+// Bytes a code table takes (header + body, padded to 8).
+CO3_HD uint64_t table_bytes(uint64_t body_bytes) { return align8(kTableHeaderBytes + body_bytes); }
+
+}  // namespace co3::detail
