@@ -96,8 +96,8 @@ TEST(Crc, PiecesCombinedInATreeEqualTheWhole) {
   while (p.size() > 1) {
     std::vector<Piece> next;
     for (size_t i = 0; i + 1 < p.size(); i += 2)
-      next.push_back({crc32c_combine_hd(p[i].crc, p[i + 1].crc, p[i + 1].bytes),
-                      p[i].bytes + p[i + 1].bytes});
+      next.push_back(
+          {crc32c_combine_hd(p[i].crc, p[i + 1].crc, p[i + 1].bytes), p[i].bytes + p[i + 1].bytes});
     if (p.size() % 2) next.push_back(p.back());
     p = next;
   }
@@ -110,7 +110,8 @@ TEST(EncodeStats, InPlaceFoldIsFoldPairwise) {
   for (size_t n : {0, 1, 2, 3, 7, 64, 1001}) {
     std::vector<co3::Moments> parts(n);
     for (auto& m : parts)
-      for (int k = 0; k < 5; ++k) m.add(static_cast<float>(static_cast<int64_t>(rng() % 2001) - 1000) * 1e-3f);
+      for (int k = 0; k < 5; ++k)
+        m.add(static_cast<float>(static_cast<int64_t>(rng() % 2001) - 1000) * 1e-3f);
     const co3::Moments a = co3::fold_pairwise(parts);
     const co3::Moments b = fold_pairwise_in_place(parts.data(), parts.size());
     EXPECT_EQ(a.sum, b.sum);
@@ -159,7 +160,8 @@ TEST(EncodeCode, TableBodySizeWriterAndReaderAgree) {
       EXPECT_LE(bytes, code_table_body_bound(n));
       std::vector<uint8_t> body(bytes + 8, 0xAB);
       EXPECT_EQ(write_code_table_body(len.data(), n, body.data()), bytes);
-      for (uint32_t k = bytes; k < body.size(); ++k) ASSERT_EQ(body[k], 0xAB) << "wrote past the body";
+      for (uint32_t k = bytes; k < body.size(); ++k)
+        ASSERT_EQ(body[k], 0xAB) << "wrote past the body";
       EXPECT_EQ(co3::write_code_lengths(len.data(), n),
                 std::vector<uint8_t>(body.begin(), body.begin() + bytes));
       std::vector<uint8_t> back(n);
@@ -184,7 +186,8 @@ TEST(EncodeEntry, NonFiniteAndTheErrorMemory) {
   EXPECT_EQ(nan.code, 0u);
   EXPECT_FALSE(nan.finite);
   EXPECT_EQ(nan.memory(), 0.0f);
-  const EntryCode inf = quantize_entry(-INFINITY, 0, 0.5f, f, co3::Rounding::nearest_even, 0, value);
+  const EntryCode inf =
+      quantize_entry(-INFINITY, 0, 0.5f, f, co3::Rounding::nearest_even, 0, value);
   EXPECT_EQ(inf.code, f.sign_bit() | f.max_code());
   EXPECT_EQ(inf.memory(), 0.0f);
   EXPECT_EQ(feedback_input(1.0f, nullptr, 0.7f, 0), 1.0f);

@@ -41,9 +41,10 @@ TEST(Golden, CpuEncodesMatchTheCheckedInPackets) {
     EXPECT_NO_THROW(co3::decode(packet.data(), packet.size()));
     ++compared;
   }
-  if (regenerate()) std::printf("wrote golden packets: %llu bytes\n",
-                                static_cast<unsigned long long>(total_bytes));
-  else EXPECT_GE(compared, 17);
+  if (regenerate())
+    std::printf("wrote golden packets: %llu bytes\n", static_cast<unsigned long long>(total_bytes));
+  else
+    EXPECT_GE(compared, 17);
 }
 
 }  // namespace

@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "../cpu/test_data.h"
 #include "co3/codec.h"
 #include "co3/dtype.h"
 #include "co3/rng.h"
-#include "../cpu/test_data.h"
 
 namespace co3::golden {
 
@@ -36,7 +36,7 @@ struct Case {
   std::string name;  // the file is tests/golden/<name>.co3
   CodecConfig config;
   std::vector<Tensor> tensors;
-  int steps = 1;            // encodes in a row (the error memory carries over); the last is kept
+  int steps = 1;              // encodes in a row (the error memory carries over); the last is kept
   bool missing_data = false;  // a real-data case whose ../shared/data file is absent
 };
 
@@ -53,7 +53,8 @@ inline float synthetic_value(uint64_t seed, uint64_t i) {
   int run = 0;
   while (run < 40 && (u >> (23 + run) & 1)) ++run;
   const uint32_t bits = static_cast<uint32_t>(u >> 63) << 31 |
-                        static_cast<uint32_t>(123 - run) << 23 | static_cast<uint32_t>(u & 0x7fffff);
+                        static_cast<uint32_t>(123 - run) << 23 |
+                        static_cast<uint32_t>(u & 0x7fffff);
   return detail::bits_f32(bits);
 }
 
@@ -102,10 +103,10 @@ inline std::vector<Case> cases() {
       {synthetic(40001, 2)});
   add("e5m2_down_gennorm_gennorm", config(formats::e5m2, R::nearest_down, P::gennorm, C::gennorm),
       {synthetic(30000, 3)});
-  add("e5m2_stochastic_absmax_laplace",
-      config(formats::e5m2, R::stochastic, P::absmax, C::laplace), {synthetic(20000, 4)});
-  add("e4m3_stochastic_gennorm_normal",
-      config(formats::e4m3, R::stochastic, P::gennorm, C::normal), {synthetic(30000, 5)});
+  add("e5m2_stochastic_absmax_laplace", config(formats::e5m2, R::stochastic, P::absmax, C::laplace),
+      {synthetic(20000, 4)});
+  add("e4m3_stochastic_gennorm_normal", config(formats::e4m3, R::stochastic, P::gennorm, C::normal),
+      {synthetic(30000, 5)});
   add("e4m3_nearest_none_hist", config(formats::e4m3, R::nearest_even, P::none, C::histogram),
       {synthetic(10000, 6)});
   {
@@ -144,9 +145,9 @@ inline std::vector<Case> cases() {
   }
   // Error feedback: two steps with γ = 0.7, the memory starting from synthetic values.
   {
-    Case* c = add("fp4_feedback_gamma07",
-                  config(formats::fp4, R::nearest_even, P::gennorm, C::histogram),
-                  {synthetic(20000, 31), synthetic(777, 32, DType::bf16)});
+    Case* c =
+        add("fp4_feedback_gamma07", config(formats::fp4, R::nearest_even, P::gennorm, C::histogram),
+            {synthetic(20000, 31), synthetic(777, 32, DType::bf16)});
     for (Tensor& t : c->tensors) {
       t.gamma = 0.7f;
       t.memory.resize(t.numel);
@@ -173,10 +174,10 @@ inline std::vector<Case> cases() {
     v[4999] = detail::bits_f32(0xff800000u);
     add("e5m2_clamp_nonfinite", cfg, {make_tensor(v, DType::f32)});
   }
-  add("empty", config(formats::fp4, R::nearest_even, P::gennorm, C::histogram),
-      {synthetic(0, 61)});
+  add("empty", config(formats::fp4, R::nearest_even, P::gennorm, C::histogram), {synthetic(0, 61)});
   // Slices of the real ResNet-18 gradients.
-  auto real = [&](const char* name, const char* file, uint64_t offset, uint64_t n, CodecConfig cfg) {
+  auto real = [&](const char* name, const char* file, uint64_t offset, uint64_t n,
+                  CodecConfig cfg) {
     const std::vector<float> all = testing::real_gradient(file, offset + n);
     Case* c = add(name, cfg, {});
     if (all.size() < offset + n) {
@@ -195,7 +196,8 @@ inline std::vector<Case> cases() {
 
 // Encodes a case on the CPU (steps in a row, the error memory carried over) and returns the last
 // packet; `memory` receives the final error memories.
-inline std::vector<uint8_t> encode_cpu(const Case& c, std::vector<std::vector<float>>* memory = nullptr) {
+inline std::vector<uint8_t> encode_cpu(const Case& c,
+                                       std::vector<std::vector<float>>* memory = nullptr) {
   std::vector<std::vector<float>> mem;
   for (const Tensor& t : c.tensors) mem.push_back(t.memory);
   std::vector<uint8_t> packet;

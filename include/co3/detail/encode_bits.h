@@ -21,7 +21,9 @@ CO3_HD uint64_t range_bits(const Sym* symbols, uint64_t begin, uint64_t end,
 }
 
 // 32-bit words a chunk of `bits` payload bits takes (FORMAT.md §6).
-CO3_HD uint64_t chunk_words_for(uint64_t bits) { return (bits + 31) / 32; }
+CO3_HD uint64_t chunk_words_for(uint64_t bits) {
+  return (bits + 31) / 32;
+}
 
 // ORs the codewords of symbols [begin, end) into a word buffer, the first codeword at stream bit
 // bit_offset (stream bit b is bit b mod 32 of word b / 32), through or_word(word_index, bits).

@@ -8,13 +8,15 @@
 #include <string>
 
 #include "co3/codec.h"
+#include "co3/detail/packet_layout.h"
 #include "co3/error.h"
 #include "co3/gennorm.h"
-#include "co3/detail/packet_layout.h"
 
 namespace co3::detail {
 
-inline std::string tensor_label(size_t segment) { return "tensor " + std::to_string(segment); }
+inline std::string tensor_label(size_t segment) {
+  return "tensor " + std::to_string(segment);
+}
 
 // Everything about one input that the host knows before reading its data.
 inline void check_encode_input(const EncodeInput& in, size_t segment) {

@@ -28,7 +28,7 @@ CO3_HD double symbol_model_mass(const double* pmf, uint32_t s, int width, int g,
 // The integer weight of a symbol with mixture mass `mix`: floor(mix · 2^40), at least 1, so that
 // a model code gives every symbol a codeword and can encode any data.
 CO3_HD uint64_t model_weight(double mix) {
-  const double scaled = dmul(mix, 1099511627776.0);  // 2^40, exact
+  const double scaled = dmul(mix, 1099511627776.0);          // 2^40, exact
   return scaled >= 1.0 ? static_cast<uint64_t>(scaled) : 1;  // truncation is floor here
 }
 

@@ -33,7 +33,11 @@ struct PacketCoding {
 };
 
 inline PacketCoding packet_coding(const CodecConfig& c) {
-  return {c.format, c.rounding, c.code, c.chunk_symbols, resolved_entries_per_symbol(c),
+  return {c.format,
+          c.rounding,
+          c.code,
+          c.chunk_symbols,
+          resolved_entries_per_symbol(c),
           resolved_max_code_length(c)};
 }
 
@@ -62,7 +66,9 @@ CO3_HD Descriptor segment_descriptor(const PacketCoding& pc, uint64_t numel, DTy
 }
 
 // Bytes of one shape record (FORMAT.md §3a).
-CO3_HD uint64_t shape_record_bytes(uint64_t ndim) { return 8 * (1 + ndim); }
+CO3_HD uint64_t shape_record_bytes(uint64_t ndim) {
+  return 8 * (1 + ndim);
+}
 
 // Writes one shape record: ndim, then the sizes outermost first.
 CO3_HD void store_shape_record(uint8_t* p, const int64_t* dims, uint64_t ndim) {

@@ -28,7 +28,9 @@ CO3_HD void fold_level_item(const Moments* from, Moments* to, uint64_t n, uint64
     to[i] = from[n - 1];
   }
 }
-CO3_HD uint64_t fold_level_size(uint64_t n) { return n / 2 + n % 2; }
+CO3_HD uint64_t fold_level_size(uint64_t n) {
+  return n / 2 + n % 2;
+}
 
 // fold_pairwise (moments.h) in place over parts[0 … n): the same merges in the same order.
 CO3_HD Moments fold_pairwise_in_place(Moments* parts, uint64_t n) {
