@@ -10,6 +10,7 @@
 
 #include "co3/crc32c.h"
 #include "co3/detail/crc32c_hd.h"
+#include "co3/detail/encode_batch.h"
 #include "co3/detail/encode_bits.h"
 #include "co3/detail/encode_code.h"
 #include "co3/detail/encode_entry.h"
@@ -204,6 +205,24 @@ TEST(EncodeLayout, CursorWalksFormatSection1) {
   EXPECT_EQ(c.table(5), 32u + 128 + 24);
   EXPECT_EQ(c.segment(3, 5), 32u + 128 + 24 + 24);
   EXPECT_EQ(c.total(), 32u + 128 + 24 + 24 + 8 + 24 + 4);
+}
+
+TEST(EncodeBatch, FindSegmentSkipsEmptySegments) {
+  // Items per segment, with empty ones first, in the middle, in a row and last.
+  const std::vector<uint64_t> items = {0, 3, 0, 0, 1, 5, 0, 2, 0};
+  std::vector<uint64_t> first;
+  uint64_t total = 0;
+  for (uint64_t n : items) {
+    first.push_back(total);
+    total += n;
+  }
+  for (uint64_t idx = 0; idx < total; ++idx) {
+    const uint32_t s = find_segment(static_cast<uint32_t>(items.size()), idx,
+                                    [&](uint32_t k) { return first[k]; });
+    EXPECT_GE(idx, first[s]);
+    EXPECT_LT(idx, first[s] + items[s]) << "index " << idx << " went to segment " << s;
+  }
+  EXPECT_EQ(find_segment(1, 0, [](uint32_t) { return uint64_t{0}; }), 0u);
 }
 
 }  // namespace
