@@ -50,8 +50,7 @@ T* at(void* base, size_t offset) {
 // Workspace offsets of every region, in the order of EncodeParams' pointers.
 struct Offsets {
   size_t jobs, tables, members, dims, seg, tab, tile_moments, fold, first_bad, symbols, hist,
-      lengths, rev, bodies, weights, mix, pmf, scratch, chunk_words, chunk_offsets, scan, crc,
-      crc_bytes;
+      lengths, rev, bodies, weights, mix, pmf, scratch, chunk_words, chunk_offsets, crc, crc_bytes;
 };
 
 }  // namespace
@@ -159,9 +158,6 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   const uint64_t chunk_max_words = (C * L + 31) / 32;
   p.pack_shared_words =
       chunk_max_words <= enc::kPackSharedWords ? static_cast<uint32_t>(chunk_max_words) : 0;
-  const cudaError_t scan = enc::scan_temp_bytes(p.total_chunks + 1, &p.scan_temp_bytes);
-  if (scan != cudaSuccess)
-    throw std::runtime_error(std::string("co3 GPU encode plan: ") + cudaGetErrorString(scan));
 
   // The workspace layout.
   Carver c;
@@ -189,7 +185,6 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   o.scratch = c.take<uint8_t>(p.code_slots * p.pm_scratch_bytes);
   o.chunk_words = c.take<unsigned long long>(p.total_chunks + 1);
   o.chunk_offsets = c.take<unsigned long long>(p.total_chunks + 1);
-  o.scan = c.take<uint8_t>(p.scan_temp_bytes);
   o.crc = c.take<uint32_t>(p.crc_blocks);
   o.crc_bytes = c.take<unsigned long long>(p.crc_blocks);
   data_->workspace = c.size();
@@ -205,7 +200,7 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   put(o.dims, dims.data(), dims.size() * sizeof(int64_t));
   // Pointers are stored as offsets here and rebased in encode_async (the workspace's address is
   // known only then).
-  static_assert(sizeof(Offsets) == 23 * sizeof(size_t), "Offsets lists every region");
+  static_assert(sizeof(Offsets) == 22 * sizeof(size_t), "Offsets lists every region");
   p.jobs = reinterpret_cast<const SegmentJob*>(o.jobs);
   p.tables = reinterpret_cast<const TableJob*>(o.tables);
   p.members = reinterpret_cast<const uint32_t*>(o.members);
@@ -226,7 +221,6 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   p.slot_scratch = reinterpret_cast<uint8_t*>(o.scratch);
   p.chunk_words = reinterpret_cast<unsigned long long*>(o.chunk_words);
   p.chunk_offsets = reinterpret_cast<unsigned long long*>(o.chunk_offsets);
-  p.scan_temp = reinterpret_cast<void*>(o.scan);
   p.crc_block_crc = reinterpret_cast<uint32_t*>(o.crc);
   p.crc_block_bytes = reinterpret_cast<unsigned long long*>(o.crc_bytes);
   guard.release();
@@ -256,12 +250,15 @@ cudaError_t EncodePlan::upload(void* ws, cudaStream_t stream) const {
                          cudaMemcpyHostToDevice, stream);
 }
 
+namespace enc {
 namespace {
 
 template <class T>
 void rebase(T*& ptr, void* base) {
   ptr = reinterpret_cast<T*>(static_cast<uint8_t*>(base) + reinterpret_cast<uintptr_t>(ptr));
 }
+
+}  // namespace
 
 EncodeParams rebased(EncodeParams p, void* ws) {
   rebase(p.jobs, ws);
@@ -284,20 +281,26 @@ EncodeParams rebased(EncodeParams p, void* ws) {
   rebase(p.slot_scratch, ws);
   rebase(p.chunk_words, ws);
   rebase(p.chunk_offsets, ws);
-  rebase(p.scan_temp, ws);
   rebase(p.crc_block_crc, ws);
   rebase(p.crc_block_bytes, ws);
   return p;
 }
 
-}  // namespace
+const EncodeParams& plan_params(const EncodePlan& plan) {
+  return plan.data().params;
+}
+const std::vector<uint8_t>& plan_upload_bytes(const EncodePlan& plan) {
+  return plan.data().job_bytes;
+}
+
+}  // namespace enc
 
 cudaError_t EncodePlan::encode_async(void* ws, uint8_t* packet, uint64_t* packet_bytes,
                                      DeviceStatus* status, cudaStream_t stream) const {
   using detail::TraceRange;
   if (reinterpret_cast<uintptr_t>(ws) % 256 || reinterpret_cast<uintptr_t>(packet) % 8)
     return cudaErrorInvalidValue;
-  const EncodeParams p = rebased(data_->params, ws);
+  const EncodeParams p = enc::rebased(data_->params, ws);
   cudaError_t e;
   CO3_TRACE("co3::encode (gpu)");
   // Per-encode state: the status, the histograms, the scan's zero tail.

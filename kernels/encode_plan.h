@@ -1,16 +1,19 @@
 // Internal to kernels/: what the encoder's host plan hands its kernels. The job table (uploaded
 // once) describes every segment and code table; the workspace pointers say where each stage
 // keeps its results; EncodeParams carries both plus the packet-wide coding parameters, by value,
-// into every launch.
+// into every launch. Plain C++ apart from the launchers, so that the CPU emulation test
+// (tests/gpu/test_gpu_encode_emulated.cpp) can run the stages of kernels/encode_stages.h over it.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "co3/config.h"
 #include "co3/detail/encode_batch.h"
 #include "co3/detail/encode_layout.h"
+#include "co3/detail/hd.h"
 #include "co3/dtype.h"
 #include "co3/gennorm_scale.h"
 #include "co3/kernels/status.h"
@@ -61,7 +64,7 @@ struct SegmentResult {
 
 struct TableResult {
   uint32_t body_bytes;
-  uint32_t failure;  // a StatusCode
+  uint32_t failure;  // a Status
   uint64_t detail;
   uint64_t offset;  // of its header in the packet
 };
@@ -83,7 +86,6 @@ struct EncodeParams {
   uint64_t pm_scratch_bytes;   // package-merge scratch per slot (8-byte multiple)
   uint32_t pack_shared_words;  // 0: chunks pack through global memory
   uint64_t crc_blocks;
-  size_t scan_temp_bytes;
 
   // Job table (uploaded).
   const SegmentJob* jobs;
@@ -108,44 +110,43 @@ struct EncodeParams {
   uint8_t* slot_scratch;              // code_slots × pm_scratch_bytes
   unsigned long long* chunk_words;    // total_chunks + 1 (the last is 0)
   unsigned long long* chunk_offsets;  // exclusive scan of chunk_words
-  void* scan_temp;
   uint32_t* crc_block_crc;
   unsigned long long* crc_block_bytes;
 };
 
-using detail::find_segment;
-
-// Entry i of a tensor as float32: load_as_float (dtype.h) for element-aligned device pointers
-// (the plan checks the alignment), through the read-only cache.
-__device__ __forceinline__ float load_entry(const void* p, DType d, uint64_t i) {
+// Entry i of a tensor as float32: load_as_float (dtype.h); on the device through the read-only
+// cache, for element-aligned pointers (the plan checks the alignment).
+CO3_HD float load_entry(const void* p, DType d, uint64_t i) {
+#if defined(__CUDA_ARCH__)
   if (d == DType::f32) return __ldg(static_cast<const float*>(p) + i);
   const unsigned short h = __ldg(static_cast<const unsigned short*>(p) + i);
   return d == DType::f16 ? half_to_float(h) : bf16_to_float(h);
+#else
+  return load_as_float(p, d, i);
+#endif
 }
 
-// Runs body(ptr) with the symbol buffer as the type it holds (uint8_t or uint16_t): kernels that
-// touch symbols are templated on it.
+// Runs body(ptr) with the symbol buffer as the type it holds (uint8_t or uint16_t).
 template <class Body>
-__device__ __forceinline__ void with_symbols(const EncodeParams& p, Body body) {
-  if (p.byte_symbols)
+CO3_HD void with_symbols(const EncodeParams& p, Body body) {
+  if (p.byte_symbols) {
     body(static_cast<uint8_t*>(p.symbols));
-  else
+  } else {
     body(static_cast<uint16_t*>(p.symbols));
+  }
 }
 
-// Launchers, one per stage file, in pipeline order. Each returns cudaGetLastError().
+// Launchers, one per stage file, in pipeline order (device code only). Each returns
+// cudaGetLastError().
 cudaError_t launch_moments(const EncodeParams& p, DeviceStatus* status, cudaStream_t s);
 cudaError_t launch_quantize(const EncodeParams& p, cudaStream_t s);
 cudaError_t launch_code(const EncodeParams& p, cudaStream_t s);
-cudaError_t launch_chunk_bits(const EncodeParams& p, cudaStream_t s);
+cudaError_t launch_chunk_bits(const EncodeParams& p, cudaStream_t s);  // and their scan
 cudaError_t launch_layout(const EncodeParams& p, uint8_t* packet, uint64_t* packet_bytes,
                           DeviceStatus* status, cudaStream_t s);
 cudaError_t launch_pack(const EncodeParams& p, uint8_t* packet, cudaStream_t s);
 cudaError_t launch_crc(const EncodeParams& p, uint8_t* packet, const uint64_t* packet_bytes,
                        cudaStream_t s);
-
-// cub::DeviceScan::ExclusiveSum's temporary bytes for n items (kernels/encode_layout.cu).
-cudaError_t scan_temp_bytes(uint64_t n, size_t* bytes);
 
 // Grid size for a grid-stride loop over `items` blocks' worth of work.
 inline unsigned grid_for(uint64_t items) {
@@ -153,3 +154,15 @@ inline unsigned grid_for(uint64_t items) {
 }
 
 }  // namespace co3::kernels::enc
+
+namespace co3::kernels {
+class EncodePlan;
+namespace enc {
+// The plan's parameters (workspace pointers as offsets from the workspace's start) and the bytes
+// upload() copies to the workspace's start: for the CPU emulation test.
+const EncodeParams& plan_params(const EncodePlan& plan);
+const std::vector<uint8_t>& plan_upload_bytes(const EncodePlan& plan);
+// The parameters with every workspace pointer based at ws.
+EncodeParams rebased(EncodeParams p, void* ws);
+}  // namespace enc
+}  // namespace co3::kernels

@@ -9,15 +9,15 @@
 namespace co3::kernels {
 
 void raise_status(const DeviceStatus& s) {
-  switch (static_cast<StatusCode>(s.code)) {
-    case StatusCode::ok: return;
-    case StatusCode::non_finite:
+  switch (static_cast<Status>(s.code)) {
+    case Status::ok: return;
+    case Status::non_finite:
       fail(Errc::non_finite, detail::non_finite_message(s.segment, s.detail));
-    case StatusCode::code_too_many_symbols:
+    case Status::code_too_many_symbols:
       fail(Errc::invalid_argument,
            detail::too_many_symbols_message(s.detail & 0xffffffffu,
                                             static_cast<int>(s.detail >> 32 & 0xff)));
-    case StatusCode::code_weights_too_large:
+    case Status::code_weights_too_large:
       fail(Errc::invalid_argument, detail::weights_too_large_message());
   }
   fail(Errc::invalid_argument, "device status: unknown code " + std::to_string(s.code));

@@ -62,6 +62,8 @@ class EncodePlan {
   cudaError_t encode_async(void* d_workspace, uint8_t* d_packet, uint64_t* d_packet_bytes,
                            DeviceStatus* d_status, cudaStream_t stream) const;
 
+  const EncodePlanData& data() const { return *data_; }  // for kernels/ and its tests
+
  private:
   EncodePlanData* data_;
 };

@@ -9,21 +9,23 @@
 
 namespace co3::kernels {
 
-// Every code a device stage can report, in one place. `segment` and `detail` say more:
-enum class StatusCode : uint32_t {
+// Every code a device stage can report, in one place. `segment` and `detail` say more. The
+// encoder's codes start at 1000, clear of the decoder's §9 list (branch gpu-dec), which the
+// two branches' merge puts here too.
+enum class Status : uint32_t {
   ok = 0,
   // Encoder. segment: the first tensor (in batch order) with NaN/Inf under the 'error' policy;
   // detail: how many of its entries are not finite. The CPU codec throws Errc::non_finite.
-  non_finite = 1,
+  non_finite = 1000,
   // Encoder. segment: the code table; detail: symbols with a nonzero count (low 32 bits) and the
   // length limit (bits 32–39): more symbols occur than codes of that length can tell apart.
-  code_too_many_symbols = 2,
+  code_too_many_symbols = 1001,
   // Encoder. segment: the code table; Σ weight·length reaches 2^64 − 1.
-  code_weights_too_large = 3,
+  code_weights_too_large = 1002,
 };
 
 struct DeviceStatus {
-  uint32_t code;  // a StatusCode
+  uint32_t code;  // a Status, 0 = ok
   uint32_t segment;
   uint64_t detail;
 };
