@@ -8,6 +8,7 @@
 #include "co3/dtype.h"
 #include "co3/error.h"
 #include "co3/gennorm.h"
+#include "co3/gennorm_scale.h"
 #include "co3/huffman.h"
 #include "co3/rng.h"
 #include "co3/detail/encode_bits.h"
@@ -62,7 +63,9 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
   q.alpha = fit.alpha;
   q.scale = choose_scale(cfg.scale.policy, cfg.scale.value, f, q.moments.max_abs, fit.beta,
                          fit.alpha,
-                         [&](double beta) { return gennorm_optimal_t(f, cfg.rounding, beta); });
+                         [&](double beta) {
+                           return lookup_optimal_t(scale_table(f, cfg.rounding), beta);
+                         });
 
   const int g = q.entries_per_symbol;
   const uint64_t nsym = (q.numel + g - 1) / g;

@@ -1,6 +1,6 @@
 // The packet's CRC32C (FORMAT.md §8) over bytes [0, size − 4), size read from the device scalar:
 // pieces checksummed in parallel, joined with crc32c_combine_hd (exact in any tree order), stored
-// in the last 4 bytes.
+// in the last 4 bytes; then the failure record if the encode failed.
 #include "encode_stages.h"
 
 namespace co3::kernels::enc {
@@ -49,12 +49,18 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) detail::store_le(packet + *packet_bytes - detail::kCrcBytes, parts[0].crc);
 }
 
+// One thread: the failure record if the status is set (finish_encode).
+__global__ void finish_kernel(uint8_t* packet, uint64_t* packet_bytes, const DeviceStatus* status) {
+  finish_encode(packet, packet_bytes, status);
+}
+
 }  // namespace
 
-cudaError_t launch_crc(const EncodeParams& p, uint8_t* packet, const uint64_t* packet_bytes,
-                       cudaStream_t stream) {
+cudaError_t launch_crc(const EncodeParams& p, uint8_t* packet, uint64_t* packet_bytes,
+                       const DeviceStatus* status, cudaStream_t stream) {
   crc_pieces_kernel<<<grid_for(p.crc_blocks), kThreads, 0, stream>>>(p, packet, packet_bytes);
   crc_final_kernel<<<1, kThreads, 0, stream>>>(p, packet, packet_bytes);
+  finish_kernel<<<1, 1, 0, stream>>>(packet, packet_bytes, status);
   return cudaGetLastError();
 }
 

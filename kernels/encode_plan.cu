@@ -127,7 +127,6 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
       if (!cfg.shared_code) tables.push_back({members.size(), 0, 0});
       j.table = static_cast<uint32_t>(tables.size() - 1);
       TableJob& t = tables.back();
-      if (cfg.shared_code) t.first_member = 0;
       members.push_back(static_cast<uint32_t>(i));
       ++t.num_members;
       t.total_numel += j.numel;
@@ -329,7 +328,7 @@ cudaError_t EncodePlan::encode_async(void* ws, uint8_t* packet, uint64_t* packet
     if ((e = enc::launch_pack(p, packet, stream))) return e;
   }
   CO3_TRACE("crc");
-  return enc::launch_crc(p, packet, packet_bytes, stream);
+  return enc::launch_crc(p, packet, packet_bytes, status, stream);
 }
 
 namespace {

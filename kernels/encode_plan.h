@@ -145,8 +145,8 @@ cudaError_t launch_chunk_bits(const EncodeParams& p, cudaStream_t s);  // and th
 cudaError_t launch_layout(const EncodeParams& p, uint8_t* packet, uint64_t* packet_bytes,
                           DeviceStatus* status, cudaStream_t s);
 cudaError_t launch_pack(const EncodeParams& p, uint8_t* packet, cudaStream_t s);
-cudaError_t launch_crc(const EncodeParams& p, uint8_t* packet, const uint64_t* packet_bytes,
-                       cudaStream_t s);
+cudaError_t launch_crc(const EncodeParams& p, uint8_t* packet, uint64_t* packet_bytes,
+                       const DeviceStatus* status, cudaStream_t s);  // and the failure record
 
 // Grid size for a grid-stride loop over `items` blocks' worth of work.
 inline unsigned grid_for(uint64_t items) {

@@ -14,14 +14,14 @@ __global__ void __launch_bounds__(kThreads) quantize_kernel(EncodeParams p) {
   extern __shared__ uint32_t bins[];  // p.alphabet entries when kShared
   const uint32_t first_bad = *p.first_bad;
   for (uint64_t b = blockIdx.x; b < p.total_symtiles; b += gridDim.x) {
-    const SymbolTile tile = symbol_tile(p, b);
-    unsigned long long* const row = hist_row(p, p.jobs[tile.segment].table);
+    const SymbolTile tile = symbol_tile(p, b, first_bad);
+    unsigned long long* const row = hist_row(p, tile.job.table);
     if (kShared) {
       for (uint32_t k = threadIdx.x; k < p.alphabet; k += kThreads) bins[k] = 0;
       __syncthreads();
     }
     for (uint64_t j = tile.begin + threadIdx.x; j < tile.end; j += kThreads) {
-      const uint32_t sym = quantize_symbol(p, tile.segment, j, first_bad);
+      const uint32_t sym = quantize_symbol(p, tile, j);
       if (kShared) {
         atomicAdd(&bins[sym], 1u);
       } else {

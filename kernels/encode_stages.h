@@ -82,28 +82,33 @@ CO3_HD void report_first_bad(const EncodeParams& p, uint32_t first, DeviceStatus
 
 // ---- Pass 2: conversion, error memory, symbols ----
 
+// Symbol tile b: its segment's job and scale in locals (registers on the device: the error
+// memory stores cannot alias them), and which of its symbols it holds.
 struct SymbolTile {
-  uint32_t segment;
+  SegmentJob job;
+  float scale;
+  float* memory;        // the error memory to write: null from first_bad on (see quantize_symbol)
   uint64_t begin, end;  // symbols of the segment
 };
-CO3_HD SymbolTile symbol_tile(const EncodeParams& p, uint64_t b) {
+CO3_HD SymbolTile symbol_tile(const EncodeParams& p, uint64_t b, uint32_t first_bad) {
   const uint32_t s =
       detail::find_segment(p.num_segments, b, [&](uint32_t k) { return p.jobs[k].first_symtile; });
-  const SegmentJob& job = p.jobs[s];
+  const SegmentJob job = p.jobs[s];
   const uint64_t begin = (b - job.first_symtile) * kSymbolTile;
   const uint64_t end =
       job.num_symbols - begin < kSymbolTile ? job.num_symbols : begin + kSymbolTile;
-  return {s, begin, end};
+  return {job, p.seg[s].scale, s < first_bad ? job.memory : nullptr, begin, end};
 }
 
-// Symbol j of segment s: its entries converted by exactly host/encoder.cpp's calls, the error
-// memory written unless the CPU would have stopped before segment s (s ≥ first_bad), the symbol
-// stored. Entry i's memory is read (in u) and then written by this call only.
-CO3_HD uint32_t quantize_symbol(const EncodeParams& p, uint32_t s, uint64_t j, uint32_t first_bad) {
-  const SegmentJob& job = p.jobs[s];
+// Symbol j of the tile's segment: its entries converted by exactly host/encoder.cpp's calls, the
+// error memory written unless the CPU would have stopped before this segment (segment ≥
+// first_bad), the symbol stored. Entry i's memory is read (in u) and then written by this call
+// only.
+CO3_HD uint32_t quantize_symbol(const EncodeParams& p, const SymbolTile& tile, uint64_t j) {
+  const SegmentJob& job = tile.job;
   const FloatFormat f = p.pc.format;
-  const float scale = p.seg[s].scale;
-  float* const memory = s < first_bad ? job.memory : nullptr;
+  const float scale = tile.scale;
+  float* const memory = tile.memory;
   const uint32_t sym =
       detail::encode_symbol(j, p.pc.entries_per_symbol, f.width(), job.numel, [&](uint64_t i) {
         const float u =
@@ -379,6 +384,17 @@ CO3_HD CrcPart crc_piece(const uint32_t* table, const uint8_t* packet, uint64_t 
 // A then B.
 CO3_HD CrcPart crc_join(const CrcPart& a, const CrcPart& b) {
   return {detail::crc32c_combine_hd(a.crc, b.crc, b.bytes), a.bytes + b.bytes};
+}
+
+// ---- The end ----
+
+// After everything: a failed encode leaves FORMAT.md §11's failure record (and its 32 bytes as
+// the packet's size) instead of a meaningless packet, so that a reader of the buffer raises the
+// error without the status word.
+CO3_HD void finish_encode(uint8_t* packet, uint64_t* packet_bytes, const DeviceStatus* status) {
+  if (status->code == static_cast<uint32_t>(Status::ok)) return;
+  detail::store_failure_record(packet, status->code, status->segment, status->detail);
+  *packet_bytes = detail::kFailureRecordBytes;
 }
 
 }  // namespace co3::kernels::enc

@@ -72,9 +72,9 @@ Emulated emulate(const EncodePlan& plan) {
 
   // Pass 2: quantize_kernel (threads in reverse order: the symbols' order must not matter).
   for (uint64_t b = 0; b < p.total_symtiles; ++b) {
-    const SymbolTile tile = symbol_tile(p, b);
+    const SymbolTile tile = symbol_tile(p, b, *p.first_bad);
     for (uint64_t j = tile.end; j-- > tile.begin;)
-      ++hist_row(p, p.jobs[tile.segment].table)[quantize_symbol(p, tile.segment, j, *p.first_bad)];
+      ++hist_row(p, tile.job.table)[quantize_symbol(p, tile, j)];
   }
 
   // code_kernel: table t in slot t mod code_slots.
@@ -168,6 +168,7 @@ Emulated emulate(const EncodePlan& plan) {
   join_block(parts);
   EXPECT_EQ(parts[0].bytes, packet_bytes - 4);
   co3::detail::store_le(packet.data() + packet_bytes - 4, parts[0].crc);
+  finish_encode(packet.data(), &packet_bytes, &status);
   packet.resize(packet_bytes);
   out.packet = std::move(packet);
   return out;
@@ -278,6 +279,11 @@ void expect_cpu_error(const co3::golden::Case& c) {
     cpu_code = e.code();
   }
   const Emulated e = emulate(EncodePlan(inputs_of(c.tensors, mem), c.config));
+  // The buffer holds the failure record (FORMAT.md §11), which the decoder rejects.
+  ASSERT_EQ(e.packet.size(), 32u);
+  EXPECT_EQ(std::string(e.packet.begin(), e.packet.begin() + 4), "CO3e");
+  EXPECT_EQ(co3::detail::load_le<uint32_t>(e.packet.data() + 4), e.status.code);
+  EXPECT_THROW(co3::decode(e.packet.data(), e.packet.size()), co3::Error);
   try {
     co3::kernels::raise_status(e.status);
     FAIL() << "no status";

@@ -18,8 +18,9 @@
 // no pageable copy, so it can be captured in a CUDA graph and replayed. The packet's size is
 // written to *d_packet_bytes (device memory); errors the CPU codec would throw after reading the
 // data (NaN/Inf under the 'error' policy, a histogram code that cannot be built) go to *d_status
-// (status.h) instead; the packet is then meaningless. Argument errors (everything the host can
-// see) are thrown by the plan's constructor, as co3::Error with the CPU codec's message.
+// (status.h) instead, and the packet buffer then holds docs/FORMAT.md §11's 32-byte failure
+// record (*d_packet_bytes = 32), which every decoder rejects. Argument errors (everything the
+// host can see) are thrown by the plan's constructor, as co3::Error with the CPU codec's message.
 //
 // Concurrency: encodes on different streams need different workspaces (and packets); one
 // workspace serves one encode at a time.
