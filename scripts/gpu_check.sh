@@ -78,7 +78,7 @@ stage_start() {
 # stage_end NAME RESULT
 stage_end() { summary "$(printf '%-9s %4d s  %s' "$1" $(($(now) - STAGE_T0)) "$2")"; }
 
-summary "co3 gpu_check $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') on $(hostname), $(date -u +%FT%TZ), budget $((END - START)) s"
+summary "co3 gpu_check $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') on ${HOSTNAME:-?}, $(date -u +%FT%TZ), budget $((END - START)) s"
 summary "$(nvcc --version 2>/dev/null | tail -n 1 || echo 'nvcc: not found'); $(cmake --version | head -n 1)"
 summary "$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi: no GPU listed')"
 
@@ -242,7 +242,9 @@ if ! command -v ncu >/dev/null; then
 else
   ncu_args=(--clock-control none --target-processes all --section SpeedOfLight
     --section Occupancy --section LaunchStats --launch-count 30)
-  ncu_limit=$(limit 90 60)
+  # The stage's time in equal shares, one per profiled program.
+  ncu_limit=$(($(limit 120 60) / (${#gpu_tests[@]} + 1)))
+  ((ncu_limit < 10)) && ncu_limit=10
   rc=0
   {
     for exe in "${gpu_tests[@]}"; do
