@@ -25,6 +25,10 @@
 # sanitize.log, bench.log (both benches' tables), bench_gpu.json, bench_aop.json, ncu.log.
 # Exit status: 0 when every stage that ran passed, 1 otherwise, 2 for a bad command line.
 #
+# Data: the real gradient resnet18_step120.f32 is read from shared/data in the checkout (which
+# the device tool sends along: copy it there first) or ../shared/data; without it the GPU tests
+# that need it skip and the bench tiles synthetic GenNorm data.
+#
 # Environment:
 #   CO3_GPU_CHECK_SECONDS  overall budget in seconds (480); stages that would overrun it are cut
 #                          short or skipped, and say so
@@ -48,6 +52,11 @@ JOBS=${JOBS:-$(nproc)}
 START=$(date +%s)
 END=$((START + ${CO3_GPU_CHECK_SECONDS:-480}))
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$ROOT} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+# The real gradients: shared/data inside the checkout travels to the GPU machine (the device
+# tool copies it), ../shared/data beside it does not. Tests and benches read CO3_DATA_DIR.
+CO3_DATA_DIR=$ROOT/../shared/data
+[[ -f $ROOT/shared/data/resnet18_step120.f32 ]] && CO3_DATA_DIR=$ROOT/shared/data
+export CO3_DATA_DIR
 
 # The CUDA tools, wherever this machine keeps them.
 for d in /usr/local/cuda/bin /usr/local/cuda/compute-sanitizer /opt/nvidia/nsight-compute/*/; do
@@ -80,6 +89,7 @@ stage_end() { summary "$(printf '%-9s %4d s  %s' "$1" $(($(now) - STAGE_T0)) "$2
 
 summary "co3 gpu_check $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') on ${HOSTNAME:-?}, $(date -u +%FT%TZ), budget $((END - START)) s"
 summary "$(nvcc --version 2>/dev/null | tail -n 1 || echo 'nvcc: not found'); $(cmake --version | head -n 1)"
+summary "data: $CO3_DATA_DIR ($([[ -f $CO3_DATA_DIR/resnet18_step120.f32 ]] && echo present || echo 'absent: tests skip, benches use synthetic data'))"
 summary "$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi: no GPU listed')"
 
 # --- 1 build ----------------------------------------------------------------------------------
@@ -89,7 +99,8 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 rc=0
 {
   cmake -S "$ROOT" -B "$B" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCO3_WITH_TORCH=OFF -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_FLAGS=-lineinfo &&
+    -DCO3_WITH_TORCH=OFF -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_FLAGS=-lineinfo \
+    -DCO3_DATA_DIR="$CO3_DATA_DIR" &&
     timeout -k 10 "$(limit 300 150)" cmake --build "$B" -j "$JOBS"
 } >"$OUT/build.log" 2>&1 || rc=$?
 if [[ $rc -ne 0 ]]; then
@@ -131,7 +142,7 @@ fi
 # --- 2 tests ----------------------------------------------------------------------------------
 stage_start tests
 rc=0
-timeout -k 10 "$(limit 180 240)" ctest --test-dir "$B" -L gpu -V --timeout 120 \
+timeout -k 10 "$(limit 200 240)" ctest --test-dir "$B" -L gpu -V --timeout 150 \
   >"$OUT/gpu_tests.log" 2>&1 || rc=$?
 result=$(grep -E '^[0-9]+% tests passed|^No tests were found' "$OUT/gpu_tests.log" | tail -n 1)
 grep -E '^ *[0-9]+/[0-9]+ Test +#' "$OUT/gpu_tests.log"
