@@ -293,4 +293,7 @@ else
 fi
 
 summary "total $(($(now) - START)) s; $( ((failed)) && echo FAILED || echo 'all stages that ran passed')"
+# Last, so that the end of the output (all a device call returns) holds it whole.
+echo "==== gpu_check summary ($OUT/summary.txt) ===="
+cat "$OUT/summary.txt"
 exit "$failed"
