@@ -59,8 +59,8 @@ Quantizes the gradient in IN (.f32, .npy or .pt), entropy-codes it into a co3 pa
 to OUT, and prints one summary line on stderr.
 
 options (defaults in parentheses):
-  --device D            cpu|cuda: where to encode; cuda needs a CUDA device and a build
-                        with CUDA (cpu)
+  --device D            cpu|cuda: where to encode (cpu); cuda needs a build with CUDA
+                        and a device, and is refused until the GPU encoder is wired in
 )";
 
 const char* const kDecompressHelp = R"(usage: co3 decompress IN OUT [--threads N]
