@@ -200,6 +200,7 @@ else
       passed=$(grep -oE '^\[  PASSED  \] [0-9]+ test' "$log.log" | grep -oE '[0-9]+' | tail -n 1)
       case $rc in
         0) if [[ ${passed:-0} -eq 0 ]]; then what="NOTHING RAN" rc=skip; else what="ok, $passed passed"; fi ;;
+        77) what="NOTHING RAN" ;;  # every test skipped (tests/gtest_main.cpp)
         97) what="FINDINGS" ;;
         124 | 137) what="TIMEOUT after $per_run s" ;;
         *) what="FAILED (exit $rc)" ;;
