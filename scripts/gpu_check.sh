@@ -51,7 +51,6 @@ SCRATCH=$B/gpu_check  # per-run logs, merged into OUTDIR's few files
 JOBS=${JOBS:-$(nproc)}
 START=$(date +%s)
 END=$((START + ${CO3_GPU_CHECK_SECONDS:-480}))
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$ROOT} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 # The real gradients: shared/data inside the checkout travels to the GPU machine (the device
 # tool copies it), ../shared/data beside it does not. Tests and benches read CO3_DATA_DIR.
 CO3_DATA_DIR=$ROOT/../shared/data
