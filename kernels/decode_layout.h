@@ -35,13 +35,20 @@ struct OutputJob {
   uint32_t accumulate;
 };
 
-// Written by the directory stage (one per packet).
+// Written by the directory stage (one per packet); all 0 for a packet that failed.
 struct PacketState {
-  uint64_t length;
-  uint32_t num_tables;    // tables recorded (all of the packet's once the walk passed)
-  uint32_t num_segments;  // segments recorded (= its outputs once the walk passed)
+  uint32_t num_tables;    // its code tables
+  uint32_t num_segments;  // its segments (= its outputs)
   uint32_t num_slots;     // distinct tables used by segments: decoders to build
   uint32_t tiles;         // tiles of all its segments
+  // Where its tables, slots and tiles start in the batch-wide numbering without gaps
+  // (prefix_kernel), which the later stages' grids run over.
+  uint64_t table_begin, slot_begin, tile_begin;
+};
+
+// The batch's totals in that numbering (prefix_kernel).
+struct BatchTotals {
+  uint64_t tables, slots, tiles;
 };
 
 // One per output: what the later stages need of its segment.
@@ -70,6 +77,7 @@ struct SlotJob {
 // Pointers into the workspace, computed on the host from the plan.
 struct Workspace {
   PacketState* packets;
+  BatchTotals* totals;
   uint32_t* crc;           // per CRC piece
   uint64_t* table_offset;  // per table record
   int32_t* table_slot;     // per table record: its slot, or −1
@@ -100,14 +108,14 @@ __device__ inline bool failed(const DeviceStatus* s) {
   return *static_cast<const volatile uint32_t*>(&s->code) != 0;
 }
 
-// The packet whose [first, first + count) span holds global index i: spans are in packet order.
+// The last packet p with first(p) ≤ i, for a numbering in packet order: the packet that holds
+// index i when i is below the total (packets holding nothing share the next one's first).
 template <class First>
-__device__ inline uint32_t find_packet(const PacketJob* jobs, uint32_t packets, uint64_t i,
-                                       First first) {
+__device__ inline uint32_t find_packet(uint32_t packets, uint64_t i, First first) {
   uint32_t lo = 0, hi = packets;
   while (hi - lo > 1) {
     const uint32_t mid = (lo + hi) / 2;
-    if (first(jobs[mid].span) <= i) {
+    if (first(mid) <= i) {
       lo = mid;
     } else {
       hi = mid;

@@ -55,8 +55,8 @@ __device__ uint32_t value_bits(const SegmentJob& seg, const OutputJob& out, uint
 }
 
 __global__ void __launch_bounds__(kTileChunks)
-    payload_kernel(const PacketJob* jobs, const OutputJob* outputs, uint32_t packets,
-                   uint64_t tiles, Workspace ws, DeviceStatus* status) {
+    payload_kernel(const PacketJob* jobs, const OutputJob* outputs, uint32_t packets, Workspace ws,
+                   DeviceStatus* status) {
   __shared__ uint64_t lut[detail::kLutSize];
   __shared__ uint32_t limit[kMaxCodeLength + 1], offset[kMaxCodeLength + 1];
   __shared__ uint32_t values[1u << kMaxTableWidth];
@@ -65,13 +65,13 @@ __global__ void __launch_bounds__(kTileChunks)
   __shared__ uint32_t stage[kTileChunks][kRoundSymbols + 1];
   const uint32_t lane = threadIdx.x;
   uint32_t loaded_slot = ~0u, loaded_values = ~0u;  // what the shared tables hold (warp-uniform)
+  const uint64_t tiles = ws.totals->tiles;          // the batch's, without gaps (prefix_kernel)
   for (uint64_t i = blockIdx.x; i < tiles; i += gridDim.x) {
     if (__shfl_sync(kFull, lane == 0 && failed(status), 0)) return;
     const uint32_t p =
-        find_packet(jobs, packets, i, [](const DecodePlan::PacketSpan& s) { return s.tile_first; });
+        find_packet(packets, i, [&](uint32_t q) { return ws.packets[q].tile_begin; });
     const PacketJob& job = jobs[p];
-    const uint64_t tile = i - job.span.tile_first;
-    if (tile >= ws.packets[p].tiles) continue;
+    const uint64_t tile = i - ws.packets[p].tile_begin;
     const uint32_t o = segment_of_tile(ws.segments, job.span.first_output,
                                        ws.packets[p].num_segments, static_cast<uint32_t>(tile));
     const SegmentJob seg = ws.segments[o];
@@ -169,8 +169,7 @@ cudaError_t launch_payload(const DecodePlan& plan, const PacketJob* jobs, const 
   const uint64_t tiles = plan.total_tiles();
   const uint64_t most = uint64_t(sms) * 8;  // ~25 KB of shared memory a block: 8 fit an SM
   const unsigned grid = static_cast<unsigned>(tiles < most ? (tiles ? tiles : 1) : most);
-  payload_kernel<<<grid, kTileChunks, 0, stream>>>(jobs, outputs, plan.num_packets(), tiles, ws,
-                                                   status);
+  payload_kernel<<<grid, kTileChunks, 0, stream>>>(jobs, outputs, plan.num_packets(), ws, status);
   return cudaGetLastError();
 }
 

@@ -2,6 +2,7 @@
 // and the synchronous status check.
 #include <string>
 
+#include "co3/detail/trace.h"
 #include "co3/error.h"
 #include "co3/kernels/decode.h"
 #include "decode_layout.h"
@@ -108,6 +109,7 @@ Workspace carve(const DecodePlan& plan, void* base, size_t* bytes) {
     at = align256(at + sizeof(T) * count);
   };
   take(ws.packets, plan.num_packets());
+  take(ws.totals, 1);
   take(ws.crc, plan.total_crc_pieces());
   take(ws.table_offset, plan.total_tables());
   take(ws.table_slot, plan.total_tables());
@@ -134,8 +136,12 @@ cudaError_t decode(const DecodePlan& plan, const void* d_jobs, void* d_workspace
   const Workspace ws = carve(plan, d_workspace, &bytes);
   const auto* jobs = static_cast<const PacketJob*>(d_jobs);
   const auto* outputs = reinterpret_cast<const OutputJob*>(jobs + plan.num_packets());
-  if ((e = launch_validate(plan, jobs, outputs, ws, d_status, sms, stream)) != cudaSuccess)
-    return e;
+  {
+    CO3_TRACE("gpu decode: validate");
+    if ((e = launch_validate(plan, jobs, outputs, ws, d_status, sms, stream)) != cudaSuccess)
+      return e;
+  }
+  CO3_TRACE("gpu decode: payload");
   return launch_payload(plan, jobs, outputs, ws, d_status, sms, stream);
 }
 

@@ -3,6 +3,7 @@
 //
 //   crc_kernel        a block per 64 KiB piece, a thread per 256 bytes, pieces joined by a tree
 //   directory_kernel  a thread per packet: header, CRC, directory walk, segment jobs, slots
+//   prefix_kernel     one thread: the batch-wide numbering of tables, slots and tiles
 //   tables_kernel     a thread per code table: token stream; canonical structure when used
 //   lut_kernel        a block per used table: one lookup entry per thread
 //   chunk_kernel      a warp per tile: chunk table entries, the tile's word count
@@ -42,8 +43,8 @@ __global__ void crc_kernel(const PacketJob* jobs, uint32_t packets, uint32_t* pi
   __shared__ uint32_t crc[kCrcThreads];
   __shared__ uint64_t size[kCrcThreads];
   const uint64_t piece = blockIdx.x;
-  const uint32_t p = find_packet(jobs, packets, piece,
-                                 [](const DecodePlan::PacketSpan& s) { return s.crc_first; });
+  const uint32_t p =
+      find_packet(packets, piece, [&](uint32_t q) { return jobs[q].span.crc_first; });
   const PacketJob& job = jobs[p];
   const uint64_t covered = crc_covered(job);
   for (uint32_t i = threadIdx.x; i < 256; i += blockDim.x) table[i] = detail::crc32c_table_entry(i);
@@ -104,7 +105,6 @@ __global__ void directory_kernel(const PacketJob* jobs, const OutputJob* outputs
   PacketState& st = ws.packets[p];
   st = PacketState{};  // counts stay 0 (later stages skip the packet) unless everything passes
   const uint64_t length = packet_length(job);
-  st.length = length;
   if (length > span.capacity)
     return post_status(status, make_status(Status::packet_capacity, p, length));
   DeviceStatus s = detail::check_header(job.data, length, p);
@@ -191,18 +191,34 @@ __global__ void directory_kernel(const PacketJob* jobs, const OutputJob* outputs
   st.tiles = tiles;
 }
 
-// One thread per table record: the token stream (§9.4); for a table that segments use, its
+// One thread, sequential over the packets: the batch-wide numbering of tables, slots and tiles.
+__global__ void prefix_kernel(uint32_t packets, Workspace ws) {
+  BatchTotals t{};
+  for (uint32_t p = 0; p < packets; ++p) {
+    PacketState& st = ws.packets[p];
+    st.table_begin = t.tables;
+    st.slot_begin = t.slots;
+    st.tile_begin = t.tiles;
+    t.tables += st.num_tables;
+    t.slots += st.num_slots;
+    t.tiles += st.tiles;
+  }
+  *ws.totals = t;
+}
+
+// One thread per code table: the token stream (§9.4); for a table that segments use, its
 // canonical structure and its symbols in (length, symbol) order, from a second read.
-__global__ void tables_kernel(const PacketJob* jobs, uint32_t packets, uint64_t records,
-                              Workspace ws, DeviceStatus* status) {
-  for (uint64_t i = blockIdx.x * uint64_t{blockDim.x} + threadIdx.x; i < records;
+__global__ void tables_kernel(const PacketJob* jobs, uint32_t packets, Workspace ws,
+                              DeviceStatus* status) {
+  const uint64_t total = ws.totals->tables;
+  for (uint64_t i = blockIdx.x * uint64_t{blockDim.x} + threadIdx.x; i < total;
        i += uint64_t{gridDim.x} * blockDim.x) {
     if (failed(status)) return;
-    const uint32_t p = find_packet(jobs, packets, i,
-                                   [](const DecodePlan::PacketSpan& s) { return s.table_first; });
-    const uint64_t t = i - jobs[p].span.table_first;
-    if (t >= ws.packets[p].num_tables) continue;
-    const uint8_t* h = jobs[p].data + ws.table_offset[i];
+    const uint32_t p =
+        find_packet(packets, i, [&](uint32_t q) { return ws.packets[q].table_begin; });
+    const uint64_t t = i - ws.packets[p].table_begin;
+    const uint64_t record = jobs[p].span.table_first + t;
+    const uint8_t* h = jobs[p].data + ws.table_offset[record];
     const uint32_t body = load_le<uint32_t>(h + 4);
     const uint32_t alphabet = 1u << h[0];
     uint32_t count[kMaxCodeLength + 1] = {};
@@ -213,8 +229,8 @@ __global__ void tables_kernel(const PacketJob* jobs, uint32_t packets, uint64_t 
       post_status(status, make_status(c, t, detail));
       continue;
     }
-    if (ws.table_slot[i] < 0) continue;
-    SlotJob& k = ws.slots[ws.table_slot[i]];
+    if (ws.table_slot[record] < 0) continue;
+    SlotJob& k = ws.slots[ws.table_slot[record]];
     detail::canonical_bases(count, h[1], k.limit, k.offset, k.first);
     uint32_t next[kMaxCodeLength + 1];
     for (int len = 0; len <= kMaxCodeLength; ++len) next[len] = k.first[len];
@@ -228,14 +244,14 @@ __global__ void tables_kernel(const PacketJob* jobs, uint32_t packets, uint64_t 
 }
 
 // A block per built decoder: its kLutSize lookup entries, one per thread and step.
-__global__ void lut_kernel(const PacketJob* jobs, uint32_t packets, uint64_t slots, Workspace ws,
-                           const DeviceStatus* status) {
-  for (uint64_t i = blockIdx.x; i < slots; i += gridDim.x) {
+__global__ void lut_kernel(uint32_t packets, Workspace ws, const DeviceStatus* status,
+                           const PacketJob* jobs) {
+  const uint64_t total = ws.totals->slots;
+  for (uint64_t i = blockIdx.x; i < total; i += gridDim.x) {
     if (failed(status)) return;
     const uint32_t p =
-        find_packet(jobs, packets, i, [](const DecodePlan::PacketSpan& s) { return s.slot_first; });
-    if (i - jobs[p].span.slot_first >= ws.packets[p].num_slots) continue;
-    SlotJob& k = ws.slots[i];
+        find_packet(packets, i, [&](uint32_t q) { return ws.packets[q].slot_begin; });
+    SlotJob& k = ws.slots[jobs[p].span.slot_first + (i - ws.packets[p].slot_begin)];
     const detail::CanonicalView view{k.limit, k.offset, ws.pool + k.pool_offset, k.max_len,
                                      k.symbol_bits};
     for (uint32_t e = threadIdx.x; e < detail::kLutSize; e += blockDim.x)
@@ -260,16 +276,16 @@ __device__ uint32_t find_segment(const SegmentJob* segs, uint32_t first, uint32_
 }
 
 // A warp per tile: each lane one chunk table entry (§9.5), the warp's sum for the prefix.
-__global__ void chunk_kernel(const PacketJob* jobs, uint32_t packets, uint64_t tiles, Workspace ws,
+__global__ void chunk_kernel(const PacketJob* jobs, uint32_t packets, Workspace ws,
                              DeviceStatus* status) {
-  for (uint64_t i = blockIdx.x; i < tiles; i += gridDim.x) {
+  const uint64_t total = ws.totals->tiles;
+  for (uint64_t i = blockIdx.x; i < total; i += gridDim.x) {
     // One lane reads the status for the warp: the reduction below needs every lane.
     if (__shfl_sync(0xffffffffu, threadIdx.x == 0 && failed(status), 0)) return;
     const uint32_t p =
-        find_packet(jobs, packets, i, [](const DecodePlan::PacketSpan& s) { return s.tile_first; });
+        find_packet(packets, i, [&](uint32_t q) { return ws.packets[q].tile_begin; });
     const PacketJob& job = jobs[p];
-    const uint64_t tile = i - job.span.tile_first;
-    if (tile >= ws.packets[p].tiles) continue;
+    const uint64_t tile = i - ws.packets[p].tile_begin;
     const uint32_t o = find_segment(ws.segments, job.span.first_output, ws.packets[p].num_segments,
                                     static_cast<uint32_t>(tile));
     const SegmentJob& seg = ws.segments[o];
@@ -282,7 +298,7 @@ __global__ void chunk_kernel(const PacketJob* jobs, uint32_t packets, uint64_t t
         post_status(status, make_status(Status::chunk_size, o, k));
     }
     words = __reduce_add_sync(0xffffffffu, words);
-    if (threadIdx.x == 0) ws.tile_words[i] = words;
+    if (threadIdx.x == 0) ws.tile_words[job.span.tile_first + tile] = words;
   }
 }
 
@@ -336,12 +352,13 @@ cudaError_t launch_validate(const DecodePlan& plan, const PacketJob* jobs, const
     crc_kernel<<<static_cast<unsigned>(plan.total_crc_pieces()), kCrcThreads, 0, stream>>>(
         jobs, packets, ws.crc);
   directory_kernel<<<packets, 1, 0, stream>>>(jobs, outputs, ws, status);
-  tables_kernel<<<grid_for(plan.total_tables(), 128, sms), 128, 0, stream>>>(
-      jobs, packets, plan.total_tables(), ws, status);
-  lut_kernel<<<grid_for(plan.total_slots(), 1, sms), 256, 0, stream>>>(
-      jobs, packets, plan.total_slots(), ws, status);
-  chunk_kernel<<<grid_for(plan.total_tiles(), 1, sms), kTileChunks, 0, stream>>>(
-      jobs, packets, plan.total_tiles(), ws, status);
+  prefix_kernel<<<1, 1, 0, stream>>>(packets, ws);
+  // Grids sized by the host's bounds (capped); the loops run to the device's totals.
+  tables_kernel<<<grid_for(plan.total_tables(), 128, sms), 128, 0, stream>>>(jobs, packets, ws,
+                                                                             status);
+  lut_kernel<<<grid_for(plan.total_slots(), 1, sms), 256, 0, stream>>>(packets, ws, status, jobs);
+  chunk_kernel<<<grid_for(plan.total_tiles(), 1, sms), kTileChunks, 0, stream>>>(jobs, packets, ws,
+                                                                                 status);
   tile_scan_kernel<<<packets, kScanThreads, 0, stream>>>(jobs, ws, status);
   return cudaGetLastError();
 }

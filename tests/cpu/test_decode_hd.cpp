@@ -2,7 +2,6 @@
 // the CPU: the canonical path and the multi-symbol lookup agree with the reference decoder of
 // huffman.h, and the status-returning validator gives parse_packet + decode's verdict on every
 // packet of the fuzz corpus and on thousands of corruptions of them.
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -17,6 +16,7 @@
 #include "co3/error.h"
 #include "co3/huffman.h"
 #include "hd_validate.h"
+#include "packet_files.h"
 #include "test_data.h"
 
 namespace {
@@ -130,32 +130,18 @@ bool hd_accepts(const std::vector<uint8_t>& p) {
   return st.code == 0;
 }
 
-std::vector<std::vector<uint8_t>> corpus() {
-  std::string dir = __FILE__;
-  dir = dir.substr(0, dir.rfind('/')) + "/../fuzz/corpus/packet";
-  std::vector<std::vector<uint8_t>> out;
-  DIR* d = opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::ifstream f(dir + "/" + e->d_name, std::ios::binary);
-    out.emplace_back(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  }
-  closedir(d);
-  return out;
-}
-
 void fix_crc(std::vector<uint8_t>& m) {
   const uint32_t crc = crc32c(m.data(), m.size() - 4);
   std::memcpy(m.data() + m.size() - 4, &crc, 4);
 }
 
 TEST(DecodeHd, SameVerdictOnTheFuzzCorpusAndItsCorruptions) {
-  const auto packets = corpus();
+  const auto packets = co3::testing::packet_files("fuzz/corpus/packet");
   ASSERT_GE(packets.size(), 10u) << "tests/fuzz/corpus/packet not found";
   std::mt19937_64 rng(99);
   int accepted = 0, rejected = 0;
-  for (const auto& p : packets) {
+  for (const auto& file : packets) {
+    const std::vector<uint8_t>& p = file.bytes;
     ASSERT_TRUE(cpu_accepts(p));
     ASSERT_TRUE(hd_accepts(p));
     for (size_t n = 0; n < p.size(); n += 1 + p.size() / 97) {
@@ -176,6 +162,16 @@ TEST(DecodeHd, SameVerdictOnTheFuzzCorpusAndItsCorruptions) {
   }
   std::printf("recomputed-CRC corruptions: %d rejected, %d accepted by both\n", rejected, accepted);
   EXPECT_GT(rejected, 0);
+}
+
+// The encoder's golden packets (tests/golden, from the ENC worker's branch): every one accepted.
+TEST(DecodeHd, AcceptsEveryGoldenPacket) {
+  const auto golden = co3::testing::packet_files("golden");
+  if (golden.empty()) GTEST_SKIP() << "no golden packets in tests/golden";
+  for (const auto& g : golden) {
+    EXPECT_TRUE(cpu_accepts(g.bytes)) << g.name;
+    EXPECT_TRUE(hd_accepts(g.bytes)) << g.name;
+  }
 }
 
 TEST(DecodeHd, EveryStatusBecomesAnErrorNamingIt) {

@@ -3,7 +3,6 @@
 // verdict on the fuzz corpus and on corruptions of it; the same values from two streams at once
 // and from a replayed CUDA graph. Skips (visibly) where no CUDA device exists.
 #include <cuda_runtime_api.h>
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -15,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../cpu/packet_files.h"
 #include "../cpu/test_data.h"
 #include "co3/codec.h"
 #include "co3/crc32c.h"
@@ -229,6 +229,13 @@ TEST(GpuDecode, EveryFormatCodeAndDtypeOnRealGradients) {
   }
 }
 
+TEST(GpuDecode, GoldenPackets) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  const auto golden = co3::testing::packet_files("golden");
+  if (golden.empty()) GTEST_SKIP() << "no golden packets in tests/golden";
+  for (const auto& g : golden) expect_gpu_equals_cpu(g.bytes, g.name);
+}
+
 TEST(GpuDecode, MixedSegmentsChunkSizesAndSharedTables) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
   const auto x = co3::testing::gennorm_samples(300000, 0.6, 2e-3, 9);
@@ -321,27 +328,13 @@ void expect_same_verdict(const std::vector<uint8_t>& packet, const std::string& 
   }
 }
 
-std::vector<std::vector<uint8_t>> corpus() {
-  std::string dir = __FILE__;
-  dir = dir.substr(0, dir.rfind('/')) + "/../fuzz/corpus/packet";
-  std::vector<std::vector<uint8_t>> out;
-  DIR* d = opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::ifstream f(dir + "/" + e->d_name, std::ios::binary);
-    out.emplace_back(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  }
-  closedir(d);
-  return out;
-}
-
 TEST(GpuDecode, SameVerdictOnTheFuzzCorpusAndCorruptions) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
-  const auto packets = corpus();
+  const auto packets = co3::testing::packet_files("fuzz/corpus/packet");
   ASSERT_GE(packets.size(), 10u);
   std::mt19937_64 rng(2024);
-  for (const auto& p : packets) {
+  for (const auto& file : packets) {
+    const std::vector<uint8_t>& p = file.bytes;
     expect_same_verdict(p, "corpus packet");
     for (size_t n = 0; n < p.size(); n += 1 + p.size() / 13)
       expect_same_verdict(std::vector<uint8_t>(p.begin(), p.begin() + n), "truncated");
