@@ -97,31 +97,4 @@ cudaError_t launch_validate(const DecodePlan& plan, const PacketJob* jobs, const
 cudaError_t launch_payload(const DecodePlan& plan, const PacketJob* jobs, const OutputJob* outputs,
                            const Workspace& ws, DeviceStatus* status, int sms, cudaStream_t stream);
 
-// First fault wins: later ones are dropped (every stage reads `code` before it trusts anything).
-__device__ inline void post_status(DeviceStatus* s, DeviceStatus v) {
-  if (atomicCAS(&s->code, 0u, v.code) == 0u) {
-    s->segment = v.segment;
-    s->detail = v.detail;
-  }
-}
-__device__ inline bool failed(const DeviceStatus* s) {
-  return *static_cast<const volatile uint32_t*>(&s->code) != 0;
-}
-
-// The last packet p with first(p) ≤ i, for a numbering in packet order: the packet that holds
-// index i when i is below the total (packets holding nothing share the next one's first).
-template <class First>
-__device__ inline uint32_t find_packet(uint32_t packets, uint64_t i, First first) {
-  uint32_t lo = 0, hi = packets;
-  while (hi - lo > 1) {
-    const uint32_t mid = (lo + hi) / 2;
-    if (first(mid) <= i) {
-      lo = mid;
-    } else {
-      hi = mid;
-    }
-  }
-  return lo;
-}
-
 }  // namespace co3::kernels::decode_detail

@@ -1,58 +1,16 @@
 // The GPU decoder's last stage (docs/FORMAT.md §6, §7, §9.6): a warp per tile of kTileChunks
 // chunks of one segment, a lane per chunk. Each lane decodes its chunk sequentially from its
-// first word (the format gives no other entry point) with the host+device decode_run, a lookup
-// table in shared memory yielding several symbols per lookup; every kRoundSymbols symbols the
-// lanes stage their symbols in shared memory and the warp writes each lane's run out together,
-// so that consecutive lanes store consecutive entries (coalesced) instead of 32 scattered runs.
-#include "co3/detail/decode_chunk.h"
-#include "co3/detail/decode_values.h"
-#include "co3/detail/validate_packet.h"
-#include "decode_layout.h"
+// first word (the format gives no other entry point) with the host+device decode_run, the
+// lookup table in shared memory yielding several symbols per lookup. Every kRoundSymbols
+// symbols the lanes stage their symbols in shared memory and the warp writes each lane's run out
+// together, so that consecutive lanes store consecutive entries (coalesced) instead of 32
+// scattered runs.
+#include "decode_stages.h"
 
 namespace co3::kernels::decode_detail {
 namespace {
 
-using detail::load_le;
-using detail::make_status;
-
 constexpr uint32_t kFull = 0xffffffffu;
-
-__device__ uint64_t ceil_div(uint64_t a, uint64_t b) {
-  return (a + b - 1) / b;
-}
-
-__device__ uint32_t segment_of_tile(const SegmentJob* segs, uint32_t first, uint32_t count,
-                                    uint32_t tile) {
-  uint32_t lo = 0, hi = count;
-  while (hi - lo > 1) {
-    const uint32_t mid = (lo + hi) / 2;
-    if (segs[first + mid].tile_begin <= tile) {
-      lo = mid;
-    } else {
-      hi = mid;
-    }
-  }
-  return first + lo;
-}
-
-// Writes entry i's value: `bits` are the output dtype's bits, or float32 bits when accumulating.
-__device__ void put(const OutputJob& out, uint64_t i, uint32_t bits) {
-  const DType d = static_cast<DType>(out.dtype);
-  if (d == DType::f32) {
-    uint32_t* o = static_cast<uint32_t*>(out.data) + i;
-    *o = out.accumulate ? detail::accumulate_bits(*o, detail::bits_f32(bits), d) : bits;
-  } else {
-    uint16_t* o = static_cast<uint16_t*>(out.data) + i;
-    *o = static_cast<uint16_t>(
-        out.accumulate ? detail::accumulate_bits(*o, detail::bits_f32(bits), d) : bits);
-  }
-}
-
-__device__ uint32_t value_bits(const SegmentJob& seg, const OutputJob& out, uint32_t code) {
-  const FloatFormat f{seg.exp_bits, seg.man_bits, seg.bias, static_cast<Layout>(seg.layout)};
-  return out.accumulate ? detail::f32_bits(detail::entry_value(f, seg.scale, code))
-                        : detail::entry_bits(f, seg.scale, code, static_cast<DType>(out.dtype));
-}
 
 __global__ void __launch_bounds__(kTileChunks)
     payload_kernel(const PacketJob* jobs, const OutputJob* outputs, uint32_t packets, Workspace ws,
@@ -60,28 +18,22 @@ __global__ void __launch_bounds__(kTileChunks)
   __shared__ uint64_t lut[detail::kLutSize];
   __shared__ uint32_t limit[kMaxCodeLength + 1], offset[kMaxCodeLength + 1];
   __shared__ uint32_t values[1u << kMaxTableWidth];
-  // stage[lane][j]: lane's j-th symbol of the round; the odd row length keeps both the lane-wise
-  // writes and the warp-wide reads of one row free of bank conflicts.
+  // stage[lane][j]: the lane's j-th symbol of the round. The odd row length keeps the lane-wise
+  // writes (one row per lane) and the warp-wide reads (one row by all lanes) conflict-free.
   __shared__ uint32_t stage[kTileChunks][kRoundSymbols + 1];
   const uint32_t lane = threadIdx.x;
-  uint32_t loaded_slot = ~0u, loaded_values = ~0u;  // what the shared tables hold (warp-uniform)
-  const uint64_t tiles = ws.totals->tiles;          // the batch's, without gaps (prefix_kernel)
+  // What the shared tables hold (the same in every lane): reloaded only on a change.
+  uint32_t loaded_slot = ~0u, loaded_values = ~0u;
+  const uint64_t tiles = ws.totals->tiles;  // the batch's, numbered without gaps
   for (uint64_t i = blockIdx.x; i < tiles; i += gridDim.x) {
     if (__shfl_sync(kFull, lane == 0 && failed(status), 0)) return;
-    const uint32_t p =
-        find_packet(packets, i, [&](uint32_t q) { return ws.packets[q].tile_begin; });
-    const PacketJob& job = jobs[p];
-    const uint64_t tile = i - ws.packets[p].tile_begin;
-    const uint32_t o = segment_of_tile(ws.segments, job.span.first_output,
-                                       ws.packets[p].num_segments, static_cast<uint32_t>(tile));
-    const SegmentJob seg = ws.segments[o];
-    const OutputJob out = outputs[o];
+    const TileView v = tile_at(i, jobs, packets, ws);
+    const SegmentJob seg = ws.segments[v.output];
+    const OutputJob out = outputs[v.output];
     const int w = 1 + seg.exp_bits + seg.man_bits;
     const uint32_t g = seg.group;
 
-    // Shared tables, reloaded only when the tile's table or segment differs from the last one.
-    // __syncwarp before: the previous tile's lanes may still read them.
-    __syncwarp();
+    __syncwarp();  // the previous tile's reads of the shared tables are done
     if (seg.slot != loaded_slot) {
       const SlotJob& k = ws.slots[seg.slot];
       for (uint32_t e = lane; e < detail::kLutSize; e += kTileChunks) lut[e] = k.lut[e];
@@ -91,72 +43,56 @@ __global__ void __launch_bounds__(kTileChunks)
       }
       loaded_slot = seg.slot;
     }
-    if (w <= kMaxTableWidth && o != loaded_values) {
+    if (w <= kMaxTableWidth && v.output != loaded_values) {
       for (uint32_t c = lane; c < (1u << w); c += kTileChunks) values[c] = value_bits(seg, out, c);
-      loaded_values = o;
+      loaded_values = v.output;
     }
     __syncwarp();
-    const detail::ChunkTables tables{
-        lut,
-        {limit, offset, ws.pool + ws.slots[seg.slot].pool_offset, seg.max_len, seg.symbol_bits}};
+    const detail::ChunkTables tables = chunk_tables(lut, limit, offset, seg, ws);
 
-    // This lane's chunk: its words start after the tile's earlier chunks (a warp scan).
-    const uint64_t nsym = ceil_div(seg.numel, g);
-    const uint64_t chunks = ceil_div(nsym, seg.chunk_symbols);
-    const uint64_t first_chunk = (tile - seg.tile_begin) * kTileChunks;
-    const uint64_t k = first_chunk + lane;
-    const uint8_t* chunk_table = job.data + seg.data_offset;
-    const uint32_t words = k < chunks ? load_le<uint16_t>(chunk_table + 2 * k) : 0;
-    uint32_t before = words;  // inclusive scan, then made exclusive
+    // This lane's chunk; its words start after the tile's earlier chunks' (a warp scan).
+    DeviceStatus fault;
+    const uint32_t words = chunk_entry(v, ws, lane, &fault);  // checked by chunk_kernel
+    uint32_t before = words;
     for (uint32_t d = 1; d < kTileChunks; d *= 2) {
-      const uint32_t v = __shfl_up_sync(kFull, before, d);
-      if (lane >= d) before += v;
+      const uint32_t up = __shfl_up_sync(kFull, before, d);
+      if (lane >= d) before += up;
     }
     before -= words;
-    const uint64_t* prefix = ws.tile_prefix + job.span.tile_first;
-    const uint32_t* payload =
-        reinterpret_cast<const uint32_t*>(chunk_table + detail::align8(2 * chunks)) +
-        (prefix[tile] - prefix[seg.tile_begin]) + before;
-    const uint64_t count = k < chunks ? (nsym - k * seg.chunk_symbols < seg.chunk_symbols
-                                             ? nsym - k * seg.chunk_symbols
-                                             : seg.chunk_symbols)
-                                      : 0;
+    const uint32_t* payload = reinterpret_cast<const uint32_t*>(chunk_words_at(v, ws, before));
+    const uint32_t count = chunk_symbol_count(v, seg, lane);
     detail::ChunkStream cs;
     cs.words = words;
     Status st = Status::ok;
-    const uint32_t mask = (1u << w) - 1;
-    for (uint64_t done = 0;; done += kRoundSymbols) {
-      uint32_t take =
-          st == Status::ok && count > done
-              ? static_cast<uint32_t>(count - done < kRoundSymbols ? count - done : kRoundSymbols)
-              : 0;
+    for (uint32_t done = 0;; done += kRoundSymbols) {
+      uint32_t take = st == Status::ok && count > done
+                          ? (count - done < kRoundSymbols ? count - done : kRoundSymbols)
+                          : 0;
       if (!__any_sync(kFull, take)) break;
       if (take) {
         st = detail::decode_run(
             cs, tables, take, [&](uint32_t j) { return __ldg(payload + j); },
             [&](uint32_t j, uint32_t sym) { stage[lane][j] = sym; });
         if (st != Status::ok) {
-          post_status(status, make_status(st, o, k));
+          post_status(status, make_status(st, v.output, v.first_chunk + lane));
           take = 0;
         }
       }
-      __syncwarp();
-      // Lane t's run is entries [(first_chunk + t)·C + done]·g … of its `take` symbols.
+      __syncwarp();  // the stage is written
       for (uint32_t t = 0; t < kTileChunks; ++t) {
         const uint32_t n = __shfl_sync(kFull, take, t) * g;
-        const uint64_t base = ((first_chunk + t) * seg.chunk_symbols + done) * g;
-        for (uint32_t e = lane; e < n; e += kTileChunks) {
-          const uint64_t at = base + e;
-          if (at >= seg.numel) break;  // the last symbol's entries past n (§6)
-          const uint32_t code = (stage[t][e / g] >> (w * (e % g))) & mask;
-          put(out, at, w <= kMaxTableWidth ? values[code] : value_bits(seg, out, code));
+        const uint64_t first = run_first_entry(v, seg, t, done);
+        for (uint32_t e = lane; e < n && first + e < seg.numel; e += kTileChunks) {
+          const uint32_t code = run_entry_code(stage[t], e, g, w);
+          put_entry(out, first + e,
+                    w <= kMaxTableWidth ? values[code] : value_bits(seg, out, code));
         }
       }
-      __syncwarp();  // the stage is rewritten next round
+      __syncwarp();  // the stage is read before the next round rewrites it
     }
-    if (k < chunks && st == Status::ok) {
+    if (count && st == Status::ok) {
       st = detail::finish_chunk(cs);
-      if (st != Status::ok) post_status(status, make_status(st, o, k));
+      if (st != Status::ok) post_status(status, make_status(st, v.output, v.first_chunk + lane));
     }
   }
 }
