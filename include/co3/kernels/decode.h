@@ -15,6 +15,13 @@
 // decodes only a batch that passed; once a fault is found the status word holds it, the outputs
 // are unspecified, and no stage reads or writes outside the packets, the outputs and the
 // workspace, whatever the packets hold.
+//
+// Parallelism. A chunk's bit stream decodes only from its start (FORMAT.md §6), so the unit of
+// parallel decoding is the chunk: a warp takes 32 chunks of one segment, a lane decodes one,
+// several symbols per lookup in a shared-memory table. A batch therefore runs as many lanes as
+// it has chunks (ceil(entries / (g · chunk_symbols)) per segment), and its time is at least one
+// chunk's sequential decode; the encoder's chunk_symbols is the knob that trades packet size for
+// more, shorter units (docs/FORMAT.md is unchanged: versions 1 and 2).
 #pragma once
 
 #include <cuda_runtime_api.h>
