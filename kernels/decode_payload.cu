@@ -31,7 +31,7 @@ __global__ void __launch_bounds__(kTileChunks)
     const SegmentJob seg = ws.segments[v.output];
     const OutputJob out = outputs[v.output];
     const int w = 1 + seg.exp_bits + seg.man_bits;
-    const uint32_t g = seg.group;
+    const uint32_t g = seg.group, inv = group_inverse(g);
 
     __syncwarp();  // the previous tile's reads of the shared tables are done
     if (seg.slot != loaded_slot) {
@@ -83,7 +83,7 @@ __global__ void __launch_bounds__(kTileChunks)
         const uint32_t n = __shfl_sync(kFull, take, t) * g;
         const uint64_t first = run_first_entry(v, seg, t, done);
         for (uint32_t e = lane; e < n && first + e < seg.numel; e += kTileChunks) {
-          const uint32_t code = run_entry_code(stage[t], e, g, w);
+          const uint32_t code = run_entry_code(stage[t], e, g, inv, w);
           put_entry(out, first + e,
                     w <= kMaxTableWidth ? values[code] : value_bits(seg, out, code));
         }

@@ -355,8 +355,15 @@ CO3_HD uint64_t run_first_entry(const TileView& v, const SegmentJob& seg, uint32
                                 uint64_t done) {
   return ((v.first_chunk + t) * seg.chunk_symbols + done) * seg.group;
 }
-CO3_HD uint32_t run_entry_code(const uint32_t* staged, uint32_t e, uint32_t g, int w) {
-  return (staged[e / g] >> (w * (e % g))) & ((1u << w) - 1);
+// e / g by a multiplication: with inv = ceil(2^16 / g) the quotient is exact for g ≤ 4 and
+// e < 2^14 (a run has ≤ kRoundSymbols · 4 entries), and the per-entry loop has no division.
+CO3_HD uint32_t group_inverse(uint32_t g) {
+  return (65536 + g - 1) / g;
+}
+CO3_HD uint32_t run_entry_code(const uint32_t* staged, uint32_t e, uint32_t g, uint32_t inv,
+                               int w) {
+  const uint32_t q = (e * inv) >> 16;
+  return (staged[q] >> (w * (e - q * g))) & ((1u << w) - 1);
 }
 
 #if defined(__CUDACC__)

@@ -89,7 +89,7 @@ DeviceStatus emulate(const DecodePlan& plan, const PacketJob* jobs, const Output
     const SegmentJob seg = ws.segments[v.output];
     const OutputJob& out = outputs[v.output];
     const int w = 1 + seg.exp_bits + seg.man_bits;
-    const uint32_t g = seg.group;
+    const uint32_t g = seg.group, inv = group_inverse(g);
     const SlotJob& k = ws.slots[seg.slot];
     const detail::ChunkTables tables = chunk_tables(k.lut, k.limit, k.offset, seg, ws);
     uint32_t words[kTileChunks], count[kTileChunks], take[kTileChunks];
@@ -132,7 +132,7 @@ DeviceStatus emulate(const DecodePlan& plan, const PacketJob* jobs, const Output
         const uint64_t first = run_first_entry(v, seg, t, done);
         for (uint32_t lane = 0; lane < kTileChunks; ++lane)
           for (uint32_t e = lane; e < n && first + e < seg.numel; e += kTileChunks)
-            put_entry(out, first + e, value_bits(seg, out, run_entry_code(stage[t], e, g, w)));
+            put_entry(out, first + e, value_bits(seg, out, run_entry_code(stage[t], e, g, inv, w)));
       }
     }
     for (uint32_t lane = 0; lane < kTileChunks; ++lane)
@@ -253,6 +253,18 @@ void expect_emulated_equals_cpu(const std::vector<uint8_t>& packet, const std::s
 
 const FloatFormat kFormats[] = {formats::fp4, formats::e5m2, formats::e4m3, formats::fp16,
                                 formats::bf16};
+
+TEST(GpuDecodeEmulated, RunEntryCodeSplitsSymbolsExactly) {
+  for (uint32_t g = 1; g <= 4; ++g)
+    for (uint32_t e = 0; e < (1u << 14); ++e)
+      ASSERT_EQ((e * group_inverse(g)) >> 16, e / g) << "g " << g << " e " << e;
+  // Symbol j holds entries 3j, 3j + 1, 3j + 2 (w = 4), each the entry's index mod 16.
+  uint32_t staged[kRoundSymbols];
+  for (uint32_t j = 0; j < kRoundSymbols; ++j)
+    staged[j] = ((3 * j + 2) & 15) << 8 | ((3 * j + 1) & 15) << 4 | ((3 * j) & 15);
+  for (uint32_t e = 0; e < 3 * kRoundSymbols; ++e)
+    EXPECT_EQ(run_entry_code(staged, e, 3, group_inverse(3), 4), e & 15);
+}
 
 TEST(GpuDecodeEmulated, EveryFormatCodeAndDtype) {
   auto x = co3::testing::real_gradient("resnet18_step120.f32", 200000);
