@@ -1,5 +1,5 @@
-// The packets checked into the test tree: tests/fuzz/corpus/packet (the fuzz seeds) and
-// tests/golden (the encoder's golden packets), read from the source directory.
+// The inputs checked into the test tree: tests/fuzz/corpus/* (the fuzz seeds) and tests/golden
+// (the encoder's golden packets), read from the source directory.
 #pragma once
 
 #include <dirent.h>
@@ -18,8 +18,10 @@ struct PacketFile {
   std::vector<uint8_t> bytes;
 };
 
-// Every *.co3 file of tests/<subdir>, by name; empty when the directory does not exist.
-inline std::vector<PacketFile> packet_files(const std::string& subdir) {
+// Every file of tests/<subdir> whose name ends in `ext`, by name; empty when the directory does
+// not exist.
+inline std::vector<PacketFile> packet_files(const std::string& subdir,
+                                            const std::string& ext = ".co3") {
   std::string dir = __FILE__;  // tests/cpu/packet_files.h
   dir = dir.substr(0, dir.rfind('/')) + "/../" + subdir;
   std::vector<PacketFile> out;
@@ -27,7 +29,8 @@ inline std::vector<PacketFile> packet_files(const std::string& subdir) {
   if (!d) return out;
   while (dirent* e = readdir(d)) {
     const std::string name = e->d_name;
-    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".co3") != 0) continue;
+    if (name.size() < ext.size() || name.compare(name.size() - ext.size(), ext.size(), ext) != 0)
+      continue;
     std::ifstream f(dir + "/" + name, std::ios::binary);
     out.push_back({name, std::vector<uint8_t>(std::istreambuf_iterator<char>(f),
                                               std::istreambuf_iterator<char>())});

@@ -164,6 +164,45 @@ TEST(DecodeHd, SameVerdictOnTheFuzzCorpusAndItsCorruptions) {
   EXPECT_GT(rejected, 0);
 }
 
+// The code_lengths fuzz seeds (fuzz_code_lengths' input: alphabet choice, max_len, body) and
+// corruptions of them: the token reader accepts what read_code_lengths accepts, with the same
+// lengths.
+TEST(DecodeHd, TokenReaderMatchesReadCodeLengthsOnTheFuzzCorpus) {
+  const auto seeds = co3::testing::packet_files("fuzz/corpus/code_lengths", ".bin");
+  ASSERT_GE(seeds.size(), 5u) << "tests/fuzz/corpus/code_lengths not found";
+  std::mt19937_64 rng(5);
+  int accepted = 0, rejected = 0;
+  for (const auto& seed : seeds)
+    for (int trial = 0; trial < 300; ++trial) {
+      std::vector<uint8_t> in = seed.bytes;
+      if (trial > 0) in[2 + rng() % (in.size() - 2)] ^= static_cast<uint8_t>(1 + rng() % 255);
+      if (trial % 7 == 6) in.resize(2 + rng() % (in.size() - 1));
+      const auto n = static_cast<uint32_t>(std::max(1, (1 << in[0] % 17) - in[0] / 17));
+      const int max_len = 1 + in[1] % 24;
+      std::vector<uint8_t> want(n), got(n, 0);
+      bool cpu_ok = true;
+      try {
+        read_code_lengths(in.data() + 2, in.size() - 2, n, max_len, want.data());
+      } catch (const Error& e) {
+        ASSERT_EQ(e.code(), Errc::corrupt_packet);
+        cpu_ok = false;
+      }
+      uint32_t count[kMaxCodeLength + 1] = {};
+      uint64_t detail;
+      const kernels::Status st = detail::read_code_tokens(
+          in.data() + 2, static_cast<uint32_t>(in.size() - 2), n, max_len, count, &detail,
+          [&](uint32_t s, int len) { got[s] = static_cast<uint8_t>(len); });
+      ASSERT_EQ(cpu_ok, st == kernels::Status::ok) << seed.name << " trial " << trial;
+      if (cpu_ok) {
+        ASSERT_EQ(want, got) << seed.name << " trial " << trial;
+      }
+      (cpu_ok ? accepted : rejected)++;
+    }
+  std::printf("code tables: %d accepted, %d rejected by both\n", accepted, rejected);
+  EXPECT_GT(rejected, 0);
+  EXPECT_GT(accepted, 0);
+}
+
 // The encoder's golden packets (tests/golden, from the ENC worker's branch): every one accepted.
 TEST(DecodeHd, AcceptsEveryGoldenPacket) {
   const auto golden = co3::testing::packet_files("golden");
