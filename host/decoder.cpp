@@ -1,10 +1,14 @@
+#include <algorithm>
 #include <string>
 
 #include "co3/codec.h"
+#include "co3/detail/decode_chunk.h"
+#include "co3/detail/decode_values.h"
+#include "co3/detail/trace.h"
 #include "co3/dtype.h"
 #include "co3/error.h"
 #include "co3/huffman.h"
-#include "co3/detail/trace.h"
+#include "co3/kernels/status.h"
 #include "packet.h"
 #include "thread_pool.h"
 
@@ -14,21 +18,44 @@ namespace {
 using detail::Descriptor;
 using detail::load_le;
 
-// Output bits of every entry code: value(code) × scale, in the output dtype (FORMAT.md §7).
-std::vector<uint32_t> value_table(const Descriptor& d, DType out) {
-  const FloatFormat f = d.format();
-  std::vector<uint32_t> v(size_t{1} << f.width());
-  for (uint32_t c = 0; c < v.size(); ++c)
-    v[c] = store_bits(detail::fmul(decode_code(f, c), d.scale), out);
-  return v;
+// A code table's decoder, built by the host+device pieces of detail/decode_table.h exactly as
+// the GPU builds it: per-length counts, canonical bases, symbols by (length, symbol), and one
+// lookup entry per kLutBits-bit prefix.
+struct TableDecoder {
+  uint32_t limit[kMaxCodeLength + 1], offset[kMaxCodeLength + 1], first[kMaxCodeLength + 1];
+  std::vector<uint16_t> symbols;
+  std::vector<uint64_t> lut;
+  detail::ChunkTables tables() const {
+    return {lut.data(), {limit, offset, symbols.data(), max_len, symbol_bits}};
+  }
+  int max_len = 0, symbol_bits = 0;
+};
+
+void build_table(const detail::ParsedTable& t, TableDecoder& out) {
+  uint32_t count[kMaxCodeLength + 1] = {};
+  for (uint8_t len : t.lengths) ++count[len];
+  out.max_len = t.max_length;
+  out.symbol_bits = t.symbol_bits;
+  detail::canonical_bases(count, t.max_length, out.limit, out.offset, out.first);
+  out.symbols.resize(t.lengths.size() - count[0]);
+  uint32_t next[kMaxCodeLength + 1];
+  std::copy(out.first, out.first + kMaxCodeLength + 1, next);
+  for (uint32_t s = 0; s < t.lengths.size(); ++s)
+    if (t.lengths[s]) out.symbols[next[t.lengths[s]]++] = static_cast<uint16_t>(s);
+  out.lut.resize(detail::kLutSize);
+  const detail::ChunkTables view = out.tables();
+  for (uint32_t p = 0; p < detail::kLutSize; ++p) out.lut[p] = detail::lut_entry(view.canonical, p);
 }
 
 template <class Out>
-void decode_segment(const uint8_t* data, const Descriptor& d, const DecodeTableView& view,
+void decode_segment(const uint8_t* data, const Descriptor& d, const detail::ChunkTables& tables,
                     DType out_dtype, void* output, size_t segment, int threads) {
-  const std::vector<uint32_t> values = value_table(d, out_dtype);
+  const FloatFormat f = d.format();
+  std::vector<uint32_t> values(size_t{1} << f.width());
+  for (uint32_t c = 0; c < values.size(); ++c)
+    values[c] = detail::entry_bits(f, d.scale, c, out_dtype);
   const int g = d.entries_per_symbol;
-  const int w = 1 + d.exp_bits + d.man_bits;
+  const int w = f.width();
   const uint32_t mask = (1u << w) - 1;
   const uint64_t chunks = d.num_chunks(), nsym = d.num_symbols();
   const uint8_t* chunk_table = data + d.data_offset;
@@ -42,37 +69,25 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const DecodeTableV
   uint8_t* out = static_cast<uint8_t*>(output);
   detail::parallel_for(chunks, threads, 4, [&](size_t b, size_t e) {
     for (size_t k = b; k < e; ++k) {
-      const auto bad = [&](const char* what) {
-        fail(Errc::corrupt_packet, "segment " + std::to_string(segment) + ", chunk " +
-                                       std::to_string(k) + ": " + what);
-      };
       const uint8_t* words = payload + 4 * first[k];
-      const uint32_t nw = load_le<uint16_t>(chunk_table + 2 * k);
-      uint32_t next = 0;
-      uint64_t window = 0;
-      int avail = 0;
+      detail::ChunkStream s;
+      s.words = load_le<uint16_t>(chunk_table + 2 * k);
       const uint64_t begin = uint64_t{k} * d.chunk_symbols;
       const uint64_t end = std::min<uint64_t>(nsym, begin + d.chunk_symbols);
-      for (uint64_t j = begin; j < end; ++j) {
-        if (avail <= 32 && next < nw) {
-          window |= uint64_t{load_le<uint32_t>(words + 4 * next)} << avail;
-          avail += 32;
-          ++next;
-        }
-        uint32_t sym;
-        const int len = decode_symbol(view, window, &sym);
-        if (len == 0) bad("invalid codeword");
-        if (len > avail) bad("symbols run past the chunk's words");
-        window >>= len;
-        avail -= len;
-        for (int t = 0; t < g; ++t) {
-          const uint64_t i = j * g + t;
-          if (i < d.numel)
-            detail::store_le(out + i * sizeof(Out), static_cast<Out>(values[(sym >> (w * t)) & mask]));
-        }
-      }
-      if (next != nw || avail >= 32) bad("chunk has more words than its symbols use");
-      if (window != 0) bad("padding bits are not zero");
+      kernels::Status st = detail::decode_run(
+          s, tables, static_cast<uint32_t>(end - begin),
+          [&](uint32_t i) { return load_le<uint32_t>(words + 4 * uint64_t{i}); },
+          [&](uint32_t j, uint32_t sym) {
+            for (int t = 0; t < g; ++t) {
+              const uint64_t i = (begin + j) * g + t;
+              if (i < d.numel)
+                detail::store_le(out + i * sizeof(Out),
+                                 static_cast<Out>(values[(sym >> (w * t)) & mask]));
+            }
+          });
+      if (st == kernels::Status::ok) st = detail::finish_chunk(s);
+      if (st != kernels::Status::ok)
+        throw kernels::status_error({static_cast<uint32_t>(st), static_cast<uint32_t>(segment), k});
     }
   });
 }
@@ -84,18 +99,15 @@ void decode_parsed(const uint8_t* data, const detail::ParsedPacket& p,
         "decode: " + std::to_string(outputs.size()) + " outputs for a packet of " +
             std::to_string(p.segments.size()) + " segments");
   // Each table once, however many segments share it.
-  std::vector<DecodeTable> tables;
-  tables.reserve(p.tables.size());
-  for (const auto& t : p.tables)
-    tables.push_back(build_decode_table(t.lengths.data(), static_cast<uint32_t>(t.lengths.size()),
-                                        t.max_length));
+  std::vector<TableDecoder> tables(p.tables.size());
+  for (size_t t = 0; t < p.tables.size(); ++t) build_table(p.tables[t], tables[t]);
   for (size_t s = 0; s < p.segments.size(); ++s) {
     const Descriptor& d = p.segments[s];
     if (!d.numel) continue;
     check(outputs[s] != nullptr, Errc::invalid_argument,
           "decode: output " + std::to_string(s) + " is null");
     const DType out = as_f32 ? DType::f32 : static_cast<DType>(d.dtype);
-    const DecodeTableView view = tables[d.code_table].view();
+    const detail::ChunkTables view = tables[d.code_table].tables();
     if (out == DType::f32)
       decode_segment<uint32_t>(data, d, view, out, outputs[s], s, threads);
     else

@@ -4,14 +4,18 @@
 #include <string>
 
 #include "co3/crc32c.h"
+#include "co3/detail/trace.h"
+#include "co3/detail/encode_checks.h"
 #include "co3/error.h"
 #include "co3/huffman.h"
-#include "co3/detail/trace.h"
+#include "co3/kernels/status.h"
 
 namespace co3::detail {
 namespace {
 
-[[noreturn]] void corrupt(const std::string& what) { fail(Errc::corrupt_packet, what); }
+[[noreturn]] void corrupt(const std::string& what) {
+  fail(Errc::corrupt_packet, what);
+}
 void need(bool ok, const std::string& what) {
   if (!ok) corrupt(what);
 }
@@ -56,14 +60,16 @@ ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
   CO3_TRACE("parse");
   // 1. Header.
   need(data != nullptr || size == 0, "packet: null buffer");
-  need(size >= kHeaderBytes + 4, "packet: " + std::to_string(size) + " bytes is shorter than a header");
+  need(size >= kHeaderBytes + 4,
+       "packet: " + std::to_string(size) + " bytes is shorter than a header");
   need(std::equal(kMagic, kMagic + 4, data), "packet: bad magic (not a co3 packet)");
   const uint16_t version = load_le<uint16_t>(data + 4);
   need(version == kVersionPlain || version == kVersionShapes,
        "packet: version " + std::to_string(version) + " unsupported (this co3 reads 1 and 2)");
   const uint16_t flags = load_le<uint16_t>(data + 6);
-  need(version == kVersionShapes ? flags == kFlagShapes : flags == 0,
-       "packet: flags " + std::to_string(flags) + " invalid for version " + std::to_string(version));
+  need(
+      version == kVersionShapes ? flags == kFlagShapes : flags == 0,
+      "packet: flags " + std::to_string(flags) + " invalid for version " + std::to_string(version));
   const uint64_t total = load_le<uint64_t>(data + 8);
   need(total == size, "packet: total_bytes " + std::to_string(total) + " but " +
                           std::to_string(size) + " bytes given (truncated or padded)");
@@ -173,14 +179,17 @@ ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
       sum += words;
     }
     need(sum == d.payload_words, at + "chunk table sums to " + std::to_string(sum) +
-                                     " words, payload_words says " + std::to_string(d.payload_words));
-    need(all_zero(table + 2 * chunks, align8(2 * chunks) - 2 * chunks), at + "chunk table padding is not zero");
+                                     " words, payload_words says " +
+                                     std::to_string(d.payload_words));
+    need(all_zero(table + 2 * chunks, align8(2 * chunks) - 2 * chunks),
+         at + "chunk table padding is not zero");
     const uint64_t payload_end = cursor + align8(2 * chunks) + 4 * d.payload_words;
     need(all_zero(data + payload_end, next - payload_end), at + "payload padding is not zero");
     out.segments[s] = d;
     cursor = next;
   }
-  need(cursor == end, "packet: " + std::to_string(end - cursor) + " unexplained bytes before the CRC");
+  need(cursor == end,
+       "packet: " + std::to_string(end - cursor) + " unexplained bytes before the CRC");
   return out;
 }
 
@@ -215,3 +224,123 @@ PacketInfo inspect(const uint8_t* data, size_t size) {
 }
 
 }  // namespace co3
+
+namespace co3::kernels {
+
+// The CPU parser's wording for each status, so that a GPU failure reads like a CPU one.
+Error status_error(const DeviceStatus& st) {
+  const std::string n = std::to_string(st.detail);
+  const std::string pkt = "packet: ";
+  const std::string seg = "segment " + std::to_string(st.segment) + ": ";
+  const std::string shape = "shape of segment " + std::to_string(st.segment) + ": ";
+  const std::string tab = "code table " + std::to_string(st.segment) + ": ";
+  const std::string chunk = "segment " + std::to_string(st.segment) + ", chunk " + n + ": ";
+  const auto corrupt = [](const std::string& m) { return Error(Errc::corrupt_packet, m); };
+  switch (static_cast<Status>(st.code)) {
+    case Status::ok: return Error(Errc::invalid_argument, "status_error: the status is ok");
+    case Status::short_packet: return corrupt(pkt + n + " bytes is shorter than a header");
+    case Status::bad_magic: return corrupt(pkt + "bad magic (not a co3 packet)");
+    case Status::bad_version:
+      return corrupt(pkt + "version " + n + " unsupported (this co3 reads 1 and 2)");
+    case Status::bad_flags: return corrupt(pkt + "flags " + n + " invalid for the version");
+    case Status::size_mismatch:
+      return corrupt(pkt + "total_bytes " + n + " differs from the buffer (truncated or padded)");
+    case Status::header_reserved: return corrupt(pkt + "reserved header bytes are not zero");
+    case Status::crc_mismatch:
+      return corrupt(pkt + "CRC32C mismatch (corrupted in transit or storage)");
+    case Status::too_many_tables: return corrupt(pkt + "num_tables " + n + " exceeds 65535");
+    case Status::too_many_segments: return corrupt(pkt + "num_segments exceeds 2^24");
+    case Status::descriptors_past_end: return corrupt(pkt + "segment descriptors run past the end");
+    case Status::shape_past_end: return corrupt(shape + "runs past the end");
+    case Status::shape_ndim: return corrupt(shape + "ndim " + n + " exceeds 64");
+    case Status::shape_size: return corrupt(shape + "size " + n + " exceeds 2^48");
+    case Status::table_header_past_end: return corrupt(tab + "header runs past the end");
+    case Status::table_symbol_bits: return corrupt(tab + "symbol_bits outside 1..16");
+    case Status::table_max_length: return corrupt(tab + "max_length outside 1..24");
+    case Status::table_reserved: return corrupt(tab + "reserved bytes are not zero");
+    case Status::table_body_bytes: return corrupt(tab + "body_bytes outside 1..65536");
+    case Status::table_body_past_end: return corrupt(tab + "body runs past the end");
+    case Status::table_padding: return corrupt(tab + "padding is not zero");
+    case Status::table_body_ends: return corrupt(tab + "body ends at symbol " + n);
+    case Status::table_run_past_alphabet:
+      return corrupt(tab + "zero run at symbol " + n + " passes the alphabet");
+    case Status::table_invalid_token: return corrupt(tab + "invalid token " + n);
+    case Status::table_length_exceeds_max:
+      return corrupt(tab + "length " + n + " exceeds max_length");
+    case Status::table_bits_after_last:
+      return corrupt(tab + "" + n + " bits after the last symbol");
+    case Status::table_nonzero_padding: return corrupt(tab + "nonzero padding bits");
+    case Status::table_no_code: return corrupt(tab + "no symbol has a code");
+    case Status::table_kraft: return corrupt(tab + "the lengths violate the Kraft inequality");
+    case Status::numel_range: return corrupt(seg + "num_elements " + n + " exceeds 2^48");
+    case Status::scale_range: return corrupt(seg + "scale is not finite and > 0");
+    case Status::beta_range: return corrupt(seg + "beta is not finite and >= 0");
+    case Status::alpha_range: return corrupt(seg + "alpha is not finite and >= 0");
+    case Status::chunk_symbols_range:
+      return corrupt(seg + "chunk_symbols " + n + " outside 32..65536");
+    case Status::dtype_range: return corrupt(seg + "dtype " + n + " unknown");
+    case Status::exp_bits_range: return corrupt(seg + "exp_bits outside 1..8");
+    case Status::man_bits_range: return corrupt(seg + "man_bits outside 0..10");
+    case Status::width_range: return corrupt(seg + "format wider than 16 bits");
+    case Status::layout_range: return corrupt(seg + "layout " + n + " unknown");
+    case Status::format_no_value: return corrupt(seg + "format has no nonzero finite value");
+    case Status::format_bias_low:
+      return corrupt(seg + "format: bias " + std::to_string(static_cast<int64_t>(st.detail)) +
+                     " puts the smallest subnormal below float32's 2^-149");
+    case Status::format_bias_high:
+      return corrupt(seg + "format: bias " + std::to_string(static_cast<int64_t>(st.detail)) +
+                     " puts the largest value beyond float32's range");
+    case Status::rounding_range: return corrupt(seg + "rounding " + n + " unknown");
+    case Status::group_range:
+      return corrupt(seg + "entries_per_symbol " + n + " invalid for the width");
+    case Status::code_source_range: return corrupt(seg + "code_source " + n + " unknown");
+    case Status::descriptor_reserved: return corrupt(seg + "reserved bytes are not zero");
+    case Status::table_presence:
+      return corrupt(seg + "code_table must be 0xFFFF exactly when num_elements is 0");
+    case Status::shape_product:
+      return corrupt(seg + "shape holds " + n + " elements, unlike num_elements");
+    case Status::code_table_index:
+      return corrupt(seg + "code_table " + n + " but the packet has fewer tables");
+    case Status::code_table_width:
+      return corrupt(seg + "code table's symbol_bits does not match entries_per_symbol·width");
+    case Status::data_offset:
+      return corrupt(seg + "data_offset " + n + " differs from the layout's");
+    case Status::payload_too_small:
+      return corrupt(seg + "num_elements needs more payload than " + n + " words");
+    case Status::data_past_end: return corrupt(seg + "data runs past the end");
+    case Status::chunk_size: return corrupt(seg + "chunk " + n + " size invalid");
+    case Status::chunk_sum:
+      return corrupt(seg + "chunk table sums to " + n + " words, unlike payload_words");
+    case Status::chunk_table_padding: return corrupt(seg + "chunk table padding is not zero");
+    case Status::payload_padding: return corrupt(seg + "payload padding is not zero");
+    case Status::unexplained_bytes: return corrupt(pkt + n + " unexplained bytes before the CRC");
+    case Status::invalid_codeword: return corrupt(chunk + "invalid codeword");
+    case Status::run_past_words: return corrupt(chunk + "symbols run past the chunk's words");
+    case Status::extra_words: return corrupt(chunk + "chunk has more words than its symbols use");
+    case Status::padding_bits: return corrupt(chunk + "padding bits are not zero");
+    case Status::output_count:
+      return Error(Errc::invalid_argument, "decode: packet " + std::to_string(st.segment) +
+                                               " has " + n +
+                                               " segments, a different number of outputs given");
+    case Status::output_numel:
+      return Error(Errc::invalid_argument, "decode: output " + std::to_string(st.segment) +
+                                               " does not hold the segment's " + n + " elements");
+    case Status::output_null:
+      return Error(Errc::invalid_argument,
+                   "decode: output " + std::to_string(st.segment) + " is null");
+    case Status::packet_capacity:
+      return Error(Errc::invalid_argument, "decode: packet " + std::to_string(st.segment) +
+                                               " declares " + n + " bytes, more than its buffer");
+    case Status::non_finite:
+      return Error(Errc::non_finite, detail::non_finite_message(st.segment, st.detail));
+    case Status::code_too_many_symbols:
+      return Error(Errc::invalid_argument,
+                   detail::too_many_symbols_message(st.detail & 0xffffffffu,
+                                                    static_cast<int>(st.detail >> 32 & 0xff)));
+    case Status::code_weights_too_large:
+      return Error(Errc::invalid_argument, detail::weights_too_large_message());
+  }
+  return corrupt("decode: unknown device status " + std::to_string(st.code));
+}
+
+}  // namespace co3::kernels

@@ -9,6 +9,7 @@
 #include "co3/codec.h"
 #include "co3/crc32c.h"
 #include "co3/error.h"
+#include "hd_validate.h"
 #include "test_data.h"
 
 namespace {
@@ -83,8 +84,18 @@ std::vector<uint8_t> build(const Spec& s) {
   return b;
 }
 
+// The host+device validator (the GPU's checks, hd_validate.h) must refuse it too.
+void expect_hd_rejected(const std::vector<uint8_t>& p) {
+  const kernels::DeviceStatus st = co3::testing::validate_hd(p.data(), p.size());
+  EXPECT_NE(st.code, 0u) << "the host+device validator accepted it";
+  if (st.code) {
+    EXPECT_EQ(kernels::status_error(st).code(), Errc::corrupt_packet);
+  }
+}
+
 // The decoder must refuse with corrupt_packet and a message containing `needle`.
 void expect_rejected(const std::vector<uint8_t>& p, const std::string& needle) {
+  expect_hd_rejected(p);
   try {
     decode(p.data(), p.size());
     ADD_FAILURE() << "accepted; expected an error mentioning '" << needle << "'";
@@ -96,6 +107,7 @@ void expect_rejected(const std::vector<uint8_t>& p, const std::string& needle) {
 
 TEST(Packet, HandBuiltPacketDecodes) {
   const auto p = build(Spec{});
+  EXPECT_EQ(co3::testing::validate_hd(p.data(), p.size()).code, 0u);
   const auto out = decode(p.data(), p.size());
   ASSERT_EQ(out.size(), 1u);
   const float* y = reinterpret_cast<const float*>(out[0].bytes.data());
@@ -157,6 +169,7 @@ TEST(Packet, TruncatedPaddedAndCrc) {
   for (size_t n = 0; n < p.size(); ++n) {
     std::vector<uint8_t> t(p.begin(), p.begin() + n);
     EXPECT_THROW(decode(t.data(), t.size()), Error) << n;
+    expect_hd_rejected(t);
   }
   auto longer = p;
   longer.push_back(0);
@@ -247,6 +260,7 @@ TEST(Packet, MutatedRealPacketsAreAlwaysDetected) {
         auto m = pkt;
         const size_t at = rng() % m.size();
         m[at] ^= static_cast<uint8_t>(1 + rng() % 255);
+        expect_hd_rejected(m);
         try {
           decode(m.data(), m.size());
           ADD_FAILURE() << "flip at byte " << at << " of " << m.size() << " went undetected";
@@ -258,13 +272,16 @@ TEST(Packet, MutatedRealPacketsAreAlwaysDetected) {
         if (at + 4 < m.size()) {
           const uint32_t crc = crc32c(m.data(), m.size() - 4);
           std::memcpy(m.data() + m.size() - 4, &crc, 4);
+          const bool hd_accepts = co3::testing::validate_hd(m.data(), m.size()).code == 0;
           try {
             const auto out = decode(m.data(), m.size());
             ++decoded_with_fixed_crc;
             ASSERT_EQ(out.size(), 1u);
+            EXPECT_TRUE(hd_accepts) << "the host+device validator refused a packet the CPU decodes";
           } catch (const Error& e) {
             ASSERT_EQ(e.code(), Errc::corrupt_packet) << e.what();
             ++rejected_with_fixed_crc;
+            EXPECT_FALSE(hd_accepts) << "the host+device validator accepted: " << e.what();
           }
         }
       }

@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "co3/codec.h"
-#include "co3/kernels/status.h"
+#include "co3/kernels/status_sync.h"
 
 namespace co3::kernels {
 

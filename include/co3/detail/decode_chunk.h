@@ -1,0 +1,82 @@
+// Decoding one chunk's bit stream (docs/FORMAT.md §6 and §9.6) as host+device code.
+//
+// A chunk decodes sequentially from its first word. ChunkStream holds the position, so a caller
+// can decode a chunk in runs (the GPU stages each run in shared memory before writing it out);
+// the CPU decodes a chunk as one run. Both go through decode_run, so they accept and reject the
+// same chunks and produce the same symbols.
+#pragma once
+
+#include <cstdint>
+
+#include "co3/detail/decode_table.h"
+#include "co3/detail/hd.h"
+#include "co3/kernels/status.h"
+
+namespace co3::detail {
+
+struct ChunkStream {
+  uint64_t window = 0;  // the next `avail` stream bits, the next in bit 0; zeros above
+  int avail = 0;
+  uint32_t next = 0;   // next word to load
+  uint32_t words = 0;  // the chunk's words (its chunk table entry)
+};
+
+// The lookup structures of one table: the multi-symbol entries and the canonical path.
+struct ChunkTables {
+  const uint64_t* lut;  // kLutSize entries (lut_entry)
+  CanonicalView canonical;
+};
+
+// Decodes the next `count` symbols, calling emit(k, symbol) for k = 0 … count − 1, and returns
+// Status::ok, invalid_codeword or run_past_words (a codeword that ends past the chunk's words).
+// load(i) returns the chunk's word i (i < s.words).
+//
+// Invariant: before every lookup the window holds ≥ 32 bits, or every remaining bit of the chunk
+// (with zeros above them), so any codeword (≤ 24 bits) lies in it and a codeword that ends past
+// `avail` ends past the chunk's words. A lookup entry's codewords are taken all
+// at once only when they fit in the bits present and in `count`; otherwise the first alone, so
+// the checks happen symbol by symbol exactly as a one-symbol decoder would make them.
+template <class Load, class Emit>
+CO3_HD kernels::Status decode_run(ChunkStream& s, const ChunkTables& t, uint32_t count, Load&& load,
+                                  Emit&& emit) {
+  const int sb = t.canonical.symbol_bits;
+  for (uint32_t k = 0; k < count;) {
+    if (s.avail <= 32 && s.next < s.words) {
+      s.window |= uint64_t{load(s.next)} << s.avail;
+      s.avail += 32;
+      ++s.next;
+    }
+    const uint64_t e = t.lut[s.window & (kLutSize - 1)];
+    const uint32_t total = lut_total_bits(e), n = lut_count(e);
+    if (n != 0 && n <= count - k && total <= static_cast<uint32_t>(s.avail)) {
+      for (uint32_t i = 0; i < n; ++i) emit(k + i, lut_symbol(e, i, sb));
+      k += n;
+      s.window >>= total;
+      s.avail -= static_cast<int>(total);
+      continue;
+    }
+    uint32_t sym;
+    int len;
+    if (n != 0) {
+      sym = lut_symbol(e, 0, sb);
+      len = static_cast<int>(lut_first_bits(e));
+    } else {
+      len = decode_canonical(t.canonical, s.window, &sym);
+      if (len == 0) return kernels::Status::invalid_codeword;
+    }
+    if (len > s.avail) return kernels::Status::run_past_words;
+    emit(k++, sym);
+    s.window >>= len;
+    s.avail -= len;
+  }
+  return kernels::Status::ok;
+}
+
+// After the chunk's last symbol: every word used, fewer than 32 bits left, and those zero.
+CO3_HD kernels::Status finish_chunk(const ChunkStream& s) {
+  if (s.next != s.words || s.avail >= 32) return kernels::Status::extra_words;
+  if (s.window != 0) return kernels::Status::padding_bits;
+  return kernels::Status::ok;
+}
+
+}  // namespace co3::detail

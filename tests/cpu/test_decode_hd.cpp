@@ -1,0 +1,227 @@
+// The host+device decoder pieces (detail/decode_table.h, decode_chunk.h, validate_packet.h) on
+// the CPU: the canonical path and the multi-symbol lookup agree with the reference decoder of
+// huffman.h, and the status-returning validator gives parse_packet + decode's verdict on every
+// packet of the fuzz corpus and on thousands of corruptions of them.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "co3/codec.h"
+#include "co3/crc32c.h"
+#include "co3/error.h"
+#include "co3/huffman.h"
+#include "hd_validate.h"
+#include "packet_files.h"
+#include "test_data.h"
+
+namespace {
+
+using namespace co3;
+
+// Random valid code lengths over n symbols, max_len ≤ 24, complete or not.
+std::vector<uint8_t> random_lengths(std::mt19937_64& rng, uint32_t n, int max_len) {
+  std::vector<uint64_t> w(n);
+  for (auto& x : w) x = rng() % 3 == 0 ? 0 : (uint64_t{1} << (rng() % 40)) + rng() % 1000;
+  w[rng() % n] = 1;
+  auto len = code_lengths(w, max_len);
+  if (rng() % 2) {  // drop one codeword: Kraft < 1, some bit strings are no codeword
+    for (auto& l : len)
+      if (l) {
+        l = 0;
+        break;
+      }
+    bool any = false;
+    for (auto l : len) any = any || l;
+    if (!any) len[0] = 1;
+  }
+  return len;
+}
+
+struct Built {
+  uint32_t limit[kMaxCodeLength + 1], offset[kMaxCodeLength + 1], first[kMaxCodeLength + 1];
+  std::vector<uint16_t> symbols;
+  std::vector<uint64_t> lut;
+  detail::CanonicalView view;
+};
+
+Built build(const std::vector<uint8_t>& len, int max_len, int symbol_bits) {
+  Built b;
+  uint32_t count[kMaxCodeLength + 1] = {};
+  for (auto l : len) ++count[l];
+  detail::canonical_bases(count, max_len, b.limit, b.offset, b.first);
+  uint32_t next[kMaxCodeLength + 1];
+  std::copy(b.first, b.first + kMaxCodeLength + 1, next);
+  b.symbols.resize(len.size() - count[0]);
+  for (uint32_t s = 0; s < len.size(); ++s)
+    if (len[s]) b.symbols[next[len[s]]++] = static_cast<uint16_t>(s);
+  b.view = {b.limit, b.offset, b.symbols.data(), max_len, symbol_bits};
+  b.lut.resize(detail::kLutSize);
+  for (uint32_t p = 0; p < detail::kLutSize; ++p) b.lut[p] = detail::lut_entry(b.view, p);
+  return b;
+}
+
+TEST(DecodeHd, CanonicalPathAndLookupMatchTheReferenceDecoder) {
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 60; ++trial) {
+    const int symbol_bits = 1 + static_cast<int>(rng() % 16);
+    const uint32_t n = 1u << symbol_bits;
+    const int max_len =
+        std::max<int>(1 + static_cast<int>(rng() % 24), symbol_bits > 1 ? symbol_bits : 1);
+    const auto len = random_lengths(rng, n, max_len);
+    const DecodeTable ref = build_decode_table(len.data(), n, max_len);
+    const Built b = build(len, max_len, symbol_bits);
+    for (int k = 0; k < 4000; ++k) {
+      const uint64_t window = rng() >> (rng() % 64);
+      uint32_t s_ref = 0, s_new = 0;
+      const int l_ref = decode_symbol(ref.view(), window, &s_ref);
+      const int l_new = detail::decode_canonical(b.view, window, &s_new);
+      ASSERT_EQ(l_ref, l_new) << trial;
+      if (l_ref) {
+        ASSERT_EQ(s_ref, s_new);
+      }
+      // The lookup entry: its codewords are the reference decoder's, one after another.
+      const uint64_t e = b.lut[window & (detail::kLutSize - 1)];
+      uint64_t w = window & (detail::kLutSize - 1);
+      uint32_t used = 0;
+      for (uint32_t i = 0; i < detail::lut_count(e); ++i) {
+        uint32_t s;
+        const int l = decode_symbol(ref.view(), w >> used, &s);
+        ASSERT_GT(l, 0);
+        ASSERT_EQ(s, detail::lut_symbol(e, i, symbol_bits));
+        if (i == 0) {
+          ASSERT_EQ(static_cast<uint32_t>(l), detail::lut_first_bits(e));
+        }
+        used += l;
+      }
+      ASSERT_EQ(used, detail::lut_total_bits(e));
+      ASSERT_LE(used, static_cast<uint32_t>(detail::kLutBits));
+      // Greedy and maximal: the next codeword does not fit in the prefix (or the entry is full).
+      uint32_t s;
+      const int l = decode_symbol(ref.view(), w >> used, &s);
+      const uint32_t cap = std::min<uint32_t>(48 / symbol_bits, detail::kMaxLutSymbols);
+      EXPECT_TRUE(detail::lut_count(e) == cap || l == 0 ||
+                  used + l > static_cast<uint32_t>(detail::kLutBits));
+    }
+  }
+}
+
+// parse_packet + decode's verdict: accept, or the category of the refusal.
+bool cpu_accepts(const std::vector<uint8_t>& p) {
+  try {
+    decode(p.data(), p.size(), false, 1);
+    return true;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::corrupt_packet) << e.what();
+    return false;
+  }
+}
+
+bool hd_accepts(const std::vector<uint8_t>& p) {
+  const kernels::DeviceStatus st = co3::testing::validate_hd(p.data(), p.size());
+  if (st.code) {
+    const Error e = kernels::status_error(st);
+    EXPECT_EQ(e.code(), Errc::corrupt_packet) << e.what();
+  }
+  return st.code == 0;
+}
+
+void fix_crc(std::vector<uint8_t>& m) {
+  const uint32_t crc = crc32c(m.data(), m.size() - 4);
+  std::memcpy(m.data() + m.size() - 4, &crc, 4);
+}
+
+TEST(DecodeHd, SameVerdictOnTheFuzzCorpusAndItsCorruptions) {
+  const auto packets = co3::testing::packet_files("fuzz/corpus/packet");
+  ASSERT_GE(packets.size(), 10u) << "tests/fuzz/corpus/packet not found";
+  std::mt19937_64 rng(99);
+  int accepted = 0, rejected = 0;
+  for (const auto& file : packets) {
+    const std::vector<uint8_t>& p = file.bytes;
+    ASSERT_TRUE(cpu_accepts(p));
+    ASSERT_TRUE(hd_accepts(p));
+    for (size_t n = 0; n < p.size(); n += 1 + p.size() / 97) {
+      const std::vector<uint8_t> t(p.begin(), p.begin() + n);
+      ASSERT_EQ(cpu_accepts(t), hd_accepts(t)) << "truncated to " << n;
+    }
+    for (int trial = 0; trial < 400; ++trial) {
+      auto m = p;
+      const int flips = 1 + static_cast<int>(rng() % 3);
+      for (int f = 0; f < flips; ++f)
+        m[rng() % (m.size() - 4)] ^= static_cast<uint8_t>(1 + rng() % 255);
+      ASSERT_EQ(cpu_accepts(m), hd_accepts(m));
+      fix_crc(m);  // past the CRC: the deeper checks face the same bytes
+      const bool cpu = cpu_accepts(m);
+      ASSERT_EQ(cpu, hd_accepts(m)) << "flips with a recomputed CRC";
+      (cpu ? accepted : rejected)++;
+    }
+  }
+  std::printf("recomputed-CRC corruptions: %d rejected, %d accepted by both\n", rejected, accepted);
+  EXPECT_GT(rejected, 0);
+}
+
+// The code_lengths fuzz seeds (fuzz_code_lengths' input: alphabet choice, max_len, body) and
+// corruptions of them: the token reader accepts what read_code_lengths accepts, with the same
+// lengths.
+TEST(DecodeHd, TokenReaderMatchesReadCodeLengthsOnTheFuzzCorpus) {
+  const auto seeds = co3::testing::packet_files("fuzz/corpus/code_lengths", ".bin");
+  ASSERT_GE(seeds.size(), 5u) << "tests/fuzz/corpus/code_lengths not found";
+  std::mt19937_64 rng(5);
+  int accepted = 0, rejected = 0;
+  for (const auto& seed : seeds)
+    for (int trial = 0; trial < 300; ++trial) {
+      std::vector<uint8_t> in = seed.bytes;
+      if (trial > 0) in[2 + rng() % (in.size() - 2)] ^= static_cast<uint8_t>(1 + rng() % 255);
+      if (trial % 7 == 6) in.resize(2 + rng() % (in.size() - 1));
+      const auto n = static_cast<uint32_t>(std::max(1, (1 << in[0] % 17) - in[0] / 17));
+      const int max_len = 1 + in[1] % 24;
+      std::vector<uint8_t> want(n), got(n, 0);
+      bool cpu_ok = true;
+      try {
+        read_code_lengths(in.data() + 2, in.size() - 2, n, max_len, want.data());
+      } catch (const Error& e) {
+        ASSERT_EQ(e.code(), Errc::corrupt_packet);
+        cpu_ok = false;
+      }
+      uint32_t count[kMaxCodeLength + 1] = {};
+      uint64_t detail;
+      const kernels::Status st = detail::read_code_tokens(
+          in.data() + 2, static_cast<uint32_t>(in.size() - 2), n, max_len, count, &detail,
+          [&](uint32_t s, int len) { got[s] = static_cast<uint8_t>(len); });
+      ASSERT_EQ(cpu_ok, st == kernels::Status::ok) << seed.name << " trial " << trial;
+      if (cpu_ok) {
+        ASSERT_EQ(want, got) << seed.name << " trial " << trial;
+      }
+      (cpu_ok ? accepted : rejected)++;
+    }
+  std::printf("code tables: %d accepted, %d rejected by both\n", accepted, rejected);
+  EXPECT_GT(rejected, 0);
+  EXPECT_GT(accepted, 0);
+}
+
+// The encoder's golden packets (tests/golden, from the ENC worker's branch): every one accepted.
+TEST(DecodeHd, AcceptsEveryGoldenPacket) {
+  const auto golden = co3::testing::packet_files("golden");
+  if (golden.empty()) GTEST_SKIP() << "no golden packets in tests/golden";
+  for (const auto& g : golden) {
+    EXPECT_TRUE(cpu_accepts(g.bytes)) << g.name;
+    EXPECT_TRUE(hd_accepts(g.bytes)) << g.name;
+  }
+}
+
+TEST(DecodeHd, EveryStatusBecomesAnErrorNamingIt) {
+  for (uint32_t c = 1; c <= static_cast<uint32_t>(kernels::Status::packet_capacity); ++c) {
+    const Error e = kernels::status_error({c, 3, 17});
+    EXPECT_GT(std::strlen(e.what()), 10u);
+    EXPECT_EQ(std::strchr(e.what(), '\n'), nullptr);
+    const bool caller = c >= static_cast<uint32_t>(kernels::Status::output_count);
+    EXPECT_EQ(e.code(), caller ? Errc::invalid_argument : Errc::corrupt_packet) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("unknown device status"), std::string::npos) << c;
+  }
+}
+
+}  // namespace

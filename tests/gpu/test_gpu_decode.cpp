@@ -1,0 +1,426 @@
+// The GPU decoder against the CPU decoder: the same bits for every format, code source, output
+// dtype and accumulate mode, on real gradients and synthetic data; the same accept-or-refuse
+// verdict on the fuzz corpus and on corruptions of it; the same values from two streams at once
+// and from a replayed CUDA graph. Skips (visibly) where no CUDA device exists.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../cpu/packet_files.h"
+#include "../cpu/test_data.h"
+#include "co3/codec.h"
+#include "co3/crc32c.h"
+#include "co3/detail/decode_values.h"
+#include "co3/error.h"
+#include "co3/kernels/decode.h"
+
+namespace {
+
+using namespace co3;
+using kernels::DecodeOutput;
+using kernels::DecodePacket;
+using kernels::DecodePlan;
+
+bool have_gpu() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+}
+
+#define CUDA_OK(x) ASSERT_EQ((x), cudaSuccess) << #x
+
+void cuda_check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+// Device memory freed on scope exit.
+struct DeviceBuffer {
+  void* p = nullptr;
+  explicit DeviceBuffer(size_t bytes) {
+    cuda_check(cudaMalloc(&p, bytes ? bytes : 1), "cudaMalloc");
+  }
+  ~DeviceBuffer() { cudaFree(p); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+};
+
+// What a test asks of one output: its dtype, accumulate, and the initial contents when
+// accumulating (numel values of dtype).
+struct Want {
+  DType dtype = DType::f32;
+  bool accumulate = false;
+  std::vector<uint8_t> initial;
+};
+
+// A batch of host packets decoded on the GPU into host bytes per output; throws the co3::Error
+// of decode_status_sync when the device refuses the batch.
+struct GpuBatch {
+  std::vector<std::vector<uint8_t>> packets;
+  std::vector<std::vector<uint64_t>> numels;  // per packet, per segment
+  std::vector<std::vector<Want>> wants;
+
+  std::vector<uint8_t> jobs_host;
+  std::vector<std::unique_ptr<DeviceBuffer>> memory;
+  std::vector<DecodeOutput> outputs;
+  std::unique_ptr<DecodePlan> plan;
+  void* jobs = nullptr;
+  void* workspace = nullptr;
+  kernels::DeviceStatus* status = nullptr;
+
+  void* alloc(size_t bytes) {
+    memory.push_back(std::make_unique<DeviceBuffer>(bytes));
+    return memory.back()->p;
+  }
+
+  // Uploads packets, outputs and jobs (outside any capture).
+  void prepare(cudaStream_t stream) {
+    std::vector<uint64_t> caps;
+    std::vector<uint32_t> counts;
+    std::vector<DecodePacket> ps;
+    outputs.clear();
+    for (size_t p = 0; p < packets.size(); ++p) {
+      caps.push_back(packets[p].size());
+      counts.push_back(static_cast<uint32_t>(numels[p].size()));
+      void* d = alloc(packets[p].size());
+      cuda_check(cudaMemcpy(d, packets[p].data(), packets[p].size(), cudaMemcpyHostToDevice),
+                 "copy");
+      ps.push_back({static_cast<const uint8_t*>(d), packets[p].size(), nullptr});
+      for (size_t s = 0; s < numels[p].size(); ++s) {
+        const Want& w = wants[p][s];
+        DecodeOutput o;
+        o.numel = numels[p][s];
+        o.dtype = w.dtype;
+        o.accumulate = w.accumulate;
+        o.data = o.numel ? alloc(o.numel * dtype_size(w.dtype)) : nullptr;
+        outputs.push_back(o);
+      }
+    }
+    plan = std::make_unique<DecodePlan>(caps, counts);
+    jobs = alloc(plan->jobs_bytes());
+    workspace = alloc(plan->workspace_bytes());
+    status = static_cast<kernels::DeviceStatus*>(alloc(sizeof(kernels::DeviceStatus)));
+    jobs_host.resize(plan->jobs_bytes());
+    plan->write_jobs(ps, outputs, jobs_host.data());
+    cuda_check(cudaMemcpy(jobs, jobs_host.data(), jobs_host.size(), cudaMemcpyHostToDevice),
+               "jobs");
+    reset_outputs();
+    (void)stream;
+  }
+
+  void reset_outputs() {
+    size_t o = 0;
+    for (size_t p = 0; p < packets.size(); ++p)
+      for (size_t s = 0; s < numels[p].size(); ++s, ++o) {
+        const Want& w = wants[p][s];
+        if (!outputs[o].numel) continue;
+        const size_t bytes = outputs[o].numel * dtype_size(w.dtype);
+        if (w.accumulate) {
+          cuda_check(cudaMemcpy(outputs[o].data, w.initial.data(), bytes, cudaMemcpyHostToDevice),
+                     "init");
+        } else {
+          cuda_check(cudaMemset(outputs[o].data, 0xA5, bytes), "memset");  // no stale zeros
+        }
+      }
+  }
+
+  void launch(cudaStream_t stream) {
+    cuda_check(kernels::decode(*plan, jobs, workspace, status, stream), "decode");
+  }
+
+  std::vector<std::vector<uint8_t>> results() {
+    std::vector<std::vector<uint8_t>> r;
+    for (const auto& o : outputs) {
+      std::vector<uint8_t> h(o.numel * dtype_size(o.dtype));
+      if (!h.empty())
+        cuda_check(cudaMemcpy(h.data(), o.data, h.size(), cudaMemcpyDeviceToHost), "result");
+      r.push_back(std::move(h));
+    }
+    return r;
+  }
+
+  std::vector<std::vector<uint8_t>> run(cudaStream_t stream = nullptr) {
+    prepare(stream);
+    launch(stream);
+    kernels::decode_status_sync(status, stream);
+    return results();
+  }
+};
+
+// The CPU oracle for one segment: decoded as float32, converted or accumulated by §7's rule.
+std::vector<uint8_t> expected(const DecodedTensor& f32, const Want& w) {
+  std::vector<uint8_t> out(f32.numel * dtype_size(w.dtype));
+  for (uint64_t i = 0; i < f32.numel; ++i) {
+    float v;
+    std::memcpy(&v, f32.bytes.data() + 4 * i, 4);
+    uint32_t bits;
+    if (w.accumulate) {
+      uint32_t old = 0;
+      std::memcpy(&old, w.initial.data() + i * dtype_size(w.dtype), dtype_size(w.dtype));
+      bits = detail::accumulate_bits(old, v, w.dtype);
+    } else {
+      bits = store_bits(v, w.dtype);
+    }
+    std::memcpy(out.data() + i * dtype_size(w.dtype), &bits, dtype_size(w.dtype));
+  }
+  return out;
+}
+
+std::vector<uint8_t> random_initial(uint64_t n, DType d, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.01f);
+  std::vector<uint8_t> out(n * dtype_size(d));
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint32_t bits = store_bits(normal(rng), d);
+    std::memcpy(out.data() + i * dtype_size(d), &bits, dtype_size(d));
+  }
+  return out;
+}
+
+// Decodes `packet` on the GPU into every output dtype, plain and accumulating, and compares
+// each with the CPU.
+void expect_gpu_equals_cpu(const std::vector<uint8_t>& packet, const std::string& what) {
+  const std::vector<DecodedTensor> cpu = decode(packet.data(), packet.size(), true);
+  for (DType d : {DType::f32, DType::f16, DType::bf16}) {
+    for (bool acc : {false, true}) {
+      GpuBatch b;
+      b.packets = {packet};
+      b.numels.emplace_back();
+      b.wants.emplace_back();
+      for (size_t s = 0; s < cpu.size(); ++s) {
+        b.numels[0].push_back(cpu[s].numel);
+        Want w;
+        w.dtype = d;
+        w.accumulate = acc;
+        if (acc) w.initial = random_initial(cpu[s].numel, d, s + 1);
+        b.wants[0].push_back(w);
+      }
+      const auto got = b.run();
+      for (size_t s = 0; s < cpu.size(); ++s)
+        ASSERT_TRUE(got[s] == expected(cpu[s], b.wants[0][s]))
+            << what << ": segment " << s << " into " << to_string(d)
+            << (acc ? " accumulating" : "");
+    }
+  }
+}
+
+const FloatFormat kFormats[] = {formats::fp4, formats::e5m2, formats::e4m3, formats::fp16,
+                                formats::bf16};
+
+TEST(GpuDecode, EveryFormatCodeAndDtypeOnRealGradients) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  for (const char* file : {"resnet18_step0.f32", "resnet18_step120.f32"}) {
+    auto x = co3::testing::real_gradient(file);
+    if (x.empty()) x = co3::testing::gennorm_samples(1 << 20, 0.3, 1e-3, 5);
+    for (FloatFormat f : kFormats)
+      for (CodeSource c : {CodeSource::histogram, CodeSource::gennorm}) {
+        CodecConfig cfg;
+        cfg.format = f;
+        cfg.code = c;
+        const auto packet = encode(TensorView{x.data(), x.size(), DType::f32}, cfg);
+        expect_gpu_equals_cpu(packet, std::string(file) + " " + to_string(f) + " " + to_string(c));
+      }
+  }
+}
+
+TEST(GpuDecode, GoldenPackets) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  const auto golden = co3::testing::packet_files("golden");
+  if (golden.empty()) GTEST_SKIP() << "no golden packets in tests/golden";
+  for (const auto& g : golden) expect_gpu_equals_cpu(g.bytes, g.name);
+}
+
+TEST(GpuDecode, MixedSegmentsChunkSizesAndSharedTables) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  const auto x = co3::testing::gennorm_samples(300000, 0.6, 2e-3, 9);
+  // Sizes around chunk and tile boundaries, an empty tensor and a single entry.
+  const uint64_t sizes[] = {0, 1, 31, 4097, 8192 * 32 + 5, 100000, 77};
+  for (FloatFormat f : kFormats)
+    for (uint32_t chunk : {32u, 4096u, 65536u})
+      for (bool shared : {false, true}) {
+        CodecConfig cfg;
+        cfg.format = f;
+        cfg.chunk_symbols = chunk;
+        cfg.shared_code = shared;
+        cfg.scale.policy = ScalePolicy::absmax;  // the GenNorm scale's fit is slow on the CPU
+        std::vector<EncodeInput> in;
+        uint64_t at = 0;
+        for (uint64_t n : sizes) {
+          in.emplace_back(TensorView{x.data() + at, n, DType::f32});
+          at += n;
+        }
+        const auto packet = encode(in, cfg);
+        expect_gpu_equals_cpu(
+            packet, to_string(f) + " chunk " + std::to_string(chunk) + (shared ? " shared" : ""));
+      }
+}
+
+TEST(GpuDecode, SeveralPacketsInOneBatch) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  GpuBatch b;
+  std::vector<std::vector<DecodedTensor>> cpu;
+  for (int p = 0; p < 5; ++p) {
+    const auto x = co3::testing::gennorm_samples(20000 + 7919 * p, 0.5, 1e-3, 40 + p);
+    CodecConfig cfg;
+    cfg.format = kFormats[p % 5];
+    std::vector<EncodeInput> in = {
+        EncodeInput(TensorView{x.data(), 10000, DType::f32}),
+        EncodeInput(TensorView{x.data() + 10000, x.size() - 10000, DType::f32})};
+    b.packets.push_back(encode(in, cfg));
+    cpu.push_back(decode(b.packets.back().data(), b.packets.back().size(), true));
+    b.numels.push_back({cpu.back()[0].numel, cpu.back()[1].numel});
+    b.wants.push_back({Want{}, Want{}});
+  }
+  const auto got = b.run();
+  size_t o = 0;
+  for (size_t p = 0; p < cpu.size(); ++p)
+    for (size_t s = 0; s < cpu[p].size(); ++s, ++o)
+      EXPECT_TRUE(got[o] == cpu[p][s].bytes) << "packet " << p << " segment " << s;
+}
+
+// The CPU's verdict and the GPU's on the same bytes.
+void expect_same_verdict(const std::vector<uint8_t>& packet, const std::string& what) {
+  bool cpu_ok = true;
+  std::vector<DecodedTensor> cpu;
+  try {
+    cpu = decode(packet.data(), packet.size(), true);
+  } catch (const Error& e) {
+    cpu_ok = false;
+  }
+  // Outputs as the CPU saw them, or (refused) as the descriptors claim (a few, bounded), so
+  // that the packet's own fault is the one usually met first.
+  GpuBatch b;
+  b.packets = {packet};
+  b.numels.emplace_back();
+  b.wants.emplace_back();
+  if (cpu_ok) {
+    for (const auto& t : cpu) {
+      b.numels[0].push_back(t.numel);
+      b.wants[0].push_back(Want{});
+    }
+  } else if (packet.size() >= 32) {
+    uint32_t n;
+    std::memcpy(&n, packet.data() + 20, 4);
+    n = std::min<uint32_t>({n, static_cast<uint32_t>((packet.size() - 32) / 64), 64u});
+    for (uint32_t s = 0; s < n; ++s) {
+      uint64_t numel;
+      std::memcpy(&numel, packet.data() + 32 + 64 * uint64_t{s}, 8);
+      b.numels[0].push_back(std::min<uint64_t>(numel, 1 << 20));
+      b.wants[0].push_back(Want{});
+    }
+  }
+  bool gpu_ok = true;
+  try {
+    b.run();
+  } catch (const Error& e) {
+    gpu_ok = false;
+    EXPECT_TRUE(e.code() == Errc::corrupt_packet || !cpu_ok) << what << ": " << e.what();
+  }
+  ASSERT_EQ(cpu_ok, gpu_ok) << what;
+  if (cpu_ok) {
+    const auto got = b.results();
+    for (size_t s = 0; s < cpu.size(); ++s) ASSERT_TRUE(got[s] == cpu[s].bytes) << what;
+  }
+}
+
+TEST(GpuDecode, SameVerdictOnTheFuzzCorpusAndCorruptions) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  const auto packets = co3::testing::packet_files("fuzz/corpus/packet");
+  ASSERT_GE(packets.size(), 10u);
+  std::mt19937_64 rng(2024);
+  for (const auto& file : packets) {
+    const std::vector<uint8_t>& p = file.bytes;
+    expect_same_verdict(p, "corpus packet");
+    for (size_t n = 0; n < p.size(); n += 1 + p.size() / 13)
+      expect_same_verdict(std::vector<uint8_t>(p.begin(), p.begin() + n), "truncated");
+    for (int trial = 0; trial < 40; ++trial) {
+      auto m = p;
+      m[rng() % (m.size() - 4)] ^= static_cast<uint8_t>(1 + rng() % 255);
+      expect_same_verdict(m, "flipped byte");
+      const uint32_t crc = crc32c(m.data(), m.size() - 4);
+      std::memcpy(m.data() + m.size() - 4, &crc, 4);
+      expect_same_verdict(m, "flipped byte, CRC recomputed");
+    }
+  }
+}
+
+TEST(GpuDecode, CallerMistakesAreInvalidArguments) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  const auto x = co3::testing::gennorm_samples(5000, 0.5, 1e-3, 3);
+  const auto packet = encode(TensorView{x.data(), x.size(), DType::f32}, CodecConfig{});
+  GpuBatch b;
+  b.packets = {packet};
+  b.numels = {{4999}};  // one short: must not be written past
+  b.wants = {{Want{}}};
+  try {
+    b.run();
+    ADD_FAILURE() << "a wrong numel was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument) << e.what();
+  }
+  b = GpuBatch{};
+  b.packets = {packet};
+  b.numels = {{5000, 0}};  // an output too many
+  b.wants = {{Want{}, Want{}}};
+  EXPECT_THROW(b.run(), Error);
+}
+
+TEST(GpuDecode, TwoStreamsAtOnceAndGraphReplay) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  auto x = co3::testing::real_gradient("resnet18_step120.f32");
+  if (x.empty()) x = co3::testing::gennorm_samples(1 << 20, 0.3, 1e-3, 5);
+  CodecConfig cfg;
+  cfg.format = formats::fp4;
+  const auto a = encode(TensorView{x.data(), x.size(), DType::f32}, cfg);
+  cfg.format = formats::e5m2;
+  const auto b = encode(TensorView{x.data(), x.size(), DType::f32}, cfg);
+  const auto cpu_a = decode(a.data(), a.size(), true);
+  const auto cpu_b = decode(b.data(), b.size(), true);
+
+  cudaStream_t s1, s2;
+  CUDA_OK(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking));
+  CUDA_OK(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
+  GpuBatch ba, bb;
+  ba.packets = {a};
+  ba.numels = {{cpu_a[0].numel}};
+  ba.wants = {{Want{}}};
+  bb.packets = {b};
+  bb.numels = {{cpu_b[0].numel}};
+  bb.wants = {{Want{}}};
+  ba.prepare(s1);
+  bb.prepare(s2);
+  for (int rep = 0; rep < 3; ++rep) {
+    ba.launch(s1);
+    bb.launch(s2);
+  }
+  kernels::decode_status_sync(ba.status, s1);
+  kernels::decode_status_sync(bb.status, s2);
+  EXPECT_TRUE(ba.results()[0] == cpu_a[0].bytes);
+  EXPECT_TRUE(bb.results()[0] == cpu_b[0].bytes);
+
+  // Captured once, replayed twice (outputs cleared in between): the same values each time.
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  CUDA_OK(cudaStreamBeginCapture(s1, cudaStreamCaptureModeThreadLocal));
+  ba.launch(s1);
+  CUDA_OK(cudaStreamEndCapture(s1, &graph));
+  CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+  for (int rep = 0; rep < 2; ++rep) {
+    ba.reset_outputs();
+    CUDA_OK(cudaGraphLaunch(exec, s1));
+    kernels::decode_status_sync(ba.status, s1);
+    EXPECT_TRUE(ba.results()[0] == cpu_a[0].bytes) << "replay " << rep;
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s1);
+  cudaStreamDestroy(s2);
+}
+
+}  // namespace
