@@ -6,22 +6,36 @@ namespace co3::kernels::enc {
 namespace {
 
 // One block per kSymbolTile symbols of one segment (grid-stride); thread k converts symbols
-// k, k + 256, … of the tile (quantize_symbol). Histogram: with kShared, counts go to shared
-// 32-bit bins (≤ 4096 symbols a tile: no overflow) added to the table's 64-bit row once per
-// tile; otherwise straight to the row. Counts are integers: the order of the adds is free.
-template <bool kShared>
+// k, k + 256, … of the tile (quantize_symbol). With kTable (formats of ≤ 8 bits) the values of the
+// codes at the segment's scale come from a shared table filled by code_value itself: the same
+// bits as computing them. Histogram: with kShared, counts go to shared 32-bit bins (≤ 4096
+// symbols a tile: no overflow) added to the table's 64-bit row once per tile; otherwise straight
+// to the row. Counts are integers: the order of the adds is free.
+template <bool kShared, bool kTable>
 __global__ void __launch_bounds__(kThreads) quantize_kernel(EncodeParams p) {
   extern __shared__ uint32_t bins[];  // p.alphabet entries when kShared
+  __shared__ float values[kTable ? 256 : 1];
+  const FloatFormat f = p.pc.format;
   const uint32_t first_bad = *p.first_bad;
   for (uint64_t b = blockIdx.x; b < p.total_symtiles; b += gridDim.x) {
     const SymbolTile tile = symbol_tile(p, b, first_bad);
     unsigned long long* const row = hist_row(p, tile.job.table);
+    if (kTable) {
+      for (uint32_t c = threadIdx.x; c < (1u << f.width()); c += kThreads)
+        values[c] = detail::code_value(f, c, tile.scale);
+    }
     if (kShared) {
       for (uint32_t k = threadIdx.x; k < p.alphabet; k += kThreads) bins[k] = 0;
-      __syncthreads();
     }
+    if (kShared || kTable) __syncthreads();
     for (uint64_t j = tile.begin + threadIdx.x; j < tile.end; j += kThreads) {
-      const uint32_t sym = quantize_symbol(p, tile, j);
+      uint32_t sym;
+      if constexpr (kTable) {
+        sym = quantize_symbol(p, tile, j, [&](uint32_t c) { return values[c]; });
+      } else {
+        sym = quantize_symbol(p, tile, j,
+                              [&](uint32_t c) { return detail::code_value(f, c, tile.scale); });
+      }
       if (kShared) {
         atomicAdd(&bins[sym], 1u);
       } else {
@@ -32,8 +46,17 @@ __global__ void __launch_bounds__(kThreads) quantize_kernel(EncodeParams p) {
       __syncthreads();
       for (uint32_t k = threadIdx.x; k < p.alphabet; k += kThreads)
         if (bins[k]) atomicAdd(&row[k], static_cast<unsigned long long>(bins[k]));
-      __syncthreads();  // bins is cleared for the next tile only after every thread flushed
     }
+    if (kShared || kTable) __syncthreads();  // bins and values are refilled for the next tile
+  }
+}
+
+template <bool kShared>
+void launch(const EncodeParams& p, size_t smem, cudaStream_t stream) {
+  if (p.pc.format.width() <= 8) {
+    quantize_kernel<kShared, true><<<grid_for(p.total_symtiles), kThreads, smem, stream>>>(p);
+  } else {
+    quantize_kernel<kShared, false><<<grid_for(p.total_symtiles), kThreads, smem, stream>>>(p);
   }
 }
 
@@ -42,10 +65,9 @@ __global__ void __launch_bounds__(kThreads) quantize_kernel(EncodeParams p) {
 cudaError_t launch_quantize(const EncodeParams& p, cudaStream_t stream) {
   if (!p.total_symtiles) return cudaGetLastError();
   if (p.alphabet <= kSharedHistBins) {
-    quantize_kernel<true>
-        <<<grid_for(p.total_symtiles), kThreads, p.alphabet * sizeof(uint32_t), stream>>>(p);
+    launch<true>(p, p.alphabet * sizeof(uint32_t), stream);
   } else {
-    quantize_kernel<false><<<grid_for(p.total_symtiles), kThreads, 0, stream>>>(p);
+    launch<false>(p, 0, stream);
   }
   return cudaGetLastError();
 }

@@ -103,8 +103,11 @@ CO3_HD SymbolTile symbol_tile(const EncodeParams& p, uint64_t b, uint32_t first_
 // Symbol j of the tile's segment: its entries converted by exactly host/encoder.cpp's calls, the
 // error memory written unless the CPU would have stopped before this segment (segment ≥
 // first_bad), the symbol stored. Entry i's memory is read (in u) and then written by this call
-// only.
-CO3_HD uint32_t quantize_symbol(const EncodeParams& p, const SymbolTile& tile, uint64_t j) {
+// only. value_of(code) is code_value(format, code, tile.scale): computed, or read from a table of
+// it (the kernel's shared-memory table for formats of ≤ 8 bits).
+template <class ValueOf>
+CO3_HD uint32_t quantize_symbol(const EncodeParams& p, const SymbolTile& tile, uint64_t j,
+                                ValueOf value_of) {
   const SegmentJob& job = tile.job;
   const FloatFormat f = p.pc.format;
   const float scale = tile.scale;
@@ -113,9 +116,8 @@ CO3_HD uint32_t quantize_symbol(const EncodeParams& p, const SymbolTile& tile, u
       detail::encode_symbol(j, p.pc.entries_per_symbol, f.width(), job.numel, [&](uint64_t i) {
         const float u =
             detail::feedback_input(load_entry(job.grad, job.dtype, i), job.memory, job.gamma, i);
-        const detail::EntryCode c = detail::quantize_entry(
-            u, i, scale, f, p.pc.rounding, p.seed,
-            [&](uint32_t code) { return detail::code_value(f, code, scale); });
+        const detail::EntryCode c =
+            detail::quantize_entry(u, i, scale, f, p.pc.rounding, p.seed, value_of);
         if (memory) memory[i] = c.memory();
         return c.code;
       });

@@ -40,9 +40,9 @@ struct Case {
   bool missing_data = false;  // a real-data case whose ../shared/data file is absent
 };
 
+// CO3_SOURCE_DIR: the checkout, defined for every test (tests/CMakeLists.txt).
 inline std::string golden_dir() {
-  const std::string here = __FILE__;
-  return here.substr(0, here.find_last_of('/'));
+  return std::string(CO3_SOURCE_DIR) + "/tests/golden";
 }
 
 // A heavy-tailed float32 stream: random sign, a geometric exponent below 2^-4 (each halving half

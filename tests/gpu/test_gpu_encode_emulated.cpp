@@ -70,11 +70,16 @@ Emulated emulate(const EncodePlan& plan) {
     if (refuses(p, s)) first = s;
   report_first_bad(p, first, &status);
 
-  // Pass 2: quantize_kernel (threads in reverse order: the symbols' order must not matter).
+  // Pass 2: quantize_kernel (threads in reverse order: the symbols' order must not matter), the
+  // code values from a table filled by code_value, as the kernel's for formats of ≤ 8 bits.
+  std::vector<float> values(size_t{1} << p.pc.format.width());
   for (uint64_t b = 0; b < p.total_symtiles; ++b) {
     const SymbolTile tile = symbol_tile(p, b, *p.first_bad);
+    for (uint32_t c = 0; c < values.size(); ++c)
+      values[c] = co3::detail::code_value(p.pc.format, c, tile.scale);
     for (uint64_t j = tile.end; j-- > tile.begin;)
-      ++hist_row(p, tile.job.table)[quantize_symbol(p, tile, j)];
+      ++hist_row(
+          p, tile.job.table)[quantize_symbol(p, tile, j, [&](uint32_t c) { return values[c]; })];
   }
 
   // code_kernel: table t in slot t mod code_slots.
