@@ -291,6 +291,19 @@ void expect_same_error(const co3::golden::Case& c) {
     EXPECT_EQ(std::string(e.what()), cpu_what);
   }
   expect_same_memory(b.memory(), cpu_mem);
+  // Through the plan: the buffer holds the failure record (FORMAT.md §11), 32 bytes.
+  const DeviceBatch fresh(c.tensors);
+  Encoder e(fresh.inputs, c.config, nullptr);
+  cuda_ok(e.launch(nullptr));
+  cuda_ok(cudaDeviceSynchronize());
+  uint64_t bytes = 0;
+  cuda_ok(cudaMemcpy(&bytes, e.bytes(), 8, cudaMemcpyDeviceToHost));
+  ASSERT_EQ(bytes, 32u);
+  std::vector<uint8_t> record(32);
+  cuda_ok(cudaMemcpy(record.data(), e.packet.ptr, 32, cudaMemcpyDeviceToHost));
+  EXPECT_EQ(std::string(record.begin(), record.begin() + 4), "CO3e");
+  EXPECT_THROW(co3::decode(record.data(), record.size()), co3::Error);
+  EXPECT_THROW(co3::kernels::raise_status_sync(e.status(), nullptr), co3::Error);
 }
 
 TEST(GpuEncode, NonFiniteIsTheCpuError) {
