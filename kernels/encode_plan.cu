@@ -2,7 +2,6 @@
 // bound) and the launch sequence. Nothing here synchronizes except encode_sync, which says so.
 #include <cstring>
 #include <memory>
-#include <stdexcept>
 #include <string>
 
 #include "co3/detail/encode_checks.h"
@@ -41,11 +40,6 @@ class Carver {
  private:
   size_t size_ = 0;
 };
-
-template <class T>
-T* at(void* base, size_t offset) {
-  return reinterpret_cast<T*>(static_cast<uint8_t*>(base) + offset);
-}
 
 // Workspace offsets of every region, in the order of EncodeParams' pointers.
 struct Offsets {
@@ -333,9 +327,10 @@ cudaError_t EncodePlan::encode_async(void* ws, uint8_t* packet, uint64_t* packet
 
 namespace {
 
+// A CUDA failure in the convenience path: Error(io), as raise_status_sync reports one.
 void cuda_check(cudaError_t e, const char* what) {
   if (e != cudaSuccess)
-    throw std::runtime_error(std::string("co3 GPU encode: ") + what + ": " + cudaGetErrorString(e));
+    fail(Errc::io, std::string("GPU encode: ") + what + ": " + cudaGetErrorString(e));
 }
 
 struct DeviceBuffer {

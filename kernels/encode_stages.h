@@ -42,8 +42,9 @@ CO3_HD Moments tile_lane(const EncodeParams& p, uint64_t t, uint32_t lane) {
   return m;
 }
 
-// A segment's tiles are folded level by level (fold_level_item) between tile_moments and
-// fold_buffer; fold_source says where the folded level of size n lives after `levels` levels.
+// A segment's tiles are folded level by level (fold_level_item) from one of tile_moments and
+// fold_buffer into the other: after `levels` levels, *from holds the current level and *to
+// receives the next.
 CO3_HD void fold_buffers(const EncodeParams& p, uint32_t s, uint32_t levels, Moments** from,
                          Moments** to) {
   Moments* a = p.tile_moments + p.jobs[s].first_tile;

@@ -24,6 +24,14 @@
 //
 // Concurrency: encodes on different streams need different workspaces (and packets); one
 // workspace serves one encode at a time.
+//
+// Stages (kernels/encode_*.cu, each thread's work in kernels/encode_stages.h): moments (reads
+// every gradient and error memory once), quantize (reads them again, writes the error memory,
+// one byte per symbol up to 8-bit symbols, else two, and the histograms), code (one block per
+// table; package-merge, codewords and, for model codes, each segment's code pmf run in one
+// thread: quick for 8-bit symbols, the slow stage for 16-bit ones), chunk bits and their scan,
+// layout, pack (reads the symbols again), CRC. The workspace grows with the tables: per table
+// 14 bytes per symbol of the alphabet, plus package-merge scratch for up to 32 tables at once.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -71,7 +79,7 @@ class EncodePlan {
 
 // For tests and tools: plans, allocates workspace and packet (cudaMalloc), uploads, encodes,
 // synchronizes `stream`, raises the device status as co3::Error and returns the packet on the
-// host. Not for a training loop's hot path.
+// host; a CUDA failure throws Error(io). Not for a training loop's hot path.
 std::vector<uint8_t> encode_sync(const std::vector<EncodeInput>& device_inputs,
                                  const CodecConfig& config, cudaStream_t stream = nullptr);
 
