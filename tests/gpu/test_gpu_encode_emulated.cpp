@@ -271,6 +271,18 @@ TEST(GpuEncodeEmulated, ChunksTooLargeForSharedMemoryAndSixteenBitSymbols) {
   expect_like_cpu(c, false);
 }
 
+TEST(GpuEncodeEmulated, NoTensorsAndOnlyEmptyOnes) {
+  co3::golden::Case c;
+  c.config = co3::golden::config(co3::formats::e5m2, co3::Rounding::nearest_even,
+                                 co3::ScalePolicy::gennorm, co3::CodeSource::gennorm);
+  expect_like_cpu(c, false);
+  c.tensors = {co3::golden::synthetic(0, 1), co3::golden::synthetic(0, 2, co3::DType::bf16)};
+  c.tensors[1].shape = std::vector<int64_t>{0, 5};
+  expect_like_cpu(c, false);
+  c.config.shared_code = true;
+  expect_like_cpu(c, false);
+}
+
 // The CPU's error and the error memory it leaves, from the emulated status.
 void expect_cpu_error(const co3::golden::Case& c) {
   std::vector<std::vector<float>> cpu_mem = initial_memory(c), mem = initial_memory(c);
