@@ -212,8 +212,11 @@ double entropy_bits(const std::vector<uint64_t>& hist) {
 
 namespace co3 {
 
-std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
-                            EncodeReport* report) {
+namespace {
+
+// encode() with a code built from the data (prior null) or given (a PriorCode).
+std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
+                                   const PriorCode* prior, EncodeReport* report) {
   using namespace detail;
   CO3_TRACE("co3::encode");
   validate(cfg);
@@ -233,6 +236,7 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
   }
   check(cfg.shared_code || non_empty <= 65535, Errc::invalid_argument,
         "more than 65535 non-empty tensors in one packet without shared_code");
+  if (prior) check_prior_code(*prior, cfg, non_empty);
   std::vector<Segment> segs(inputs.size());
   std::vector<const Quantized*> coded;  // the non-empty segments
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -243,10 +247,13 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
   // Codes and chunk sizes; the range ends where the packet is written ("pack").
   std::optional<TraceRange> codebook_range(std::in_place, "codebook");
   std::vector<std::vector<uint8_t>> tables;
-  if (cfg.shared_code && !coded.empty()) tables.push_back(code_lengths_for(coded, cfg.code, cfg));
+  const auto next_table = [&](const std::vector<const Quantized*>& qs) {
+    tables.push_back(prior ? prior->tables[tables.size()] : code_lengths_for(qs, cfg.code, cfg));
+  };
+  if (cfg.shared_code && !coded.empty()) next_table(coded);
   for (Segment& s : segs) {
     if (!s.q.numel) continue;
-    if (!cfg.shared_code) tables.push_back(code_lengths_for(s.q, cfg.code, cfg));
+    if (!cfg.shared_code) next_table({&s.q});
     s.table = static_cast<uint16_t>(tables.size() - 1);
     s.words = chunk_words(s.q.symbols, tables[s.table].data(), cfg.chunk_symbols, threads);
     for (uint16_t w : s.words) s.payload_words += w;
@@ -324,6 +331,25 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
   store_le(pkt.data() + size - 4, crc32c_parallel(pkt.data(), size - 4, threads));
   if (report) report->packet_bytes = size;
   return pkt;
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
+                            EncodeReport* report) {
+  return encode_packet(inputs, cfg, nullptr, report);
+}
+
+std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
+                            const PriorCode& prior, EncodeReport* report) {
+  return encode_packet(inputs, cfg, &prior, report);
+}
+
+PriorCode prior_code(const uint8_t* packet, size_t size) {
+  PriorCode p;
+  for (detail::ParsedTable& t : detail::parse_packet(packet, size, 0).tables)
+    p.tables.push_back(std::move(t.lengths));
+  return p;
 }
 
 std::vector<uint8_t> encode(const TensorView& tensor, const CodecConfig& cfg, EncodeReport* report) {

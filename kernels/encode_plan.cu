@@ -49,7 +49,8 @@ struct Offsets {
 
 }  // namespace
 
-EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg)
+EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
+                       const PriorCode* prior)
     : data_(new EncodePlanData) {
   using namespace detail;
   std::unique_ptr<EncodePlanData> guard(data_);
@@ -70,6 +71,7 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   }
   check(cfg.shared_code || non_empty <= 65535, Errc::invalid_argument,
         "more than 65535 non-empty tensors in one packet without shared_code");
+  if (prior) check_prior_code(*prior, cfg, non_empty);
 
   EncodeParams& p = data_->params;
   p.pc = packet_coding(cfg);
@@ -77,6 +79,7 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   p.scale_value = cfg.scale.value;
   p.non_finite = cfg.non_finite;
   p.seed = cfg.seed;
+  p.given_code = prior != nullptr;
   if (cfg.scale.policy == ScalePolicy::gennorm)
     p.scale_table = scale_table(cfg.format, cfg.rounding);
   p.num_segments = static_cast<uint32_t>(inputs.size());
@@ -146,7 +149,8 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
                       data_bound + kCrcBytes;
   p.crc_blocks =
       (data_->max_packet + enc::kCrcPiece * enc::kThreads - 1) / (enc::kCrcPiece * enc::kThreads);
-  p.code_slots = p.num_tables < enc::kCodeSlots ? p.num_tables : enc::kCodeSlots;
+  p.code_slots =
+      p.given_code ? 0 : (p.num_tables < enc::kCodeSlots ? p.num_tables : enc::kCodeSlots);
   p.pm_scratch_bytes = align8(package_merge_scratch_bytes(p.alphabet, L));
   const uint64_t chunk_max_words = (C * L + 31) / 32;
   p.pack_shared_words =
@@ -159,19 +163,24 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   o.tables = c.take<TableJob>(tables.size());
   o.members = c.take<uint32_t>(members.size());
   o.dims = c.take<int64_t>(dims.size());
+  // The code tables: built on the device, or given (uploaded with the job table).
+  const auto take_tables = [&] {
+    o.tab = c.take<enc::TableResult>(tables.size());
+    o.lengths = c.take<uint8_t>(uint64_t{p.num_tables} * p.alphabet);
+    o.rev = c.take<uint32_t>(uint64_t{p.num_tables} * p.alphabet);
+    o.bodies = c.take<uint8_t>(uint64_t{p.num_tables} * p.body_capacity);
+  };
+  if (p.given_code) take_tables();
   const size_t upload_bytes = c.size();
+  if (!p.given_code) take_tables();
   o.seg = c.take<enc::SegmentResult>(inputs.size());
-  o.tab = c.take<enc::TableResult>(tables.size());
   o.tile_moments = c.take<Moments>(p.total_tiles);
   o.fold = c.take<Moments>(p.total_tiles);
   o.first_bad = c.take<uint32_t>(1);
   p.byte_symbols = p.pc.symbol_bits() <= 8;
   o.symbols =
       c.take<uint16_t>(jobs.empty() ? 0 : jobs.back().first_symbol + jobs.back().num_symbols);
-  o.hist = c.take<unsigned long long>(uint64_t{p.num_tables} * p.alphabet);
-  o.lengths = c.take<uint8_t>(uint64_t{p.num_tables} * p.alphabet);
-  o.rev = c.take<uint32_t>(uint64_t{p.num_tables} * p.alphabet);
-  o.bodies = c.take<uint8_t>(uint64_t{p.num_tables} * p.body_capacity);
+  o.hist = c.take<unsigned long long>(p.given_code ? 0 : uint64_t{p.num_tables} * p.alphabet);
   o.weights = c.take<unsigned long long>(uint64_t{p.code_slots} * p.alphabet);
   o.mix = c.take<double>(uint64_t{p.code_slots} * p.alphabet);
   o.pmf = c.take<double>(uint64_t{p.code_slots} << p.pc.format.width());
@@ -191,6 +200,19 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   put(o.tables, tables.data(), tables.size() * sizeof(TableJob));
   put(o.members, members.data(), members.size() * sizeof(uint32_t));
   put(o.dims, dims.data(), dims.size() * sizeof(int64_t));
+  if (p.given_code) {
+    for (uint32_t t = 0; t < p.num_tables; ++t) {
+      const std::vector<uint8_t>& len = prior->tables[t];
+      uint8_t* const base = data_->job_bytes.data();
+      std::memcpy(base + o.lengths + uint64_t{t} * p.alphabet, len.data(), p.alphabet);
+      encode_table(len.data(), p.alphabet,
+                   reinterpret_cast<uint32_t*>(base + o.rev) + uint64_t{t} * p.alphabet);
+      enc::TableResult r{};
+      r.body_bytes = write_code_table_body(len.data(), p.alphabet,
+                                           base + o.bodies + uint64_t{t} * p.body_capacity);
+      put(o.tab + t * sizeof(r), &r, sizeof(r));
+    }
+  }
   // Pointers are stored as offsets here and rebased in encode_async (the workspace's address is
   // known only then).
   static_assert(sizeof(Offsets) == 22 * sizeof(size_t), "Offsets lists every region");
@@ -298,7 +320,8 @@ cudaError_t EncodePlan::encode_async(void* ws, uint8_t* packet, uint64_t* packet
   CO3_TRACE("co3::encode (gpu)");
   // Per-encode state: the status, the histograms, the scan's zero tail.
   if ((e = cudaMemsetAsync(status, 0, sizeof(DeviceStatus), stream))) return e;
-  if ((e = cudaMemsetAsync(p.hist, 0, sizeof(unsigned long long) * p.num_tables * p.alphabet,
+  if (!p.given_code &&
+      (e = cudaMemsetAsync(p.hist, 0, sizeof(unsigned long long) * p.num_tables * p.alphabet,
                            stream)))
     return e;
   if ((e = cudaMemsetAsync(p.chunk_words + p.total_chunks, 0, sizeof(unsigned long long), stream)))
@@ -311,7 +334,7 @@ cudaError_t EncodePlan::encode_async(void* ws, uint8_t* packet, uint64_t* packet
     CO3_TRACE("quantize");
     if ((e = enc::launch_quantize(p, stream))) return e;
   }
-  {
+  if (!p.given_code) {
     CO3_TRACE("codebook");
     if ((e = enc::launch_code(p, stream))) return e;
   }
@@ -344,8 +367,8 @@ struct DeviceBuffer {
 }  // namespace
 
 std::vector<uint8_t> encode_sync(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
-                                 cudaStream_t stream) {
-  const EncodePlan plan(inputs, cfg);
+                                 cudaStream_t stream, const PriorCode* prior) {
+  const EncodePlan plan(inputs, cfg, prior);
   DeviceBuffer ws(plan.workspace_bytes()), packet(plan.max_packet_bytes()),
       scalars(sizeof(uint64_t) + sizeof(DeviceStatus));
   uint64_t* d_bytes = static_cast<uint64_t*>(scalars.ptr);

@@ -75,6 +75,7 @@ struct EncodeParams {
   float scale_value;
   NonFinitePolicy non_finite;
   uint64_t seed;
+  bool given_code;         // a PriorCode: tables uploaded, no histograms, no code kernel
   ScaleTable scale_table;  // the GenNorm scale's t*(β) (gennorm_scale.h); unused otherwise
   bool with_shapes;
   uint32_t num_segments, num_tables;

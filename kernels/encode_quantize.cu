@@ -9,17 +9,20 @@ namespace {
 // k, k + 256, … of the tile (quantize_symbol). With kTable (formats of ≤ 8 bits) the values of the
 // codes at the segment's scale come from a shared table filled by code_value itself: the same
 // bits as computing them. Histogram: with kShared, counts go to shared 32-bit bins (≤ 4096
-// symbols a tile: no overflow) added to the table's 64-bit row once per tile; otherwise straight
-// to the row. Counts are integers: the order of the adds is free.
-template <bool kShared, bool kTable>
+// symbols a tile: no overflow) added to the table's 64-bit row once per tile; with kGlobal
+// straight to the row; with neither, none is counted (a given code). Counts are integers: the
+// order of the adds is free.
+enum class Hist { none, shared, global };
+template <Hist kHist, bool kTable>
 __global__ void __launch_bounds__(kThreads) quantize_kernel(EncodeParams p) {
+  constexpr bool kShared = kHist == Hist::shared;
   extern __shared__ uint32_t bins[];  // p.alphabet entries when kShared
   __shared__ float values[kTable ? 256 : 1];
   const FloatFormat f = p.pc.format;
   const uint32_t first_bad = *p.first_bad;
   for (uint64_t b = blockIdx.x; b < p.total_symtiles; b += gridDim.x) {
     const SymbolTile tile = symbol_tile(p, b, first_bad);
-    unsigned long long* const row = hist_row(p, tile.job.table);
+    unsigned long long* const row = kHist == Hist::none ? nullptr : hist_row(p, tile.job.table);
     if (kTable) {
       for (uint32_t c = threadIdx.x; c < (1u << f.width()); c += kThreads)
         values[c] = detail::code_value(f, c, tile.scale);
@@ -36,9 +39,9 @@ __global__ void __launch_bounds__(kThreads) quantize_kernel(EncodeParams p) {
         sym = quantize_symbol(p, tile, j,
                               [&](uint32_t c) { return detail::code_value(f, c, tile.scale); });
       }
-      if (kShared) {
+      if (kHist == Hist::shared) {
         atomicAdd(&bins[sym], 1u);
-      } else {
+      } else if (kHist == Hist::global) {
         atomicAdd(&row[sym], 1ull);
       }
     }
@@ -51,12 +54,12 @@ __global__ void __launch_bounds__(kThreads) quantize_kernel(EncodeParams p) {
   }
 }
 
-template <bool kShared>
+template <Hist kHist>
 void launch(const EncodeParams& p, size_t smem, cudaStream_t stream) {
   if (p.pc.format.width() <= 8) {
-    quantize_kernel<kShared, true><<<grid_for(p.total_symtiles), kThreads, smem, stream>>>(p);
+    quantize_kernel<kHist, true><<<grid_for(p.total_symtiles), kThreads, smem, stream>>>(p);
   } else {
-    quantize_kernel<kShared, false><<<grid_for(p.total_symtiles), kThreads, smem, stream>>>(p);
+    quantize_kernel<kHist, false><<<grid_for(p.total_symtiles), kThreads, smem, stream>>>(p);
   }
 }
 
@@ -64,10 +67,12 @@ void launch(const EncodeParams& p, size_t smem, cudaStream_t stream) {
 
 cudaError_t launch_quantize(const EncodeParams& p, cudaStream_t stream) {
   if (!p.total_symtiles) return cudaGetLastError();
-  if (p.alphabet <= kSharedHistBins) {
-    launch<true>(p, p.alphabet * sizeof(uint32_t), stream);
+  if (p.given_code) {
+    launch<Hist::none>(p, 0, stream);
+  } else if (p.alphabet <= kSharedHistBins) {
+    launch<Hist::shared>(p, p.alphabet * sizeof(uint32_t), stream);
   } else {
-    launch<false>(p, 0, stream);
+    launch<Hist::global>(p, 0, stream);
   }
   return cudaGetLastError();
 }

@@ -68,6 +68,22 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
 std::vector<uint8_t> encode(const TensorView& tensor, const CodecConfig& config,
                             EncodeReport* report = nullptr);
 
+// A code fixed before the data is seen (a training loop's prior code: the tables of an earlier
+// packet, typically a model code of a kept fit): the encoder uses these code lengths instead of
+// building a code from each tensor, which skips the code construction (and, on the GPU, the
+// histograms). One table when config.shared_code, else one per non-empty tensor, in order; each
+// has 2^(g·w) lengths, every one in 1 … the config's max code length (a prior code must code any
+// data) with Kraft sum ≤ 1. The descriptors record config.code as the code source. With the
+// lengths encode() would build, the packet is the one encode() gives.
+struct PriorCode {
+  std::vector<std::vector<uint8_t>> tables;
+};
+std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecConfig& config,
+                            const PriorCode& prior, EncodeReport* report = nullptr);
+
+// The code tables of a packet (validated as inspect() validates it), as a PriorCode.
+PriorCode prior_code(const uint8_t* packet, size_t size);
+
 // A packet's segments as their descriptors state them (after full validation of the header,
 // tables and layout; the payload is checked when decoded).
 struct SegmentInfo {

@@ -83,8 +83,9 @@ struct DeviceBatch {
 struct Encoder {
   co3::kernels::EncodePlan plan;
   DeviceMemory ws, packet, scalars;
-  Encoder(const std::vector<co3::EncodeInput>& in, const co3::CodecConfig& cfg, cudaStream_t s)
-      : plan(in, cfg),
+  Encoder(const std::vector<co3::EncodeInput>& in, const co3::CodecConfig& cfg, cudaStream_t s,
+          const co3::PriorCode* prior = nullptr)
+      : plan(in, cfg, prior),
         ws(plan.workspace_bytes()),
         packet(plan.max_packet_bytes()),
         scalars(sizeof(uint64_t) + sizeof(co3::kernels::DeviceStatus)) {
@@ -258,6 +259,33 @@ TEST(GpuEncode, TwoStreamsAtOnceGiveTheBytesOfOne) {
   }
   cudaStreamDestroy(s1);
   cudaStreamDestroy(s2);
+}
+
+// A prior code (the tables of a CPU encode with given fits) gives that packet and memory.
+TEST(GpuEncode, PriorCodeGivesTheCpuPacket) {
+  SKIP_WITHOUT_GPU();
+  for (bool shared : {false, true}) {
+    co3::golden::Case c;
+    c.config = co3::golden::config(co3::formats::fp4, co3::Rounding::stochastic,
+                                   co3::ScalePolicy::gennorm, co3::CodeSource::gennorm);
+    c.config.shared_code = shared;
+    c.tensors = {co3::golden::synthetic(30000, 1), co3::golden::synthetic(0, 2),
+                 co3::golden::synthetic(5001, 3, co3::DType::bf16)};
+    for (Tensor& t : c.tensors) {
+      t.fit = co3::GenNormParams{0.9, 0.004};
+      t.gamma = 0.7f;
+      t.memory.assign(t.numel, 1e-3f);
+    }
+    std::vector<std::vector<float>> cpu_mem;
+    const std::vector<uint8_t> cpu = co3::golden::encode_cpu(c, &cpu_mem);
+    const co3::PriorCode prior = co3::prior_code(cpu.data(), cpu.size());
+    DeviceBatch b(c.tensors);
+    Encoder e(b.inputs, c.config, nullptr, &prior);
+    cuda_ok(cudaMemset(e.packet.ptr, 0xEE, e.plan.max_packet_bytes()));
+    cuda_ok(e.launch(nullptr));
+    EXPECT_EQ(e.result(nullptr), cpu);
+    expect_same_memory(b.memory(), cpu_mem);
+  }
 }
 
 // The error the CPU throws, and the error memory it leaves, for the same inputs.

@@ -42,7 +42,7 @@ Emulated emulate(const EncodePlan& plan) {
   std::vector<uint8_t> packet(plan.max_packet_bytes(), 0xEE);
   uint64_t packet_bytes = 0;
   DeviceStatus& status = out.status;
-  std::memset(p.hist, 0, sizeof(unsigned long long) * p.num_tables * p.alphabet);
+  if (!p.given_code) std::memset(p.hist, 0, sizeof(unsigned long long) * p.num_tables * p.alphabet);
   p.chunk_words[p.total_chunks] = 0;
 
   // Pass 1: tile_moments_kernel, segment_stats_kernel, first_bad_kernel.
@@ -77,13 +77,14 @@ Emulated emulate(const EncodePlan& plan) {
     const SymbolTile tile = symbol_tile(p, b, *p.first_bad);
     for (uint32_t c = 0; c < values.size(); ++c)
       values[c] = co3::detail::code_value(p.pc.format, c, tile.scale);
-    for (uint64_t j = tile.end; j-- > tile.begin;)
-      ++hist_row(
-          p, tile.job.table)[quantize_symbol(p, tile, j, [&](uint32_t c) { return values[c]; })];
+    for (uint64_t j = tile.end; j-- > tile.begin;) {
+      const uint32_t sym = quantize_symbol(p, tile, j, [&](uint32_t c) { return values[c]; });
+      if (!p.given_code) ++hist_row(p, tile.job.table)[sym];
+    }
   }
 
-  // code_kernel: table t in slot t mod code_slots.
-  for (uint32_t t = 0; t < p.num_tables; ++t) {
+  // code_kernel (not for a given code): table t in slot t mod code_slots.
+  for (uint32_t t = 0; t < p.num_tables && !p.given_code; ++t) {
     const CodeSlot slot = code_slot(p, t % p.code_slots);
     const unsigned long long* weights = hist_row(p, t);
     if (p.pc.code != co3::CodeSource::histogram) {
@@ -281,6 +282,33 @@ TEST(GpuEncodeEmulated, NoTensorsAndOnlyEmptyOnes) {
   expect_like_cpu(c, false);
   c.config.shared_code = true;
   expect_like_cpu(c, false);
+}
+
+// A prior code (the tables of a first encode with given fits) reproduces that packet, on a second
+// copy of the error memory.
+TEST(GpuEncodeEmulated, PriorCodeGivesTheCpuPacket) {
+  for (bool shared : {false, true}) {
+    co3::golden::Case c;
+    c.config = co3::golden::config(co3::formats::e4m3, co3::Rounding::stochastic,
+                                   co3::ScalePolicy::gennorm, co3::CodeSource::gennorm);
+    c.config.shared_code = shared;
+    c.tensors = {co3::golden::synthetic(30000, 1), co3::golden::synthetic(0, 2),
+                 co3::golden::synthetic(5001, 3, co3::DType::bf16)};
+    for (co3::golden::Tensor& t : c.tensors) {
+      t.fit = co3::GenNormParams{0.9, 0.004};
+      t.gamma = 0.7f;
+      t.memory.assign(t.numel, 1e-3f);
+    }
+    std::vector<std::vector<float>> cpu_mem = initial_memory(c), mem = initial_memory(c);
+    const std::vector<uint8_t> cpu = co3::encode(inputs_of(c.tensors, cpu_mem), c.config);
+    const co3::PriorCode prior = co3::prior_code(cpu.data(), cpu.size());
+    const EncodePlan plan(inputs_of(c.tensors, mem), c.config, &prior);
+    EXPECT_TRUE(plan_params(plan).given_code);
+    const Emulated e = emulate(plan);
+    EXPECT_EQ(e.status.code, 0u);
+    EXPECT_EQ(e.packet, cpu);
+    for (size_t k = 0; k < mem.size(); ++k) EXPECT_EQ(mem[k], cpu_mem[k]) << "memory " << k;
+  }
 }
 
 // The CPU's error and the error memory it leaves, from the emulated status.

@@ -11,6 +11,7 @@
 #include "co3/detail/packet_layout.h"
 #include "co3/error.h"
 #include "co3/gennorm.h"
+#include "co3/huffman.h"
 
 namespace co3::detail {
 
@@ -47,6 +48,32 @@ inline void check_encode_input(const EncodeInput& in, size_t segment) {
           Errc::invalid_argument,
           at + "given GenNorm fit beta " + std::to_string(in.fit->beta) + ", alpha " +
               std::to_string(in.fit->alpha) + " outside beta 0.03..16, alpha >= 0");
+  }
+}
+
+// A prior code (codec.h) for a packet of `non_empty` coded tensors under cfg.
+inline void check_prior_code(const PriorCode& prior, const CodecConfig& cfg, size_t non_empty) {
+  const size_t want = cfg.shared_code ? (non_empty ? 1 : 0) : non_empty;
+  check(prior.tables.size() == want, Errc::invalid_argument,
+        "prior code: " + std::to_string(prior.tables.size()) + " tables, the packet needs " +
+            std::to_string(want));
+  const int bits = resolved_entries_per_symbol(cfg) * cfg.format.width();
+  const int max_len = resolved_max_code_length(cfg);
+  for (size_t t = 0; t < prior.tables.size(); ++t) {
+    const std::vector<uint8_t>& len = prior.tables[t];
+    const std::string at = "prior code table " + std::to_string(t) + ": ";
+    check(len.size() == size_t{1} << bits, Errc::invalid_argument,
+          at + std::to_string(len.size()) + " lengths for an alphabet of " +
+              std::to_string(size_t{1} << bits) + " symbols");
+    uint64_t kraft = 0;  // in units of 2^-kMaxCodeLength
+    for (size_t s = 0; s < len.size(); ++s) {
+      check(len[s] >= 1 && len[s] <= max_len, Errc::invalid_argument,
+            at + "symbol " + std::to_string(s) + " has length " + std::to_string(len[s]) +
+                ", outside 1.." + std::to_string(max_len) + " (a prior code codes every symbol)");
+      kraft += uint64_t{1} << (kMaxCodeLength - len[s]);
+    }
+    check(kraft <= uint64_t{1} << kMaxCodeLength, Errc::invalid_argument,
+          at + "the lengths violate the Kraft inequality");
   }
 }
 

@@ -50,7 +50,11 @@ struct EncodePlanData;  // the job table and the workspace layout (kernels/encod
 class EncodePlan {
  public:
   // Throws co3::Error(invalid_argument) exactly where co3::encode would before reading any data.
-  EncodePlan(const std::vector<EncodeInput>& device_inputs, const CodecConfig& config);
+  // With a prior code (codec.h; copied into the plan), the tables are uploaded with the job table
+  // and the encode counts no histogram and builds no code: co3::encode(inputs, config, *prior)'s
+  // bytes.
+  EncodePlan(const std::vector<EncodeInput>& device_inputs, const CodecConfig& config,
+             const PriorCode* prior = nullptr);
   ~EncodePlan();
   EncodePlan(EncodePlan&&) noexcept;
   EncodePlan& operator=(EncodePlan&&) noexcept;
@@ -81,6 +85,7 @@ class EncodePlan {
 // synchronizes `stream`, raises the device status as co3::Error and returns the packet on the
 // host; a CUDA failure throws Error(io). Not for a training loop's hot path.
 std::vector<uint8_t> encode_sync(const std::vector<EncodeInput>& device_inputs,
-                                 const CodecConfig& config, cudaStream_t stream = nullptr);
+                                 const CodecConfig& config, cudaStream_t stream = nullptr,
+                                 const PriorCode* prior = nullptr);
 
 }  // namespace co3::kernels
