@@ -5,6 +5,7 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -28,6 +29,10 @@ using namespace co3;
 using kernels::DecodeOutput;
 using kernels::DecodePacket;
 using kernels::DecodePlan;
+
+// scripts/gpu_check.sh sets it for the sanitizer and ncu runs: a few blocks' worth per case.
+const bool kSmall = std::getenv("CO3_GPU_TEST_SMALL") != nullptr;
+const size_t kRealLimit = kSmall ? (size_t{1} << 17) + 17 : SIZE_MAX;
 
 bool have_gpu() {
   int n = 0;
@@ -216,8 +221,8 @@ const FloatFormat kFormats[] = {formats::fp4, formats::e5m2, formats::e4m3, form
 TEST(GpuDecode, EveryFormatCodeAndDtypeOnRealGradients) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
   for (const char* file : {"resnet18_step0.f32", "resnet18_step120.f32"}) {
-    auto x = co3::testing::real_gradient(file);
-    if (x.empty()) x = co3::testing::gennorm_samples(1 << 20, 0.3, 1e-3, 5);
+    auto x = co3::testing::real_gradient(file, kRealLimit);
+    if (x.empty()) x = co3::testing::gennorm_samples(kSmall ? 1 << 17 : 1 << 20, 0.3, 1e-3, 5);
     for (FloatFormat f : kFormats)
       for (CodeSource c : {CodeSource::histogram, CodeSource::gennorm}) {
         CodecConfig cfg;
@@ -238,27 +243,31 @@ TEST(GpuDecode, GoldenPackets) {
 
 TEST(GpuDecode, MixedSegmentsChunkSizesAndSharedTables) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
-  const auto x = co3::testing::gennorm_samples(300000, 0.6, 2e-3, 9);
+  const auto x = co3::testing::gennorm_samples(kSmall ? 20000 : 400000, 0.6, 2e-3, 9);  // ≥ Σ sizes
   // Sizes around chunk and tile boundaries, an empty tensor and a single entry.
-  const uint64_t sizes[] = {0, 1, 31, 4097, 8192 * 32 + 5, 100000, 77};
+  const uint64_t sizes[] = {
+      0, 1, 31, 4097, 32 * 64 + 5, kSmall ? 10000u : 100000u, 77, kSmall ? 0u : 8192u * 32 + 5};
   for (FloatFormat f : kFormats)
-    for (uint32_t chunk : {32u, 4096u, 65536u})
-      for (bool shared : {false, true}) {
-        CodecConfig cfg;
-        cfg.format = f;
-        cfg.chunk_symbols = chunk;
-        cfg.shared_code = shared;
-        cfg.scale.policy = ScalePolicy::absmax;  // the GenNorm scale's fit is slow on the CPU
-        std::vector<EncodeInput> in;
-        uint64_t at = 0;
-        for (uint64_t n : sizes) {
-          in.emplace_back(TensorView{x.data() + at, n, DType::f32});
-          at += n;
+    for (uint32_t chunk : {32u, 100u, 4096u, 65536u})
+      for (int group : {0, 3})  // 0: automatic (2 for fp4, else 1)
+        for (bool shared : {false, true}) {
+          if (group * f.width() > 16) continue;
+          CodecConfig cfg;
+          cfg.format = f;
+          cfg.chunk_symbols = chunk;
+          cfg.entries_per_symbol = group;
+          cfg.shared_code = shared;
+          cfg.scale.policy = ScalePolicy::absmax;  // the GenNorm scale's fit is slow on the CPU
+          std::vector<EncodeInput> in;
+          uint64_t at = 0;
+          for (uint64_t n : sizes) {
+            in.emplace_back(TensorView{x.data() + at, n, DType::f32});
+            at += n;
+          }
+          const auto packet = encode(in, cfg);
+          expect_gpu_equals_cpu(packet, to_string(f) + " chunk " + std::to_string(chunk) + " g " +
+                                            std::to_string(group) + (shared ? " shared" : ""));
         }
-        const auto packet = encode(in, cfg);
-        expect_gpu_equals_cpu(
-            packet, to_string(f) + " chunk " + std::to_string(chunk) + (shared ? " shared" : ""));
-      }
 }
 
 TEST(GpuDecode, SeveralPacketsInOneBatch) {
@@ -337,9 +346,9 @@ TEST(GpuDecode, SameVerdictOnTheFuzzCorpusAndCorruptions) {
   for (const auto& file : packets) {
     const std::vector<uint8_t>& p = file.bytes;
     expect_same_verdict(p, "corpus packet");
-    for (size_t n = 0; n < p.size(); n += 1 + p.size() / 13)
+    for (size_t n = 0; n < p.size(); n += 1 + p.size() / (kSmall ? 3 : 13))
       expect_same_verdict(std::vector<uint8_t>(p.begin(), p.begin() + n), "truncated");
-    for (int trial = 0; trial < 40; ++trial) {
+    for (int trial = 0; trial < (kSmall ? 3 : 40); ++trial) {
       auto m = p;
       m[rng() % (m.size() - 4)] ^= static_cast<uint8_t>(1 + rng() % 255);
       expect_same_verdict(m, "flipped byte");
@@ -373,8 +382,8 @@ TEST(GpuDecode, CallerMistakesAreInvalidArguments) {
 
 TEST(GpuDecode, TwoStreamsAtOnceAndGraphReplay) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
-  auto x = co3::testing::real_gradient("resnet18_step120.f32");
-  if (x.empty()) x = co3::testing::gennorm_samples(1 << 20, 0.3, 1e-3, 5);
+  auto x = co3::testing::real_gradient("resnet18_step120.f32", kRealLimit);
+  if (x.empty()) x = co3::testing::gennorm_samples(kSmall ? 1 << 17 : 1 << 20, 0.3, 1e-3, 5);
   CodecConfig cfg;
   cfg.format = formats::fp4;
   const auto a = encode(TensorView{x.data(), x.size(), DType::f32}, cfg);
