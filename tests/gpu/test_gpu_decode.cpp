@@ -220,7 +220,9 @@ const FloatFormat kFormats[] = {formats::fp4, formats::e5m2, formats::e4m3, form
 
 TEST(GpuDecode, EveryFormatCodeAndDtypeOnRealGradients) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
-  for (const char* file : {"resnet18_step0.f32", "resnet18_step120.f32"}) {
+  const char* files[] = {"resnet18_step120.f32", "resnet18_step0.f32"};
+  for (size_t k = 0; k < (kSmall ? 1 : 2); ++k) {  // one is enough for the sanitizers
+    const char* file = files[k];
     auto x = co3::testing::real_gradient(file, kRealLimit);
     if (x.empty()) x = co3::testing::gennorm_samples(kSmall ? 1 << 17 : 1 << 20, 0.3, 1e-3, 5);
     for (FloatFormat f : kFormats)
@@ -252,6 +254,7 @@ TEST(GpuDecode, MixedSegmentsChunkSizesAndSharedTables) {
       for (int group : {0, 3})  // 0: automatic (2 for fp4, else 1)
         for (bool shared : {false, true}) {
           if (group * f.width() > 16) continue;
+          if (kSmall && (chunk != 100 || !shared)) continue;  // partial tiles, a shared table
           CodecConfig cfg;
           cfg.format = f;
           cfg.chunk_symbols = chunk;
@@ -346,9 +349,9 @@ TEST(GpuDecode, SameVerdictOnTheFuzzCorpusAndCorruptions) {
   for (const auto& file : packets) {
     const std::vector<uint8_t>& p = file.bytes;
     expect_same_verdict(p, "corpus packet");
-    for (size_t n = 0; n < p.size(); n += 1 + p.size() / (kSmall ? 3 : 13))
+    for (size_t n = 0; n < p.size(); n += 1 + p.size() / (kSmall ? 2 : 13))
       expect_same_verdict(std::vector<uint8_t>(p.begin(), p.begin() + n), "truncated");
-    for (int trial = 0; trial < (kSmall ? 3 : 40); ++trial) {
+    for (int trial = 0; trial < (kSmall ? 2 : 40); ++trial) {
       auto m = p;
       m[rng() % (m.size() - 4)] ^= static_cast<uint8_t>(1 + rng() % 255);
       expect_same_verdict(m, "flipped byte");
