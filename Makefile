@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 45
 export CCACHE_BASEDIR   := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all setup build demo test bench clean
+.PHONY: all setup build demo test bench gpu-check clean
 
 all: build
 
@@ -45,5 +45,11 @@ test: build
 bench: build
 	@$(BUILD)/bench/co3_bench_cpu
 
+# On a GPU machine (no network, no setup): the torch-free build, GPU tests, compute-sanitizer,
+# co3_bench_gpu, ncu and co3_bench_aop in one run, logs and JSON in build-gpu-check/out.
+gpu-check:
+	@bash scripts/gpu_check.sh build-gpu-check/out
+
 clean:
-	rm -rf $(BUILD) $(BUILD).configure.log .venv-path build-asan build-tsan build-fuzz
+	rm -rf $(BUILD) $(BUILD).configure.log .venv-path build-asan build-tsan build-fuzz \
+	  build-gpu-check build-gpu-check-torch

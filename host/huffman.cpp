@@ -2,38 +2,22 @@
 #include "co3/huffman.h"
 
 #include <string>
-#include <utility>
 
 #include "co3/error.h"
+#include "co3/detail/encode_checks.h"
+#include "co3/detail/encode_code.h"
 
 namespace co3 {
 namespace {
 
-constexpr int kTokenBits = 5;
-constexpr uint32_t kZeroRunToken = 31;
-constexpr int kRunBits = 16;
-constexpr uint32_t kMaxRun = 1u << kRunBits;
-constexpr uint32_t kMinZeroRun = 5;  // shorter runs are cheaper as single 0 tokens
+using detail::kRunBits;
+using detail::kTokenBits;
+using detail::kZeroRunToken;
 constexpr uint32_t kMaxAlphabet = 1u << 16;  // symbol_bits ≤ 16
 
 // Kraft sums in units of 2^−kMaxCodeLength: exact, and a complete code sums to kKraftOne.
 constexpr uint64_t kKraftOne = uint64_t{1} << kMaxCodeLength;
 uint64_t kraft_units(int len) { return uint64_t{1} << (kMaxCodeLength - len); }
-
-class BitWriter {
- public:
-  void put(uint32_t value, int bits) {
-    for (int i = 0; i < bits; ++i, ++used_) {
-      if (used_ % 8 == 0) bytes_.push_back(0);
-      bytes_.back() |= static_cast<uint8_t>((value >> i & 1) << (used_ % 8));
-    }
-  }
-  std::vector<uint8_t> take() { return std::move(bytes_); }
-
- private:
-  std::vector<uint8_t> bytes_;
-  size_t used_ = 0;
-};
 
 class BitReader {
  public:
@@ -70,39 +54,25 @@ std::vector<uint8_t> code_lengths(const std::vector<uint64_t>& weights, int max_
   for (uint64_t w : weights) used += w != 0;
   check(used > 0, Errc::invalid_argument, "code lengths: no symbol has a nonzero weight");
   check(used <= uint64_t{1} << max_len, Errc::invalid_argument,
-        "code lengths: " + std::to_string(used) + " symbols do not fit in codes of at most " +
-            std::to_string(max_len) + " bits");
+        detail::too_many_symbols_message(used, max_len));
   std::vector<uint64_t> scratch((package_merge_scratch_bytes(n, max_len) + 7) / 8);
   std::vector<uint8_t> lengths(n);
   check(package_merge_lengths(weights.data(), n, max_len, lengths.data(), scratch.data()),
-        Errc::invalid_argument, "code lengths: the weights are too large (cost ≥ 2^64 − 1)");
+        Errc::invalid_argument, detail::weights_too_large_message());
   return lengths;
 }
 
 std::vector<uint8_t> write_code_lengths(const uint8_t* lengths, uint32_t n) {
-  BitWriter out;
-  for (uint32_t s = 0; s < n;) {
+  for (uint32_t s = 0; s < n; ++s) {
     if (lengths[s] > kMaxCodeLength) {
       fail(Errc::invalid_argument, "code table: length " + std::to_string(lengths[s]) +
                                        at_symbol(s) + " exceeds " +
                                        std::to_string(kMaxCodeLength));
     }
-    if (lengths[s]) {
-      out.put(lengths[s++], kTokenBits);
-      continue;
-    }
-    uint32_t run = 0;
-    while (s + run < n && lengths[s + run] == 0) ++run;
-    s += run;
-    while (run >= kMinZeroRun) {
-      const uint32_t part = run < kMaxRun ? run : kMaxRun;
-      out.put(kZeroRunToken, kTokenBits);
-      out.put(part - 1, kRunBits);
-      run -= part;
-    }
-    for (; run > 0; --run) out.put(0, kTokenBits);
   }
-  return out.take();
+  std::vector<uint8_t> body(detail::code_table_body_bytes(lengths, n));
+  detail::write_code_table_body(lengths, n, body.data());
+  return body;
 }
 
 void read_code_lengths(const uint8_t* body, size_t body_bytes, uint32_t n, int max_len,

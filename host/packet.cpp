@@ -5,6 +5,7 @@
 
 #include "co3/crc32c.h"
 #include "co3/detail/trace.h"
+#include "co3/detail/encode_checks.h"
 #include "co3/error.h"
 #include "co3/huffman.h"
 #include "co3/kernels/status.h"
@@ -330,6 +331,14 @@ Error status_error(const DeviceStatus& st) {
     case Status::packet_capacity:
       return Error(Errc::invalid_argument, "decode: packet " + std::to_string(st.segment) +
                                                " declares " + n + " bytes, more than its buffer");
+    case Status::non_finite:
+      return Error(Errc::non_finite, detail::non_finite_message(st.segment, st.detail));
+    case Status::code_too_many_symbols:
+      return Error(Errc::invalid_argument,
+                   detail::too_many_symbols_message(st.detail & 0xffffffffu,
+                                                    static_cast<int>(st.detail >> 32 & 0xff)));
+    case Status::code_weights_too_large:
+      return Error(Errc::invalid_argument, detail::weights_too_large_message());
   }
   return corrupt("decode: unknown device status " + std::to_string(st.code));
 }

@@ -1,5 +1,6 @@
 #include "co3/codec.h"
 #include "co3/huffman.h"
+#include "co3/detail/encode_code.h"
 #include "encode_pipeline.h"
 #include "packet.h"
 #include "thread_pool.h"
@@ -32,8 +33,9 @@ TensorStats stats(const TensorView& tensor, const CodecConfig& cfg) {
       const uint64_t data_bytes = segment_data_bytes(words.size(), total);
       s.bits_per_entry[src] = 8.0 * static_cast<double>(data_bytes) / static_cast<double>(q.numel);
       if (src == static_cast<int>(cfg.code)) {
-        const auto body = write_code_lengths(lengths.data(), static_cast<uint32_t>(lengths.size()));
-        packet += align8(kTableHeaderBytes + body.size()) + data_bytes;
+        packet += table_bytes(code_table_body_bytes(lengths.data(),
+                                                    static_cast<uint32_t>(lengths.size()))) +
+                  data_bytes;
       }
     }
   }

@@ -5,6 +5,7 @@
 #include "co3/detail/trace.h"
 #include "co3/error.h"
 #include "co3/kernels/decode.h"
+#include "co3/kernels/status_sync.h"
 #include "decode_layout.h"
 
 namespace co3::kernels {
@@ -157,11 +158,7 @@ cudaError_t upload_jobs(const DecodePlan& plan, const std::vector<DecodePacket>&
 }
 
 void decode_status_sync(const DeviceStatus* d_status, cudaStream_t stream) {
-  DeviceStatus s{};
-  cudaError_t e = cudaMemcpyAsync(&s, d_status, sizeof s, cudaMemcpyDeviceToHost, stream);
-  if (e == cudaSuccess) e = cudaStreamSynchronize(stream);
-  if (e != cudaSuccess) fail(Errc::io, std::string("decode: CUDA error: ") + cudaGetErrorString(e));
-  if (s.code != 0) throw status_error(s);
+  raise_status_sync(d_status, stream);
 }
 
 }  // namespace co3::kernels

@@ -12,6 +12,7 @@
 #include "args.h"
 #include "co3/codec.h"
 #include "co3/error.h"
+#include "device.h"
 #include "io/readers.h"
 #include "stats_print.h"
 
@@ -58,6 +59,8 @@ Quantizes the gradient in IN (.f32, .npy or .pt), entropy-codes it into a co3 pa
 to OUT, and prints one summary line on stderr.
 
 options (defaults in parentheses):
+  --device D            cpu|cuda: where to encode (cpu); cuda needs a build with CUDA
+                        and a device, and is refused until the GPU encoder is wired in
 )";
 
 const char* const kDecompressHelp = R"(usage: co3 decompress IN OUT [--threads N]
@@ -124,7 +127,9 @@ void expect_positional(const std::string& command, const Args& a, const char* na
 TensorView view_of(const io::LoadedTensor& t) { return {t.bytes.data(), t.numel, t.dtype}; }
 
 int compress(const std::vector<std::string>& argv) {
-  const Args a = parse_args("compress", argv, kCodecSpecs);
+  std::vector<OptionSpec> specs = kCodecSpecs;
+  specs.push_back({"device", true});
+  const Args a = parse_args("compress", argv, specs);
   if (a.help) {
     std::fputs(kCompressHelp, stdout);
     std::fputs(kCodecOptions, stdout);
@@ -132,6 +137,13 @@ int compress(const std::vector<std::string>& argv) {
   }
   expect_positional("compress", a, "IN and OUT", 2);
   const CodecConfig config = codec_config(a);
+  const std::string* device_name = a.value("device");
+  const Device device = device_name ? parse_device(*device_name) : Device::cpu;
+  // Before any input is read: a GPU run that cannot happen fails at once.
+  require_device(device);
+  if (device == Device::cuda) {
+    fail(Errc::invalid_argument, "--device cuda: the GPU encoder is not wired into co3 yet");
+  }
   const io::LoadedTensor tensor = io::load_tensor_file(a.positional[0]);
   EncodeReport report;
   const std::vector<uint8_t> packet = encode(view_of(tensor), config, &report);

@@ -107,6 +107,8 @@ same_bytes deterministic "$S/f32.co3" "$S/again.co3"
 "$CO3" compress "$IN/small.f32" "$S/threads2.co3" --threads 2 2>/dev/null || true
 same_bytes threads "$S/f32.co3" "$S/threads2.co3"
 same_bytes npy_equals_f32 "$S/f32.co3" "$S/npy_f4.co3"
+"$CO3" compress "$IN/small.f32" "$S/device_cpu.co3" --device cpu 2>/dev/null || true
+same_bytes device_cpu "$S/f32.co3" "$S/device_cpu.co3"
 
 # The summary line.
 if grep -q "^co3: 5000 float32 entries -> [0-9]* bytes, [0-9.]* bits/entry" "$S/f32.log"; then
@@ -203,6 +205,13 @@ if "$CO3" compress "$IN/non_finite.f32" "$S/clamped.co3" --non-finite clamp 2>/d
 else
   fail "--non-finite clamp refused NaN/Inf"
 fi
+expect_error 2 "$E" bad_device "$CO3" compress "$IN/small.f32" "$OUT" --device tpu
+# --device cuda with every device hidden: the build without CUDA and the one with it both refuse
+# before reading the input, and write nothing.
+rm -f "$OUT"
+expect_error 2 "$E--device cuda: \(no CUDA device available\|this build has no CUDA support\)" \
+  no_cuda_device env CUDA_VISIBLE_DEVICES= "$CO3" compress "$IN/small.f32" "$OUT" --device cuda
+if [[ -e $OUT ]]; then fail "a refused --device cuda left $OUT behind"; else pass; fi
 expect_error 2 "$E" unwritable_output "$CO3" compress "$IN/small.f32" "$S/no/such/dir.co3"
 
 # --- corrupt packets: exit 1, one line -----------------------------------------------------

@@ -93,6 +93,16 @@ enum class Status : uint32_t {
   output_numel,     // an output's numel ≠ its segment's; detail: the segment's numel
   output_null,      // a segment with entries but no output pointer
   packet_capacity,  // the packet's length exceeds its buffer; detail: the length
+
+  // The encoder's findings, which the CPU codec throws as it finds them.
+  // segment: the first tensor (in batch order) with NaN/Inf under the 'error' policy;
+  // detail: how many of its entries are not finite (Errc::non_finite).
+  non_finite = 1000,
+  // segment: the code table; detail: symbols with a nonzero count (low 32 bits) and the length
+  // limit (bits 32–39): more symbols occur than codes of that length can tell apart.
+  code_too_many_symbols = 1001,
+  // segment: the code table; Σ weight·length reaches 2^64 − 1.
+  code_weights_too_large = 1002,
 };
 
 struct DeviceStatus {
@@ -104,5 +114,14 @@ struct DeviceStatus {
 // The error the CPU codec raises for the same fault: corrupt_packet for §9, invalid_argument
 // for the caller's side, with a message naming the field (host/packet.cpp).
 Error status_error(const DeviceStatus& s);
+
+// Throws status_error(s) unless s is ok.
+inline void raise_status(const DeviceStatus& s) {
+  if (s.code != static_cast<uint32_t>(Status::ok)) throw status_error(s);
+}
+
+// raise_status_sync(d_status, stream), the one call of the device pipelines that synchronizes,
+// is declared in co3/kernels/status_sync.h (it needs the CUDA runtime's types).
+
 
 }  // namespace co3::kernels

@@ -1,0 +1,384 @@
+// Internal to kernels/: what one thread of each encoder kernel computes, as host+device
+// functions over EncodeParams. The kernels (kernels/encode_*.cu) call these between their
+// barriers, with CUB for the block reductions and scans and atomics for the shared words and
+// bins; tests/gpu/test_gpu_encode_emulated.cpp calls the same functions in loops on the CPU, in
+// the kernels' order, so the bookkeeping (segments, offsets, layout, padding, CRC) is checked
+// against the CPU codec without a device. Each function states the invariant its kernel keeps.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "co3/detail/crc32c_hd.h"
+#include "co3/detail/encode_bits.h"
+#include "co3/detail/encode_code.h"
+#include "co3/detail/encode_entry.h"
+#include "co3/detail/encode_layout.h"
+#include "co3/detail/encode_stats.h"
+#include "co3/gennorm.h"
+#include "co3/huffman.h"
+#include "encode_plan.h"
+
+namespace co3::kernels::enc {
+
+// ---- Pass 1: moments ----
+
+CO3_HD uint32_t segment_of_tile(const EncodeParams& p, uint64_t t) {
+  return detail::find_segment(p.num_segments, t, [&](uint32_t k) { return p.jobs[k].first_tile; });
+}
+
+// Lane `lane` of tile t: entries lane, lane + 256, … of the tile added in order, exactly lane
+// `lane` of tile_moments() (moments.h). The kernel then merges lane l + h into lane l for
+// h = 128, …, 1 (tile_moments' halving fold) and stores lane 0 as tile_moments[t].
+CO3_HD Moments tile_lane(const EncodeParams& p, uint64_t t, uint32_t lane) {
+  const SegmentJob& job = p.jobs[segment_of_tile(p, t)];
+  const uint64_t first = (t - job.first_tile) * kTileEntries;
+  const uint64_t count = job.numel - first < kTileEntries ? job.numel - first : kTileEntries;
+  Moments m;
+  for (uint64_t i = lane; i < count; i += kTileLanes) {
+    const uint64_t e = first + i;
+    m.add(detail::feedback_input(load_entry(job.grad, job.dtype, e), job.memory, job.gamma, e));
+  }
+  return m;
+}
+
+// A segment's tiles are folded level by level (fold_level_item) between tile_moments and
+// fold_buffer; fold_source says where the folded level of size n lives after `levels` levels.
+CO3_HD void fold_buffers(const EncodeParams& p, uint32_t s, uint32_t levels, Moments** from,
+                         Moments** to) {
+  Moments* a = p.tile_moments + p.jobs[s].first_tile;
+  Moments* b = p.fold_buffer + p.jobs[s].first_tile;
+  *from = levels % 2 ? b : a;
+  *to = levels % 2 ? a : b;
+}
+
+// Thread 0 of segment s's block, once its tiles are folded to `total`: the fit and the scale,
+// as host/encoder.cpp computes them.
+CO3_HD void finish_segment(const EncodeParams& p, uint32_t s, const Moments& total) {
+  const SegmentJob& job = p.jobs[s];
+  const GenNormFit fit = detail::segment_fit(total, job.has_fit, job.fit_beta, job.fit_alpha);
+  SegmentResult& r = p.seg[s];
+  r.moments = total;
+  r.beta = fit.beta;
+  r.alpha = fit.alpha;
+  r.scale = detail::choose_scale(
+      p.scale_policy, p.scale_value, p.pc.format, total.max_abs, fit.beta, fit.alpha,
+      [&](double beta) { return lookup_optimal_t(p.scale_table, beta); });
+}
+
+// Does segment s stop the CPU codec (NaN/Inf under the 'error' policy)? The first such segment
+// in batch order is first_bad; report_first_bad writes it and the status.
+CO3_HD bool refuses(const EncodeParams& p, uint32_t s) {
+  return p.non_finite == NonFinitePolicy::error && p.seg[s].moments.non_finite != 0;
+}
+CO3_HD void report_first_bad(const EncodeParams& p, uint32_t first, DeviceStatus* status) {
+  *p.first_bad = first;
+  if (first < p.num_segments) {
+    status->code = static_cast<uint32_t>(Status::non_finite);
+    status->segment = first;
+    status->detail = p.seg[first].moments.non_finite;
+  }
+}
+
+// ---- Pass 2: conversion, error memory, symbols ----
+
+struct SymbolTile {
+  uint32_t segment;
+  uint64_t begin, end;  // symbols of the segment
+};
+CO3_HD SymbolTile symbol_tile(const EncodeParams& p, uint64_t b) {
+  const uint32_t s =
+      detail::find_segment(p.num_segments, b, [&](uint32_t k) { return p.jobs[k].first_symtile; });
+  const SegmentJob& job = p.jobs[s];
+  const uint64_t begin = (b - job.first_symtile) * kSymbolTile;
+  const uint64_t end =
+      job.num_symbols - begin < kSymbolTile ? job.num_symbols : begin + kSymbolTile;
+  return {s, begin, end};
+}
+
+// Symbol j of segment s: its entries converted by exactly host/encoder.cpp's calls, the error
+// memory written unless the CPU would have stopped before segment s (s ≥ first_bad), the symbol
+// stored. Entry i's memory is read (in u) and then written by this call only.
+CO3_HD uint32_t quantize_symbol(const EncodeParams& p, uint32_t s, uint64_t j, uint32_t first_bad) {
+  const SegmentJob& job = p.jobs[s];
+  const FloatFormat f = p.pc.format;
+  const float scale = p.seg[s].scale;
+  float* const memory = s < first_bad ? job.memory : nullptr;
+  const uint32_t sym =
+      detail::encode_symbol(j, p.pc.entries_per_symbol, f.width(), job.numel, [&](uint64_t i) {
+        const float u =
+            detail::feedback_input(load_entry(job.grad, job.dtype, i), job.memory, job.gamma, i);
+        const detail::EntryCode c = detail::quantize_entry(
+            u, i, scale, f, p.pc.rounding, p.seed,
+            [&](uint32_t code) { return detail::code_value(f, code, scale); });
+        if (memory) memory[i] = c.memory();
+        return c.code;
+      });
+  with_symbols(p, [&](auto* out) {
+    out[job.first_symbol + j] = static_cast<std::remove_reference_t<decltype(*out)>>(sym);
+  });
+  return sym;
+}
+
+CO3_HD unsigned long long* hist_row(const EncodeParams& p, uint32_t table) {
+  return p.hist + uint64_t{table} * p.alphabet;
+}
+
+// ---- Code tables ----
+
+// The slot (scratch) of the block building tables; block b builds tables b, b + code_slots, ….
+struct CodeSlot {
+  unsigned long long* weights;
+  double* mix;
+  double* pmf;
+  void* scratch;
+};
+CO3_HD CodeSlot code_slot(const EncodeParams& p, uint32_t slot) {
+  return {p.slot_weights + uint64_t{slot} * p.alphabet, p.slot_mix + uint64_t{slot} * p.alphabet,
+          p.slot_pmf + (uint64_t{slot} << p.pc.format.width()),
+          p.slot_scratch + slot * p.pm_scratch_bytes};
+}
+
+// Thread 0, member k of table t (a model code): that segment's code pmf into the slot.
+CO3_HD double member_pmf(const EncodeParams& p, uint32_t t, uint32_t k, double* pmf) {
+  const TableJob& tj = p.tables[t];
+  const uint32_t seg = p.members[tj.first_member + k];
+  const SegmentResult& r = p.seg[seg];
+  const GenNormFit fit = detail::model_fit(p.pc.code, GenNormFit{r.beta, r.alpha}, r.moments);
+  gennorm_code_pmf(p.pc.format, p.pc.rounding, fit.beta,
+                   detail::ddiv(fit.alpha, static_cast<double>(r.scale)), pmf);
+  return detail::mixture_share(p.jobs[seg].numel, tj.total_numel);
+}
+
+// Symbol s's mixture after one more member: members are added in segment order for every
+// symbol, the CPU's sequence of additions.
+CO3_HD void mix_member(const EncodeParams& p, double* mix, const double* pmf, double share,
+                       uint32_t s) {
+  mix[s] = detail::dadd(mix[s], detail::symbol_model_mass(pmf, s, p.pc.format.width(),
+                                                          p.pc.entries_per_symbol, share));
+}
+
+// Thread 0 of table t, its weights ready (the histogram row or the model weights): code
+// lengths (package-merge, as co3::code_lengths with its checks), canonical bit-reversed codes,
+// the body. A failed table codes nothing (every length 0): its status voids the packet, and
+// every size stays within the plan's bounds.
+CO3_HD void finish_table(const EncodeParams& p, uint32_t t, const unsigned long long* weights,
+                         void* scratch) {
+  const uint32_t A = p.alphabet;
+  const int L = p.pc.max_code_length;
+  uint8_t* const lengths = p.lengths + uint64_t{t} * A;
+  TableResult& tr = p.tab[t];
+  tr.failure = static_cast<uint32_t>(Status::ok);
+  tr.detail = 0;
+  uint64_t used = 0;
+  for (uint32_t s = 0; s < A; ++s) used += weights[s] != 0;
+  static_assert(sizeof(unsigned long long) == sizeof(uint64_t), "weights are u64");
+  if (used > (uint64_t{1} << L)) {
+    tr.failure = static_cast<uint32_t>(Status::code_too_many_symbols);
+    tr.detail = used | uint64_t(L) << 32;
+  } else if (!package_merge_lengths(reinterpret_cast<const uint64_t*>(weights), A, L, lengths,
+                                    scratch)) {
+    tr.failure = static_cast<uint32_t>(Status::code_weights_too_large);
+  }
+  if (tr.failure) {
+    for (uint32_t s = 0; s < A; ++s) lengths[s] = 0;
+  }
+  encode_table(lengths, A, p.rev_codes + uint64_t{t} * A);
+  tr.body_bytes =
+      detail::write_code_table_body(lengths, A, p.bodies + uint64_t{t} * p.body_capacity);
+}
+
+// ---- Pass 3: chunk sizes, their scan, the layout ----
+
+struct ChunkRange {
+  uint32_t segment;
+  uint64_t local;         // chunk index in the segment
+  uint64_t first_symbol;  // in the symbol buffer
+  uint64_t count;         // symbols
+};
+CO3_HD ChunkRange chunk_range(const EncodeParams& p, uint64_t k) {
+  const uint32_t s =
+      detail::find_segment(p.num_segments, k, [&](uint32_t q) { return p.jobs[q].first_chunk; });
+  const SegmentJob& job = p.jobs[s];
+  const uint64_t local = k - job.first_chunk;
+  const uint64_t begin = local * p.pc.chunk_symbols;
+  const uint64_t count =
+      job.num_symbols - begin < p.pc.chunk_symbols ? job.num_symbols - begin : p.pc.chunk_symbols;
+  return {s, local, job.first_symbol + begin, count};
+}
+
+// Thread `lane` of `lanes`: the code lengths of symbols lane, lane + lanes, … of chunk c (the
+// block's sum is the chunk's bits: integers, any order).
+CO3_HD uint64_t chunk_lane_bits(const EncodeParams& p, const ChunkRange& c, uint32_t lane,
+                                uint32_t lanes) {
+  const uint8_t* lengths = p.lengths + uint64_t{p.jobs[c.segment].table} * p.alphabet;
+  uint64_t bits = 0;
+  with_symbols(p, [&](const auto* all) {
+    const auto* sym = all + c.first_symbol;
+    for (uint64_t j = lane; j < c.count; j += lanes) bits += lengths[sym[j]];
+  });
+  return bits;
+}
+
+// The offsets scan (one block): thread `lane` of `lanes` owns the contiguous run
+// [lane·per, (lane+1)·per) of the total_chunks + 1 chunk sizes (the last is 0); scan_run_sum
+// adds its run, scan_run_write writes the run's exclusive prefixes from the block's exclusive
+// scan `base` of the run sums. chunk_offsets[k] is then Σ chunk_words[0 … k).
+CO3_HD uint64_t scan_per(const EncodeParams& p, uint32_t lanes) {
+  return (p.total_chunks + 1 + lanes - 1) / lanes;
+}
+CO3_HD uint64_t scan_run_sum(const EncodeParams& p, uint32_t lane, uint32_t lanes) {
+  const uint64_t per = scan_per(p, lanes), n = p.total_chunks + 1;
+  uint64_t sum = 0;
+  for (uint64_t k = lane * per; k < (lane + 1) * per && k < n; ++k) sum += p.chunk_words[k];
+  return sum;
+}
+CO3_HD void scan_run_write(const EncodeParams& p, uint32_t lane, uint32_t lanes, uint64_t base) {
+  const uint64_t per = scan_per(p, lanes), n = p.total_chunks + 1;
+  for (uint64_t k = lane * per; k < (lane + 1) * per && k < n; ++k) {
+    p.chunk_offsets[k] = base;
+    base += p.chunk_words[k];
+  }
+}
+
+// Thread 0 of the layout block: the first failed table's status (unless an earlier error is
+// set: the CPU quantizes every segment before it builds a code), every offset by LayoutCursor in
+// FORMAT.md §1's order (host/encoder.cpp's walk), the size and the header.
+CO3_HD void layout_offsets(const EncodeParams& p, uint8_t* packet, uint64_t* packet_bytes,
+                           DeviceStatus* status) {
+  if (status->code == static_cast<uint32_t>(Status::ok)) {
+    for (uint32_t t = 0; t < p.num_tables; ++t) {
+      if (p.tab[t].failure) {
+        status->code = p.tab[t].failure;
+        status->segment = t;
+        status->detail = p.tab[t].detail;
+        break;
+      }
+    }
+  }
+  detail::LayoutCursor c(p.num_segments, p.shape_section_bytes);
+  for (uint32_t t = 0; t < p.num_tables; ++t) p.tab[t].offset = c.table(p.tab[t].body_bytes);
+  for (uint32_t s = 0; s < p.num_segments; ++s) {
+    const SegmentJob& job = p.jobs[s];
+    SegmentResult& r = p.seg[s];
+    r.payload_words =
+        p.chunk_offsets[job.first_chunk + job.num_chunks] - p.chunk_offsets[job.first_chunk];
+    r.data_offset = c.segment(job.num_chunks, r.payload_words);
+  }
+  *packet_bytes = c.total();
+  detail::store_header(packet, p.with_shapes, c.total(), p.num_tables, p.num_segments);
+}
+
+// Segment s's descriptor and (version 2) shape record.
+CO3_HD void layout_segment(const EncodeParams& p, uint8_t* packet, uint32_t s) {
+  const SegmentJob& job = p.jobs[s];
+  const SegmentResult& r = p.seg[s];
+  detail::store_descriptor(
+      packet + detail::kHeaderBytes + detail::kDescriptorBytes * s,
+      detail::segment_descriptor(p.pc, job.numel, job.dtype, static_cast<uint16_t>(job.table),
+                                 r.data_offset, r.payload_words, r.scale, r.beta, r.alpha));
+  if (p.with_shapes)
+    detail::store_shape_record(packet + job.shape_offset, p.dims + job.first_dim, job.ndim);
+}
+
+// Bytes k, k + lanes, … of table t's header, body and padding (byte 0's lane writes the header).
+CO3_HD void layout_table(const EncodeParams& p, uint8_t* packet, uint32_t t, uint32_t lane,
+                         uint32_t lanes) {
+  const TableResult& tr = p.tab[t];
+  uint8_t* h = packet + tr.offset;
+  const uint8_t* body = p.bodies + uint64_t{t} * p.body_capacity;
+  if (lane == 0)
+    detail::store_table_header(h, p.pc.symbol_bits(), p.pc.max_code_length, tr.body_bytes);
+  const uint64_t bytes = detail::table_bytes(tr.body_bytes);
+  for (uint64_t k = detail::kTableHeaderBytes + lane; k < bytes; k += lanes) {
+    const uint64_t b = k - detail::kTableHeaderBytes;
+    h[k] = b < tr.body_bytes ? body[b] : 0;
+  }
+}
+
+// ---- Pass 3: packing ----
+
+// Thread `lane` of `lanes` packs the contiguous symbols [lo, hi) of a chunk.
+struct PackLane {
+  uint64_t lo, hi;
+};
+CO3_HD PackLane pack_lane(const ChunkRange& c, uint32_t lane, uint32_t lanes) {
+  const uint64_t per = (c.count + lanes - 1) / lanes;
+  const uint64_t lo = lane * per < c.count ? lane * per : c.count;
+  return {lo, lo + per < c.count ? lo + per : c.count};
+}
+CO3_HD uint64_t pack_lane_bits(const EncodeParams& p, const ChunkRange& c, const PackLane& l) {
+  const uint8_t* lengths = p.lengths + uint64_t{p.jobs[c.segment].table} * p.alphabet;
+  uint64_t bits = 0;
+  with_symbols(p, [&](const auto* all) {
+    bits = detail::range_bits(all + c.first_symbol, l.lo, l.hi, lengths);
+  });
+  return bits;
+}
+// ORs the lane's codewords through or_word(word of the chunk, bits), the first at stream bit
+// `offset` (the block's exclusive scan of pack_lane_bits): pack_range puts every codeword on the
+// bits the CPU's whole-chunk packing gives it; words shared by two lanes are only OR-ed.
+template <class OrWord>
+CO3_HD void pack_lane_words(const EncodeParams& p, const ChunkRange& c, const PackLane& l,
+                            uint64_t offset, OrWord or_word) {
+  const uint32_t table = p.jobs[c.segment].table;
+  const uint8_t* lengths = p.lengths + uint64_t{table} * p.alphabet;
+  const uint32_t* rev = p.rev_codes + uint64_t{table} * p.alphabet;
+  with_symbols(p, [&](const auto* all) {
+    detail::pack_range(all + c.first_symbol, l.lo, l.hi, lengths, rev, offset, or_word);
+  });
+}
+
+// Where chunk k's words go: its segment's payload at the chunk's word offset.
+CO3_HD uint32_t* chunk_out(const EncodeParams& p, uint8_t* packet, const ChunkRange& c,
+                           uint64_t k) {
+  const SegmentJob& job = p.jobs[c.segment];
+  uint32_t* const payload = reinterpret_cast<uint32_t*>(packet + p.seg[c.segment].data_offset +
+                                                        detail::align8(2 * job.num_chunks));
+  return payload + (p.chunk_offsets[k] - p.chunk_offsets[job.first_chunk]);
+}
+
+// Thread 0 of chunk k's block: its chunk table entry; the segment's last chunk also writes the
+// zero padding after the chunk table and after the payload. Blocks own disjoint bytes.
+CO3_HD void finish_chunk(const EncodeParams& p, uint8_t* packet, const ChunkRange& c, uint64_t k) {
+  const SegmentJob& job = p.jobs[c.segment];
+  const SegmentResult& r = p.seg[c.segment];
+  uint8_t* const table = packet + r.data_offset;
+  detail::store_le(table + 2 * c.local, static_cast<uint16_t>(p.chunk_words[k]));
+  if (c.local + 1 == job.num_chunks) {
+    for (uint64_t b = 2 * job.num_chunks; b < detail::align8(2 * job.num_chunks); ++b) table[b] = 0;
+    uint8_t* const payload = table + detail::align8(2 * job.num_chunks);
+    for (uint64_t b = 4 * r.payload_words; b < detail::align8(4 * r.payload_words); ++b)
+      payload[b] = 0;
+  }
+}
+
+// ---- CRC ----
+
+// Piece `piece` (kCrcPiece bytes, fewer or none at the end) of the packet's first `size` bytes:
+// its finished CRC and length (an empty piece is (0, 0), the combination's identity). Whole
+// words are read where the piece has them (pieces start 4096-aligned in an 8-aligned packet).
+struct CrcPart {
+  uint32_t crc;
+  uint64_t bytes;
+};
+CO3_HD CrcPart crc_piece(const uint32_t* table, const uint8_t* packet, uint64_t size,
+                         uint64_t piece) {
+  const uint64_t start = piece * kCrcPiece;
+  const uint64_t n = start < size ? (size - start < kCrcPiece ? size - start : kCrcPiece) : 0;
+  if (!n) return {0u, 0};
+  uint32_t reg = ~0u;
+  const uint32_t* words = reinterpret_cast<const uint32_t*>(packet + start);
+  for (uint64_t w = 0; w < n / 4; ++w) {
+    const uint32_t v = words[w];
+    for (int k = 0; k < 4; ++k) reg = (reg >> 8) ^ table[(reg ^ (v >> (8 * k))) & 0xFF];
+  }
+  reg = detail::crc32c_update(table, reg, packet + start + (n & ~uint64_t{3}), n & 3);
+  return {~reg, n};
+}
+// A then B.
+CO3_HD CrcPart crc_join(const CrcPart& a, const CrcPart& b) {
+  return {detail::crc32c_combine_hd(a.crc, b.crc, b.bytes), a.bytes + b.bytes};
+}
+
+}  // namespace co3::kernels::enc

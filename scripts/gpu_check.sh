@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# Builds, tests, sanitizes and benchmarks the GPU codec in one go, for a GPU machine that has no
+# network and no GoogleTest package (the device tool's H200: 16 cores, nvcc, compute-sanitizer,
+# ncu). Fits in about 8 minutes there; prints the time of each stage.
+#
+#   scripts/gpu_check.sh OUTDIR          (make gpu-check: OUTDIR = build-gpu-check/out)
+#
+# Stages (each bounded by `timeout`, all by one overall deadline):
+#   1 build     torch-free (CO3_WITH_TORCH=OFF) build of everything in build-gpu-check/, sm_90,
+#               device line info for the sanitizers, every core. GoogleTest comes from the
+#               system or from third_party/googletest (tests/CMakeLists.txt).
+#   -           no CUDA device: prints "no CUDA device: built, nothing run" and exits 0.
+#   2 tests     ctest -L gpu (every tests/gpu/test_*.cpp), full sizes, with their output.
+#   3 sanitize  compute-sanitizer memcheck (with leak check), racecheck, initcheck and synccheck
+#               on every GPU test executable, CO3_GPU_TEST_SMALL=1, several runs at a time.
+#   4 bench     co3_bench_gpu --json OUTDIR/bench_gpu.json (quiet machine: nothing else runs).
+#   5 ncu       Nsight Compute (--clock-control none), speed of light, occupancy and launch
+#               statistics of the first kernels of each GPU test (small sizes) and of a 16M
+#               co3_bench_gpu run.
+#   6 aop       co3_bench_aop (needs LibTorch): built in build-gpu-check-torch/ from the
+#               python3 torch found on the machine while stages 2-3 run, then run. Where torch
+#               or the torch build is missing, the summary says so and the check goes on.
+#
+# OUTDIR gets at most 8 files: summary.txt (stage times and results), build.log, gpu_tests.log,
+# sanitize.log, bench.log (both benches' tables), bench_gpu.json, bench_aop.json, ncu.log.
+# Exit status: 0 when every stage that ran passed, 1 otherwise, 2 for a bad command line.
+#
+# Data: the real gradient resnet18_step120.f32 is read from shared/data in the checkout (which
+# the device tool sends along: copy it there first) or ../shared/data; without it the GPU tests
+# that need it skip and the bench tiles synthetic GenNorm data.
+#
+# Environment:
+#   CO3_GPU_CHECK_SECONDS  overall budget in seconds (480); stages that would overrun it are cut
+#                          short or skipped, and say so
+#   JOBS                   build jobs (nproc)
+#   CO3_GPU_TEST_SMALL=1   set by stages 3 and 5 for the tests: GPU tests read it and shrink
+#                          their sizes so that each test executable finishes one sanitizer run
+#                          in a minute or two (tests/gpu/README.md)
+set -uo pipefail
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: $0 OUTDIR" >&2
+  exit 2
+fi
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$1" || exit 2
+OUT=$(cd "$1" && pwd)
+B=$ROOT/build-gpu-check
+BT=$ROOT/build-gpu-check-torch
+SCRATCH=$B/gpu_check  # per-run logs, merged into OUTDIR's few files
+JOBS=${JOBS:-$(nproc)}
+START=$(date +%s)
+END=$((START + ${CO3_GPU_CHECK_SECONDS:-480}))
+# The real gradients: shared/data inside the checkout travels to the GPU machine (the device
+# tool copies it), ../shared/data beside it does not. Tests and benches read CO3_DATA_DIR.
+CO3_DATA_DIR=$ROOT/../shared/data
+[[ -f $ROOT/shared/data/resnet18_step120.f32 ]] && CO3_DATA_DIR=$ROOT/shared/data
+export CO3_DATA_DIR
+
+# The CUDA tools, wherever this machine keeps them.
+for d in /usr/local/cuda/bin /usr/local/cuda/compute-sanitizer /opt/nvidia/nsight-compute/*/; do
+  [[ -d $d ]] && PATH=$PATH:${d%/}
+done
+export PATH
+
+rm -f "$OUT"/{summary.txt,build.log,gpu_tests.log,sanitize.log,bench.log,bench_gpu.json} \
+  "$OUT"/{bench_aop.json,ncu.log}
+rm -rf "$SCRATCH"
+mkdir -p "$B" "$SCRATCH/sanitize"
+
+failed=0
+summary() { echo "$*" | tee -a "$OUT/summary.txt"; }
+now() { date +%s; }
+# limit CAP RESERVE: seconds a stage may take: CAP, or less so that RESERVE seconds stay for
+# the stages after it; at least 10.
+limit() {
+  local left=$((END - $(now) - $2))
+  ((left > $1)) && left=$1
+  ((left < 10)) && left=10
+  echo "$left"
+}
+stage_start() {
+  STAGE_T0=$(now)
+  echo "==== gpu_check: $1 ($(date -u +%H:%M:%S) UTC, $((STAGE_T0 - START)) s in) ===="
+}
+# stage_end NAME RESULT
+stage_end() { summary "$(printf '%-9s %4d s  %s' "$1" $(($(now) - STAGE_T0)) "$2")"; }
+
+summary "co3 gpu_check $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') on ${HOSTNAME:-?}, $(date -u +%FT%TZ), budget $((END - START)) s"
+summary "$(nvcc --version 2>/dev/null | tail -n 1 || echo 'nvcc: not found'); $(cmake --version | head -n 1)"
+summary "data: $CO3_DATA_DIR ($([[ -f $CO3_DATA_DIR/resnet18_step120.f32 ]] && echo present || echo 'absent: tests skip, benches use synthetic data'))"
+summary "$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi: no GPU listed')"
+
+# --- 1 build ----------------------------------------------------------------------------------
+stage_start build
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+rc=0
+{
+  cmake -S "$ROOT" -B "$B" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCO3_WITH_TORCH=OFF -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_FLAGS=-lineinfo \
+    -DCO3_DATA_DIR="$CO3_DATA_DIR" &&
+    timeout -k 10 "$(limit 300 150)" cmake --build "$B" -j "$JOBS"
+} >"$OUT/build.log" 2>&1 || rc=$?
+if [[ $rc -ne 0 ]]; then
+  tail -n 40 "$OUT/build.log"
+  stage_end build "FAILED (exit $rc; build.log)"
+  exit 1
+fi
+stage_end build "ok ($(grep -c '^\[' "$OUT/build.log") build steps)"
+
+# GPU test executables: one per tests/gpu/test_*.cpp that has been built.
+gpu_tests=()
+for src in "$ROOT"/tests/gpu/test_*.cpp; do
+  exe=$B/tests/$(basename "$src" .cpp)
+  if [[ -x $exe ]]; then gpu_tests+=("$exe"); else summary "no executable for $src"; fi
+done
+
+# A device, as the CUDA driver sees it (CUDA_VISIBLE_DEVICES respected).
+if ! { __nvcc_device_query >/dev/null 2>&1 || nvidia-smi -L 2>/dev/null | grep -q '^GPU '; }; then
+  summary "no CUDA device: built, nothing run"
+  exit 0
+fi
+
+# --- 6 aop, its build: in the background, while the tests and sanitizers run -------------------
+aop_build_pid=
+torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)
+if [[ -n $torch_prefix ]]; then
+  # Done by the time the sanitizers should be, or cut short; nice'd, half the cores.
+  (
+    rc=0
+    cmake -S "$ROOT" -B "$BT" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCO3_BUILD_TESTS=OFF -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$torch_prefix" &&
+      timeout -k 10 "$(limit 300 150)" nice cmake --build "$BT" -j "$((JOBS / 2 + 1))" \
+        --target co3_bench_aop || rc=$?
+    echo "$rc" >"$SCRATCH/torch_build.rc"
+  ) >"$SCRATCH/torch_build.log" 2>&1 &
+  aop_build_pid=$!
+fi
+
+# --- 2 tests ----------------------------------------------------------------------------------
+stage_start tests
+rc=0
+timeout -k 10 "$(limit 200 240)" ctest --test-dir "$B" -L gpu -V --timeout 150 \
+  >"$OUT/gpu_tests.log" 2>&1 || rc=$?
+result=$(grep -E '^[0-9]+% tests passed|^No tests were found' "$OUT/gpu_tests.log" | tail -n 1)
+grep -E '^ *[0-9]+/[0-9]+ Test +#' "$OUT/gpu_tests.log"
+# With a device present a skipped GPU test is news: opt-in cases belong in files of their own.
+skipped=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#.*Skipped' "$OUT/gpu_tests.log")
+((skipped > 0)) && result="$result; $skipped SKIPPED"
+if [[ $rc -ne 0 ]]; then failed=1; result="FAILED: $result"; fi
+stage_end tests "${result:-no result (gpu_tests.log)}"
+
+# --- 3 sanitize -------------------------------------------------------------------------------
+stage_start sanitize
+tools=(memcheck racecheck initcheck synccheck)
+declare -A tool_flags=([memcheck]="--leak-check full" [racecheck]="" [initcheck]="" [synccheck]="")
+if ! command -v compute-sanitizer >/dev/null; then
+  failed=1
+  stage_end sanitize "FAILED: compute-sanitizer not found"
+else
+  # Runs at a time: all cores but a few (the LibTorch build may be running, nice'd); each run
+  # gets an equal share of the stage's time.
+  runs=$((${#gpu_tests[@]} * ${#tools[@]}))
+  parallel=$((JOBS > 6 ? JOBS - 4 : 2))
+  ((parallel > runs)) && parallel=$((runs > 0 ? runs : 1))
+  waves=$(((runs + parallel - 1) / parallel))
+  per_run=$(($(limit 200 120) / (waves > 0 ? waves : 1)))
+  ((per_run < 10)) && per_run=10
+  pids=()
+  running() {
+    local n=0 p
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done
+    echo "$n"
+  }
+  for exe in "${gpu_tests[@]}"; do
+    for tool in "${tools[@]}"; do
+      while (($(running) >= parallel)); do sleep 1; done
+      log=$SCRATCH/sanitize/$(basename "$exe").$tool
+      (
+        rc=0
+        # shellcheck disable=SC2086  # the flags are meant to split
+        CO3_GPU_TEST_SMALL=1 timeout -k 10 "$per_run" compute-sanitizer --tool "$tool" \
+          ${tool_flags[$tool]} --error-exitcode 97 --print-limit 50 "$exe" --gtest_brief=1 \
+          >"$log.log" 2>&1 || rc=$?
+        echo "$rc" >"$log.rc"
+      ) &
+      pids+=($!)
+    done
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  bad=0 runs=0
+  for exe in "${gpu_tests[@]}"; do
+    for tool in "${tools[@]}"; do
+      log=$SCRATCH/sanitize/$(basename "$exe").$tool
+      rc=$(cat "$log.rc" 2>/dev/null || echo '?')
+      errors=$(grep -E 'ERROR SUMMARY' "$log.log" | tail -n 1 | sed 's/^=* *//')
+      # gtest's own tally: a run in which every test skipped checked nothing.
+      passed=$(grep -oE '^\[  PASSED  \] [0-9]+ test' "$log.log" | grep -oE '[0-9]+' | tail -n 1)
+      case $rc in
+        0) if [[ ${passed:-0} -eq 0 ]]; then what="NOTHING RAN" rc=skip; else what="ok, $passed passed"; fi ;;
+        77) what="NOTHING RAN" ;;  # every test skipped (tests/gtest_main.cpp)
+        97) what="FINDINGS" ;;
+        124 | 137) what="TIMEOUT after $per_run s" ;;
+        *) what="FAILED (exit $rc)" ;;
+      esac
+      skipped=$(grep -oE '^\[  SKIPPED \] [0-9]+ test' "$log.log" | grep -oE '[0-9]+' | tail -n 1)
+      [[ -n $skipped ]] && what="$what, $skipped skipped"
+      runs=$((runs + 1))
+      [[ $rc == 0 ]] || bad=$((bad + 1))
+      line=$(printf '%-28s %-10s %-24s %s' "$(basename "$exe")" "$tool" "$what" "${errors:-}")
+      echo "$line"
+      {
+        echo "==== $line"
+        cat "$log.log"
+      } >>"$OUT/sanitize.log"
+    done
+  done
+  if ((bad > 0)); then failed=1; fi
+  stage_end sanitize "$((runs - bad))/$runs runs clean (${parallel} at a time, ${per_run} s each at most)"
+fi
+
+# The torch build must be done before anything is timed.
+aop_built=0
+if [[ -n $aop_build_pid ]]; then
+  wait "$aop_build_pid"
+  [[ $(cat "$SCRATCH/torch_build.rc" 2>/dev/null) == 0 ]] && aop_built=1
+  {
+    echo "==== LibTorch build of co3_bench_aop (exit $(cat "$SCRATCH/torch_build.rc" 2>/dev/null))"
+    cat "$SCRATCH/torch_build.log"
+  } >>"$OUT/build.log"
+fi
+
+# --- 4 bench ----------------------------------------------------------------------------------
+stage_start bench
+rc=0
+timeout -k 10 "$(limit 120 60)" "$B/bench/co3_bench_gpu" --json "$OUT/bench_gpu.json" \
+  2>&1 | tee "$OUT/bench.log" || rc=$?
+if [[ $rc -ne 0 ]]; then
+  failed=1
+  stage_end bench "FAILED (exit $rc)"
+elif [[ ! -s $OUT/bench_gpu.json ]]; then
+  failed=1
+  stage_end bench "FAILED: no bench_gpu.json (no device seen?)"
+else
+  stage_end bench "ok (bench_gpu.json)"
+fi
+
+# --- 5 ncu ------------------------------------------------------------------------------------
+stage_start ncu
+if ! command -v ncu >/dev/null; then
+  stage_end ncu "not run: ncu not found"
+else
+  ncu_args=(--clock-control none --target-processes all --section SpeedOfLight
+    --section Occupancy --section LaunchStats --launch-count 30)
+  # The stage's time in equal shares, one per profiled program.
+  ncu_limit=$(($(limit 120 60) / (${#gpu_tests[@]} + 1)))
+  ((ncu_limit < 10)) && ncu_limit=10
+  rc=0
+  {
+    for exe in "${gpu_tests[@]}"; do
+      echo "==== ncu $(basename "$exe") (CO3_GPU_TEST_SMALL=1)"
+      CO3_GPU_TEST_SMALL=1 timeout -k 10 "$ncu_limit" ncu "${ncu_args[@]}" "$exe" \
+        --gtest_brief=1 || rc=$?
+    done
+    echo "==== ncu co3_bench_gpu --sizes 16M --no-batch"
+    timeout -k 10 "$ncu_limit" ncu "${ncu_args[@]}" "$B/bench/co3_bench_gpu" --sizes 16M \
+      --no-batch --warmup 0 --repeats 1 || rc=$?
+  } >"$OUT/ncu.log" 2>&1
+  kernels=$(grep -cE '\([0-9]+, [0-9]+, [0-9]+\)x\([0-9]+, [0-9]+, [0-9]+\)' "$OUT/ncu.log")
+  # A profiler that cannot profile is not a failure of the codec: reported, not counted.
+  stage_end ncu "$( ((rc == 0)) && echo ok || echo "exit $rc") ($kernels kernel launches profiled; ncu.log)"
+fi
+
+# --- 6 aop ------------------------------------------------------------------------------------
+stage_start aop
+if [[ -z $torch_prefix ]]; then
+  stage_end aop "not run: python3 has no torch (co3_bench_aop needs LibTorch)"
+elif [[ $aop_built -ne 1 ]]; then
+  stage_end aop "not run: the LibTorch build failed (end of build.log)"
+else
+  rc=0
+  {
+    echo
+    timeout -k 10 "$(limit 180 0)" "$BT/bench/co3_bench_aop" --json "$OUT/bench_aop.json"
+  } 2>&1 | tee -a "$OUT/bench.log" || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    failed=1
+    stage_end aop "FAILED (exit $rc)"
+  else
+    stage_end aop "ok ($([[ -s $OUT/bench_aop.json ]] && echo bench_aop.json || echo 'no JSON'))"
+  fi
+fi
+
+summary "total $(($(now) - START)) s; $( ((failed)) && echo FAILED || echo 'all stages that ran passed')"
+# Last, so that the end of the output (all a device call returns) holds it whole.
+echo "==== gpu_check summary ($OUT/summary.txt) ===="
+cat "$OUT/summary.txt"
+exit "$failed"

@@ -1,0 +1,338 @@
+// The GPU encoder's stages run on the CPU: every per-thread function of kernels/encode_stages.h
+// called in loops in the kernels' order, over the plan's job table and workspace in host memory,
+// with the block cooperation (the lane trees, reductions, scans, the OR-ed words) spelled out as
+// the kernels do it. It checks the plan (job table, workspace layout, packet bound) and the
+// stages' bookkeeping (segments, offsets, layout, padding, CRC, the error memory and the status)
+// against the CPU codec without a device; test_gpu_encode checks the kernels where one exists.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../../kernels/encode_stages.h"
+#include "../golden/golden_cases.h"
+#include "co3/codec.h"
+#include "co3/error.h"
+#include "co3/kernels/encode.h"
+
+namespace {
+
+using namespace co3::kernels::enc;
+using co3::Moments;
+using co3::kernels::DeviceStatus;
+using co3::kernels::EncodePlan;
+
+constexpr uint32_t T = kThreads;
+
+struct Emulated {
+  std::vector<uint8_t> packet;
+  DeviceStatus status{};
+};
+
+// encode_async's launch sequence, one block and one thread at a time.
+Emulated emulate(const EncodePlan& plan) {
+  std::vector<uint8_t> storage(plan.workspace_bytes() + 256);
+  void* ws = storage.data() + (256 - reinterpret_cast<uintptr_t>(storage.data()) % 256);
+  const std::vector<uint8_t>& upload = plan_upload_bytes(plan);
+  std::memcpy(ws, upload.data(), upload.size());
+  const EncodeParams p = rebased(plan_params(plan), ws);
+  Emulated out;
+  // Stale bytes everywhere: the stages must write every byte of the packet.
+  std::vector<uint8_t> packet(plan.max_packet_bytes(), 0xEE);
+  uint64_t packet_bytes = 0;
+  DeviceStatus& status = out.status;
+  std::memset(p.hist, 0, sizeof(unsigned long long) * p.num_tables * p.alphabet);
+  p.chunk_words[p.total_chunks] = 0;
+
+  // Pass 1: tile_moments_kernel, segment_stats_kernel, first_bad_kernel.
+  std::vector<Moments> lanes(T);
+  for (uint64_t t = 0; t < p.total_tiles; ++t) {
+    for (uint32_t l = 0; l < T; ++l) lanes[l] = tile_lane(p, t, l);
+    for (uint32_t h = T / 2; h >= 1; h /= 2)
+      for (uint32_t l = 0; l < h; ++l) lanes[l].merge(lanes[l + h]);
+    p.tile_moments[t] = lanes[0];
+  }
+  for (uint32_t s = 0; s < p.num_segments; ++s) {
+    uint64_t n = p.jobs[s].num_tiles;
+    uint32_t levels = 0;
+    Moments *from, *to;
+    for (; n > 1; n = co3::detail::fold_level_size(n), ++levels) {
+      fold_buffers(p, s, levels, &from, &to);
+      for (uint64_t i = 0; i < co3::detail::fold_level_size(n); ++i)
+        co3::detail::fold_level_item(from, to, n, i);
+    }
+    fold_buffers(p, s, levels, &from, &to);
+    finish_segment(p, s, n ? from[0] : Moments{});
+  }
+  uint32_t first = p.num_segments;
+  for (uint32_t s = p.num_segments; s-- > 0;)
+    if (refuses(p, s)) first = s;
+  report_first_bad(p, first, &status);
+
+  // Pass 2: quantize_kernel (threads in reverse order: the symbols' order must not matter).
+  for (uint64_t b = 0; b < p.total_symtiles; ++b) {
+    const SymbolTile tile = symbol_tile(p, b);
+    for (uint64_t j = tile.end; j-- > tile.begin;)
+      ++hist_row(p, p.jobs[tile.segment].table)[quantize_symbol(p, tile.segment, j, *p.first_bad)];
+  }
+
+  // code_kernel: table t in slot t mod code_slots.
+  for (uint32_t t = 0; t < p.num_tables; ++t) {
+    const CodeSlot slot = code_slot(p, t % p.code_slots);
+    const unsigned long long* weights = hist_row(p, t);
+    if (p.pc.code != co3::CodeSource::histogram) {
+      for (uint32_t s = 0; s < p.alphabet; ++s) slot.mix[s] = 0.0;
+      for (uint32_t k = 0; k < p.tables[t].num_members; ++k) {
+        const double share = member_pmf(p, t, k, slot.pmf);
+        for (uint32_t s = 0; s < p.alphabet; ++s) mix_member(p, slot.mix, slot.pmf, share, s);
+      }
+      for (uint32_t s = 0; s < p.alphabet; ++s)
+        slot.weights[s] = co3::detail::model_weight(slot.mix[s]);
+      weights = slot.weights;
+    }
+    finish_table(p, t, weights, slot.scratch);
+  }
+
+  // Pass 3: chunk_bits_kernel, chunk_scan_kernel, layout_kernel.
+  for (uint64_t k = 0; k < p.total_chunks; ++k) {
+    const ChunkRange c = chunk_range(p, k);
+    uint64_t bits = 0;
+    for (uint32_t l = 0; l < T; ++l) bits += chunk_lane_bits(p, c, l, T);
+    p.chunk_words[k] = co3::detail::chunk_words_for(bits);
+  }
+  {
+    uint64_t base = 0;
+    std::vector<uint64_t> bases(T);
+    for (uint32_t l = 0; l < T; ++l) {
+      bases[l] = base;
+      base += scan_run_sum(p, l, T);
+    }
+    for (uint32_t l = 0; l < T; ++l) scan_run_write(p, l, T, bases[l]);
+  }
+  layout_offsets(p, packet.data(), &packet_bytes, &status);
+  EXPECT_LE(packet_bytes, plan.max_packet_bytes()) << "the plan's bound is too small";
+  if (packet_bytes > plan.max_packet_bytes()) return out;
+  for (uint32_t s = 0; s < p.num_segments; ++s) layout_segment(p, packet.data(), s);
+  for (uint32_t t = 0; t < p.num_tables; ++t)
+    for (uint32_t l = 0; l < T; ++l) layout_table(p, packet.data(), t, l, T);
+
+  // pack_kernel: lanes packed in reverse order into a zeroed word buffer, copied out.
+  for (uint64_t k = 0; k < p.total_chunks; ++k) {
+    const ChunkRange c = chunk_range(p, k);
+    std::vector<uint64_t> offset(T);
+    uint64_t acc = 0;
+    for (uint32_t l = 0; l < T; ++l) {
+      offset[l] = acc;
+      acc += pack_lane_bits(p, c, pack_lane(c, l, T));
+    }
+    const uint64_t words = p.chunk_words[k];
+    EXPECT_EQ(co3::detail::chunk_words_for(acc), words);
+    if (p.pack_shared_words) {
+      EXPECT_LE(words, p.pack_shared_words);
+    }
+    std::vector<uint32_t> buf(words, 0);
+    for (uint32_t l = T; l-- > 0;)
+      pack_lane_words(p, c, pack_lane(c, l, T), offset[l], [&](uint64_t w, uint32_t v) {
+        ASSERT_LT(w, words) << "chunk " << k << " lane " << l;
+        buf[w] |= v;
+      });
+    uint32_t* const dst = chunk_out(p, packet.data(), c, k);
+    EXPECT_LE(reinterpret_cast<uint8_t*>(dst + words), packet.data() + packet_bytes);
+    std::memcpy(dst, buf.data(), 4 * words);
+    finish_chunk(p, packet.data(), c, k);
+  }
+
+  // crc_pieces_kernel and crc_final_kernel, their trees step by step.
+  uint32_t table[256];
+  for (uint32_t b = 0; b < 256; ++b) table[b] = co3::detail::crc32c_table_entry(b);
+  const auto join_block = [](std::vector<CrcPart>& parts) {
+    for (uint32_t h = 1; h < T; h *= 2)
+      for (uint32_t i = 0; i < T; i += 2 * h) parts[i] = crc_join(parts[i], parts[i + h]);
+  };
+  std::vector<CrcPart> parts(T);
+  for (uint64_t b = 0; b < p.crc_blocks; ++b) {
+    for (uint32_t l = 0; l < T; ++l)
+      parts[l] = crc_piece(table, packet.data(), packet_bytes - 4, b * T + l);
+    join_block(parts);
+    p.crc_block_crc[b] = parts[0].crc;
+    p.crc_block_bytes[b] = parts[0].bytes;
+  }
+  const uint64_t per = (p.crc_blocks + T - 1) / T;
+  for (uint32_t l = 0; l < T; ++l) {
+    CrcPart a{0u, 0};
+    for (uint64_t b = l * per; b < (l + 1) * per && b < p.crc_blocks; ++b)
+      a = crc_join(a, CrcPart{p.crc_block_crc[b], p.crc_block_bytes[b]});
+    parts[l] = a;
+  }
+  join_block(parts);
+  EXPECT_EQ(parts[0].bytes, packet_bytes - 4);
+  co3::detail::store_le(packet.data() + packet_bytes - 4, parts[0].crc);
+  packet.resize(packet_bytes);
+  out.packet = std::move(packet);
+  return out;
+}
+
+// Inputs over host memory (the emulation reads them where the GPU would read device memory).
+std::vector<co3::EncodeInput> inputs_of(const std::vector<co3::golden::Tensor>& ts,
+                                        std::vector<std::vector<float>>& memory) {
+  std::vector<co3::EncodeInput> in;
+  for (size_t k = 0; k < ts.size(); ++k) {
+    co3::EncodeInput e({ts[k].bytes.data(), ts[k].numel, ts[k].dtype},
+                       memory[k].empty() ? nullptr : memory[k].data(), ts[k].gamma);
+    e.shape = ts[k].shape;
+    e.fit = ts[k].fit;
+    in.push_back(e);
+  }
+  return in;
+}
+
+std::vector<std::vector<float>> initial_memory(const co3::golden::Case& c) {
+  std::vector<std::vector<float>> m;
+  for (const auto& t : c.tensors) m.push_back(t.memory);
+  return m;
+}
+
+// Emulated packets and memory equal the CPU codec's (and the golden file, if `golden`).
+void expect_like_cpu(const co3::golden::Case& c, bool golden) {
+  std::vector<std::vector<float>> mem = initial_memory(c);
+  std::vector<uint8_t> packet;
+  for (int step = 0; step < c.steps; ++step) {
+    const Emulated e = emulate(EncodePlan(inputs_of(c.tensors, mem), c.config));
+    ASSERT_EQ(e.status.code, 0u) << "status " << e.status.code;
+    packet = e.packet;
+  }
+  std::vector<std::vector<float>> cpu_mem;
+  const std::vector<uint8_t> cpu = co3::golden::encode_cpu(c, &cpu_mem);
+  ASSERT_EQ(packet.size(), cpu.size());
+  size_t first = 0;
+  while (first < cpu.size() && packet[first] == cpu[first]) ++first;
+  EXPECT_EQ(first, cpu.size()) << "first differing byte";
+  for (size_t k = 0; k < mem.size(); ++k)
+    EXPECT_EQ(std::memcmp(mem[k].data(), cpu_mem[k].data(), 4 * mem[k].size()), 0)
+        << "memory " << k;
+  if (golden) {
+    EXPECT_EQ(packet, co3::golden::read_file(co3::golden::golden_dir() + "/" + c.name + ".co3"));
+  }
+}
+
+TEST(GpuEncodeEmulated, GoldenCases) {
+  for (const co3::golden::Case& c : co3::golden::cases()) {
+    SCOPED_TRACE(c.name);
+    if (c.missing_data) {
+      std::printf("[ SKIPPED  ] golden case %s: ../shared/data absent\n", c.name.c_str());
+      continue;
+    }
+    expect_like_cpu(c, true);
+  }
+}
+
+TEST(GpuEncodeEmulated, MixedBatchOfManyTensors) {
+  for (bool shared : {false, true}) {
+    co3::golden::Case c;
+    c.config =
+        co3::golden::config(co3::formats::fp4, co3::Rounding::stochastic, co3::ScalePolicy::gennorm,
+                            shared ? co3::CodeSource::gennorm : co3::CodeSource::histogram);
+    c.config.shared_code = shared;
+    c.config.chunk_symbols = 1000;
+    for (int k = 0; k < 40; ++k) {
+      const uint64_t n = k % 7 == 0 ? 0 : (uint64_t{37} * k * k + 13 * k) % 30011;
+      const co3::DType d =
+          k % 3 == 0 ? co3::DType::f32 : (k % 3 == 1 ? co3::DType::f16 : co3::DType::bf16);
+      co3::golden::Tensor t = co3::golden::synthetic(n, 1000 + k, d);
+      if (k % 4) {
+        t.gamma = 0.7f;
+        t.memory.resize(n);
+        for (uint64_t i = 0; i < n; ++i) t.memory[i] = co3::golden::synthetic_value(2000 + k, i);
+      }
+      c.tensors.push_back(std::move(t));
+    }
+    c.steps = 2;
+    SCOPED_TRACE(shared ? "shared gennorm code" : "histogram codes");
+    expect_like_cpu(c, false);
+  }
+}
+
+TEST(GpuEncodeEmulated, ChunksTooLargeForSharedMemoryAndSixteenBitSymbols) {
+  co3::golden::Case c;
+  c.config = co3::golden::config(co3::formats::bf16, co3::Rounding::nearest_even,
+                                 co3::ScalePolicy::absmax, co3::CodeSource::histogram);
+  c.config.chunk_symbols = 65536;  // 65536 · 20 bits: beyond the shared-memory buffer
+  c.tensors = {co3::golden::synthetic(70000, 5), co3::golden::synthetic(3, 6, co3::DType::f16)};
+  std::vector<std::vector<float>> no_memory(2);
+  EXPECT_EQ(plan_params(EncodePlan(inputs_of(c.tensors, no_memory), c.config)).pack_shared_words,
+            0u);
+  expect_like_cpu(c, false);
+}
+
+// The CPU's error and the error memory it leaves, from the emulated status.
+void expect_cpu_error(const co3::golden::Case& c) {
+  std::vector<std::vector<float>> cpu_mem = initial_memory(c), mem = initial_memory(c);
+  std::string cpu_what;
+  co3::Errc cpu_code{};
+  try {
+    co3::encode(inputs_of(c.tensors, cpu_mem), c.config);
+    FAIL() << "the CPU codec accepted the case";
+  } catch (const co3::Error& e) {
+    cpu_what = e.what();
+    cpu_code = e.code();
+  }
+  const Emulated e = emulate(EncodePlan(inputs_of(c.tensors, mem), c.config));
+  try {
+    co3::kernels::raise_status(e.status);
+    FAIL() << "no status";
+  } catch (const co3::Error& err) {
+    EXPECT_EQ(err.code(), cpu_code);
+    EXPECT_EQ(std::string(err.what()), cpu_what);
+  }
+  for (size_t k = 0; k < mem.size(); ++k)
+    EXPECT_EQ(std::memcmp(mem[k].data(), cpu_mem[k].data(), 4 * mem[k].size()), 0)
+        << "memory " << k;
+}
+
+TEST(GpuEncodeEmulated, NonFiniteStopsWhereTheCpuStops) {
+  co3::golden::Case c;
+  c.config = co3::golden::config(co3::formats::fp4, co3::Rounding::nearest_even,
+                                 co3::ScalePolicy::gennorm, co3::CodeSource::histogram);
+  for (int k = 0; k < 4; ++k) {
+    std::vector<float> v(20000);
+    for (uint64_t i = 0; i < v.size(); ++i) v[i] = co3::golden::synthetic_value(70 + k, i);
+    if (k >= 2) v[1234 * k] = std::nanf("");
+    co3::golden::Tensor t = co3::golden::make_tensor(v, co3::DType::f32);
+    t.gamma = 0.5f;
+    t.memory.assign(v.size(), 0.25f);
+    c.tensors.push_back(t);
+  }
+  expect_cpu_error(c);
+}
+
+TEST(GpuEncodeEmulated, HistogramCodeTooShort) {
+  co3::golden::Case c;
+  c.config = co3::golden::config(co3::formats::e5m2, co3::Rounding::nearest_even,
+                                 co3::ScalePolicy::gennorm, co3::CodeSource::histogram);
+  c.config.max_code_length = 3;
+  c.tensors.push_back(co3::golden::synthetic(10000, 81));
+  expect_cpu_error(c);
+}
+
+TEST(GpuEncodeEmulated, PlanRefusesWhatTheCpuRefuses) {
+  co3::CodecConfig cfg;
+  const float x[4] = {1, 2, 3, 4};
+  co3::EncodeInput in({x, 4, co3::DType::f32});
+  in.shape = std::vector<int64_t>{3};
+  std::string cpu;
+  try {
+    co3::encode({in}, cfg);
+  } catch (const co3::Error& e) {
+    cpu = e.what();
+  }
+  try {
+    EncodePlan plan({in}, cfg);
+    FAIL() << "the plan accepted a wrong shape";
+  } catch (const co3::Error& e) {
+    EXPECT_EQ(std::string(e.what()), cpu);
+    EXPECT_EQ(e.code(), co3::Errc::invalid_argument);
+  }
+}
+
+}  // namespace
