@@ -22,6 +22,7 @@
 #include "co3/detail/decode_values.h"
 #include "co3/error.h"
 #include "co3/kernels/decode.h"
+#include "co3/kernels/encode.h"
 
 namespace {
 
@@ -271,6 +272,79 @@ TEST(GpuDecode, MixedSegmentsChunkSizesAndSharedTables) {
           expect_gpu_equals_cpu(packet, to_string(f) + " chunk " + std::to_string(chunk) + " g " +
                                             std::to_string(group) + (shared ? " shared" : ""));
         }
+}
+
+// The GPU encoder's packet decoded where it lies: its length read from the encoder's device
+// scalar, never copied to the host.
+TEST(GpuDecode, TheGpuEncodersPacketInPlace) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  const auto x = co3::testing::gennorm_samples(kSmall ? 50000 : 1000000, 0.4, 1e-3, 77);
+  for (FloatFormat f : kFormats) {
+    CodecConfig cfg;
+    cfg.format = f;
+    const auto cpu_packet = encode(TensorView{x.data(), x.size(), DType::f32}, cfg);
+    const auto cpu = decode(cpu_packet.data(), cpu_packet.size(), true);
+    DeviceBuffer dx(x.size() * 4), out(x.size() * 4);
+    CUDA_OK(cudaMemcpy(dx.p, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
+    const kernels::EncodePlan ep({EncodeInput(TensorView{dx.p, x.size(), DType::f32})}, cfg);
+    DeviceBuffer ews(ep.workspace_bytes()), packet(ep.max_packet_bytes()), bytes(8),
+        status(sizeof(kernels::DeviceStatus));
+    auto* st = static_cast<kernels::DeviceStatus*>(status.p);
+    CUDA_OK(ep.upload(ews.p, nullptr));
+    CUDA_OK(ep.encode_async(ews.p, static_cast<uint8_t*>(packet.p), static_cast<uint64_t*>(bytes.p),
+                            st, nullptr));
+    const DecodePlan dp({ep.max_packet_bytes()}, {1});
+    DeviceBuffer jobs(dp.jobs_bytes()), dws(dp.workspace_bytes());
+    DecodeOutput o;
+    o.data = out.p;
+    o.numel = x.size();
+    CUDA_OK(kernels::upload_jobs(dp,
+                                 {{static_cast<const uint8_t*>(packet.p), ep.max_packet_bytes(),
+                                   static_cast<const uint64_t*>(bytes.p)}},
+                                 {o}, jobs.p, nullptr));
+    CUDA_OK(kernels::decode(dp, jobs.p, dws.p, st, nullptr));
+    kernels::decode_status_sync(st, nullptr);
+    std::vector<uint8_t> got(x.size() * 4);
+    CUDA_OK(cudaMemcpy(got.data(), out.p, got.size(), cudaMemcpyDeviceToHost));
+    EXPECT_TRUE(got == cpu[0].bytes) << to_string(f);
+  }
+}
+
+// Averaging ranks' packets: each decoded into one sum, one batch after another on the stream.
+TEST(GpuDecode, AccumulatesPacketsOneAfterAnother) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  const uint64_t n = kSmall ? 30000 : 500000;
+  for (DType d : {DType::f32, DType::f16, DType::bf16}) {
+    std::vector<uint8_t> want = random_initial(n, d, 1);
+    DeviceBuffer sum(n * dtype_size(d));
+    CUDA_OK(cudaMemcpy(sum.p, want.data(), want.size(), cudaMemcpyHostToDevice));
+    for (int rank = 0; rank < 4; ++rank) {
+      const auto x = co3::testing::gennorm_samples(n, 0.5, 1e-3, 100 + rank);
+      CodecConfig cfg;
+      cfg.format = kFormats[rank];
+      const auto packet = encode(TensorView{x.data(), n, DType::f32}, cfg);
+      const auto cpu = decode(packet.data(), packet.size(), true);
+      Want w;
+      w.dtype = d;
+      w.accumulate = true;
+      w.initial = want;
+      want = expected(cpu[0], w);
+      GpuBatch b;
+      b.packets = {packet};
+      b.numels = {{n}};
+      b.wants = {{w}};
+      b.prepare(nullptr);
+      b.outputs[0].data = sum.p;  // every rank's packet into the one sum
+      b.plan->write_jobs({{static_cast<const uint8_t*>(b.memory[0]->p), packet.size(), nullptr}},
+                         b.outputs, b.jobs_host.data());
+      CUDA_OK(cudaMemcpy(b.jobs, b.jobs_host.data(), b.jobs_host.size(), cudaMemcpyHostToDevice));
+      b.launch(nullptr);
+      kernels::decode_status_sync(b.status, nullptr);
+    }
+    std::vector<uint8_t> got(want.size());
+    CUDA_OK(cudaMemcpy(got.data(), sum.p, got.size(), cudaMemcpyDeviceToHost));
+    EXPECT_TRUE(got == want) << to_string(d);
+  }
 }
 
 TEST(GpuDecode, SeveralPacketsInOneBatch) {
