@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../../kernels/decode_stages.h"
+#include "../cpu/hostile_packets.h"
 #include "../cpu/packet_files.h"
 #include "../cpu/test_data.h"
 #include "co3/codec.h"
@@ -387,6 +388,15 @@ void expect_same_verdict(const std::vector<uint8_t>& packet, const std::string& 
   if (cpu_ok) {
     for (size_t s = 0; s < cpu.size(); ++s) ASSERT_TRUE(b.results[s] == cpu[s].bytes) << what;
   }
+}
+
+// The hand-built packets of test_packet: the valid ones decode alike, each hostile one is refused.
+TEST(GpuDecodeEmulated, HandBuiltAndHostilePackets) {
+  co3::testing::Spec v2;
+  v2.with_shape = true;
+  expect_same_verdict(co3::testing::build(co3::testing::Spec{}), "hand-built");
+  expect_same_verdict(co3::testing::build(v2), "hand-built, version 2");
+  for (const auto& c : co3::testing::hostile_cases()) expect_same_verdict(c.packet, c.what);
 }
 
 TEST(GpuDecodeEmulated, SameVerdictOnTheFuzzCorpusAndCorruptions) {
