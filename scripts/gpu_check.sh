@@ -284,7 +284,12 @@ stage_start aop
 if [[ -z $torch_prefix ]]; then
   stage_end aop "not run: python3 has no torch (co3_bench_aop needs LibTorch)"
 elif [[ $aop_built -ne 1 ]]; then
-  stage_end aop "not run: the LibTorch build failed (end of build.log)"
+  torch_rc=$(cat "$SCRATCH/torch_build.rc" 2>/dev/null || echo '?')
+  if [[ $torch_rc == 124 || $torch_rc == 137 ]]; then
+    stage_end aop "not run: the LibTorch build ran out of time (end of build.log)"
+  else
+    stage_end aop "not run: the LibTorch build failed, exit $torch_rc (end of build.log)"
+  fi
 else
   rc=0
   {
