@@ -5,10 +5,11 @@
 #
 #   scripts/gpu_check.sh OUTDIR          (make gpu-check: OUTDIR = build-gpu-check/out)
 #
-# Stages (each bounded by `timeout`, all by one overall deadline):
+# Stages (each bounded by `timeout`, all by one overall deadline, where a device exists):
 #   1 build     torch-free (CO3_WITH_TORCH=OFF) build of everything in build-gpu-check/, sm_90,
 #               device line info for the sanitizers, every core. GoogleTest comes from the
-#               system or from third_party/googletest (tests/CMakeLists.txt).
+#               system or from third_party/googletest (tests/CMakeLists.txt). Without a device
+#               the build has no time limit.
 #   -           no CUDA device: prints "no CUDA device: built, nothing run" and exits 0.
 #   2 tests     ctest -L gpu (every tests/gpu/test_*.cpp), full sizes, with their output.
 #   3 sanitize  compute-sanitizer memcheck (with leak check), racecheck, initcheck and synccheck
