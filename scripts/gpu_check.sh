@@ -5,10 +5,11 @@
 #
 #   scripts/gpu_check.sh OUTDIR          (make gpu-check: OUTDIR = build-gpu-check/out)
 #
-# Stages (each bounded by `timeout`, all by one overall deadline):
+# Stages (each bounded by `timeout`, all by one overall deadline, where a device exists):
 #   1 build     torch-free (CO3_WITH_TORCH=OFF) build of everything in build-gpu-check/, sm_90,
 #               device line info for the sanitizers, every core. GoogleTest comes from the
-#               system or from third_party/googletest (tests/CMakeLists.txt).
+#               system or from third_party/googletest (tests/CMakeLists.txt). Without a device
+#               the build has no time limit.
 #   -           no CUDA device: prints "no CUDA device: built, nothing run" and exits 0.
 #   2 tests     ctest -L gpu (every tests/gpu/test_*.cpp), full sizes, with their output.
 #   3 sanitize  compute-sanitizer memcheck (with leak check), racecheck, initcheck and synccheck
@@ -91,16 +92,24 @@ summary "$(nvcc --version 2>/dev/null | tail -n 1 || echo 'nvcc: not found'); $(
 summary "data: $CO3_DATA_DIR ($([[ -f $CO3_DATA_DIR/resnet18_step120.f32 ]] && echo present || echo 'absent: tests skip, benches use synthetic data'))"
 summary "$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi: no GPU listed')"
 
+# A device, as the CUDA driver sees it (CUDA_VISIBLE_DEVICES respected).
+have_device=0
+{ __nvcc_device_query >/dev/null 2>&1 || nvidia-smi -L 2>/dev/null | grep -q '^GPU '; } &&
+  have_device=1
+
 # --- 1 build ----------------------------------------------------------------------------------
+# Bounded only where a device's time is at stake: a machine without one builds to the end.
 stage_start build
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
+build_limit=()
+((have_device)) && build_limit=(timeout -k 10 "$(limit 300 150)")
 rc=0
 {
   cmake -S "$ROOT" -B "$B" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCO3_WITH_TORCH=OFF -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_FLAGS=-lineinfo \
     -DCO3_DATA_DIR="$CO3_DATA_DIR" &&
-    timeout -k 10 "$(limit 300 150)" cmake --build "$B" -j "$JOBS"
+    "${build_limit[@]}" cmake --build "$B" -j "$JOBS"
 } >"$OUT/build.log" 2>&1 || rc=$?
 if [[ $rc -ne 0 ]]; then
   tail -n 40 "$OUT/build.log"
@@ -116,8 +125,7 @@ for src in "$ROOT"/tests/gpu/test_*.cpp; do
   if [[ -x $exe ]]; then gpu_tests+=("$exe"); else summary "no executable for $src"; fi
 done
 
-# A device, as the CUDA driver sees it (CUDA_VISIBLE_DEVICES respected).
-if ! { __nvcc_device_query >/dev/null 2>&1 || nvidia-smi -L 2>/dev/null | grep -q '^GPU '; }; then
+if ((!have_device)); then
   summary "no CUDA device: built, nothing run"
   exit 0
 fi
@@ -277,7 +285,12 @@ stage_start aop
 if [[ -z $torch_prefix ]]; then
   stage_end aop "not run: python3 has no torch (co3_bench_aop needs LibTorch)"
 elif [[ $aop_built -ne 1 ]]; then
-  stage_end aop "not run: the LibTorch build failed (end of build.log)"
+  torch_rc=$(cat "$SCRATCH/torch_build.rc" 2>/dev/null || echo '?')
+  if [[ $torch_rc == 124 || $torch_rc == 137 ]]; then
+    stage_end aop "not run: the LibTorch build ran out of time (end of build.log)"
+  else
+    stage_end aop "not run: the LibTorch build failed, exit $torch_rc (end of build.log)"
+  fi
 else
   rc=0
   {

@@ -22,8 +22,8 @@ struct PacketFile {
 // not exist.
 inline std::vector<PacketFile> packet_files(const std::string& subdir,
                                             const std::string& ext = ".co3") {
-  std::string dir = __FILE__;  // tests/cpu/packet_files.h
-  dir = dir.substr(0, dir.rfind('/')) + "/../" + subdir;
+  // The checkout, from tests/CMakeLists.txt (__FILE__ is build-relative under ccache).
+  const std::string dir = std::string(CO3_SOURCE_DIR) + "/tests/" + subdir;
   std::vector<PacketFile> out;
   DIR* d = opendir(dir.c_str());
   if (!d) return out;

@@ -5,6 +5,7 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "../cpu/hostile_packets.h"
 #include "../cpu/packet_files.h"
 #include "../cpu/test_data.h"
 #include "co3/codec.h"
@@ -21,6 +23,7 @@
 #include "co3/detail/decode_values.h"
 #include "co3/error.h"
 #include "co3/kernels/decode.h"
+#include "co3/kernels/encode.h"
 
 namespace {
 
@@ -28,6 +31,10 @@ using namespace co3;
 using kernels::DecodeOutput;
 using kernels::DecodePacket;
 using kernels::DecodePlan;
+
+// scripts/gpu_check.sh sets it for the sanitizer and ncu runs: a few blocks' worth per case.
+const bool kSmall = std::getenv("CO3_GPU_TEST_SMALL") != nullptr;
+const size_t kRealLimit = kSmall ? (size_t{1} << 17) + 17 : SIZE_MAX;
 
 bool have_gpu() {
   int n = 0;
@@ -215,9 +222,11 @@ const FloatFormat kFormats[] = {formats::fp4, formats::e5m2, formats::e4m3, form
 
 TEST(GpuDecode, EveryFormatCodeAndDtypeOnRealGradients) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
-  for (const char* file : {"resnet18_step0.f32", "resnet18_step120.f32"}) {
-    auto x = co3::testing::real_gradient(file);
-    if (x.empty()) x = co3::testing::gennorm_samples(1 << 20, 0.3, 1e-3, 5);
+  const char* files[] = {"resnet18_step120.f32", "resnet18_step0.f32"};
+  for (size_t k = 0; k < (kSmall ? 1 : 2); ++k) {  // one is enough for the sanitizers
+    const char* file = files[k];
+    auto x = co3::testing::real_gradient(file, kRealLimit);
+    if (x.empty()) x = co3::testing::gennorm_samples(kSmall ? 1 << 17 : 1 << 20, 0.3, 1e-3, 5);
     for (FloatFormat f : kFormats)
       for (CodeSource c : {CodeSource::histogram, CodeSource::gennorm}) {
         CodecConfig cfg;
@@ -238,27 +247,105 @@ TEST(GpuDecode, GoldenPackets) {
 
 TEST(GpuDecode, MixedSegmentsChunkSizesAndSharedTables) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
-  const auto x = co3::testing::gennorm_samples(300000, 0.6, 2e-3, 9);
+  const auto x = co3::testing::gennorm_samples(kSmall ? 20000 : 400000, 0.6, 2e-3, 9);  // ≥ Σ sizes
   // Sizes around chunk and tile boundaries, an empty tensor and a single entry.
-  const uint64_t sizes[] = {0, 1, 31, 4097, 8192 * 32 + 5, 100000, 77};
+  const uint64_t sizes[] = {
+      0, 1, 31, 4097, 32 * 64 + 5, kSmall ? 10000u : 100000u, 77, kSmall ? 0u : 8192u * 32 + 5};
   for (FloatFormat f : kFormats)
-    for (uint32_t chunk : {32u, 4096u, 65536u})
-      for (bool shared : {false, true}) {
-        CodecConfig cfg;
-        cfg.format = f;
-        cfg.chunk_symbols = chunk;
-        cfg.shared_code = shared;
-        cfg.scale.policy = ScalePolicy::absmax;  // the GenNorm scale's fit is slow on the CPU
-        std::vector<EncodeInput> in;
-        uint64_t at = 0;
-        for (uint64_t n : sizes) {
-          in.emplace_back(TensorView{x.data() + at, n, DType::f32});
-          at += n;
+    for (uint32_t chunk : {32u, 100u, 4096u, 65536u})
+      for (int group : {0, 3})  // 0: automatic (2 for fp4, else 1)
+        for (bool shared : {false, true}) {
+          if (group * f.width() > 16) continue;
+          if (kSmall && (chunk != 100 || !shared)) continue;  // partial tiles, a shared table
+          CodecConfig cfg;
+          cfg.format = f;
+          cfg.chunk_symbols = chunk;
+          cfg.entries_per_symbol = group;
+          cfg.shared_code = shared;
+          cfg.scale.policy = ScalePolicy::absmax;  // the GenNorm scale's fit is slow on the CPU
+          std::vector<EncodeInput> in;
+          uint64_t at = 0;
+          for (uint64_t n : sizes) {
+            in.emplace_back(TensorView{x.data() + at, n, DType::f32});
+            at += n;
+          }
+          const auto packet = encode(in, cfg);
+          expect_gpu_equals_cpu(packet, to_string(f) + " chunk " + std::to_string(chunk) + " g " +
+                                            std::to_string(group) + (shared ? " shared" : ""));
         }
-        const auto packet = encode(in, cfg);
-        expect_gpu_equals_cpu(
-            packet, to_string(f) + " chunk " + std::to_string(chunk) + (shared ? " shared" : ""));
-      }
+}
+
+// The GPU encoder's packet decoded where it lies: its length read from the encoder's device
+// scalar, never copied to the host.
+TEST(GpuDecode, TheGpuEncodersPacketInPlace) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  const auto x = co3::testing::gennorm_samples(kSmall ? 50000 : 1000000, 0.4, 1e-3, 77);
+  for (FloatFormat f : kFormats) {
+    CodecConfig cfg;
+    cfg.format = f;
+    const auto cpu_packet = encode(TensorView{x.data(), x.size(), DType::f32}, cfg);
+    const auto cpu = decode(cpu_packet.data(), cpu_packet.size(), true);
+    DeviceBuffer dx(x.size() * 4), out(x.size() * 4);
+    CUDA_OK(cudaMemcpy(dx.p, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
+    const kernels::EncodePlan ep({EncodeInput(TensorView{dx.p, x.size(), DType::f32})}, cfg);
+    DeviceBuffer ews(ep.workspace_bytes()), packet(ep.max_packet_bytes()), bytes(8),
+        status(sizeof(kernels::DeviceStatus));
+    auto* st = static_cast<kernels::DeviceStatus*>(status.p);
+    CUDA_OK(ep.upload(ews.p, nullptr));
+    CUDA_OK(ep.encode_async(ews.p, static_cast<uint8_t*>(packet.p), static_cast<uint64_t*>(bytes.p),
+                            st, nullptr));
+    const DecodePlan dp({ep.max_packet_bytes()}, {1});
+    DeviceBuffer jobs(dp.jobs_bytes()), dws(dp.workspace_bytes());
+    DecodeOutput o;
+    o.data = out.p;
+    o.numel = x.size();
+    CUDA_OK(kernels::upload_jobs(dp,
+                                 {{static_cast<const uint8_t*>(packet.p), ep.max_packet_bytes(),
+                                   static_cast<const uint64_t*>(bytes.p)}},
+                                 {o}, jobs.p, nullptr));
+    CUDA_OK(kernels::decode(dp, jobs.p, dws.p, st, nullptr));
+    kernels::decode_status_sync(st, nullptr);
+    std::vector<uint8_t> got(x.size() * 4);
+    CUDA_OK(cudaMemcpy(got.data(), out.p, got.size(), cudaMemcpyDeviceToHost));
+    EXPECT_TRUE(got == cpu[0].bytes) << to_string(f);
+  }
+}
+
+// Averaging ranks' packets: each decoded into one sum, one batch after another on the stream.
+TEST(GpuDecode, AccumulatesPacketsOneAfterAnother) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  const uint64_t n = kSmall ? 30000 : 500000;
+  for (DType d : {DType::f32, DType::f16, DType::bf16}) {
+    std::vector<uint8_t> want = random_initial(n, d, 1);
+    DeviceBuffer sum(n * dtype_size(d));
+    CUDA_OK(cudaMemcpy(sum.p, want.data(), want.size(), cudaMemcpyHostToDevice));
+    for (int rank = 0; rank < 4; ++rank) {
+      const auto x = co3::testing::gennorm_samples(n, 0.5, 1e-3, 100 + rank);
+      CodecConfig cfg;
+      cfg.format = kFormats[rank];
+      const auto packet = encode(TensorView{x.data(), n, DType::f32}, cfg);
+      const auto cpu = decode(packet.data(), packet.size(), true);
+      Want w;
+      w.dtype = d;
+      w.accumulate = true;
+      w.initial = want;
+      want = expected(cpu[0], w);
+      GpuBatch b;
+      b.packets = {packet};
+      b.numels = {{n}};
+      b.wants = {{w}};
+      b.prepare(nullptr);
+      b.outputs[0].data = sum.p;  // every rank's packet into the one sum
+      b.plan->write_jobs({{static_cast<const uint8_t*>(b.memory[0]->p), packet.size(), nullptr}},
+                         b.outputs, b.jobs_host.data());
+      CUDA_OK(cudaMemcpy(b.jobs, b.jobs_host.data(), b.jobs_host.size(), cudaMemcpyHostToDevice));
+      b.launch(nullptr);
+      kernels::decode_status_sync(b.status, nullptr);
+    }
+    std::vector<uint8_t> got(want.size());
+    CUDA_OK(cudaMemcpy(got.data(), sum.p, got.size(), cudaMemcpyDeviceToHost));
+    EXPECT_TRUE(got == want) << to_string(d);
+  }
 }
 
 TEST(GpuDecode, SeveralPacketsInOneBatch) {
@@ -329,6 +416,16 @@ void expect_same_verdict(const std::vector<uint8_t>& packet, const std::string& 
   }
 }
 
+// The hand-built packets of test_packet: the valid ones decode alike, each hostile one is refused.
+TEST(GpuDecode, HandBuiltAndHostilePackets) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  co3::testing::Spec v2;
+  v2.with_shape = true;
+  expect_same_verdict(co3::testing::build(co3::testing::Spec{}), "hand-built");
+  expect_same_verdict(co3::testing::build(v2), "hand-built, version 2");
+  for (const auto& c : co3::testing::hostile_cases()) expect_same_verdict(c.packet, c.what);
+}
+
 TEST(GpuDecode, SameVerdictOnTheFuzzCorpusAndCorruptions) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
   const auto packets = co3::testing::packet_files("fuzz/corpus/packet");
@@ -337,9 +434,9 @@ TEST(GpuDecode, SameVerdictOnTheFuzzCorpusAndCorruptions) {
   for (const auto& file : packets) {
     const std::vector<uint8_t>& p = file.bytes;
     expect_same_verdict(p, "corpus packet");
-    for (size_t n = 0; n < p.size(); n += 1 + p.size() / 13)
+    for (size_t n = 0; n < p.size(); n += 1 + p.size() / (kSmall ? 2 : 13))
       expect_same_verdict(std::vector<uint8_t>(p.begin(), p.begin() + n), "truncated");
-    for (int trial = 0; trial < 40; ++trial) {
+    for (int trial = 0; trial < (kSmall ? 2 : 40); ++trial) {
       auto m = p;
       m[rng() % (m.size() - 4)] ^= static_cast<uint8_t>(1 + rng() % 255);
       expect_same_verdict(m, "flipped byte");
@@ -373,8 +470,8 @@ TEST(GpuDecode, CallerMistakesAreInvalidArguments) {
 
 TEST(GpuDecode, TwoStreamsAtOnceAndGraphReplay) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
-  auto x = co3::testing::real_gradient("resnet18_step120.f32");
-  if (x.empty()) x = co3::testing::gennorm_samples(1 << 20, 0.3, 1e-3, 5);
+  auto x = co3::testing::real_gradient("resnet18_step120.f32", kRealLimit);
+  if (x.empty()) x = co3::testing::gennorm_samples(kSmall ? 1 << 17 : 1 << 20, 0.3, 1e-3, 5);
   CodecConfig cfg;
   cfg.format = formats::fp4;
   const auto a = encode(TensorView{x.data(), x.size(), DType::f32}, cfg);
