@@ -12,8 +12,10 @@
 //   copy d2d/tensor     the batch only: one copy per tensor (what per-tensor launches cost)
 //   copy h2d pinned     pinned host to device, GB/s of the tensor's bytes
 //   copy d2h pinned     device to pinned host, likewise
-// Codec rows ("encode" counting float32 bytes in, "decode" float32 bytes out, both with
-// packet_bytes set) feed the transfer model (bench/transfer_model.h): encode + move the packet
+//   encode / decode     the GPU codec on every input, per format and code source (kCodecCases):
+//                       encode counts float32 bytes in, decode float32 bytes out; bits/entry is
+//                       the packet's, against the entropy of the quantized entries
+// Codec rows feed the transfer model (bench/transfer_model.h): encode + move the packet
 // + decode against moving the raw gradient over each link, and the break-even link rate.
 #include <cuda_runtime_api.h>
 
@@ -28,8 +30,11 @@
 #include <string>
 #include <vector>
 
+#include "co3/codec.h"
 #include "co3/dtype.h"
 #include "co3/error.h"
+#include "co3/kernels/decode.h"
+#include "co3/kernels/encode.h"
 #include "gpu_timing.h"
 #include "io/readers.h"
 #include "resnet50_layers.h"
@@ -211,14 +216,149 @@ BenchResult run_copy_d2h(const GpuInput& in, cudaStream_t stream, const TimingOp
   return r;
 }
 
-// Every row for one input, in print order. Codec rows join here.
+// ---- Codec rows: the GPU encoder and decoder (co3/kernels/encode.h, decode.h) ----
+
+struct CodecCase {
+  const char* name;  // "fp4 histogram γ0"
+  FloatFormat format;
+  CodeSource code;
+  float gamma;
+};
+
+// fp4 with each code source and with error memory; the 8-bit formats and bf16 with the
+// histogram code (the GenNorm scale everywhere, the codec's default).
+const CodecCase kCodecCases[] = {
+    {"fp4 hist", formats::fp4, CodeSource::histogram, 0.0f},
+    {"fp4 gennorm", formats::fp4, CodeSource::gennorm, 0.0f},
+    {"fp4 hist g0.7", formats::fp4, CodeSource::histogram, 0.7f},
+    {"e4m3 hist", formats::e4m3, CodeSource::histogram, 0.0f},
+    {"e5m2 hist", formats::e5m2, CodeSource::histogram, 0.0f},
+    {"e5m2 hist g0.7", formats::e5m2, CodeSource::histogram, 0.7f},
+    {"bf16 hist", formats::bf16, CodeSource::histogram, 0.0f},
+};
+
+CodecConfig codec_config(const CodecCase& c) {
+  CodecConfig cfg;
+  cfg.format = c.format;
+  cfg.code = c.code;
+  return cfg;
+}
+
+// Entropy of the quantized entries of the source gradient (the inputs tile it), from the CPU
+// codec's report: what the packet's bits per entry are measured against.
+double source_entropy(const Source& src, const CodecCase& c) {
+  EncodeReport report;
+  encode(TensorView{src.values.data(), src.values.size(), DType::f32}, codec_config(c), &report);
+  return report.segments.at(0).entropy_bits;
+}
+
+// A packet the encode row made, kept for the decode row.
+struct DevicePacket {
+  uint8_t* data = nullptr;
+  uint64_t capacity = 0;
+  uint64_t* d_bytes = nullptr;  // its size, in device memory
+  ~DevicePacket() {
+    cudaFree(data);
+    cudaFree(d_bytes);
+  }
+};
+
+// Encode of every tensor of the input into one packet (error memory, when γ > 0, in a zeroed
+// buffer that the runs keep updating, as a training loop does). GB/s counts the float32 input.
+BenchResult run_encode(const GpuInput& in, cudaStream_t stream, const TimingOptions& t,
+                       const CodecCase& c, double entropy, DevicePacket* packet) {
+  float* memory = nullptr;
+  if (c.gamma > 0) {
+    CO3_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&memory), in.entries * 4));
+    CO3_CUDA_CHECK(cudaMemset(memory, 0, in.entries * 4));
+  }
+  std::vector<EncodeInput> inputs;
+  uint64_t offset = 0;
+  for (uint64_t n : in.tensor_entries) {
+    inputs.emplace_back(TensorView{in.device + offset, n, DType::f32},
+                        memory ? memory + offset : nullptr, c.gamma);
+    offset += n;
+  }
+  const kernels::EncodePlan plan(inputs, codec_config(c));
+  void* ws = nullptr;
+  kernels::DeviceStatus* status = nullptr;
+  CO3_CUDA_CHECK(cudaMalloc(&ws, std::max<size_t>(plan.workspace_bytes(), 1)));
+  CO3_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&status), sizeof *status));
+  packet->capacity = plan.max_packet_bytes();
+  CO3_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&packet->data), packet->capacity));
+  CO3_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&packet->d_bytes), 8));
+  CO3_CUDA_CHECK(plan.upload(ws, stream));
+  BenchResult r;
+  r.stage = "encode";
+  r.input = in.name;
+  r.format = c.name;
+  r.entries = in.entries;
+  r.tensors = in.tensor_entries.size();
+  r.counted_bytes = 4.0 * static_cast<double>(in.entries);
+  r.entropy_bits = entropy;
+  r.timing = time_on_stream(stream, t, [&](int) {
+    CO3_CUDA_CHECK(plan.encode_async(ws, packet->data, packet->d_bytes, status, stream));
+  });
+  kernels::raise_status_sync(status, stream);
+  CO3_CUDA_CHECK(cudaMemcpy(&r.packet_bytes, packet->d_bytes, 8, cudaMemcpyDeviceToHost));
+  cudaFree(ws);
+  cudaFree(status);
+  cudaFree(memory);
+  return r;
+}
+
+// Decode of that packet into float32 tensors. GB/s counts the float32 output.
+BenchResult run_decode(const GpuInput& in, cudaStream_t stream, const TimingOptions& t,
+                       const CodecCase& c, const DevicePacket& packet, uint64_t packet_bytes) {
+  const kernels::DecodePlan plan({packet.capacity},
+                                 {static_cast<uint32_t>(in.tensor_entries.size())});
+  float* out = nullptr;
+  void *ws = nullptr, *jobs = nullptr;
+  kernels::DeviceStatus* status = nullptr;
+  CO3_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&out), in.entries * 4));
+  CO3_CUDA_CHECK(cudaMalloc(&ws, std::max<size_t>(plan.workspace_bytes(), 1)));
+  CO3_CUDA_CHECK(cudaMalloc(&jobs, std::max<size_t>(plan.jobs_bytes(), 1)));
+  CO3_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&status), sizeof *status));
+  std::vector<kernels::DecodeOutput> outputs;
+  uint64_t offset = 0;
+  for (uint64_t n : in.tensor_entries) {
+    outputs.push_back({out + offset, n, DType::f32, false});
+    offset += n;
+  }
+  CO3_CUDA_CHECK(kernels::upload_jobs(plan, {{packet.data, packet.capacity, packet.d_bytes}},
+                                      outputs, jobs, stream));
+  BenchResult r;
+  r.stage = "decode";
+  r.input = in.name;
+  r.format = c.name;
+  r.entries = in.entries;
+  r.tensors = in.tensor_entries.size();
+  r.counted_bytes = 4.0 * static_cast<double>(in.entries);
+  r.packet_bytes = packet_bytes;
+  r.timing = time_on_stream(stream, t, [&](int) {
+    CO3_CUDA_CHECK(kernels::decode(plan, jobs, ws, status, stream));
+  });
+  kernels::raise_status_sync(status, stream);
+  cudaFree(out);
+  cudaFree(ws);
+  cudaFree(jobs);
+  cudaFree(status);
+  return r;
+}
+
+// Every row for one input, in print order.
 std::vector<BenchResult> run_cases(const GpuInput& in, cudaStream_t stream,
-                                   const TimingOptions& t) {
+                                   const TimingOptions& t, const std::vector<double>& entropy) {
   std::vector<BenchResult> rows;
   rows.push_back(run_copy_d2d(in, stream, t));
   if (in.tensor_entries.size() > 1) rows.push_back(run_copy_d2d_per_tensor(in, stream, t));
   rows.push_back(run_copy_h2d(in, stream, t));
   rows.push_back(run_copy_d2h(in, stream, t));
+  for (size_t k = 0; k < std::size(kCodecCases); ++k) {
+    DevicePacket packet;
+    rows.push_back(run_encode(in, stream, t, kCodecCases[k], entropy[k], &packet));
+    rows.push_back(run_decode(in, stream, t, kCodecCases[k], packet, rows.back().packet_bytes));
+  }
   return rows;
 }
 
@@ -271,18 +411,20 @@ std::string json_number(double v) {
 }
 
 void print_rows(const std::vector<BenchResult>& rows) {
-  std::printf("%-16s %-9s %-16s %11s %7s %10s %10s %10s %9s %10s\n", "stage", "input", "format",
-              "entries", "tensors", "median ms", "min ms", "max ms", "GB/s", "bits/entry");
+  std::printf("%-16s %-9s %-16s %11s %7s %10s %10s %10s %9s %10s %8s\n", "stage", "input",
+              "format", "entries", "tensors", "median ms", "min ms", "max ms", "GB/s", "bits/entry",
+              "entropy");
   for (const BenchResult& r : rows) {
-    char bits[16] = "-";
+    char bits[16] = "-", entropy[16] = "-";
     if (r.packet_bytes) {
       std::snprintf(bits, sizeof bits, "%.4f", 8.0 * r.packet_bytes / r.entries);
     }
-    std::printf("%-16s %-9s %-16s %11llu %7llu %10.4f %10.4f %10.4f %9.1f %10s\n", r.stage.c_str(),
-                r.input.c_str(), r.format.empty() ? "-" : r.format.c_str(),
+    if (r.entropy_bits > 0) std::snprintf(entropy, sizeof entropy, "%.4f", r.entropy_bits);
+    std::printf("%-16s %-9s %-16s %11llu %7llu %10.4f %10.4f %10.4f %9.1f %10s %8s\n",
+                r.stage.c_str(), r.input.c_str(), r.format.empty() ? "-" : r.format.c_str(),
                 static_cast<unsigned long long>(r.entries),
                 static_cast<unsigned long long>(r.tensors), r.timing.median_ms, r.timing.min_ms,
-                r.timing.max_ms, r.gb_per_s(), bits);
+                r.timing.max_ms, r.gb_per_s(), bits, entropy);
   }
 }
 
@@ -319,6 +461,7 @@ std::string to_json(const cudaDeviceProp& prop, const Source& src, const TimingO
          ",\"entries\":" + std::to_string(r.entries) + ",\"tensors\":" + std::to_string(r.tensors) +
          ",\"counted_bytes\":" + json_number(r.counted_bytes) +
          ",\"packet_bytes\":" + std::to_string(r.packet_bytes) +
+         ",\"entropy_bits\":" + json_number(r.entropy_bits) +
          ",\"median_ms\":" + json_number(r.timing.median_ms) +
          ",\"min_ms\":" + json_number(r.timing.min_ms) +
          ",\"max_ms\":" + json_number(r.timing.max_ms) +
@@ -431,10 +574,12 @@ int run(int argc, char** argv) {
     inputs.push_back({"resnet50", std::vector<uint64_t>(std::begin(kResNet50TensorSizes),
                                                         std::end(kResNet50TensorSizes))});
   }
+  std::vector<double> entropy;
+  for (const CodecCase& c : kCodecCases) entropy.push_back(source_entropy(src, c));
   std::vector<BenchResult> rows;
   for (const auto& [name, tensors] : inputs) {
     GpuInput in = make_input(name, tensors, src);
-    for (BenchResult& r : run_cases(in, stream, t)) rows.push_back(std::move(r));
+    for (BenchResult& r : run_cases(in, stream, t, entropy)) rows.push_back(std::move(r));
     free_input(in);
   }
   CO3_CUDA_CHECK(cudaStreamDestroy(stream));

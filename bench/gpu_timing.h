@@ -92,6 +92,7 @@ struct BenchResult {
   uint64_t tensors = 1;       // how many tensors they form
   double counted_bytes = 0;   // the bytes that GB/s counts (the stage says which)
   uint64_t packet_bytes = 0;  // codec rows: the packet's size; 0 for copies
+  double entropy_bits = 0;    // encode rows: entropy of the quantized entries, bits per entry
   Timing timing;
 
   double gb_per_s() const {

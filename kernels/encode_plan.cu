@@ -259,6 +259,8 @@ uint64_t EncodePlan::max_packet_bytes() const {
   return data_->max_packet;
 }
 
+const std::vector<uint8_t>& EncodePlan::job_table() const { return data_->job_bytes; }
+
 cudaError_t EncodePlan::upload(void* ws, cudaStream_t stream) const {
   if (data_->job_bytes.empty()) return cudaSuccess;
   return cudaMemcpyAsync(ws, data_->job_bytes.data(), data_->job_bytes.size(),

@@ -2,7 +2,11 @@
 // that the CLI can say clearly why a GPU run is impossible before it reads any input.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
+
+#include "co3/codec.h"
 
 namespace co3::cli {
 
@@ -15,5 +19,9 @@ Device parse_device(const std::string& s);
 // "--device cuda: this build has no CUDA support" (built without CUDA) or "--device cuda: no
 // CUDA device available" (cudaGetDeviceCount finds none; the runtime's reason in parentheses).
 void require_device(Device d);
+
+// The packet of a host tensor encoded by the GPU encoder (copied to the device, encoded, the
+// packet copied back: synchronous). Requires require_device(Device::cuda) to have passed.
+std::vector<uint8_t> encode_on_device(const TensorView& host_tensor, const CodecConfig& config);
 
 }  // namespace co3::cli

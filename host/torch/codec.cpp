@@ -6,6 +6,7 @@
 
 #include "co3/error.h"
 #include "co3/torch/tensor.h"
+#include "codec_cuda.h"
 
 namespace co3 {
 namespace {
@@ -38,25 +39,30 @@ at::Tensor Codec::encode(const std::vector<at::Tensor>& tensors, EncodeReport* r
             " tensors");
   const auto name = [&](size_t i) { return tensor_label(i, names.empty() ? "" : names[i]); };
   c10::Device device(at::kCPU);
-  std::vector<at::Tensor> host(tensors.size());
-  std::vector<EncodeInput> inputs(tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {
     const at::Tensor& t = tensors[i];
     dtype_of(t, name(i));  // a clear error before any copy
     if (i == 0) device = t.device();
     check(t.device() == device, Errc::invalid_argument,
           name(i) + ": on " + t.device().str() + " while tensor 0 is on " + device.str());
-    host[i] = host_contiguous(t);
-    inputs[i].grad = cpu_view(host[i], name(i));
-    inputs[i].shape = t.sizes().vec();
   }
-  std::vector<uint8_t> bytes;
+  // CUDA tensors stay on the device unless a report is asked for (the device encoder keeps its
+  // statistics on the device).
+  const bool on_device = device.is_cuda() && cuda_path::available() && report == nullptr;
+  std::vector<at::Tensor> kept(tensors.size());
+  std::vector<EncodeInput> inputs(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    kept[i] = on_device ? tensors[i].contiguous() : host_contiguous(tensors[i]);
+    inputs[i].grad = TensorView{kept[i].data_ptr(), static_cast<uint64_t>(kept[i].numel()),
+                                dtype_of(kept[i], name(i))};
+    inputs[i].shape = tensors[i].sizes().vec();
+  }
   try {
-    bytes = co3::encode(inputs, config_, report);
+    if (on_device) return cuda_path::encode(inputs, config_, device);
+    return packet_tensor(co3::encode(inputs, config_, report), device);
   } catch (const Error& e) {
     rethrow_named(e, names);
   }
-  return packet_tensor(bytes, device);
 }
 
 std::vector<at::Tensor> Codec::decode(const at::Tensor& packet, std::optional<c10::Device> device,
@@ -65,21 +71,40 @@ std::vector<at::Tensor> Codec::decode(const at::Tensor& packet, std::optional<c1
   const at::Tensor bytes = host_packet(packet, &size);
   const uint8_t* data = bytes.data_ptr<uint8_t>();
   const PacketInfo info = co3::inspect(data, static_cast<size_t>(size));
+  const c10::Device target = device.value_or(packet.device());
+  // A CUDA packet decoded on its own device: the kernels write the outputs there (the host only
+  // read the descriptors, to know what to allocate).
+  const bool on_device = packet.is_cuda() && target == packet.device() && cuda_path::available();
   std::vector<at::Tensor> out;
   std::vector<void*> ptrs;
   for (const SegmentInfo& s : info.segments) {
     const std::vector<int64_t> shape = s.shape ? *s.shape : std::vector<int64_t>{static_cast<int64_t>(s.numel)};
-    out.push_back(at::empty(shape, scalar_type_of(as_float32 ? DType::f32 : s.dtype)));
+    out.push_back(at::empty(shape, at::TensorOptions()
+                                       .dtype(scalar_type_of(as_float32 ? DType::f32 : s.dtype))
+                                       .device(on_device ? target : c10::Device(at::kCPU))));
     ptrs.push_back(out.back().data_ptr());
   }
+  if (on_device) {
+    cuda_path::check_status_sync(cuda_path::decode_into(packet, out, /*accumulate=*/false));
+    return out;
+  }
   co3::decode_into(data, static_cast<size_t>(size), ptrs, as_float32, config_.threads);
-  const c10::Device target = device.value_or(packet.device());
   if (!target.is_cpu())
     for (at::Tensor& t : out) t = t.to(target);
   return out;
 }
 
-void Codec::decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& outputs) const {
+void Codec::decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& outputs,
+                        bool accumulate) const {
+  check_packet_tensor(packet);
+  if (packet.is_cuda() && cuda_path::available()) {
+    bool all_there = true;
+    for (const at::Tensor& o : outputs) all_there = all_there && o.defined() && o.device() == packet.device();
+    if (all_there) {
+      cuda_path::check_status_sync(cuda_path::decode_into(packet, outputs, accumulate));
+      return;
+    }
+  }
   int64_t size = 0;
   const at::Tensor bytes = host_packet(packet, &size);
   const uint8_t* data = bytes.data_ptr<uint8_t>();
@@ -87,7 +112,7 @@ void Codec::decode_into(const at::Tensor& packet, const std::vector<at::Tensor>&
   check(outputs.size() == info.segments.size(), Errc::invalid_argument,
         "decode_into: " + std::to_string(outputs.size()) + " outputs for a packet of " +
             std::to_string(info.segments.size()) + " tensors");
-  bool direct = true;  // every output a contiguous CPU tensor of its segment's dtype
+  bool direct = !accumulate;  // every output a contiguous CPU tensor of its segment's dtype
   for (size_t i = 0; i < outputs.size(); ++i) {
     const at::Tensor& o = outputs[i];
     check(o.defined() && at::isFloatingType(o.scalar_type()), Errc::invalid_argument,
@@ -105,8 +130,15 @@ void Codec::decode_into(const at::Tensor& packet, const std::vector<at::Tensor>&
     ptrs[i] = staging[i].data_ptr();
   }
   co3::decode_into(data, static_cast<size_t>(size), ptrs, /*as_f32=*/!direct, config_.threads);
-  if (!direct)
-    for (size_t i = 0; i < outputs.size(); ++i) outputs[i].copy_(staging[i].view(outputs[i].sizes()));
+  if (!direct) {
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const at::Tensor decoded = staging[i].view(outputs[i].sizes());
+      if (accumulate)
+        outputs[i].copy_(outputs[i].to(at::kFloat).add_(decoded.to(outputs[i].device())));
+      else
+        outputs[i].copy_(decoded);
+    }
+  }
 }
 
 TensorStats Codec::stats(const at::Tensor& tensor) const {
@@ -119,8 +151,9 @@ int64_t packet_size(const at::Tensor& packet) {
   const int64_t n = packet.numel();
   check(n >= 36, Errc::corrupt_packet,
         "packet: " + std::to_string(n) + " bytes is shorter than a header");
-  const at::Tensor head = host_contiguous(packet.narrow(0, 0, 16));
+  const at::Tensor head = host_contiguous(packet.narrow(0, 0, 32));
   const uint8_t* h = head.data_ptr<uint8_t>();
+  cuda_path::raise_if_failure_record(h, 32);
   check(std::memcmp(h, "CO3p", 4) == 0, Errc::corrupt_packet, "packet: bad magic (not a co3 packet)");
   uint64_t total = 0;
   std::memcpy(&total, h + 8, 8);

@@ -10,6 +10,7 @@
 #include "co3/error.h"
 #include "co3/gennorm.h"
 #include "co3/torch/tensor.h"
+#include "codec_cuda.h"
 
 namespace co3 {
 
@@ -49,6 +50,13 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
     check(seen.insert(names[i]).second, Errc::invalid_argument,
           tensor_label(i, names[i]) + ": the name appears twice");
   c10::Device device(at::kCPU);
+  if (!grads.empty() && grads[0].defined()) device = grads[0].device();
+  // CUDA gradients are encoded on the device when nothing needs the step's statistics on the
+  // host: the every-step refit (the default) and no report. Then the error memory is updated in
+  // place on the device and fit() keeps the last host-side fit. Other policies stage through the
+  // host (a synchronization).
+  const bool on_device = device.is_cuda() && cuda_path::available() && report == nullptr &&
+                         options_.refit == Refit::every_step;
   std::vector<at::Tensor> host_grads(grads.size()), host_memory(grads.size());
   std::vector<EncodeInput> inputs(grads.size());
   for (size_t i = 0; i < grads.size(); ++i) {
@@ -70,10 +78,17 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
               c10::str(e.memory.sizes()));
     // The memory lives on the gradient's device (a loaded checkpoint starts on the CPU).
     if (e.memory.device() != g.device()) e.memory = e.memory.to(g.device());
-    host_grads[i] = host_contiguous(g);
-    host_memory[i] = host_contiguous(e.memory);
-    inputs[i] = EncodeInput(cpu_view(host_grads[i], label), host_memory[i].data_ptr<float>(),
-                            options_.gamma);
+    if (on_device) {
+      host_grads[i] = g.contiguous();
+      if (!e.memory.is_contiguous()) e.memory = e.memory.contiguous();
+      host_memory[i] = e.memory;
+    } else {
+      host_grads[i] = host_contiguous(g);
+      host_memory[i] = host_contiguous(e.memory);
+    }
+    inputs[i] = EncodeInput(TensorView{host_grads[i].data_ptr(), static_cast<uint64_t>(g.numel()),
+                                       dtype_of(g, label)},
+                            host_memory[i].data_ptr<float>(), options_.gamma);
     inputs[i].shape = g.sizes().vec();
     switch (options_.refit) {
       case Refit::every_step: break;
@@ -87,6 +102,16 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
         }
         break;
     }
+  }
+  if (on_device) {
+    at::Tensor packet;
+    try {
+      packet = cuda_path::encode(inputs, options_.config, device);
+    } catch (const Error& err) {
+      rethrow_named(err, names);
+    }
+    ++step_;
+    return packet;
   }
   EncodeReport local;
   EncodeReport& r = report ? *report : local;

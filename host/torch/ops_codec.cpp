@@ -77,11 +77,12 @@ std::vector<at::Tensor> op_decode(const at::Tensor& packet, std::optional<c10::D
   });
 }
 
-void op_decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& outputs, int64_t threads) {
+void op_decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& outputs, int64_t threads,
+                    bool accumulate) {
   translate_errors([&] {
     CodecConfig c;
     c.threads = static_cast<int>(threads);
-    Codec(c).decode_into(packet, outputs);
+    Codec(c).decode_into(packet, outputs, accumulate);
     return 0;
   });
 }
@@ -137,7 +138,8 @@ TORCH_LIBRARY(co3, m) {
   m.def("encode(Tensor[] tensors, *, " CO3_CONFIG_SCHEMA ") -> Tensor", &op_encode);
   m.def("decode(Tensor packet, *, Device? device=None, bool as_float32=False, int threads=0) -> Tensor[]",
         &op_decode);
-  m.def("decode_into(Tensor packet, Tensor(a!)[] outputs, *, int threads=0) -> ()", &op_decode_into);
+  m.def("decode_into(Tensor packet, Tensor(a!)[] outputs, *, int threads=0, bool accumulate=False) -> ()",
+        &op_decode_into);
   m.def("packet_size(Tensor packet) -> int", &op_packet_size);
   m.def("stats(Tensor tensor, *, " CO3_CONFIG_SCHEMA ") -> Dict(str, float)", &op_stats);
 

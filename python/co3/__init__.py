@@ -40,11 +40,12 @@ def decode(packet, device=None, as_float32=False, threads=0):
     return torch.ops.co3.decode(packet, device=device, as_float32=as_float32, threads=threads)
 
 
-def decode_into(packet, outputs, threads=0):
-    """Decodes into existing tensors (any floating dtype, strides, device), in place."""
+def decode_into(packet, outputs, threads=0, accumulate=False):
+    """Decodes into existing tensors (any floating dtype, strides, device), in place; with
+    `accumulate`, adds the decoded values to them (out += value)."""
     if isinstance(outputs, torch.Tensor):
         outputs = [outputs]
-    torch.ops.co3.decode_into(packet, list(outputs), threads=threads)
+    torch.ops.co3.decode_into(packet, list(outputs), threads=threads, accumulate=accumulate)
 
 
 def packet_size(packet):

@@ -11,8 +11,9 @@ buffer, so all ranks hold the same bits. DDP rebuilds its buckets after the firs
 the memory would be keyed by buckets that change: like PowerSGD, the hook runs a plain
 all-reduce until `start_iter` iterations have passed.
 
-Reading the gathered sizes to size the second all-gather is a host read: free for CPU (Gloo)
-tensors, a synchronization of the communication stream for CUDA (NCCL) ones.
+Host reads per bucket: for CUDA buckets, the packet's length (its header) and the gathered sizes
+(to size the second all-gather), and each decode waits for its status (a corrupt packet raises);
+for CPU (Gloo) buckets these reads are free.
 """
 import torch
 import torch.distributed as dist
@@ -61,6 +62,8 @@ def ddp_comm_hook(state, bucket):
 
     packet = state.compressor.compress([(f"bucket{bucket.index()}", buffer)])
     state._advance(bucket)
+    # A CUDA packet is a worst-case-sized buffer; its header holds the length (a host read).
+    packet = packet[: torch.ops.co3.packet_size(packet)] if packet.is_cuda else packet
     size = torch.tensor([packet.numel()], dtype=torch.int64, device=packet.device)
     sizes = [torch.empty_like(size) for _ in range(world)]
     fut = dist.all_gather(sizes, size, group=group, async_op=True).get_future()
@@ -75,10 +78,11 @@ def ddp_comm_hook(state, bucket):
         state.packet_bytes += packet.numel()
         state.contributed_bytes += 8 + longest
         state.elements += buffer.numel()
-        total = None
-        for rank in range(world):  # rank order: the same sum everywhere
-            (decoded,) = torch.ops.co3.decode(gathered[rank][: lengths[rank]], as_float32=True)
-            total = decoded if total is None else total.add_(decoded)
+        # Decode-and-accumulate in rank order (the same float32 sum on every rank), one pass per
+        # packet: on the GPU for CUDA buckets.
+        total = torch.zeros(buffer.numel(), dtype=torch.float32, device=buffer.device)
+        for rank in range(world):
+            torch.ops.co3.decode_into(gathered[rank][: lengths[rank]], [total], accumulate=True)
         buffer.copy_(total.div_(world).view_as(buffer))
         return buffer
 

@@ -109,6 +109,14 @@ same_bytes threads "$S/f32.co3" "$S/threads2.co3"
 same_bytes npy_equals_f32 "$S/f32.co3" "$S/npy_f4.co3"
 "$CO3" compress "$IN/small.f32" "$S/device_cpu.co3" --device cpu 2>/dev/null || true
 same_bytes device_cpu "$S/f32.co3" "$S/device_cpu.co3"
+# Where a GPU is visible, the GPU encoder gives the CPU's bytes (elsewhere the refusal is
+# checked below).
+if "$CO3" compress "$IN/small.f32" "$S/device_cuda.co3" --device cuda 2>"$S/device_cuda.log"; then
+  same_bytes device_cuda "$S/f32.co3" "$S/device_cuda.co3"
+  "$CO3" compress "$IN/small.f32" "$S/cuda_fp4_gennorm.co3" --device cuda --format fp4 --code gennorm 2>/dev/null || true
+  "$CO3" compress "$IN/small.f32" "$S/cpu_fp4_gennorm.co3" --format fp4 --code gennorm 2>/dev/null || true
+  same_bytes device_cuda_fp4_gennorm "$S/cpu_fp4_gennorm.co3" "$S/cuda_fp4_gennorm.co3"
+fi
 
 # The summary line.
 if grep -q "^co3: 5000 float32 entries -> [0-9]* bytes, [0-9.]* bits/entry" "$S/f32.log"; then

@@ -69,6 +69,9 @@ class EncodePlan {
   // Copies the job table (tensor pointers, sizes, shapes) into the workspace: cudaMemcpyAsync
   // from pageable host memory, so not capturable. Once per workspace, before encode_async.
   cudaError_t upload(void* d_workspace, cudaStream_t stream) const;
+  // The bytes upload() copies to the workspace's start: a caller with pinned staging memory
+  // (a framework's caching host allocator) copies them itself, capturably.
+  const std::vector<uint8_t>& job_table() const;
 
   // The encode pipeline on `stream`. d_packet: max_packet_bytes() bytes; d_packet_bytes: one
   // uint64_t; d_status: one DeviceStatus (reset by this call). Returns the first launch error.

@@ -7,10 +7,17 @@
 // Tensors may be float32, float16 or bfloat16, of any shape and strides (non-contiguous ones
 // are read through a contiguous copy). Packets carry the shapes (bitstream version 2).
 //
-// Devices: CPU tensors are coded by the CPU codec on its worker threads. CUDA tensors are
-// accepted too, but until the GPU kernels of issue 3 are wired in they are staged through host
-// memory: encode and decode of a CUDA tensor SYNCHRONIZE the current stream (copy to the host,
-// code, copy back). The packet is returned on the input's device either way.
+// Devices: CPU tensors are coded by the CPU codec on its worker threads; CUDA tensors by co3's
+// kernels on the current stream of their device, with scratch from the caching allocator (in a
+// build with the kernels; else staged through the host, which synchronizes). The same bytes
+// either way (docs/FORMAT.md §10).
+// - encode of CUDA tensors does not synchronize: the packet tensor is a worst-case-sized buffer
+//   whose header (total_bytes) says where the packet ends; packet_size() reads it (a sync). An
+//   encoder failure found on the device (NaN/Inf under the 'error' policy) turns the buffer into
+//   a failure record (FORMAT.md §11) that packet_size(), decode and inspect raise as the CPU
+//   codec's co3::Error. Asking for an EncodeReport stages through the host.
+// - decode of a CUDA packet reads its descriptors on the host (to allocate the outputs; a sync),
+//   then decodes on the device; decode_into does not read it on the host (see there).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -47,8 +54,13 @@ class Codec {
                                  bool as_float32 = false) const;
 
   // Decodes into existing tensors (same count and element counts as the packet's segments, any
-  // floating dtype and strides, any device): what a DDP hook does with bucket.buffer().
-  void decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& outputs) const;
+  // floating dtype and strides, any device): what a DDP hook does with bucket.buffer(). With
+  // `accumulate`, adds the decoded values instead (out += value, in float32 then rounded to the
+  // output's dtype): averaging N packets is N passes, no temporary per packet. A CUDA packet
+  // with outputs on its device is decoded by the kernels, then the call waits for the stream to
+  // raise a corrupt packet's error (one synchronization).
+  void decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& outputs,
+                   bool accumulate = false) const;
 
   // Per-code-source statistics of one tensor under this configuration (no packet is kept).
   TensorStats stats(const at::Tensor& tensor) const;

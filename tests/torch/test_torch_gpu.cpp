@@ -1,0 +1,128 @@
+// The LibTorch API on CUDA tensors: the device path gives the CPU path's bytes and values, keeps
+// error memory on the device, accumulates, and raises device-found errors as the CPU does.
+// Skips (visibly) where no CUDA device exists.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "co3/error.h"
+#include "co3/torch/codec.h"
+#include "co3/torch/compressor.h"
+
+namespace {
+
+using co3::Codec;
+using co3::CodecConfig;
+
+bool have_gpu() { return torch::cuda::is_available(); }
+
+#define REQUIRE_GPU() \
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: the LibTorch device path was not run"
+
+std::vector<at::Tensor> gradients(at::Device device) {
+  torch::manual_seed(7);
+  // GenNorm-like heavy tails, mixed dtypes and shapes, one non-contiguous, one empty.
+  const at::Tensor w = (torch::randn({300, 200}) * torch::rand({300, 200}).pow(4)) * 1e-3;
+  return {w.to(device), torch::randn({512}).to(at::kHalf).to(device),
+          torch::randn({64, 48}).to(at::kBFloat16).t().to(device), torch::empty({0}, device)};
+}
+
+at::Tensor exact_bytes(const at::Tensor& packet) {
+  return packet.narrow(0, 0, co3::packet_size(packet)).to(at::kCPU);
+}
+
+TEST(TorchGpu, EncodeGivesTheCpuBytes) {
+  REQUIRE_GPU();
+  for (auto fmt : {co3::formats::fp4, co3::formats::e5m2, co3::formats::e4m3, co3::formats::bf16}) {
+    for (auto code : {co3::CodeSource::histogram, co3::CodeSource::gennorm}) {
+      CodecConfig cfg;
+      cfg.format = fmt;
+      cfg.code = code;
+      const Codec codec(cfg);
+      const at::Tensor cpu = codec.encode(gradients(at::kCPU));
+      const at::Tensor gpu = codec.encode(gradients(at::kCUDA));
+      ASSERT_TRUE(gpu.is_cuda());
+      EXPECT_TRUE(torch::equal(exact_bytes(gpu), cpu)) << co3::to_string(fmt);
+    }
+  }
+}
+
+TEST(TorchGpu, DecodeGivesTheCpuValuesAndAccumulates) {
+  REQUIRE_GPU();
+  CodecConfig cfg;
+  cfg.format = co3::formats::fp4;
+  const Codec codec(cfg);
+  const at::Tensor packet = codec.encode(gradients(at::kCPU));
+  const std::vector<at::Tensor> want = codec.decode(packet);
+  const std::vector<at::Tensor> got = codec.decode(packet.to(at::kCUDA));
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_TRUE(got[i].is_cuda());
+    EXPECT_TRUE(torch::equal(got[i].to(at::kCPU), want[i])) << i;
+  }
+  // Twice accumulated into float32 zeros: 2·value, exactly (value + value is exact).
+  std::vector<at::Tensor> sums;
+  for (const at::Tensor& w : want) sums.push_back(torch::zeros(w.sizes(), torch::dtype(at::kFloat).device(at::kCUDA)));
+  codec.decode_into(packet.to(at::kCUDA), sums, /*accumulate=*/true);
+  codec.decode_into(packet.to(at::kCUDA), sums, /*accumulate=*/true);
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_TRUE(torch::equal(sums[i].to(at::kCPU), want[i].to(at::kFloat) * 2)) << i;
+}
+
+TEST(TorchGpu, CompressorMemoryMatchesTheCpu) {
+  REQUIRE_GPU();
+  co3::CompressorOptions o;
+  o.config.format = co3::formats::fp4;
+  o.gamma = 0.7f;
+  co3::Compressor on_cpu(o), on_gpu(o);
+  for (int step = 0; step < 3; ++step) {
+    torch::manual_seed(100 + step);
+    const at::Tensor g = torch::randn({1000, 37}) * 1e-2;
+    const at::Tensor p_cpu = on_cpu.compress({"g"}, {g});
+    const at::Tensor p_gpu = on_gpu.compress({"g"}, {g.to(at::kCUDA)});
+    EXPECT_TRUE(torch::equal(exact_bytes(p_gpu), p_cpu)) << "step " << step;
+    EXPECT_TRUE(on_gpu.memory("g").is_cuda());
+    EXPECT_TRUE(torch::equal(on_gpu.memory("g").to(at::kCPU), on_cpu.memory("g"))) << "step " << step;
+  }
+}
+
+TEST(TorchGpu, DeviceFoundErrorsRaiseTheCpuError) {
+  REQUIRE_GPU();
+  const Codec codec;  // non-finite policy 'error'
+  at::Tensor g = torch::randn({4096});
+  g[17] = std::numeric_limits<float>::infinity();
+  std::string cpu_message;
+  try {
+    codec.encode(g);
+  } catch (const co3::Error& e) {
+    cpu_message = e.what();
+  }
+  ASSERT_FALSE(cpu_message.empty());
+  const at::Tensor packet = codec.encode(g.to(at::kCUDA));  // no sync: the error is on the device
+  try {
+    co3::packet_size(packet);
+    ADD_FAILURE() << "packet_size accepted a failure record";
+  } catch (const co3::Error& e) {
+    EXPECT_EQ(e.code(), co3::Errc::non_finite);
+    EXPECT_EQ(std::string(e.what()), cpu_message);
+  }
+  EXPECT_THROW(codec.decode(packet), co3::Error);
+}
+
+TEST(TorchGpu, CorruptPacketRaisesOnDecodeInto) {
+  REQUIRE_GPU();
+  const Codec codec;
+  at::Tensor packet = codec.encode(torch::randn({10000}));
+  packet[100] = packet[100].item<uint8_t>() ^ 0x10;  // the CRC no longer matches
+  at::Tensor out = torch::empty({10000}, torch::dtype(at::kFloat).device(at::kCUDA));
+  try {
+    codec.decode_into(packet.to(at::kCUDA), {out});
+    ADD_FAILURE() << "a corrupt packet was decoded";
+  } catch (const co3::Error& e) {
+    EXPECT_EQ(e.code(), co3::Errc::corrupt_packet) << e.what();
+  }
+}
+
+}  // namespace
