@@ -18,9 +18,11 @@
 #   5 ncu       Nsight Compute (--clock-control none), speed of light, occupancy and launch
 #               statistics of the first kernels of each GPU test (small sizes) and of a 16M
 #               co3_bench_gpu run.
-#   6 aop       co3_bench_aop (needs LibTorch): built in build-gpu-check-torch/ from the
-#               python3 torch found on the machine while stages 2-3 run, then run. Where torch
-#               or the torch build is missing, the summary says so and the check goes on.
+#   6 aop       the LibTorch layer (needs the machine's python3 torch): built in
+#               build-gpu-check-torch/ while stages 2-3 run; then test_torch_gpu, test_aop_gpu
+#               and tests/python/test_gpu_ddp.py (logs appended to gpu_tests.log) and
+#               co3_bench_aop. Where torch or the torch build is missing, the summary says so and
+#               the check goes on.
 #
 # OUTDIR gets at most 8 files: summary.txt (stage times and results), build.log, gpu_tests.log,
 # sanitize.log, bench.log (both benches' tables), bench_gpu.json, bench_aop.json, ncu.log.
@@ -138,9 +140,9 @@ if [[ -n $torch_prefix ]]; then
   (
     rc=0
     cmake -S "$ROOT" -B "$BT" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DCO3_BUILD_TESTS=OFF -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$torch_prefix" &&
+      -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$torch_prefix" -DCO3_PYTHON=python3 &&
       timeout -k 10 "$(limit 300 150)" nice cmake --build "$BT" -j "$((JOBS / 2 + 1))" \
-        --target co3_bench_aop || rc=$?
+        --target co3_bench_aop co3_ops test_torch_gpu test_aop_gpu || rc=$?
     echo "$rc" >"$SCRATCH/torch_build.rc"
   ) >"$SCRATCH/torch_build.log" 2>&1 &
   aop_build_pid=$!
@@ -292,6 +294,21 @@ elif [[ $aop_built -ne 1 ]]; then
     stage_end aop "not run: the LibTorch build failed, exit $torch_rc (end of build.log)"
   fi
 else
+  # The LibTorch layer on the GPU first: CUDA tensors through the GPU codec, the DDP hook over
+  # NCCL and Gloo, Mem-AOP-GD's kernels (their logs join gpu_tests.log).
+  for t in test_torch_gpu test_aop_gpu; do
+    rc=0
+    { echo "==== $t"; timeout -k 10 "$(limit 120 60)" "$BT/tests/torch/$t"; } \
+      >>"$OUT/gpu_tests.log" 2>&1 || rc=$?
+    summary "torch: $t exit $rc"
+    ((rc != 0)) && failed=1
+  done
+  rc=0
+  { echo "==== py test_gpu_ddp"; PYTHONPATH=$ROOT/python CO3_OPS_LIBRARY=$BT/lib/libco3_ops.so \
+    timeout -k 10 "$(limit 150 60)" python3 "$ROOT/tests/python/test_gpu_ddp.py" -v; } \
+    >>"$OUT/gpu_tests.log" 2>&1 || rc=$?
+  summary "torch: py test_gpu_ddp exit $rc"
+  ((rc != 0)) && failed=1
   rc=0
   {
     echo
