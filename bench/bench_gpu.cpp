@@ -36,6 +36,7 @@
 #include "co3/kernels/decode.h"
 #include "co3/kernels/encode.h"
 #include "gpu_timing.h"
+#include "io/json.h"
 #include "io/readers.h"
 #include "resnet50_layers.h"
 #include "transfer_model.h"
@@ -46,6 +47,8 @@
 
 namespace co3::bench {
 namespace {
+
+using io::json_string;
 
 const char kUsage[] =
     "usage: co3_bench_gpu [--sizes 1M,4M,16M,64M,256M] [--no-batch] [--data FILE.f32|.npy]\n"
@@ -384,23 +387,6 @@ std::vector<ModelRow> model_rows(const std::vector<BenchResult>& rows) {
     }
   }
   return out;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 std::string json_number(double v) {

@@ -5,7 +5,6 @@
 #include "co3/detail/trace.h"
 #include "co3/error.h"
 #include "co3/kernels/decode.h"
-#include "co3/kernels/status_sync.h"
 #include "decode_layout.h"
 
 namespace co3::kernels {
@@ -155,10 +154,6 @@ cudaError_t upload_jobs(const DecodePlan& plan, const std::vector<DecodePacket>&
       cudaMemcpyAsync(d_jobs, host.data(), host.size(), cudaMemcpyHostToDevice, stream);
   // The copy reads `host` until it completes.
   return e != cudaSuccess ? e : cudaStreamSynchronize(stream);
-}
-
-void decode_status_sync(const DeviceStatus* d_status, cudaStream_t stream) {
-  raise_status_sync(d_status, stream);
 }
 
 }  // namespace co3::kernels

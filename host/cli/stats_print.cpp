@@ -3,8 +3,12 @@
 #include <cmath>
 #include <string>
 
+#include "io/json.h"
+
 namespace co3::cli {
 namespace {
+
+using io::json_string;
 
 constexpr CodeSource kSources[] = {CodeSource::histogram, CodeSource::gennorm, CodeSource::normal,
                                    CodeSource::laplace};
@@ -22,23 +26,6 @@ std::string json_number(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace

@@ -67,7 +67,7 @@ struct Want {
 };
 
 // A batch of host packets decoded on the GPU into host bytes per output; throws the co3::Error
-// of decode_status_sync when the device refuses the batch.
+// of raise_status_sync when the device refuses the batch.
 struct GpuBatch {
   std::vector<std::vector<uint8_t>> packets;
   std::vector<std::vector<uint64_t>> numels;  // per packet, per segment
@@ -155,7 +155,7 @@ struct GpuBatch {
   std::vector<std::vector<uint8_t>> run(cudaStream_t stream = nullptr) {
     prepare(stream);
     launch(stream);
-    kernels::decode_status_sync(status, stream);
+    kernels::raise_status_sync(status, stream);
     return results();
   }
 };
@@ -304,7 +304,7 @@ TEST(GpuDecode, TheGpuEncodersPacketInPlace) {
                                    static_cast<const uint64_t*>(bytes.p)}},
                                  {o}, jobs.p, nullptr));
     CUDA_OK(kernels::decode(dp, jobs.p, dws.p, st, nullptr));
-    kernels::decode_status_sync(st, nullptr);
+    kernels::raise_status_sync(st, nullptr);
     std::vector<uint8_t> got(x.size() * 4);
     CUDA_OK(cudaMemcpy(got.data(), out.p, got.size(), cudaMemcpyDeviceToHost));
     EXPECT_TRUE(got == cpu[0].bytes) << to_string(f);
@@ -340,7 +340,7 @@ TEST(GpuDecode, AccumulatesPacketsOneAfterAnother) {
                          b.outputs, b.jobs_host.data());
       CUDA_OK(cudaMemcpy(b.jobs, b.jobs_host.data(), b.jobs_host.size(), cudaMemcpyHostToDevice));
       b.launch(nullptr);
-      kernels::decode_status_sync(b.status, nullptr);
+      kernels::raise_status_sync(b.status, nullptr);
     }
     std::vector<uint8_t> got(want.size());
     CUDA_OK(cudaMemcpy(got.data(), sum.p, got.size(), cudaMemcpyDeviceToHost));
@@ -496,8 +496,8 @@ TEST(GpuDecode, TwoStreamsAtOnceAndGraphReplay) {
     ba.launch(s1);
     bb.launch(s2);
   }
-  kernels::decode_status_sync(ba.status, s1);
-  kernels::decode_status_sync(bb.status, s2);
+  kernels::raise_status_sync(ba.status, s1);
+  kernels::raise_status_sync(bb.status, s2);
   EXPECT_TRUE(ba.results()[0] == cpu_a[0].bytes);
   EXPECT_TRUE(bb.results()[0] == cpu_b[0].bytes);
 
@@ -511,7 +511,7 @@ TEST(GpuDecode, TwoStreamsAtOnceAndGraphReplay) {
   for (int rep = 0; rep < 2; ++rep) {
     ba.reset_outputs();
     CUDA_OK(cudaGraphLaunch(exec, s1));
-    kernels::decode_status_sync(ba.status, s1);
+    kernels::raise_status_sync(ba.status, s1);
     EXPECT_TRUE(ba.results()[0] == cpu_a[0].bytes) << "replay " << rep;
   }
   cudaGraphExecDestroy(exec);

@@ -155,7 +155,7 @@ struct Want {
   std::vector<uint8_t> initial;  // accumulating: the output's contents before
 };
 
-// A batch in host memory through the emulated stages; throws what decode_status_sync would.
+// A batch in host memory through the emulated stages; throws what raise_status_sync would.
 struct Batch {
   std::vector<std::vector<uint8_t>> packets;  // each 8-aligned (vector storage)
   std::vector<uint64_t> lengths;              // if set: the length in a device scalar

@@ -8,7 +8,7 @@
 //   plan.write_jobs(packets, outputs, host_jobs);         // host buffer of jobs_bytes()
 //   cudaMemcpyAsync(jobs, host_jobs, ...)                 // or upload_jobs (not capturable)
 //   decode(plan, jobs, workspace, status, stream);        // graph-capturable launch sequence
-//   decode_status_sync(status, stream);                   // throws the CPU codec's co3::Error
+//   raise_status_sync(status, stream);                    // throws the CPU codec's co3::Error
 //
 // A batch is any number of packets (e.g. every rank's packet of a step), each decoded into its
 // own outputs (one per segment, in segment order). The sequence validates everything first and
@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "co3/config.h"
-#include "co3/kernels/status.h"
+#include "co3/kernels/status_sync.h"
 
 namespace co3::kernels {
 
@@ -104,9 +104,5 @@ cudaError_t decode(const DecodePlan& plan, const void* d_jobs, void* d_workspace
 cudaError_t upload_jobs(const DecodePlan& plan, const std::vector<DecodePacket>& packets,
                         const std::vector<DecodeOutput>& outputs, void* d_jobs,
                         cudaStream_t stream);
-
-// Waits for the stream, reads the status and throws status_error(...) if it holds a fault; a
-// CUDA error is thrown as Error(io) naming it.
-void decode_status_sync(const DeviceStatus* d_status, cudaStream_t stream);
 
 }  // namespace co3::kernels

@@ -4,8 +4,8 @@
 // segment (or table, or packet) it concerns and one number of detail into a DeviceStatus in
 // device memory, and later stages skip their work once a code is set. The caller turns the word
 // into the co3::Error the CPU codec would raise with a synchronous call (the decoder's is
-// co3::kernels::decode_status_sync). Plain C++: the CPU tests run the host+device validators
-// that produce these codes.
+// co3::kernels::raise_status_sync, status_sync.h). Plain C++: the CPU tests run the
+// host+device validators that produce these codes.
 #pragma once
 
 #include <cstdint>
