@@ -20,9 +20,12 @@
 #               co3_bench_gpu run.
 #   6 aop       the LibTorch layer (needs the machine's python3 torch): built in
 #               build-gpu-check-torch/ while stages 2-3 run; then test_torch_gpu, test_aop_gpu
-#               and tests/python/test_gpu_ddp.py (logs appended to gpu_tests.log) and
-#               co3_bench_aop. Where torch or the torch build is missing, the summary says so and
-#               the check goes on.
+#               and tests/python/test_gpu_ddp.py (logs appended to gpu_tests.log), a smoke run
+#               of co3-aop --device cuda (one epoch of every Mem-AOP-GD method on the GPU; needs
+#               zlib for the app and Fashion-MNIST: $CO3_FASHION_MNIST_DIR, shared/data/
+#               fashion-mnist in the checkout or /usr/share/datasets/fashion-mnist) and
+#               co3_bench_aop. Where torch, the torch build, the app or the data is missing, the
+#               summary says so and the check goes on.
 #
 # OUTDIR gets at most 8 files: summary.txt (stage times and results), build.log, gpu_tests.log,
 # sanitize.log, bench.log (both benches' tables), bench_gpu.json, bench_aop.json, ncu.log.
@@ -144,6 +147,15 @@ if [[ -n $torch_prefix ]]; then
       timeout -k 10 "$(limit 300 150)" nice cmake --build "$BT" -j "$((JOBS / 2 + 1))" \
         --target co3_bench_aop co3_ops test_torch_gpu test_aop_gpu || rc=$?
     echo "$rc" >"$SCRATCH/torch_build.rc"
+    # co3-aop exists only where zlib does (host/apps/CMakeLists.txt); its own rc, so that a
+    # machine without it still runs the rest of stage 6.
+    app_rc=none
+    if ((rc == 0)) && [[ -d $BT/host/apps/aop ]]; then
+      app_rc=0
+      timeout -k 10 "$(limit 120 150)" nice cmake --build "$BT" -j "$((JOBS / 2 + 1))" \
+        --target co3-aop || app_rc=$?
+    fi
+    echo "$app_rc" >"$SCRATCH/aop_app.rc"
   ) >"$SCRATCH/torch_build.log" 2>&1 &
   aop_build_pid=$!
 fi
@@ -309,6 +321,35 @@ else
     >>"$OUT/gpu_tests.log" 2>&1 || rc=$?
   summary "torch: py test_gpu_ddp exit $rc"
   ((rc != 0)) && failed=1
+  # co3-aop --device cuda: training through AopLinear's CUDA stages end to end, the authors'
+  # set-up, one epoch of exact SGD and of every policy with and without memory (K = 16).
+  fmnist=${CO3_FASHION_MNIST_DIR:-}
+  if [[ -z $fmnist ]]; then
+    fmnist=/usr/share/datasets/fashion-mnist
+    [[ -f $ROOT/shared/data/fashion-mnist/train-images-idx3-ubyte.gz ]] &&
+      fmnist=$ROOT/shared/data/fashion-mnist
+  fi
+  app_rc=$(cat "$SCRATCH/aop_app.rc" 2>/dev/null || echo none)
+  if [[ $app_rc == none ]]; then
+    summary "torch: co3-aop --device cuda not run: the app is not built here (no zlib)"
+  elif [[ $app_rc != 0 ]]; then
+    summary "torch: co3-aop --device cuda not run: its build failed, exit $app_rc (build.log)"
+    failed=1
+  elif [[ ! -f $fmnist/train-images-idx3-ubyte.gz ]]; then
+    summary "torch: co3-aop --device cuda not run: no Fashion-MNIST in $fmnist"
+  else
+    rc=0
+    {
+      echo "==== co3-aop --device cuda"
+      CO3_FASHION_MNIST_DIR=$fmnist timeout -k 10 "$(limit 120 180)" \
+        "$BT/host/apps/aop/co3-aop" --out "$SCRATCH/aop_gpu" --quick --seeds 1 --epochs 1 \
+        --device cuda --loss softmax-ce --normalize half
+    } >>"$OUT/gpu_tests.log" 2>&1 || rc=$?
+    runs=$(($(wc -l <"$SCRATCH/aop_gpu/results.csv" 2>/dev/null || echo 1) - 1))
+    ((rc == 0 && runs != 7)) && rc=1  # exact + 3 policies × (memory, none) at K = 16
+    summary "torch: co3-aop --device cuda exit $rc ($runs runs in results.csv)"
+    ((rc != 0)) && failed=1
+  fi
   rc=0
   {
     echo

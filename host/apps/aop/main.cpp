@@ -1,7 +1,9 @@
 // co3-aop: exact SGD against Mem-AOP-GD (top-K, weighted-K, random-K, each with and without
-// memory) on Fashion-MNIST with Linear(784, 10), every K and seed; a CSV per run, a summary CSV
-// and a Markdown table in --out. docs/AOP.md has the command and the measured table.
+// memory) on Fashion-MNIST with Linear(784, 10), every K and seed, on the CPU or a CUDA device;
+// a CSV per run, a summary CSV and a Markdown table in --out. docs/AOP.md has the commands, the
+// authors' set-up (--loss softmax-ce --normalize half) and the measured tables.
 #include <sys/stat.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -29,12 +31,15 @@ using co3::apps::RunSpec;
 const char kUsage[] =
     "usage: co3-aop --out DIR [--quick] [--epochs N] [--seeds N] [--ks 32,16,8]\n"
     "               [--policies topk,weighted,random] [--lr 0.01] [--alpha 1] [--batch 64]\n"
-    "               [--threads 1]\n"
+    "               [--threads 1] [--loss ce|softmax-ce] [--normalize mean-std|half]\n"
+    "               [--device cpu|cuda]\n"
     "  Runs exact SGD and Mem-AOP-GD (every policy, with and without memory, every K) for seeds\n"
     "  0 … N-1 and writes DIR/runs/<run>.csv, DIR/results.csv and DIR/summary.md.\n"
     "  --quick: 3 epochs, 2 seeds, K = 16 (a smoke test of the whole pipeline).\n"
     "  Defaults: 30 epochs, 3 seeds, K 32,16,8, lr 0.01, alpha 1, batch 64 (the last partial\n"
-    "  batch of an epoch is dropped), 1 thread.\n";
+    "  batch of an epoch is dropped), 1 thread, loss ce, normalize mean-std, device cpu.\n"
+    "  --loss softmax-ce --normalize half: the authors' set-up (a Softmax layer before\n"
+    "  cross-entropy; inputs (x - 0.5) / 0.5).\n";
 
 struct Flags {
   std::string out;
@@ -44,6 +49,9 @@ struct Flags {
                                           co3::AopPolicy::random};
   double lr = 0.01, alpha = 1.0;
   int64_t batch = 64;
+  co3::apps::Loss loss = co3::apps::Loss::ce;
+  co3::apps::Normalize normalize = co3::apps::Normalize::mean_std;
+  std::string device = "cpu";
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -104,7 +112,15 @@ Flags parse(int argc, char** argv) {
       f.lr = parse_double(a, v);
     else if (a == "--alpha")
       f.alpha = parse_double(a, v);
-    else if (a == "--ks") {
+    else if (a == "--loss")
+      f.loss = co3::apps::parse_loss(v);
+    else if (a == "--normalize")
+      f.normalize = co3::apps::parse_normalize(v);
+    else if (a == "--device") {
+      co3::check(v == "cpu" || v == "cuda", Errc::invalid_argument,
+                 "--device '" + v + "': expected cpu or cuda");
+      f.device = v;
+    } else if (a == "--ks") {
       f.ks.clear();
       for (const std::string& k : split(v)) f.ks.push_back(parse_int(a, k, 1));
     } else if (a == "--policies") {
@@ -119,6 +135,14 @@ Flags parse(int argc, char** argv) {
     co3::check(
         k <= f.batch, Errc::invalid_argument,
         "--ks: K = " + std::to_string(k) + " exceeds the batch of " + std::to_string(f.batch));
+  if (f.device == "cuda") {
+#if !defined(CO3_HAVE_KERNELS)
+    co3::fail(Errc::invalid_argument,
+              "--device cuda: co3 was built without its CUDA kernels (Mem-AOP-GD runs on the CPU)");
+#endif
+    co3::check(torch::cuda::is_available(), Errc::invalid_argument,
+               "--device cuda: no CUDA device is available");
+  }
   return f;
 }
 
@@ -162,42 +186,54 @@ int main(int argc, char** argv) try {
     for (bool memory : {true, false})
       for (int64_t k : f.ks) methods.push_back({false, p, memory, k});
 
-  const co3::apps::Data data = co3::apps::load_data();
+  const co3::apps::Data data =
+      co3::apps::load_data(f.normalize, f.device == "cuda" ? at::kCUDA : at::kCPU);
   std::vector<co3::apps::RunOutcome> outcomes;
-  std::string results = "run,policy,memory,k,seed,final_test_accuracy,seconds\n";
+  std::string results = "run,policy,memory,k,seed,final_test_accuracy,dead_classes";
+  for (int c = 0; c < 10; ++c) results += ",recall" + std::to_string(c);
+  results += ",seconds\n";
   const size_t total = methods.size() * static_cast<size_t>(f.seeds);
   for (const Method& m : methods) {
     for (int seed = 0; seed < f.seeds; ++seed) {
-      RunSpec spec{m, static_cast<uint64_t>(seed), f.epochs, f.batch, f.lr, f.alpha};
+      RunSpec spec{m, static_cast<uint64_t>(seed), f.epochs, f.batch, f.lr, f.alpha, f.loss};
       const auto t0 = std::chrono::steady_clock::now();
       const auto epochs = co3::apps::train(spec, data, on_epoch);
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-      std::string csv = "epoch,train_loss,test_accuracy\n";
+      std::string csv = "epoch,train_loss,test_accuracy,dead_classes\n";
       for (const auto& e : epochs)
         csv += std::to_string(e.epoch) + "," + std::to_string(e.train_loss) + "," +
-               std::to_string(e.test_accuracy) + "\n";
+               std::to_string(e.test_accuracy) + "," + std::to_string(e.dead_classes()) + "\n";
       const std::string name = m.label() + "-seed" + std::to_string(seed);
       write_file(f.out + "/runs/" + name + ".csv", csv);
-      outcomes.push_back({m, spec.seed, epochs.back().test_accuracy, secs});
+      const co3::apps::EpochStats& last = epochs.back();
+      outcomes.push_back({m, spec.seed, last.test_accuracy, secs});
       results += m.label() + "," + (m.exact ? "exact" : co3::aop_policy_name(m.policy)) + "," +
                  (m.exact ? "" : (m.memory ? "yes" : "no")) + "," +
                  (m.exact ? std::to_string(f.batch) : std::to_string(m.k)) + "," +
-                 std::to_string(seed) + "," + std::to_string(epochs.back().test_accuracy) + "," +
-                 std::to_string(secs) + "\n";
-      std::printf("%s[%zu/%zu] %-22s seed %d  test %.2f%%  (%.1f s)\n", g_tty ? "\r" : "",
-                  outcomes.size(), total, m.label().c_str(), seed,
-                  100 * epochs.back().test_accuracy, secs);
+                 std::to_string(seed) + "," + std::to_string(last.test_accuracy) + "," +
+                 std::to_string(last.dead_classes());
+      for (double r : last.class_recall) results += "," + std::to_string(r);
+      results += "," + std::to_string(secs) + "\n";
+      std::printf("%s[%zu/%zu] %-22s seed %d  test %.2f%%  dead classes %d  (%.1f s)\n",
+                  g_tty ? "\r" : "", outcomes.size(), total, m.label().c_str(), seed,
+                  100 * last.test_accuracy, last.dead_classes(), secs);
       std::fflush(stdout);
     }
   }
   write_file(f.out + "/results.csv", results);
-  char setup[256];
+  // The inputs' measured statistics: what --normalize did, stated where the numbers are.
+  const double x_mean = data.train_x.mean().item<double>();
+  const double x_std = data.train_x.std().item<double>();
+  char setup[512];
   std::snprintf(setup, sizeof setup,
-                "Fashion-MNIST, Linear(784, 10), batch D = %lld (drop last), SGD lr = %g, "
-                "alpha = %g, %d epochs, seeds 0-%d.",
-                static_cast<long long>(f.batch), f.lr, f.alpha, f.epochs, f.seeds - 1);
+                "Fashion-MNIST, Linear(784, 10), loss %s, inputs normalized %s (training set "
+                "mean %.3f, std %.3f), batch D = %lld (drop last), SGD lr = %g, alpha = %g, "
+                "%d epochs, seeds 0-%d, device %s.",
+                co3::apps::loss_name(f.loss), co3::apps::normalize_name(f.normalize), x_mean,
+                x_std, static_cast<long long>(f.batch), f.lr, f.alpha, f.epochs, f.seeds - 1,
+                f.device.c_str());
   const std::string md = co3::apps::summary_markdown(outcomes, f.ks, setup);
   write_file(f.out + "/summary.md", md);
   std::cout << "\n" << md;
