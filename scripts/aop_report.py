@@ -1,10 +1,12 @@
 """Tables, paired tests and strip plots of co3-aop grids (docs/AOP.md).
 
-    aop_report.py OUT NAME=DIR [NAME=DIR ...]
+    aop_report.py OUT NAME=DIR[,DIR...] [NAME=DIR[,DIR...] ...]
 
-Each DIR is a co3-aop --out directory (its results.csv); NAME labels the set-up. Writes
-OUT/summary.md (per set-up: mean ± std, per-run accuracies, runs with a dead class and the paired
-tests against exact SGD), OUT/summary.csv (the same numbers, one row per set-up and method) and
+Each DIR is a co3-aop --out directory (its results.csv); NAME labels the set-up. Several DIRs of
+one set-up (a grid split over processes, e.g. by --policies) are merged; a run present in two of
+them (exact SGD is in each) must have the same accuracy, as co3-aop is deterministic. Writes
+OUT/summary.md (per set-up: a compact K × method table, then every method's mean ± std, per-run
+accuracies, runs with a dead class and the paired tests against exact SGD), OUT/summary.csv (the same numbers, one row per set-up and method) and
 OUT/strip_NAME.png (the per-run accuracies, one column per method).
 
 Paired by seed: every method of a seed starts from exact SGD's weights and sees its batches, so
@@ -15,6 +17,7 @@ difference", needing nothing beyond the standard library:
   - the sign-flip permutation test: the observed |sum of differences| against all 2^n sums with
     the differences' signs flipped (exact for n <= 20; the seeds' differences are exchangeable
     in sign under the null hypothesis of a difference symmetric about zero)."""
+import collections
 import csv
 import itertools
 import math
@@ -49,17 +52,32 @@ def sign_flip_test(diffs):
     return hits / 2 ** len(diffs)
 
 
-def read_results(directory):
-    """{label: {seed: (accuracy %, dead classes)}} and the labels in co3-aop's order."""
+def read_results(directories):
+    """{label: {seed: (accuracy %, [dead classes])}} and the labels in co3-aop's order."""
     runs, order = {}, []
-    with open(os.path.join(directory, "results.csv")) as f:
-        for r in csv.DictReader(f):
-            if r["run"] not in runs:
-                runs[r["run"]] = {}
-                order.append(r["run"])
-            dead = sum(float(r[f"recall{c}"]) < DEAD_RECALL for c in range(10))
-            runs[r["run"]][int(r["seed"])] = (100 * float(r["final_test_accuracy"]), dead)
+    for directory in directories:
+        with open(os.path.join(directory, "results.csv")) as f:
+            for r in csv.DictReader(f):
+                if r["run"] not in runs:
+                    runs[r["run"]] = {}
+                    order.append(r["run"])
+                dead = [c for c in range(10) if float(r[f"recall{c}"]) < DEAD_RECALL]
+                run = (100 * float(r["final_test_accuracy"]), dead)
+                seed = int(r["seed"])
+                if runs[r["run"]].setdefault(seed, run) != run:
+                    raise SystemExit(f"aop_report.py: {r['run']} seed {seed} differs between "
+                                     f"{directories}")
+                runs[r["run"]][seed] = run
+    order.sort(key=method_order)
     return runs, order
+
+
+def method_order(label):
+    """co3-aop's order, whatever the split: exact, then policy, memory first, K descending."""
+    if label == "exact":
+        return (0,)
+    policy, memory, k = label.split("-")
+    return (1, POLICIES.index(policy), memory == "nomem", -int(k[1:]))
 
 
 def method_rows(runs, order):
@@ -71,7 +89,13 @@ def method_rows(runs, order):
         acc = [runs[label][s][0] for s in seeds]
         row = dict(label=label, seeds=seeds, acc=acc, n=len(acc), mean=statistics.mean(acc),
                    std=statistics.stdev(acc) if len(acc) > 1 else 0.0,
-                   dead_runs=sum(runs[label][s][1] > 0 for s in seeds))
+                   dead_runs=sum(bool(runs[label][s][1]) for s in seeds))
+        # Which classes die, and the accuracy of the runs where none did: is a method's gain
+        # more than fewer runs in the dead-class cluster?
+        row["dead_flags"] = [bool(runs[label][s][1]) for s in seeds]
+        row["dead_ids"] = collections.Counter(c for s in seeds for c in runs[label][s][1])
+        alive = [runs[label][s][0] for s in seeds if not runs[label][s][1]]
+        row["alive_mean"] = statistics.mean(alive) if alive else float("nan")
         if label != "exact":
             paired = [s for s in seeds if s in exact]
             diffs = [runs[label][s][0] - exact[s][0] for s in paired]
@@ -94,9 +118,11 @@ def markdown(name, rows):
          f"{rows[0]['n']} seeds; test accuracy (%) after the last epoch. Δ: mean over seeds of "
          "(method − exact SGD) on the same seed; W/L: seeds won/lost against exact SGD; p: exact "
          "two-sided sign test and sign-flip permutation test of Δ = 0. Dead: runs with a class "
-         f"at test recall < {100 * DEAD_RECALL:.0f}%.", "",
-         "| weight gradient | memory | K | mean ± std | Δ | W/L | p sign | p flip | dead | per run |",
-         "|---|---|---|---|---|---|---|---|---|---|"]
+         f"at test recall < {100 * DEAD_RECALL:.0f}% (which: class: runs); alive: the mean of the "
+         "runs without one. Per run: seeds 0, 1, … in order.", "",
+         "| weight gradient | memory | K | mean ± std | Δ | W/L | p sign | p flip | dead | which |"
+         " alive | per run |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         g, m, k = describe(r["label"])
         per_run = " ".join(f"{a:.2f}" for a in r["acc"])
@@ -106,8 +132,33 @@ def markdown(name, rows):
         else:
             cells += [f"{r['diff']:+.2f}", f"{r['wins']}/{r['losses']}", f"{r['p_sign']:.3f}",
                       f"{r['p_flip']:.3f}"]
-        cells += [f"{r['dead_runs']}/{r['n']}", per_run]
+        which = ", ".join(f"{c}: {n}" for c, n in sorted(r["dead_ids"].items()))
+        cells += [f"{r['dead_runs']}/{r['n']}", which, f"{r['alive_mean']:.2f}", per_run]
         s.append("| " + " | ".join(cells) + " |")
+    return "\n".join(s) + "\n"
+
+
+def compact(name, rows):
+    """The docs' table: policies × memory down, K across; mean ± std, dead runs, Δ and p flip."""
+    by = {r["label"]: r for r in rows}
+    ks = sorted({int(l.split("-k")[1]) for l in by if l != "exact"}, reverse=True)
+    e = by["exact"]
+    s = [f"#### {name}", "",
+         "| weight gradient | memory | " + " | ".join(f"K = {k}" for k in ks) + " |",
+         "|---|---|" + "---|" * len(ks),
+         f"| exact SGD (all 64 rows) | – | {e['mean']:.2f} ± {e['std']:.2f}, dead "
+         f"{e['dead_runs']}/{e['n']} |" + " 〃 |" * (len(ks) - 1)]
+    for policy in POLICIES:
+        for memory in ("mem", "nomem"):
+            cells = []
+            for k in ks:
+                r = by.get(f"{policy}-{memory}-k{k}")
+                cells.append("–" if r is None else
+                             f"{r['mean']:.2f} ± {r['std']:.2f}, dead {r['dead_runs']}/{r['n']}, "
+                             f"Δ {r['diff']:+.2f} (p {r['p_flip']:.3f})")
+            if any(c != "–" for c in cells):
+                s.append(f"| {policy}-K | {'yes' if memory == 'mem' else 'no'} | " +
+                         " | ".join(cells) + " |")
     return "\n".join(s) + "\n"
 
 
@@ -122,14 +173,18 @@ def strip_plot(name, rows, path):
         policy = r["label"].split("-")[0]
         filled = policy == "exact" or "-mem-" in r["label"]
         offsets = [(i - (r["n"] - 1) / 2) * 0.5 / max(r["n"], 1) for i in range(r["n"])]
-        ax.scatter([x + o for o in offsets], r["acc"], s=14, color=colors[policy],
-                   facecolors=colors[policy] if filled else "none", zorder=3)
+        for dead, marker in ((False, "o"), (True, "x")):
+            pts = [(x + o, a) for o, a, d in zip(offsets, r["acc"], r["dead_flags"]) if d == dead]
+            if pts:
+                ax.scatter(*zip(*pts), s=16, marker=marker, color=colors[policy], zorder=3,
+                           facecolors=colors[policy] if filled or dead else "none")
         ax.hlines(r["mean"], x - 0.3, x + 0.3, color=colors[policy], lw=1)
     ax.axhline(rows[0]["mean"], color="black", lw=0.6, ls=":")
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels([r["label"] for r in rows], rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("final test accuracy (%)")
-    ax.set_title(f"{name}: one point per seed (filled: with memory; bar: mean; dotted: exact SGD)",
+    ax.set_title(f"{name}: one point per seed (filled: with memory; x: a dead class; bar: mean; "
+                 "dotted: exact SGD)",
                  fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -142,12 +197,12 @@ def main(out, specs):
     md, table = [], []
     for spec in specs:
         name, directory = spec.split("=", 1)
-        rows = method_rows(*read_results(directory))
-        md.append(markdown(name, rows))
+        rows = method_rows(*read_results(directory.split(",")))
+        md.append(compact(name, rows) + "\n" + markdown(name, rows))
         strip_plot(name, rows, os.path.join(out, f"strip_{name}.png"))
         for r in rows:
             table.append([name, r["label"], r["n"], f"{r['mean']:.4f}", f"{r['std']:.4f}",
-                          r["dead_runs"], *(f"{r[k]:.4f}" if k in r else "" for k in
+                          r["dead_runs"], f"{r['alive_mean']:.4f}", *(f"{r[k]:.4f}" if k in r else "" for k in
                                             ("diff", "p_sign", "p_flip")),
                           r.get("wins", ""), r.get("losses", ""),
                           " ".join(f"{a:.2f}" for a in r["acc"])])
@@ -155,7 +210,8 @@ def main(out, specs):
         f.write("\n".join(md))
     with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["setup", "method", "runs", "mean", "std", "dead_runs", "diff_vs_exact",
+        w.writerow(["setup", "method", "runs", "mean", "std", "dead_runs", "alive_mean",
+                    "diff_vs_exact",
                     "p_sign", "p_flip", "wins", "losses", "per_run"])
         w.writerows(table)
 

@@ -216,13 +216,14 @@ int main(int argc, char** argv) try {
                  std::to_string(last.dead_classes());
       for (double r : last.class_recall) results += "," + std::to_string(r);
       results += "," + std::to_string(secs) + "\n";
+      // Rewritten after every run, so that a grid stopped early keeps the runs it finished.
+      write_file(f.out + "/results.csv", results);
       std::printf("%s[%zu/%zu] %-22s seed %d  test %.2f%%  dead classes %d  (%.1f s)\n",
                   g_tty ? "\r" : "", outcomes.size(), total, m.label().c_str(), seed,
                   100 * last.test_accuracy, last.dead_classes(), secs);
       std::fflush(stdout);
     }
   }
-  write_file(f.out + "/results.csv", results);
   // The inputs' measured statistics: what --normalize did, stated where the numbers are.
   const double x_mean = data.train_x.mean().item<double>();
   const double x_std = data.train_x.std().item<double>();
