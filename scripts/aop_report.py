@@ -5,8 +5,9 @@
 Each DIR is a co3-aop --out directory (its results.csv); NAME labels the set-up. Several DIRs of
 one set-up (a grid split over processes, e.g. by --policies) are merged; a run present in two of
 them (exact SGD is in each) must have the same accuracy, as co3-aop is deterministic. Writes
-OUT/summary.md (per set-up: a compact K × method table, then every method's mean ± std, per-run
-accuracies, runs with a dead class and the paired tests against exact SGD), OUT/summary.csv (the same numbers, one row per set-up and method) and
+OUT/summary.md (per set-up: a compact K × method table, the accuracy of the runs grouped by their
+number of dead classes, then every method's mean ± std, per-run accuracies, runs with a dead
+class and the paired tests against exact SGD), OUT/summary.csv (the same numbers, one row per set-up and method) and
 OUT/strip_NAME.png (the per-run accuracies, one column per method).
 
 Paired by seed: every method of a seed starts from exact SGD's weights and sees its batches, so
@@ -162,6 +163,20 @@ def compact(name, rows):
     return "\n".join(s) + "\n"
 
 
+def clusters(name, runs):
+    """Every run of a set-up grouped by its number of dead classes: the accuracy clusters."""
+    groups = collections.defaultdict(list)
+    for seeds in runs.values():
+        for acc, dead in seeds.values():
+            groups[len(dead)].append(acc)
+    s = [f"Clusters, {name}: every run of every method by its number of dead classes.", "",
+         "| dead classes | runs | mean | min | max |", "|---|---|---|---|---|"]
+    for n in sorted(groups):
+        g = groups[n]
+        s.append(f"| {n} | {len(g)} | {statistics.mean(g):.2f} | {min(g):.2f} | {max(g):.2f} |")
+    return "\n".join(s) + "\n"
+
+
 def strip_plot(name, rows, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -197,8 +212,9 @@ def main(out, specs):
     md, table = [], []
     for spec in specs:
         name, directory = spec.split("=", 1)
-        rows = method_rows(*read_results(directory.split(",")))
-        md.append(compact(name, rows) + "\n" + markdown(name, rows))
+        runs, order = read_results(directory.split(","))
+        rows = method_rows(runs, order)
+        md.append(compact(name, rows) + "\n" + clusters(name, runs) + "\n" + markdown(name, rows))
         strip_plot(name, rows, os.path.join(out, f"strip_{name}.png"))
         for r in rows:
             table.append([name, r["label"], r["n"], f"{r['mean']:.4f}", f"{r['std']:.4f}",
