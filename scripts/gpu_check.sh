@@ -20,9 +20,11 @@
 #               co3_bench_gpu run.
 #   6 aop       the LibTorch layer (needs the machine's python3 torch): built in
 #               build-gpu-check-torch/ while stages 2-3 run; then test_torch_gpu, test_aop_gpu
-#               and tests/python/test_gpu_ddp.py (logs appended to gpu_tests.log) and
-#               co3_bench_aop. Where torch or the torch build is missing, the summary says so and
-#               the check goes on.
+#               and tests/python/test_gpu_ddp.py (logs appended to gpu_tests.log), co3-train
+#               and co3-aop with --device cuda (smoke runs, where Fashion-MNIST is at hand), the
+#               DDP step bench (bench/ddp/bench_ddp_step.py: ResNet-18, co3 hook against the
+#               default all-reduce, NCCL world 1 and Gloo world 2) and co3_bench_aop. Where torch
+#               or the torch build is missing, the summary says so and the check goes on.
 #
 # OUTDIR gets at most 8 files: summary.txt (stage times and results), build.log, gpu_tests.log,
 # sanitize.log, bench.log (both benches' tables), bench_gpu.json, bench_aop.json, ncu.log.
@@ -59,6 +61,11 @@ END=$((START + ${CO3_GPU_CHECK_SECONDS:-480}))
 CO3_DATA_DIR=$ROOT/../shared/data
 [[ -f $ROOT/shared/data/resnet18_step120.f32 ]] && CO3_DATA_DIR=$ROOT/shared/data
 export CO3_DATA_DIR
+# Fashion-MNIST for the GPU runs of co3-train and co3-aop: Debian's package, or a copy sent along
+# in shared/fashion-mnist (a GPU machine has no Debian packages).
+CO3_FASHION_MNIST_DIR=${CO3_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+[[ -f $ROOT/shared/fashion-mnist/train-images-idx3-ubyte.gz ]] && CO3_FASHION_MNIST_DIR=$ROOT/shared/fashion-mnist
+export CO3_FASHION_MNIST_DIR
 
 # The CUDA tools, wherever this machine keeps them.
 for d in /usr/local/cuda/bin /usr/local/cuda/compute-sanitizer /opt/nvidia/nsight-compute/*/; do
@@ -142,7 +149,7 @@ if [[ -n $torch_prefix ]]; then
     cmake -S "$ROOT" -B "$BT" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$torch_prefix" -DCO3_PYTHON=python3 &&
       timeout -k 10 "$(limit 300 150)" nice cmake --build "$BT" -j "$((JOBS / 2 + 1))" \
-        --target co3_bench_aop co3_ops test_torch_gpu test_aop_gpu || rc=$?
+        --target co3_bench_aop co3_ops test_torch_gpu test_aop_gpu co3-train co3-aop || rc=$?
     echo "$rc" >"$SCRATCH/torch_build.rc"
   ) >"$SCRATCH/torch_build.log" 2>&1 &
   aop_build_pid=$!
@@ -309,6 +316,32 @@ else
     >>"$OUT/gpu_tests.log" 2>&1 || rc=$?
   summary "torch: py test_gpu_ddp exit $rc"
   ((rc != 0)) && failed=1
+  # co3-train and co3-aop on the GPU (smoke runs: they train and report), where Fashion-MNIST
+  # is at hand (shared/fashion-mnist in the checkout, copied there for the device tool).
+  if [[ -f $CO3_FASHION_MNIST_DIR/train-images-idx3-ubyte.gz ]]; then
+    for app in "co3-train --device cuda --method co3 --format fp4 --rounds 30 --train-limit 6000 --test-limit 1000 --out $SCRATCH/train --quiet" \
+               "co3-aop --device cuda --quick --out $SCRATCH/aop"; do
+      rc=0
+      { echo "==== $app"; timeout -k 10 "$(limit 90 60)" "$BT"/host/apps/*/$app; } \
+        >>"$OUT/gpu_tests.log" 2>&1 || rc=$?
+      summary "torch: ${app%% *} --device cuda exit $rc"
+      ((rc != 0)) && failed=1
+    done
+  else
+    summary "torch: co3-train/co3-aop on the GPU not run: no Fashion-MNIST in $CO3_FASHION_MNIST_DIR"
+  fi
+  # A DDP step of ResNet-18 with the co3 hook against the default all-reduce (bench/ddp): NCCL
+  # at world size 1, and Gloo with CUDA buckets across two processes sharing the GPU.
+  for world_backend in "1 nccl" "2 gloo"; do
+    set -- $world_backend
+    rc=0
+    { echo; PYTHONPATH=$ROOT/python CO3_OPS_LIBRARY=$BT/lib/libco3_ops.so \
+      timeout -k 10 "$(limit 120 60)" python3 "$ROOT/bench/ddp/bench_ddp_step.py" --device cuda \
+        --world "$1" --backend "$2" --steps 20; } 2>&1 | tee -a "$OUT/bench.log" || rc=$?
+    summary "torch: bench_ddp_step world $1 $2 exit $rc"
+    ((rc != 0)) && failed=1
+  done
+  set --
   rc=0
   {
     echo
