@@ -23,8 +23,10 @@ struct Quantized {
 };
 
 // Error feedback, moments, fit, scale, conversion, histograms; writes the error memory.
-// `segment` only names the tensor in error messages.
-Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads);
+// `segment` only names the tensor in error messages. err_sq and ref_sq (a report's NMSE) are
+// summed only when `sums` is set.
+Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads,
+                   bool sums);
 
 // The GenNorm (β, α) behind a model code source, in unscaled units.
 void model_parameters(const Quantized& q, CodeSource src, double* beta, double* alpha);

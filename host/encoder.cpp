@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -8,13 +7,10 @@
 #include "co3/dtype.h"
 #include "co3/error.h"
 #include "co3/gennorm.h"
-#include "co3/gennorm_scale.h"
 #include "co3/huffman.h"
-#include "co3/rng.h"
 #include "co3/detail/encode_bits.h"
 #include "co3/detail/encode_checks.h"
 #include "co3/detail/encode_code.h"
-#include "co3/detail/encode_entry.h"
 #include "co3/detail/encode_layout.h"
 #include "co3/detail/encode_stats.h"
 #include "co3/detail/trace.h"
@@ -23,101 +19,6 @@
 #include "thread_pool.h"
 
 namespace co3::detail {
-namespace {
-
-Moments segment_moments(const EncodeInput& in, int threads) {
-  const uint64_t tiles = (in.grad.numel + kTileEntries - 1) / kTileEntries;
-  std::vector<Moments> parts(tiles);
-  parallel_for(tiles, threads, 16, [&](size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) {
-      const uint64_t first = uint64_t{t} * kTileEntries;
-      const size_t count = static_cast<size_t>(std::min<uint64_t>(kTileEntries, in.grad.numel - first));
-      parts[t] = tile_moments(
-          [&](size_t i) {
-            return feedback_input(load_as_float(in.grad.data, in.grad.dtype, first + i), in.memory,
-                                  in.gamma, first + i);
-          },
-          count);
-    }
-  });
-  return fold_pairwise_in_place(parts.data(), parts.size());
-}
-
-}  // namespace
-
-Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads) {
-  CO3_TRACE("quantize");
-  const FloatFormat f = cfg.format;
-  Quantized q;
-  q.numel = in.grad.numel;
-  q.width = f.width();
-  q.entries_per_symbol = resolved_entries_per_symbol(cfg);
-  check_encode_input(in, segment);
-
-  q.moments = segment_moments(in, threads);
-  if (q.moments.non_finite && cfg.non_finite == NonFinitePolicy::error)
-    fail(Errc::non_finite, non_finite_message(segment, q.moments.non_finite));
-  const GenNormFit fit = segment_fit(q.moments, in.fit.has_value(), in.fit ? in.fit->beta : 0.0,
-                                     in.fit ? in.fit->alpha : 0.0);
-  q.beta = fit.beta;
-  q.alpha = fit.alpha;
-  q.scale = choose_scale(cfg.scale.policy, cfg.scale.value, f, q.moments.max_abs, fit.beta,
-                         fit.alpha,
-                         [&](double beta) {
-                           return lookup_optimal_t(scale_table(f, cfg.rounding), beta);
-                         });
-
-  const int g = q.entries_per_symbol;
-  const uint64_t nsym = (q.numel + g - 1) / g;
-  q.symbols.resize(nsym);
-  q.symbol_hist.assign(size_t{1} << (g * q.width), 0);
-  q.entry_hist.assign(size_t{1} << q.width, 0);
-  // Value of each code, for the error memory and the NMSE.
-  std::vector<float> value(size_t{1} << q.width);
-  for (uint32_t c = 0; c < value.size(); ++c) value[c] = code_value(f, c, q.scale);
-
-  // Everything the loop reads lives in locals: the histogram bins are uint64_t like q.numel, and
-  // stores to them would otherwise force reloads of every captured field.
-  const float scale = q.scale;
-  const uint64_t numel = q.numel, seed = cfg.seed;
-  const int width = q.width;
-  const Rounding rounding = cfg.rounding;
-  float* const memory = in.memory;
-  const void* const grad = in.grad.data;
-  const DType dtype = in.grad.dtype;
-  const float gamma = in.gamma;
-  const float* const values = value.data();
-  uint16_t* const symbols = q.symbols.data();
-  std::mutex merge;
-  parallel_for(nsym, threads, 1 << 14, [&](size_t b, size_t e) {
-    std::vector<uint64_t> sh(q.symbol_hist.size()), eh(q.entry_hist.size());
-    uint64_t* const sym_bins = sh.data();
-    uint64_t* const entry_bins = eh.data();
-    double err = 0, ref = 0;
-    for (size_t j = b; j < e; ++j) {
-      const uint32_t sym = encode_symbol(j, g, width, numel, [&](uint64_t i) {
-        const float u = feedback_input(load_as_float(grad, dtype, i), memory, gamma, i);
-        const EntryCode c = quantize_entry(u, i, scale, f, rounding, seed,
-                                           [&](uint32_t code) { return values[code]; });
-        ++entry_bins[c.code];
-        if (c.finite) {
-          err += static_cast<double>(c.diff) * c.diff;
-          ref += static_cast<double>(u) * u;
-        }
-        if (memory) memory[i] = c.memory();
-        return c.code;
-      });
-      symbols[j] = static_cast<uint16_t>(sym);
-      ++sym_bins[sym];
-    }
-    std::lock_guard<std::mutex> lock(merge);
-    for (size_t k = 0; k < sh.size(); ++k) q.symbol_hist[k] += sh[k];
-    for (size_t k = 0; k < eh.size(); ++k) q.entry_hist[k] += eh[k];
-    q.err_sq += err;
-    q.ref_sq += ref;
-  });
-  return q;
-}
 
 void model_parameters(const Quantized& q, CodeSource src, double* beta, double* alpha) {
   const GenNormFit fit = model_fit(src, GenNormFit{q.beta, q.alpha}, q.moments);
@@ -240,7 +141,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   std::vector<Segment> segs(inputs.size());
   std::vector<const Quantized*> coded;  // the non-empty segments
   for (size_t i = 0; i < inputs.size(); ++i) {
-    segs[i].q = quantize(inputs[i], cfg, i, threads);
+    segs[i].q = quantize(inputs[i], cfg, i, threads, report != nullptr);
     if (segs[i].q.numel) coded.push_back(&segs[i].q);
   }
   // One code for all (shared_code) or one per non-empty segment.
