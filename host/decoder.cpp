@@ -47,13 +47,41 @@ void build_table(const detail::ParsedTable& t, TableDecoder& out) {
   for (uint32_t p = 0; p < detail::kLutSize; ++p) out.lut[p] = detail::lut_entry(view.canonical, p);
 }
 
+// A chunk's symbols into sym[0 … count): decode_bulk for the bulk, decode_run for the rest and
+// every check, then the end-of-chunk checks. Returns Status::ok or the first violation.
+template <uint32_t kCap, int kSymbolBits>
+kernels::Status decode_chunk_symbols(const uint8_t* words, uint32_t word_count,
+                                     const detail::ChunkTables& tables, uint32_t count,
+                                     uint16_t* sym) {
+  detail::ChunkStream s;
+  s.words = word_count;
+  const auto load = [&](uint32_t i) { return load_le<uint32_t>(words + 4 * uint64_t{i}); };
+  uint32_t k = 0;
+  if (kCap) k = detail::decode_bulk<kCap, kSymbolBits>(s, tables, count, load, sym);
+  kernels::Status st = detail::decode_run(s, tables, count - k, load, [&](uint32_t j, uint32_t v) {
+    sym[k + j] = static_cast<uint16_t>(v);
+  });
+  return st == kernels::Status::ok ? detail::finish_chunk(s) : st;
+}
+
+using ChunkDecoder = kernels::Status (*)(const uint8_t*, uint32_t, const detail::ChunkTables&,
+                                         uint32_t, uint16_t*);
+
+// The bulk loop for the common symbol widths (fp4 pairs and 8-bit formats, the 16-bit ones);
+// other widths go through decode_run alone.
+ChunkDecoder chunk_decoder(int symbol_bits) {
+  if (symbol_bits == 8) return decode_chunk_symbols<detail::lut_symbol_cap(8), 8>;
+  if (symbol_bits == 16) return decode_chunk_symbols<detail::lut_symbol_cap(16), 16>;
+  return decode_chunk_symbols<0, 1>;
+}
+
 template <class Out>
 void decode_segment(const uint8_t* data, const Descriptor& d, const detail::ChunkTables& tables,
                     DType out_dtype, void* output, size_t segment, int threads) {
   const FloatFormat f = d.format();
-  std::vector<uint32_t> values(size_t{1} << f.width());
+  std::vector<Out> values(size_t{1} << f.width());
   for (uint32_t c = 0; c < values.size(); ++c)
-    values[c] = detail::entry_bits(f, d.scale, c, out_dtype);
+    values[c] = static_cast<Out>(detail::entry_bits(f, d.scale, c, out_dtype));
   const int g = d.entries_per_symbol;
   const int w = f.width();
   const uint32_t mask = (1u << w) - 1;
@@ -66,28 +94,26 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const detail::Chun
     first[k] = acc;
     acc += load_le<uint16_t>(chunk_table + 2 * k);
   }
-  uint8_t* out = static_cast<uint8_t*>(output);
+  const ChunkDecoder decode_chunk = chunk_decoder(tables.canonical.symbol_bits);
+  uint8_t* const out = static_cast<uint8_t*>(output);  // any alignment: stores by store_le
   detail::parallel_for(chunks, threads, 4, [&](size_t b, size_t e) {
+    std::vector<uint16_t> sym(d.chunk_symbols + detail::kMaxLutSymbols);
     for (size_t k = b; k < e; ++k) {
-      const uint8_t* words = payload + 4 * first[k];
-      detail::ChunkStream s;
-      s.words = load_le<uint16_t>(chunk_table + 2 * k);
       const uint64_t begin = uint64_t{k} * d.chunk_symbols;
-      const uint64_t end = std::min<uint64_t>(nsym, begin + d.chunk_symbols);
-      kernels::Status st = detail::decode_run(
-          s, tables, static_cast<uint32_t>(end - begin),
-          [&](uint32_t i) { return load_le<uint32_t>(words + 4 * uint64_t{i}); },
-          [&](uint32_t j, uint32_t sym) {
-            for (int t = 0; t < g; ++t) {
-              const uint64_t i = (begin + j) * g + t;
-              if (i < d.numel)
-                detail::store_le(out + i * sizeof(Out),
-                                 static_cast<Out>(values[(sym >> (w * t)) & mask]));
-            }
-          });
-      if (st == kernels::Status::ok) st = detail::finish_chunk(s);
+      const uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(nsym, begin + d.chunk_symbols) - begin);
+      const kernels::Status st = decode_chunk(payload + 4 * first[k], load_le<uint16_t>(chunk_table + 2 * k),
+                                              tables, count, sym.data());
       if (st != kernels::Status::ok)
         throw kernels::status_error({static_cast<uint32_t>(st), static_cast<uint32_t>(segment), k});
+      // Entries of the chunk's symbols (the last symbol of a segment may be partly padding).
+      const uint64_t i0 = begin * g, i1 = std::min<uint64_t>(d.numel, (begin + count) * g);
+      uint8_t* const o = out + i0 * sizeof(Out);
+      if (g == 1) {
+        for (uint64_t i = 0; i < i1 - i0; ++i) detail::store_le(o + i * sizeof(Out), values[sym[i]]);
+      } else {
+        for (uint64_t i = 0; i < i1 - i0; ++i)
+          detail::store_le(o + i * sizeof(Out), values[(sym[i / g] >> (w * (i % g))) & mask]);
+      }
     }
   });
 }

@@ -41,10 +41,17 @@ std::vector<uint8_t> code_lengths_for(const std::vector<const Quantized*>& qs, C
 std::vector<uint16_t> chunk_words(const std::vector<uint16_t>& symbols, const uint8_t* lengths,
                                   uint32_t chunk_symbols, int threads);
 
-// Writes every chunk's bits at its word offset (the exclusive prefix sum of `words`).
-void pack_chunks(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
-                 uint32_t chunk_symbols, const std::vector<uint16_t>& words, uint8_t* payload,
-                 int threads);
+// A segment's payload packed before the packet is laid out (so its size is known without a
+// pass that only counts bits): the words of each chunk, and the chunks' words in order, in
+// pieces of contiguous chunks (one per worker).
+struct PackedChunks {
+  std::vector<uint16_t> words;
+  uint64_t payload_words = 0;
+  std::vector<std::vector<uint8_t>> parts;
+};
+PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
+                          uint32_t chunk_symbols, int threads);
+void write_payload(const PackedChunks& p, uint8_t* payload);  // the parts, one after another
 
 double entropy_bits(const std::vector<uint64_t>& hist);  // bits per counted item
 

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -72,28 +73,44 @@ std::vector<uint16_t> chunk_words(const std::vector<uint16_t>& symbols, const ui
   return words;
 }
 
-void pack_chunks(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
-                 uint32_t chunk_symbols, const std::vector<uint16_t>& words, uint8_t* payload,
-                 int threads) {
+PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
+                          uint32_t chunk_symbols, int threads) {
   std::vector<uint32_t> rev(lengths.size());
   encode_table(lengths.data(), static_cast<uint32_t>(lengths.size()), rev.data());
-  std::vector<uint64_t> first(words.size());
-  uint64_t acc = 0;
-  for (size_t k = 0; k < words.size(); ++k) {
-    first[k] = acc;
-    acc += words[k];
-  }
-  parallel_for(words.size(), threads, 16, [&](size_t b, size_t e) {
+  const uint8_t max_len = *std::max_element(lengths.begin(), lengths.end());
+  const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
+  PackedChunks p;
+  p.words.resize(chunks);
+  std::vector<std::pair<size_t, std::vector<uint8_t>>> parts;
+  std::mutex mu;
+  parallel_for(chunks, threads, 16, [&](size_t b, size_t e) {
+    const size_t first = b * size_t{chunk_symbols}, last = std::min(symbols.size(), e * size_t{chunk_symbols});
+    // Each chunk at most max_len bits a symbol, whole words, and the packer's 8 bytes of room.
+    std::vector<uint8_t> bytes((last - first) * max_len / 8 + 4 * (e - b) + 8);
+    size_t at = 0;
     for (size_t k = b; k < e; ++k) {
-      uint8_t* out = payload + 4 * first[k];
       const size_t end = std::min(symbols.size(), (k + 1) * size_t{chunk_symbols});
-      // The payload starts zeroed; each chunk is one range at bit 0 of its words.
-      pack_range(symbols.data(), k * size_t{chunk_symbols}, end, lengths.data(), rev.data(), 0,
-                 [out](uint64_t w, uint32_t v) {
-                   store_le(out + 4 * w, load_le<uint32_t>(out + 4 * w) | v);
-                 });
+      const uint64_t words = chunk_words_for(pack_chunk_bytes(symbols.data(), k * size_t{chunk_symbols},
+                                                              end, lengths.data(), rev.data(),
+                                                              bytes.data() + at));
+      p.words[k] = static_cast<uint16_t>(words);
+      at += 4 * words;
     }
+    bytes.resize(at);
+    std::lock_guard<std::mutex> lock(mu);
+    parts.emplace_back(b, std::move(bytes));
   });
+  std::sort(parts.begin(), parts.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (auto& part : parts) p.parts.push_back(std::move(part.second));
+  for (uint16_t w : p.words) p.payload_words += w;
+  return p;
+}
+
+void write_payload(const PackedChunks& p, uint8_t* payload) {
+  for (const std::vector<uint8_t>& part : p.parts) {
+    std::copy(part.begin(), part.end(), payload);
+    payload += part.size();
+  }
 }
 
 double entropy_bits(const std::vector<uint64_t>& hist) {
@@ -126,8 +143,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   struct Segment {
     Quantized q;
     uint16_t table = kNoTable;
-    std::vector<uint16_t> words;
-    uint64_t payload_words = 0;
+    PackedChunks packed;
   };
   // Every argument is checked before any error memory is written.
   size_t non_empty = 0;
@@ -156,8 +172,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     if (!s.q.numel) continue;
     if (!cfg.shared_code) next_table({&s.q});
     s.table = static_cast<uint16_t>(tables.size() - 1);
-    s.words = chunk_words(s.q.symbols, tables[s.table].data(), cfg.chunk_symbols, threads);
-    for (uint16_t w : s.words) s.payload_words += w;
+    s.packed = pack_segment(s.q.symbols, tables[s.table], cfg.chunk_symbols, threads);
   }
   // Shapes (a version-2 packet) as soon as one input carries one; the others get [numel].
   std::vector<std::vector<int64_t>> shapes;
@@ -179,7 +194,8 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     table_offset.push_back(layout.table(bodies.back().size()));
   }
   std::vector<uint64_t> data_offset;
-  for (const Segment& s : segs) data_offset.push_back(layout.segment(s.words.size(), s.payload_words));
+  for (const Segment& s : segs)
+    data_offset.push_back(layout.segment(s.packed.words.size(), s.packed.payload_words));
   const uint64_t size = layout.total();
 
   codebook_range.reset();
@@ -204,13 +220,12 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     const Segment& s = segs[i];
     store_descriptor(pkt.data() + kHeaderBytes + kDescriptorBytes * i,
                      segment_descriptor(pc, s.q.numel, inputs[i].grad.dtype, s.table,
-                                        data_offset[i], s.payload_words, s.q.scale, s.q.beta,
+                                        data_offset[i], s.packed.payload_words, s.q.scale, s.q.beta,
                                         s.q.alpha));
     uint8_t* table = pkt.data() + data_offset[i];
-    for (size_t k = 0; k < s.words.size(); ++k) store_le(table + 2 * k, s.words[k]);
-    if (s.q.numel)
-      pack_chunks(s.q.symbols, tables[s.table], cfg.chunk_symbols, s.words,
-                  table + align8(2 * s.words.size()), threads);
+    const std::vector<uint16_t>& words = s.packed.words;
+    for (size_t k = 0; k < words.size(); ++k) store_le(table + 2 * k, words[k]);
+    write_payload(s.packed, table + align8(2 * words.size()));
     if (report) {
       SegmentReport r;
       r.moments = s.q.moments;
@@ -219,7 +234,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
       r.scale = s.q.scale;
       r.entropy_bits = entropy_bits(s.q.entry_hist);
       r.symbol_entropy_bits = entropy_bits(s.q.symbol_hist) / s.q.entries_per_symbol;
-      r.payload_bits = 8 * segment_data_bytes(s.words.size(), s.payload_words);
+      r.payload_bits = 8 * segment_data_bytes(s.packed.words.size(), s.packed.payload_words);
       // A shared table is counted once, with the first segment that uses it.
       if (s.q.numel && !table_reported[s.table]) {
         r.table_bits = 8 * table_bytes(bodies[s.table].size());

@@ -25,7 +25,8 @@ struct TileLanes {
 
 // Moments::add of every entry of a full tile into its lane (entry r·256 + l into lane l).
 template <bool kMemory>
-void add_tile_rows(TileLanes& t, const float* grad, const float* memory, float gamma) {
+inline __attribute__((always_inline)) void add_tile_rows(TileLanes& t, const float* grad,
+                                                         const float* memory, float gamma) {
   for (int row = 0; row < kTileEntries; row += kTileLanes) {
     for (int l = 0; l < kTileLanes; ++l) {
       const float g = grad[row + l];
@@ -46,6 +47,23 @@ void add_tile_rows(TileLanes& t, const float* grad, const float* memory, float g
   }
 }
 
+// The same loop compiled for AVX2 (four doubles a vector instead of SSE2's two) and chosen at
+// run time: the same IEEE operations on the same values, so the same bits (no FMA is enabled).
+template <bool kMemory>
+__attribute__((target("avx2"))) void add_tile_rows_avx2(TileLanes& t, const float* grad,
+                                                        const float* memory, float gamma) {
+  add_tile_rows<kMemory>(t, grad, memory, gamma);
+}
+template <bool kMemory>
+void add_tile_rows_any(TileLanes& t, const float* grad, const float* memory, float gamma) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) {
+    add_tile_rows_avx2<kMemory>(t, grad, memory, gamma);
+  } else {
+    add_tile_rows<kMemory>(t, grad, memory, gamma);
+  }
+}
+
 // The moments of entries [first, first + count) of `in` (count ≤ kTileEntries), u = g + γ·e.
 inline Moments tile_moments_fast(const EncodeInput& in, uint64_t first, size_t count) {
   if (count != kTileEntries || in.grad.dtype != DType::f32) {
@@ -59,9 +77,9 @@ inline Moments tile_moments_fast(const EncodeInput& in, uint64_t first, size_t c
   TileLanes lanes{};
   const float* const grad = static_cast<const float*>(in.grad.data) + first;
   if (in.memory) {
-    add_tile_rows<true>(lanes, grad, in.memory + first, in.gamma);
+    add_tile_rows_any<true>(lanes, grad, in.memory + first, in.gamma);
   } else {
-    add_tile_rows<false>(lanes, grad, nullptr, 0.0f);
+    add_tile_rows_any<false>(lanes, grad, nullptr, 0.0f);
   }
   double* const sum = lanes.sum;
   double* const sum_abs = lanes.sum_abs;

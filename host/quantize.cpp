@@ -88,35 +88,54 @@ struct LoopArgs {
 // Symbols [b, e): the calls of the reference loop (feedback_input, quantize_entry or the
 // thresholds' equal code, encode_symbol) with everything the segment fixes made a constant.
 // kG = 0: g read at run time. kSums: Σ(u − q)² and Σu² for a report, otherwise not computed.
-// flatten: every call inlined, so the constants reach the per-entry code.
+// Counts go to `copies` interleaved histograms (symbol j to copy j mod copies, `stride` bins
+// apart) so that runs of one symbol do not wait on their own increments; the caller adds them.
 template <int kG, bool kF32, bool kMemory, bool kTable, bool kSums>
-__attribute__((flatten)) void quantize_symbols(const LoopArgs& a, size_t b, size_t e, uint64_t* hist, double* err_sq,
-                      double* ref_sq) {
+__attribute__((flatten)) void quantize_symbols(const LoopArgs& args, size_t b, size_t e,
+                                               uint64_t* hist, size_t stride, double* err_sq,
+                                               double* ref_sq) {
+  const LoopArgs a = args;  // a local copy: stores to hist or symbols cannot change it
   const int g = kG ? kG : a.g;
   const DType dtype = kF32 ? DType::f32 : a.dtype;
   float* const memory = kMemory ? a.memory : nullptr;
   const auto value_of = [&](uint32_t code) { return kMemory || kSums ? a.values[code] : 0.0f; };
   double err = 0, ref = 0;
-  for (size_t j = b; j < e; ++j) {
-    const uint32_t sym = encode_symbol(j, g, a.width, a.numel, [&](uint64_t i) {
-      const float u = feedback_input(load_as_float(a.grad, dtype, i), memory, a.gamma, i);
-      const EntryCode c = kTable ? entry_code(u, threshold_code(a.view, u), value_of)
-                                 : quantize_entry(u, i, a.scale, a.f, a.rounding, a.seed, value_of);
-      if (kSums && c.finite) {
-        err += static_cast<double>(c.diff) * c.diff;
-        ref += static_cast<double>(u) * u;
-      }
-      if (kMemory) memory[i] = c.memory();
-      return c.code;
-    });
-    a.symbols[j] = static_cast<uint16_t>(sym);
-    ++hist[sym];
+  const auto code_of = [&](uint64_t i) {
+    const float u = feedback_input(load_as_float(a.grad, dtype, i), memory, a.gamma, i);
+    const EntryCode c = kTable ? entry_code(u, threshold_code(a.view, u), value_of)
+                               : quantize_entry(u, i, a.scale, a.f, a.rounding, a.seed, value_of);
+    if (kSums && c.finite) {
+      err += static_cast<double>(c.diff) * c.diff;
+      ref += static_cast<double>(u) * u;
+    }
+    if (kMemory) memory[i] = c.memory();
+    return c.code;
+  };
+  const auto symbol = [&](size_t j) { return encode_whole_symbol(j, g, a.width, code_of); };
+  // Every symbol but the segment's last has all g entries.
+  const size_t whole = std::min<size_t>(e, a.numel / static_cast<uint64_t>(g));
+  size_t j = b;
+  for (; j + 4 <= whole; j += 4) {
+    const uint32_t s0 = symbol(j), s1 = symbol(j + 1), s2 = symbol(j + 2), s3 = symbol(j + 3);
+    a.symbols[j] = static_cast<uint16_t>(s0);
+    a.symbols[j + 1] = static_cast<uint16_t>(s1);
+    a.symbols[j + 2] = static_cast<uint16_t>(s2);
+    a.symbols[j + 3] = static_cast<uint16_t>(s3);
+    ++hist[s0];
+    ++hist[stride + s1];
+    ++hist[2 * stride + s2];
+    ++hist[3 * stride + s3];
+  }
+  for (; j < e; ++j) {
+    const uint32_t s = encode_symbol(j, g, a.width, a.numel, code_of);
+    a.symbols[j] = static_cast<uint16_t>(s);
+    ++hist[s];
   }
   *err_sq += err;
   *ref_sq += ref;
 }
 
-using LoopFn = void (*)(const LoopArgs&, size_t, size_t, uint64_t*, double*, double*);
+using LoopFn = void (*)(const LoopArgs&, size_t, size_t, uint64_t*, size_t, double*, double*);
 
 template <int kG, bool kF32, bool kMemory>
 LoopFn pick_loop(bool table, bool sums) {
@@ -193,12 +212,16 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
                       q.symbols.data()};
   const LoopFn loop = pick_loop(g, in.grad.dtype == DType::f32, memory, table, sums);
   std::mutex merge;
+  // Four interleaved histograms for alphabets up to 4096 symbols (fp4 pairs, 8-bit formats);
+  // one for 16-bit symbols, whose counts rarely hit the same bin back to back.
+  const size_t alphabet = q.symbol_hist.size();
+  const size_t copies = alphabet <= 4096 ? 4 : 1;
   parallel_for(nsym, threads, 1 << 14, [&](size_t b, size_t e) {
-    std::vector<uint64_t> hist(q.symbol_hist.size());
+    std::vector<uint64_t> hist(copies * alphabet);
     double err = 0, ref = 0;
-    loop(args, b, e, hist.data(), &err, &ref);
+    loop(args, b, e, hist.data(), copies == 4 ? alphabet : 0, &err, &ref);
     std::lock_guard<std::mutex> lock(merge);
-    for (size_t k = 0; k < hist.size(); ++k) q.symbol_hist[k] += hist[k];
+    for (size_t k = 0; k < hist.size(); ++k) q.symbol_hist[k % alphabet] += hist[k];
     q.err_sq += err;
     q.ref_sq += ref;
   });

@@ -123,18 +123,23 @@ struct ThresholdView {
 // The code of u by the tables: equal to quantize_entry(u, …).code for the view's scale, format
 // and (deterministic) rounding, whenever |u|'s bits are ≤ the bound the buckets were built for.
 CO3_HD uint32_t threshold_code(const ThresholdView& v, float u) {
+  // Masks and arithmetic rather than conditions, so that compilers emit no data-dependent
+  // branch (a mispredicted one costs more than the whole lookup).
   const uint32_t bits = f32_bits(u);
   uint32_t a = bits & 0x7fffffffu;
-  a = a > kF32InfBits ? 0u : a;  // NaN → code 0
+  a &= 0u - static_cast<uint32_t>(a <= kF32InfBits);  // NaN → 0 → code 0
   uint32_t b = a >> v.shift;
   b = b < v.last ? b : v.last;
   const uint64_t e = v.buckets[b];
-  uint32_t mag = static_cast<uint32_t>(e >> 32 & 0xffffu) + (a >= static_cast<uint32_t>(e) ? 1u : 0u);
+  // a ≥ threshold as the sign bit of (threshold − 1 − a) in 64 bits.
+  const uint32_t up = static_cast<uint32_t>(
+      static_cast<uint64_t>(int64_t{static_cast<uint32_t>(e)} - 1 - int64_t{a}) >> 63);
+  uint32_t mag = static_cast<uint32_t>(e >> 32 & 0xffffu) + up;
   if (e >> 63) {  // rare: several thresholds inside the bucket
     while (mag < v.cmax && a >= v.T[mag + 1]) ++mag;
   }
   const uint32_t sign = (bits >> 31) << v.sign_shift;
-  return mag | (mag ? sign : 0u);
+  return mag | (sign & (0u - static_cast<uint32_t>(mag != 0)));
 }
 
 }  // namespace co3::detail

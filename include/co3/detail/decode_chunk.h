@@ -72,6 +72,52 @@ CO3_HD kernels::Status decode_run(ChunkStream& s, const ChunkTables& t, uint32_t
   return kernels::Status::ok;
 }
 
+// The symbols one lookup entry can hold for `symbol_bits`-bit symbols (lut_entry's cap).
+CO3_HD constexpr uint32_t lut_symbol_cap(int symbol_bits) {
+  return static_cast<uint32_t>(kLutSymbolBits / symbol_bits) < kMaxLutSymbols
+             ? static_cast<uint32_t>(kLutSymbolBits / symbol_bits)
+             : kMaxLutSymbols;
+}
+
+// decode_run's steps where none of its checks can fire, without its data-dependent inner loop:
+// while at least kCap symbols remain to decode and a word remains to load, so that the window
+// always holds more than 32 bits after its refill, every entry's codewords fit in the bits
+// present and in the count, and a long codeword (≤ 24 bits) is always whole. Each lookup writes
+// all kCap symbol slots of its entry to out[k …] (out needs kCap − 1 slots of slack past
+// `count`) and advances by the entry's number, so the loop has no branch on that number (issue
+// 13: 8-bit symbols take one or two per lookup, a branch the CPU mispredicts). It stops before a
+// prefix that is no codeword; decode_run then continues from the same state and makes every
+// remaining check, so the pair decodes and rejects exactly as decode_run alone.
+// Returns the number of symbols decoded. kCap = lut_symbol_cap(symbol_bits of the table).
+template <uint32_t kCap, int kSymbolBits, class Load>
+CO3_HD uint32_t decode_bulk(ChunkStream& s, const ChunkTables& t, uint32_t count, Load&& load,
+                            uint16_t* out) {
+  uint32_t k = 0;
+  while (count - k >= kCap && s.next < s.words) {
+    if (s.avail <= 32) {
+      s.window |= uint64_t{load(s.next)} << s.avail;
+      s.avail += 32;
+      ++s.next;
+    }
+    const uint64_t e = t.lut[s.window & (kLutSize - 1)];
+    const uint32_t n = lut_count(e);
+    if (n != 0) {
+      for (uint32_t i = 0; i < kCap; ++i) out[k + i] = static_cast<uint16_t>(lut_symbol(e, i, kSymbolBits));
+      k += n;
+      s.window >>= lut_total_bits(e);
+      s.avail -= static_cast<int>(lut_total_bits(e));
+    } else {
+      uint32_t sym;
+      const int len = decode_canonical(t.canonical, s.window, &sym);
+      if (len == 0) break;
+      out[k++] = static_cast<uint16_t>(sym);
+      s.window >>= len;
+      s.avail -= len;
+    }
+  }
+  return k;
+}
+
 // After the chunk's last symbol: every word used, fewer than 32 bits left, and those zero.
 CO3_HD kernels::Status finish_chunk(const ChunkStream& s) {
   if (s.next != s.words || s.avail >= 32) return kernels::Status::extra_words;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "co3/detail/hd.h"
 
@@ -47,6 +48,32 @@ CO3_HD void pack_range(const Sym* symbols, uint64_t begin, uint64_t end, const u
     }
   }
   if (bits > 0 && window) or_word(word, static_cast<uint32_t>(window));
+}
+
+// A whole chunk's stream written bytewise from offset 0 of `out`, which the chunk owns and which
+// has 8 bytes of room past its last byte: the same bits as pack_range at offset 0 (stream bit b is
+// bit b mod 8 of byte b / 8, i.e. of the little-endian word b / 32), with every byte written by an
+// unconditional 8-byte store instead of a branch per filled word (bits above the stream written so
+// far are zero). Returns the chunk's bits. Padding to the chunk's whole words is zero once the
+// caller has zeroed (or copies no more than) the bytes past the returned bits.
+template <class Sym>
+CO3_HD uint64_t pack_chunk_bytes(const Sym* symbols, uint64_t begin, uint64_t end,
+                                 const uint8_t* lengths, const uint32_t* rev_codes, uint8_t* out) {
+  uint64_t acc = 0, total = 0;
+  int bits = 0;  // < 8 between symbols
+  for (uint64_t j = begin; j < end; ++j) {
+    const uint32_t s = symbols[j];
+    acc |= uint64_t{rev_codes[s]} << bits;
+    bits += lengths[s];
+    total += lengths[s];
+    memcpy(out, &acc, 8);  // little-endian host: the stream's next bytes
+    const int bytes = bits >> 3;
+    out += bytes;
+    acc >>= 8 * bytes;  // bits ≤ 7 + kMaxCodeLength < 64
+    bits &= 7;
+  }
+  memcpy(out, &acc, 8);
+  return total;
 }
 
 }  // namespace co3::detail

@@ -63,4 +63,14 @@ CO3_HD uint32_t encode_symbol(uint64_t j, int g, int width, uint64_t numel, Code
   return sym;
 }
 
+// encode_symbol for a symbol whose g entries all lie below numel (every symbol but a segment's
+// last), without the bound check.
+template <class CodeOf>
+CO3_HD uint32_t encode_whole_symbol(uint64_t j, int g, int width, CodeOf code_of) {
+  uint32_t sym = 0;
+  for (int t = 0; t < g; ++t)
+    sym |= code_of(j * static_cast<uint64_t>(g) + static_cast<uint64_t>(t)) << (width * t);
+  return sym;
+}
+
 }  // namespace co3::detail
