@@ -47,32 +47,51 @@ void build_table(const detail::ParsedTable& t, TableDecoder& out) {
   for (uint32_t p = 0; p < detail::kLutSize; ++p) out.lut[p] = detail::lut_entry(view.canonical, p);
 }
 
-// A chunk's symbols into sym[0 … count): decode_bulk for the bulk, decode_run for the rest and
-// every check, then the end-of-chunk checks. Returns Status::ok or the first violation.
+// One chunk to decode: its words, its symbol count, where its symbols go.
+struct ChunkJob {
+  const uint8_t* words;
+  uint32_t word_count, count;
+  uint16_t* sym;  // count + kMaxLutSymbols slots
+  uint32_t load(uint32_t i) const { return load_le<uint32_t>(words + 4 * uint64_t{i}); }
+};
+
+// The rest of a chunk once k symbols are decoded: decode_bulk while it can, decode_run for the
+// remainder and every check, then the end-of-chunk checks. Status::ok or the first violation.
 template <uint32_t kCap, int kSymbolBits>
-kernels::Status decode_chunk_symbols(const uint8_t* words, uint32_t word_count,
-                                     const detail::ChunkTables& tables, uint32_t count,
-                                     uint16_t* sym) {
-  detail::ChunkStream s;
-  s.words = word_count;
-  const auto load = [&](uint32_t i) { return load_le<uint32_t>(words + 4 * uint64_t{i}); };
-  uint32_t k = 0;
-  if (kCap) k = detail::decode_bulk<kCap, kSymbolBits>(s, tables, count, load, sym);
-  kernels::Status st = detail::decode_run(s, tables, count - k, load, [&](uint32_t j, uint32_t v) {
-    sym[k + j] = static_cast<uint16_t>(v);
-  });
+kernels::Status finish_chunk_symbols(detail::ChunkStream& s, const detail::ChunkTables& t,
+                                     const ChunkJob& c, uint32_t k) {
+  const auto load = [&](uint32_t i) { return c.load(i); };
+  if (kCap) k += detail::decode_bulk<kCap, kSymbolBits>(s, t, c.count - k, load, c.sym + k);
+  const kernels::Status st = detail::decode_run(
+      s, t, c.count - k, load, [&](uint32_t j, uint32_t v) { c.sym[k + j] = static_cast<uint16_t>(v); });
   return st == kernels::Status::ok ? detail::finish_chunk(s) : st;
 }
 
-using ChunkDecoder = kernels::Status (*)(const uint8_t*, uint32_t, const detail::ChunkTables&,
-                                         uint32_t, uint16_t*);
+// Two chunks' symbols (b.count = 0: chunk a alone), their bulk interleaved (decode_bulk_pair).
+template <uint32_t kCap, int kSymbolBits>
+void decode_chunk_pair(const detail::ChunkTables& t, const ChunkJob& a, const ChunkJob& b,
+                       kernels::Status* sa, kernels::Status* sb) {
+  detail::ChunkStream A, B;
+  A.words = a.word_count;
+  B.words = b.word_count;
+  uint32_t ka = 0, kb = 0;
+  if (kCap && b.count)
+    detail::decode_bulk_pair<kCap, kSymbolBits>(
+        A, B, t, a.count, b.count, [&](uint32_t i) { return a.load(i); },
+        [&](uint32_t i) { return b.load(i); }, a.sym, b.sym, &ka, &kb);
+  *sa = finish_chunk_symbols<kCap, kSymbolBits>(A, t, a, ka);
+  *sb = b.count ? finish_chunk_symbols<kCap, kSymbolBits>(B, t, b, kb) : kernels::Status::ok;
+}
+
+using PairDecoder = void (*)(const detail::ChunkTables&, const ChunkJob&, const ChunkJob&,
+                             kernels::Status*, kernels::Status*);
 
 // The bulk loop for the common symbol widths (fp4 pairs and 8-bit formats, the 16-bit ones);
 // other widths go through decode_run alone.
-ChunkDecoder chunk_decoder(int symbol_bits) {
-  if (symbol_bits == 8) return decode_chunk_symbols<detail::lut_symbol_cap(8), 8>;
-  if (symbol_bits == 16) return decode_chunk_symbols<detail::lut_symbol_cap(16), 16>;
-  return decode_chunk_symbols<0, 1>;
+PairDecoder pair_decoder(int symbol_bits) {
+  if (symbol_bits == 8) return decode_chunk_pair<detail::lut_symbol_cap(8), 8>;
+  if (symbol_bits == 16) return decode_chunk_pair<detail::lut_symbol_cap(16), 16>;
+  return decode_chunk_pair<0, 1>;
 }
 
 template <class Out>
@@ -94,26 +113,46 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const detail::Chun
     first[k] = acc;
     acc += load_le<uint16_t>(chunk_table + 2 * k);
   }
-  const ChunkDecoder decode_chunk = chunk_decoder(tables.canonical.symbol_bits);
+  const PairDecoder decode_pair = pair_decoder(tables.canonical.symbol_bits);
   uint8_t* const out = static_cast<uint8_t*>(output);  // any alignment: stores by store_le
-  detail::parallel_for(chunks, threads, 4, [&](size_t b, size_t e) {
-    std::vector<uint16_t> sym(d.chunk_symbols + detail::kMaxLutSymbols);
-    for (size_t k = b; k < e; ++k) {
-      const uint64_t begin = uint64_t{k} * d.chunk_symbols;
-      const uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(nsym, begin + d.chunk_symbols) - begin);
-      const kernels::Status st = decode_chunk(payload + 4 * first[k], load_le<uint16_t>(chunk_table + 2 * k),
-                                              tables, count, sym.data());
-      if (st != kernels::Status::ok)
-        throw kernels::status_error({static_cast<uint32_t>(st), static_cast<uint32_t>(segment), k});
-      // Entries of the chunk's symbols (the last symbol of a segment may be partly padding).
-      const uint64_t i0 = begin * g, i1 = std::min<uint64_t>(d.numel, (begin + count) * g);
-      uint8_t* const o = out + i0 * sizeof(Out);
-      if (g == 1) {
-        for (uint64_t i = 0; i < i1 - i0; ++i) detail::store_le(o + i * sizeof(Out), values[sym[i]]);
-      } else {
-        for (uint64_t i = 0; i < i1 - i0; ++i)
-          detail::store_le(o + i * sizeof(Out), values[(sym[i / g] >> (w * (i % g))) & mask]);
+  const auto job = [&](size_t k, uint16_t* sym) {
+    const uint64_t begin = uint64_t{k} * d.chunk_symbols;
+    return ChunkJob{payload + 4 * first[k], load_le<uint16_t>(chunk_table + 2 * k),
+                    static_cast<uint32_t>(std::min<uint64_t>(nsym, begin + d.chunk_symbols) - begin), sym};
+  };
+  // Entries of chunk k's symbols (the last symbol of a segment may be partly padding).
+  const auto write = [&](size_t k, const ChunkJob& c) {
+    const uint64_t begin = uint64_t{k} * d.chunk_symbols;
+    const uint64_t i0 = begin * g, i1 = std::min<uint64_t>(d.numel, (begin + c.count) * g);
+    uint8_t* const o = out + i0 * sizeof(Out);
+    const uint16_t* const sym = c.sym;
+    if (g == 1) {
+      for (uint64_t i = 0; i < i1 - i0; ++i) detail::store_le(o + i * sizeof(Out), values[sym[i]]);
+    } else if (g == 2) {  // fp4 pairs: no division by a run-time g
+      const uint64_t n = i1 - i0;
+      for (uint64_t j = 0; j < n / 2; ++j) {
+        detail::store_le(o + 2 * j * sizeof(Out), values[sym[j] & mask]);
+        detail::store_le(o + (2 * j + 1) * sizeof(Out), values[(sym[j] >> w) & mask]);
       }
+      if (n % 2) detail::store_le(o + (n - 1) * sizeof(Out), values[sym[n / 2] & mask]);
+    } else {
+      for (uint64_t i = 0; i < i1 - i0; ++i)
+        detail::store_le(o + i * sizeof(Out), values[(sym[i / g] >> (w * (i % g))) & mask]);
+    }
+  };
+  detail::parallel_for(chunks, threads, 4, [&](size_t b, size_t e) {
+    std::vector<uint16_t> sym(2 * (size_t{d.chunk_symbols} + detail::kMaxLutSymbols));
+    uint16_t* const sym_b = sym.data() + d.chunk_symbols + detail::kMaxLutSymbols;
+    for (size_t k = b; k < e; k += 2) {
+      const ChunkJob ja = job(k, sym.data());
+      const ChunkJob jb = k + 1 < e ? job(k + 1, sym_b) : ChunkJob{nullptr, 0, 0, sym_b};
+      kernels::Status st[2];
+      decode_pair(tables, ja, jb, &st[0], &st[1]);
+      for (size_t i = 0; i < 2; ++i)
+        if (st[i] != kernels::Status::ok)
+          throw kernels::status_error({static_cast<uint32_t>(st[i]), static_cast<uint32_t>(segment), k + i});
+      write(k, ja);
+      if (jb.count) write(k + 1, jb);
     }
   });
 }

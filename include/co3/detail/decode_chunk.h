@@ -79,43 +79,81 @@ CO3_HD constexpr uint32_t lut_symbol_cap(int symbol_bits) {
              : kMaxLutSymbols;
 }
 
-// decode_run's steps where none of its checks can fire, without its data-dependent inner loop:
-// while at least kCap symbols remain to decode and a word remains to load, so that the window
-// always holds more than 32 bits after its refill, every entry's codewords fit in the bits
-// present and in the count, and a long codeword (≤ 24 bits) is always whole. Each lookup writes
-// all kCap symbol slots of its entry to out[k …] (out needs kCap − 1 slots of slack past
-// `count`) and advances by the entry's number, so the loop has no branch on that number (issue
-// 13: 8-bit symbols take one or two per lookup, a branch the CPU mispredicts). It stops before a
-// prefix that is no codeword; decode_run then continues from the same state and makes every
-// remaining check, so the pair decodes and rejects exactly as decode_run alone.
-// Returns the number of symbols decoded. kCap = lut_symbol_cap(symbol_bits of the table).
+// One step of decode_run where none of its checks can fire: the caller guarantees that at
+// least kCap symbols remain to decode and that a word remains to load, so that after the refill
+// the window holds at least 32 bits, every entry's codewords fit in the bits present and in the
+// count, and a long codeword (≤ 24 bits) is whole. The refill is masked rather than branched on
+// (it happens every few lookups, in no pattern a predictor learns), and a lookup writes all kCap
+// symbol slots of its entry to out[k …] (out needs kCap − 1 slots of slack past the chunk's
+// count) and advances by the entry's number, with no branch on that number (issue 13: 8-bit
+// symbols take one or two per lookup). Returns false, with the stream unchanged but for the
+// refill, at a prefix that is no codeword.
+template <uint32_t kCap, int kSymbolBits, class Load>
+CO3_HD bool decode_bulk_step(ChunkStream& s, const ChunkTables& t, uint32_t& k, Load&& load,
+                             uint16_t* out) {
+  const uint64_t refill = s.avail <= 32 ? 1 : 0;
+  s.window |= (uint64_t{load(s.next)} & (0 - refill)) << (s.avail & 63);
+  s.avail += static_cast<int>(32 * refill);
+  s.next += static_cast<uint32_t>(refill);
+  const uint64_t e = t.lut[s.window & (kLutSize - 1)];
+  const uint32_t n = lut_count(e);
+  if (n != 0) {
+    for (uint32_t i = 0; i < kCap; ++i) out[k + i] = static_cast<uint16_t>(lut_symbol(e, i, kSymbolBits));
+    k += n;
+    s.window >>= lut_total_bits(e);
+    s.avail -= static_cast<int>(lut_total_bits(e));
+    return true;
+  }
+  uint32_t sym;
+  const int len = decode_canonical(t.canonical, s.window, &sym);
+  if (len == 0) return false;
+  out[k++] = static_cast<uint16_t>(sym);
+  s.window >>= len;
+  s.avail -= len;
+  return true;
+}
+
+// Whether decode_bulk_step's guarantees hold for a stream with k of count symbols decoded.
+template <uint32_t kCap>
+CO3_HD bool bulk_ready(const ChunkStream& s, uint32_t k, uint32_t count) {
+  return count - k >= kCap && s.next < s.words;
+}
+
+// decode_run's steps while decode_bulk_step's guarantees hold; it stops before a prefix that is
+// no codeword. decode_run then continues from the same state and makes every remaining check,
+// so the pair decodes and rejects exactly as decode_run alone. Returns the symbols decoded into
+// out. kCap = lut_symbol_cap(symbol_bits of the table).
 template <uint32_t kCap, int kSymbolBits, class Load>
 CO3_HD uint32_t decode_bulk(ChunkStream& s, const ChunkTables& t, uint32_t count, Load&& load,
                             uint16_t* out) {
+  // Locals the compiler keeps in registers: through the references, stores to out could (as far
+  // as it can tell) change the stream, which it would then reload after each one.
+  ChunkStream r = s;
   uint32_t k = 0;
-  while (count - k >= kCap && s.next < s.words) {
-    if (s.avail <= 32) {
-      s.window |= uint64_t{load(s.next)} << s.avail;
-      s.avail += 32;
-      ++s.next;
-    }
-    const uint64_t e = t.lut[s.window & (kLutSize - 1)];
-    const uint32_t n = lut_count(e);
-    if (n != 0) {
-      for (uint32_t i = 0; i < kCap; ++i) out[k + i] = static_cast<uint16_t>(lut_symbol(e, i, kSymbolBits));
-      k += n;
-      s.window >>= lut_total_bits(e);
-      s.avail -= static_cast<int>(lut_total_bits(e));
-    } else {
-      uint32_t sym;
-      const int len = decode_canonical(t.canonical, s.window, &sym);
-      if (len == 0) break;
-      out[k++] = static_cast<uint16_t>(sym);
-      s.window >>= len;
-      s.avail -= len;
-    }
+  while (bulk_ready<kCap>(r, k, count) && decode_bulk_step<kCap, kSymbolBits>(r, t, k, load, out)) {
   }
+  s = r;
   return k;
+}
+
+// decode_bulk on two chunks at once, one step of each in turn: each lookup waits on the one
+// before it in its own chunk only, so the two chains overlap (issue 13: the lookup's latency,
+// not its work, bounds a single chunk). Stops when either chunk leaves the bulk; *ka and *kb
+// are the symbols each decoded, to be continued by decode_bulk and decode_run.
+template <uint32_t kCap, int kSymbolBits, class LoadA, class LoadB>
+CO3_HD void decode_bulk_pair(ChunkStream& sa, ChunkStream& sb, const ChunkTables& t,
+                             uint32_t count_a, uint32_t count_b, LoadA&& load_a, LoadB&& load_b,
+                             uint16_t* out_a, uint16_t* out_b, uint32_t* ka, uint32_t* kb) {
+  ChunkStream ra = sa, rb = sb;  // in registers, as in decode_bulk
+  uint32_t a = 0, b = 0;
+  while (bulk_ready<kCap>(ra, a, count_a) && bulk_ready<kCap>(rb, b, count_b)) {
+    if (!decode_bulk_step<kCap, kSymbolBits>(ra, t, a, load_a, out_a)) break;
+    if (!decode_bulk_step<kCap, kSymbolBits>(rb, t, b, load_b, out_b)) break;
+  }
+  sa = ra;
+  sb = rb;
+  *ka = a;
+  *kb = b;
 }
 
 // After the chunk's last symbol: every word used, fewer than 32 bits left, and those zero.
