@@ -105,7 +105,7 @@ CO3_HD bool decode_bulk_step(ChunkStream& s, const ChunkTables& t, uint32_t& k, 
     return true;
   }
   uint32_t sym;
-  const int len = decode_canonical(t.canonical, s.window, &sym);
+  const int len = decode_canonical_long(t.canonical, s.window, &sym);
   if (len == 0) return false;
   out[k++] = static_cast<uint16_t>(sym);
   s.window >>= len;
