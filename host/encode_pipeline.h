@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "co3/codec.h"
@@ -47,7 +48,11 @@ std::vector<uint16_t> chunk_words(const std::vector<uint16_t>& symbols, const ui
 struct PackedChunks {
   std::vector<uint16_t> words;
   uint64_t payload_words = 0;
-  std::vector<std::vector<uint8_t>> parts;
+  struct Part {
+    std::unique_ptr<uint8_t[]> bytes;  // uninitialized on purpose: see pack_segment
+    size_t size;
+  };
+  std::vector<Part> parts;
 };
 PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
                           uint32_t chunk_symbols, int threads);

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -81,24 +82,26 @@ PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vecto
   const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
   PackedChunks p;
   p.words.resize(chunks);
-  std::vector<std::pair<size_t, std::vector<uint8_t>>> parts;
+  std::vector<std::pair<size_t, PackedChunks::Part>> parts;
   std::mutex mu;
   parallel_for(chunks, threads, 16, [&](size_t b, size_t e) {
     const size_t first = b * size_t{chunk_symbols}, last = std::min(symbols.size(), e * size_t{chunk_symbols});
     // Each chunk at most max_len bits a symbol, whole words, and the packer's 8 bytes of room.
-    std::vector<uint8_t> bytes((last - first) * max_len / 8 + 4 * (e - b) + 8);
+    // Not zeroed: the packer's stores cover every byte of every chunk's words.
+    PackedChunks::Part part{std::unique_ptr<uint8_t[]>(new uint8_t[(last - first) * max_len / 8 + 4 * (e - b) + 8]), 0};
+    uint8_t* const bytes = part.bytes.get();
     size_t at = 0;
     for (size_t k = b; k < e; ++k) {
       const size_t end = std::min(symbols.size(), (k + 1) * size_t{chunk_symbols});
       const uint64_t words = chunk_words_for(pack_chunk_bytes(symbols.data(), k * size_t{chunk_symbols},
                                                               end, lengths.data(), rev.data(),
-                                                              bytes.data() + at));
+                                                              bytes + at));
       p.words[k] = static_cast<uint16_t>(words);
       at += 4 * words;
     }
-    bytes.resize(at);
+    part.size = at;
     std::lock_guard<std::mutex> lock(mu);
-    parts.emplace_back(b, std::move(bytes));
+    parts.emplace_back(b, std::move(part));
   });
   std::sort(parts.begin(), parts.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   for (auto& part : parts) p.parts.push_back(std::move(part.second));
@@ -107,9 +110,9 @@ PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vecto
 }
 
 void write_payload(const PackedChunks& p, uint8_t* payload) {
-  for (const std::vector<uint8_t>& part : p.parts) {
-    std::copy(part.begin(), part.end(), payload);
-    payload += part.size();
+  for (const PackedChunks::Part& part : p.parts) {
+    std::copy(part.bytes.get(), part.bytes.get() + part.size, payload);
+    payload += part.size;
   }
 }
 

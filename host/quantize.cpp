@@ -35,6 +35,11 @@ Moments segment_moments(const EncodeInput& in, int threads) {
   return fold_pairwise_in_place(parts.data(), parts.size());
 }
 
+// How a segment's codes are found: quantize_entry itself, the bucket table of
+// code_thresholds.h, or (formats with kCountCmax finite magnitudes: fp4) a count of thresholds.
+enum class Conv { reference, buckets, count };
+constexpr uint32_t kCountCmax = 5;
+
 // The threshold tables of one segment (code_thresholds.h), built when the rounding allows them
 // and the segment is large enough to repay them: T costs a few reference conversions per code,
 // the buckets one pass; below that size the reference conversion per entry is cheaper.
@@ -46,26 +51,30 @@ struct Thresholds {
 
 constexpr uint32_t kMaxThresholdBuckets = 1u << 17;  // 1 MiB: bf16; fp16 (2^20) stays reference
 
-bool build_thresholds(const Quantized& q, FloatFormat f, Rounding r, int threads, Thresholds* out) {
-  if (!threshold_rounding(r)) return false;
+Conv build_thresholds(const Quantized& q, FloatFormat f, Rounding r, int threads, Thresholds* out) {
+  if (!threshold_rounding(r)) return Conv::reference;
   const int shift = threshold_bucket_shift(f);
   // The largest |u| bit pattern of the segment: its maximum, or +Inf's when it holds any
   // non-finite entry (NaN is mapped to 0 before the lookup).
   const uint32_t bound = q.moments.non_finite ? kF32InfBits : f32_bits(q.moments.max_abs);
-  const uint32_t count = (bound >> shift) + 1;
   const uint32_t cmax = f.max_code();
-  if (count > kMaxThresholdBuckets || q.numel < uint64_t{count} / 8 + uint64_t{8} * cmax) return false;
+  const bool count = cmax == kCountCmax;
+  const uint32_t buckets = count ? 1 : (bound >> shift) + 1;
+  if (buckets > kMaxThresholdBuckets || q.numel < uint64_t{buckets} / 8 + uint64_t{8} * cmax)
+    return Conv::reference;
   out->T.assign(size_t{cmax} + 2, 0);
   uint32_t* const T = out->T.data();
   const float scale = q.scale;
   parallel_for(cmax, threads, 2048, [&](size_t b, size_t e) {
     for (size_t c = b; c < e; ++c) T[c + 1] = code_threshold(static_cast<uint32_t>(c + 1), scale, f, r);
   });
-  out->buckets.resize(count);
-  fill_threshold_buckets(T, cmax, shift, out->buckets.data(), count);
-  out->view = {T, out->buckets.data(), cmax, count - 1, shift,
+  if (!count) {
+    out->buckets.resize(buckets);
+    fill_threshold_buckets(T, cmax, shift, out->buckets.data(), buckets);
+  }
+  out->view = {T, out->buckets.data(), cmax, buckets - 1, shift,
                static_cast<uint32_t>(f.exp_bits + f.man_bits)};
-  return true;
+  return count ? Conv::count : Conv::buckets;
 }
 
 // What a segment's conversion loop reads.
@@ -88,9 +97,10 @@ struct LoopArgs {
 // Symbols [b, e): the calls of the reference loop (feedback_input, quantize_entry or the
 // thresholds' equal code, encode_symbol) with everything the segment fixes made a constant.
 // kG = 0: g read at run time. kSums: Σ(u − q)² and Σu² for a report, otherwise not computed.
-// Counts go to `copies` interleaved histograms (symbol j to copy j mod copies, `stride` bins
-// apart) so that runs of one symbol do not wait on their own increments; the caller adds them.
-template <int kG, bool kF32, bool kMemory, bool kTable, bool kSums>
+// Counts go to four interleaved histograms (symbol j to copy j mod 4, `stride` bins apart; 0
+// for one) so that runs of one symbol do not wait on their own increments; the caller adds them.
+// Conv::count converts blocks of entries first, a loop the compiler vectorizes.
+template <int kG, bool kF32, bool kMemory, Conv kConv, bool kSums>
 __attribute__((flatten)) void quantize_symbols(const LoopArgs& args, size_t b, size_t e,
                                                uint64_t* hist, size_t stride, double* err_sq,
                                                double* ref_sq) {
@@ -100,61 +110,87 @@ __attribute__((flatten)) void quantize_symbols(const LoopArgs& args, size_t b, s
   float* const memory = kMemory ? a.memory : nullptr;
   const auto value_of = [&](uint32_t code) { return kMemory || kSums ? a.values[code] : 0.0f; };
   double err = 0, ref = 0;
-  const auto code_of = [&](uint64_t i) {
-    const float u = feedback_input(load_as_float(a.grad, dtype, i), memory, a.gamma, i);
-    const EntryCode c = kTable ? entry_code(u, threshold_code(a.view, u), value_of)
-                               : quantize_entry(u, i, a.scale, a.f, a.rounding, a.seed, value_of);
+  const auto u_of = [&](uint64_t i) { return feedback_input(load_as_float(a.grad, dtype, i), memory, a.gamma, i); };
+  const auto code_for = [&](float u, uint64_t i) {
+    if (kConv == Conv::count) return threshold_count_code<kCountCmax>(a.view.T, a.view.sign_shift, u);
+    if (kConv == Conv::buckets) return threshold_code(a.view, u);
+    return quantize_entry(u, i, a.scale, a.f, a.rounding, a.seed, value_of).code;
+  };
+  const auto finish = [&](float u, uint64_t i, uint32_t code) {  // memory, sums; returns code
+    const EntryCode c = entry_code(u, code, value_of);
     if (kSums && c.finite) {
       err += static_cast<double>(c.diff) * c.diff;
       ref += static_cast<double>(u) * u;
     }
     if (kMemory) memory[i] = c.memory();
-    return c.code;
+    return code;
   };
-  const auto symbol = [&](size_t j) { return encode_whole_symbol(j, g, a.width, code_of); };
+  const auto code_of = [&](uint64_t i) {
+    const float u = u_of(i);
+    return finish(u, i, code_for(u, i));
+  };
+  const auto put = [&](size_t j, uint32_t s, size_t copy) {
+    a.symbols[j] = static_cast<uint16_t>(s);
+    ++hist[copy * stride + s];
+  };
   // Every symbol but the segment's last has all g entries.
   const size_t whole = std::min<size_t>(e, a.numel / static_cast<uint64_t>(g));
   size_t j = b;
+  if (kConv == Conv::count) {
+    constexpr size_t kBlock = 256;  // symbols; u and codes of their entries stay in L1
+    float u[4 * kBlock];
+    uint32_t codes[4 * kBlock];
+    for (; j + kBlock <= whole; j += kBlock) {
+      const uint64_t i0 = j * static_cast<uint64_t>(g);
+      const size_t n = kBlock * static_cast<size_t>(g);
+      for (size_t k = 0; k < n; ++k) u[k] = u_of(i0 + k);
+      for (size_t k = 0; k < n; ++k) codes[k] = threshold_count_code<kCountCmax>(a.view.T, a.view.sign_shift, u[k]);
+      for (size_t t = 0; t < kBlock; ++t)
+        put(j + t, encode_whole_symbol(j + t, g, a.width,
+                                       [&](uint64_t i) { return finish(u[i - i0], i, codes[i - i0]); }),
+            t & 3);
+    }
+  }
   for (; j + 4 <= whole; j += 4) {
-    const uint32_t s0 = symbol(j), s1 = symbol(j + 1), s2 = symbol(j + 2), s3 = symbol(j + 3);
-    a.symbols[j] = static_cast<uint16_t>(s0);
-    a.symbols[j + 1] = static_cast<uint16_t>(s1);
-    a.symbols[j + 2] = static_cast<uint16_t>(s2);
-    a.symbols[j + 3] = static_cast<uint16_t>(s3);
-    ++hist[s0];
-    ++hist[stride + s1];
-    ++hist[2 * stride + s2];
-    ++hist[3 * stride + s3];
+    const uint32_t s0 = encode_whole_symbol(j, g, a.width, code_of);
+    const uint32_t s1 = encode_whole_symbol(j + 1, g, a.width, code_of);
+    const uint32_t s2 = encode_whole_symbol(j + 2, g, a.width, code_of);
+    const uint32_t s3 = encode_whole_symbol(j + 3, g, a.width, code_of);
+    put(j, s0, 0);
+    put(j + 1, s1, 1);
+    put(j + 2, s2, 2);
+    put(j + 3, s3, 3);
   }
-  for (; j < e; ++j) {
-    const uint32_t s = encode_symbol(j, g, a.width, a.numel, code_of);
-    a.symbols[j] = static_cast<uint16_t>(s);
-    ++hist[s];
-  }
+  for (; j < e; ++j) put(j, encode_symbol(j, g, a.width, a.numel, code_of), 0);
   *err_sq += err;
   *ref_sq += ref;
 }
 
 using LoopFn = void (*)(const LoopArgs&, size_t, size_t, uint64_t*, size_t, double*, double*);
 
+template <int kG, bool kF32, bool kMemory, Conv kConv>
+LoopFn pick_loop(bool sums) {
+  return sums ? quantize_symbols<kG, kF32, kMemory, kConv, true>
+              : quantize_symbols<kG, kF32, kMemory, kConv, false>;
+}
+
 template <int kG, bool kF32, bool kMemory>
-LoopFn pick_loop(bool table, bool sums) {
-  if (table) return sums ? quantize_symbols<kG, kF32, kMemory, true, true>
-                         : quantize_symbols<kG, kF32, kMemory, true, false>;
-  return sums ? quantize_symbols<kG, kF32, kMemory, false, true>
-              : quantize_symbols<kG, kF32, kMemory, false, false>;
+LoopFn pick_loop(Conv conv, bool sums) {
+  if (conv == Conv::count) return pick_loop<kG, kF32, kMemory, Conv::count>(sums);
+  if (conv == Conv::buckets) return pick_loop<kG, kF32, kMemory, Conv::buckets>(sums);
+  return pick_loop<kG, kF32, kMemory, Conv::reference>(sums);
 }
 
 template <int kG>
-LoopFn pick_loop(bool f32, bool memory, bool table, bool sums) {
-  if (f32) return memory ? pick_loop<kG, true, true>(table, sums) : pick_loop<kG, true, false>(table, sums);
-  return memory ? pick_loop<kG, false, true>(table, sums) : pick_loop<kG, false, false>(table, sums);
+LoopFn pick_loop(bool f32, bool memory, Conv conv, bool sums) {
+  if (f32) return memory ? pick_loop<kG, true, true>(conv, sums) : pick_loop<kG, true, false>(conv, sums);
+  return memory ? pick_loop<kG, false, true>(conv, sums) : pick_loop<kG, false, false>(conv, sums);
 }
 
-LoopFn pick_loop(int g, bool f32, bool memory, bool table, bool sums) {
-  if (g == 1) return pick_loop<1>(f32, memory, table, sums);
-  if (g == 2) return pick_loop<2>(f32, memory, table, sums);
-  return pick_loop<0>(f32, memory, table, sums);
+LoopFn pick_loop(int g, bool f32, bool memory, Conv conv, bool sums) {
+  if (g == 1) return pick_loop<1>(f32, memory, conv, sums);
+  if (g == 2) return pick_loop<2>(f32, memory, conv, sums);
+  return pick_loop<0>(f32, memory, conv, sums);
 }
 
 // The entry histogram from the symbol histogram: each symbol's g entries, less the padding
@@ -200,7 +236,7 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
   q.symbol_hist.assign(size_t{1} << (g * q.width), 0);
   const bool memory = in.memory != nullptr;
   Thresholds th;
-  const bool table = build_thresholds(q, f, cfg.rounding, threads, &th);
+  const Conv conv = build_thresholds(q, f, cfg.rounding, threads, &th);
   // Value of each code, for the error memory and the NMSE (and the reference loop's diff).
   std::vector<float> value;
   if (memory || sums) {
@@ -210,7 +246,7 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
   const LoopArgs args{in.grad.data, in.grad.dtype, in.memory, in.gamma, q.numel, g, q.width,
                       f, cfg.rounding, cfg.seed, q.scale, value.data(), th.view,
                       q.symbols.data()};
-  const LoopFn loop = pick_loop(g, in.grad.dtype == DType::f32, memory, table, sums);
+  const LoopFn loop = pick_loop(g, in.grad.dtype == DType::f32, memory, conv, sums);
   std::mutex merge;
   // Four interleaved histograms for alphabets up to 4096 symbols (fp4 pairs, 8-bit formats);
   // one for 16-bit symbols, whose counts rarely hit the same bin back to back.

@@ -1,5 +1,5 @@
-// Conversion by thresholds (include/co3/detail/code_thresholds.h) gives quantize_entry's code
-// for every input: each threshold is the exact boundary of the reference conversion, every
+// Conversion by thresholds (include/co3/detail/code_thresholds.h: the bucket lookup, and for fp4
+// the threshold count) gives quantize_entry's code for every input: each threshold is the exact boundary of the reference conversion, every
 // bucket edge and every threshold ±1 agree, and random bit patterns (every sign, NaN, Inf,
 // subnormals; 59M per format) agree for every preset format, both deterministic roundings and scales from the
 // smallest normal to large. CO3_EXHAUSTIVE_TESTS=1 adds all 2^32 bit patterns per format.
@@ -97,6 +97,10 @@ TEST(CodeThresholds, BoundariesAndBucketEdgesMatchTheReference) {
       for (uint32_t sign : {0u, 0x80000000u}) {
         const float u = bits_f32((a & 0x7fffffffu) | sign);
         ASSERT_EQ(threshold_code(t.view, u), reference_code(u, s, f, r)) << std::hex << "bits 0x" << f32_bits(u);
+        if (f.max_code() == 5) {  // fp4: the codec counts thresholds instead
+          ASSERT_EQ(threshold_count_code<5>(t.T.data(), t.view.sign_shift, u), reference_code(u, s, f, r))
+              << std::hex << "bits 0x" << f32_bits(u);
+        }
       }
   });
 }
@@ -113,7 +117,9 @@ void check_random(const Tables& t, FloatFormat f, Rounding r, float s, uint64_t 
         const uint64_t w = rng();
         for (uint32_t bits : {static_cast<uint32_t>(w), static_cast<uint32_t>(w >> 32)}) {
           const float u = bits_f32(bits);
-          if (threshold_code(t.view, u) != reference_code(u, s, f, r) && !bad[k]++) first[k] = bits;
+          const uint32_t ref = reference_code(u, s, f, r);
+          const bool count_ok = f.max_code() != 5 || threshold_count_code<5>(t.T.data(), t.view.sign_shift, u) == ref;
+          if ((threshold_code(t.view, u) != ref || !count_ok) && !bad[k]++) first[k] = bits;
         }
       }
     });
@@ -143,7 +149,9 @@ TEST(CodeThresholds, AllBitPatternsOptIn) {
         pool.emplace_back([&, k] {
           for (uint64_t b = k; b < (uint64_t{1} << 32); b += threads) {
             const float u = bits_f32(static_cast<uint32_t>(b));
-            bad[k] += threshold_code(t.view, u) != reference_code(u, s, c.f, r);
+            const uint32_t ref = reference_code(u, s, c.f, r);
+            bad[k] += threshold_code(t.view, u) != ref;
+            if (c.f.max_code() == 5) bad[k] += threshold_count_code<5>(t.T.data(), t.view.sign_shift, u) != ref;
           }
         });
       for (auto& th : pool) th.join();

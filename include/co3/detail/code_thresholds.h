@@ -142,4 +142,20 @@ CO3_HD uint32_t threshold_code(const ThresholdView& v, float u) {
   return mag | (sign & (0u - static_cast<uint32_t>(mag != 0)));
 }
 
+// The same code by counting thresholds, for formats with few codes (kCmax = f.max_code(), fp4's
+// 5): mag = #{c : a ≥ T[c]} is the step function itself, so no bucket is needed, and a loop of
+// these over many entries is a handful of vector compares per entry.
+template <uint32_t kCmax>
+CO3_HD uint32_t threshold_count_code(const uint32_t* T, uint32_t sign_shift, float u) {
+  const uint32_t bits = f32_bits(u);
+  uint32_t a = bits & 0x7fffffffu;
+  a &= 0u - static_cast<uint32_t>(a <= kF32InfBits);  // NaN → 0 → code 0
+  uint32_t mag = 0;
+  // a and T[c] are ≤ 0x7f800000: signed compares give the unsigned order (SSE2 has only those).
+  for (uint32_t c = 1; c <= kCmax; ++c)
+    mag += static_cast<int32_t>(a) >= static_cast<int32_t>(T[c]) ? 1u : 0u;
+  const uint32_t sign = (bits >> 31) << sign_shift;
+  return mag | (sign & (0u - static_cast<uint32_t>(mag != 0)));
+}
+
 }  // namespace co3::detail
