@@ -135,13 +135,13 @@ Decoded decode_alone(const detail::ChunkTables& t, const std::vector<uint32_t>& 
 }
 
 // The rest of a chunk after a bulk start, as host/decoder.cpp finishes it.
-template <uint32_t kCap, int kBits>
+template <uint32_t kCap, int kBits, class Sym>
 kernels::Status finish(detail::ChunkStream& s, const detail::ChunkTables& t, const std::vector<uint32_t>& words,
-                       uint32_t count, uint32_t k, std::vector<uint16_t>& out) {
+                       uint32_t count, uint32_t k, std::vector<Sym>& out) {
   const auto load = [&](uint32_t i) { return words[i]; };
   k += detail::decode_bulk<kCap, kBits>(s, t, count - k, load, out.data() + k);
   const kernels::Status st =
-      detail::decode_run(s, t, count - k, load, [&](uint32_t j, uint32_t v) { out[k + j] = static_cast<uint16_t>(v); });
+      detail::decode_run(s, t, count - k, load, [&](uint32_t j, uint32_t v) { out[k + j] = static_cast<Sym>(v); });
   return st == kernels::Status::ok ? detail::finish_chunk(s) : st;
 }
 
@@ -181,7 +181,8 @@ void check_bulk_paths(std::mt19937_64& rng) {
   if (ca == 0 || cb == 0) return;
   const Decoded ra = decode_alone(t, wa, ca), rb = decode_alone(t, wb, cb);
   // One chunk by decode_bulk.
-  std::vector<uint16_t> out(ca + kCap);
+  using Sym = std::conditional_t<kBits <= 8, uint8_t, uint16_t>;  // as host/decoder.cpp
+  std::vector<Sym> out(ca + 8);
   detail::ChunkStream s;
   s.words = static_cast<uint32_t>(wa.size());
   ASSERT_EQ((finish<kCap, kBits>(s, t, wa, ca, 0, out)), ra.status);
@@ -189,7 +190,7 @@ void check_bulk_paths(std::mt19937_64& rng) {
     ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), out.begin()));
   }
   // Two chunks by decode_bulk_pair.
-  std::vector<uint16_t> oa(ca + kCap), ob(cb + kCap);
+  std::vector<Sym> oa(ca + 8), ob(cb + 8);
   detail::ChunkStream sa, sb;
   sa.words = static_cast<uint32_t>(wa.size());
   sb.words = static_cast<uint32_t>(wb.size());

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "co3/detail/decode_table.h"
 #include "co3/detail/hd.h"
@@ -84,13 +85,12 @@ CO3_HD constexpr uint32_t lut_symbol_cap(int symbol_bits) {
 // the window holds at least 32 bits, every entry's codewords fit in the bits present and in the
 // count, and a long codeword (≤ 24 bits) is whole. The refill is masked rather than branched on
 // (it happens every few lookups, in no pattern a predictor learns), and a lookup writes all kCap
-// symbol slots of its entry to out[k …] (out needs kCap − 1 slots of slack past the chunk's
-// count) and advances by the entry's number, with no branch on that number (issue 13: 8-bit
+// symbol slots of its entry to out[k …] (out needs 8 slots of slack past the chunk's count) and advances by the entry's number, with no branch on that number (issue 13: 8-bit
 // symbols take one or two per lookup). Returns false, with the stream unchanged but for the
 // refill, at a prefix that is no codeword.
-template <uint32_t kCap, int kSymbolBits, class Load>
+template <uint32_t kCap, int kSymbolBits, class Load, class Sym>
 CO3_HD bool decode_bulk_step(ChunkStream& s, const ChunkTables& t, uint32_t& k, Load&& load,
-                             uint16_t* out) {
+                             Sym* out) {
   const uint64_t refill = s.avail <= 32 ? 1 : 0;
   s.window |= (uint64_t{load(s.next)} & (0 - refill)) << (s.avail & 63);
   s.avail += static_cast<int>(32 * refill);
@@ -98,7 +98,14 @@ CO3_HD bool decode_bulk_step(ChunkStream& s, const ChunkTables& t, uint32_t& k, 
   const uint64_t e = t.lut[s.window & (kLutSize - 1)];
   const uint32_t n = lut_count(e);
   if (n != 0) {
-    for (uint32_t i = 0; i < kCap; ++i) out[k + i] = static_cast<uint16_t>(lut_symbol(e, i, kSymbolBits));
+    if constexpr (8 * sizeof(Sym) == kSymbolBits) {
+      // The entry's symbol fields are Sym-sized and in order from bit 16: one 8-byte store
+      // writes them all (8 / sizeof(Sym) slots, within the slack).
+      const uint64_t v = e >> 16;
+      memcpy(out + k, &v, sizeof v);
+    } else {
+      for (uint32_t i = 0; i < kCap; ++i) out[k + i] = static_cast<Sym>(lut_symbol(e, i, kSymbolBits));
+    }
     k += n;
     s.window >>= lut_total_bits(e);
     s.avail -= static_cast<int>(lut_total_bits(e));
@@ -107,7 +114,7 @@ CO3_HD bool decode_bulk_step(ChunkStream& s, const ChunkTables& t, uint32_t& k, 
   uint32_t sym;
   const int len = decode_canonical_long(t.canonical, s.window, &sym);
   if (len == 0) return false;
-  out[k++] = static_cast<uint16_t>(sym);
+  out[k++] = static_cast<Sym>(sym);
   s.window >>= len;
   s.avail -= len;
   return true;
@@ -123,9 +130,9 @@ CO3_HD bool bulk_ready(const ChunkStream& s, uint32_t k, uint32_t count) {
 // no codeword. decode_run then continues from the same state and makes every remaining check,
 // so the pair decodes and rejects exactly as decode_run alone. Returns the symbols decoded into
 // out. kCap = lut_symbol_cap(symbol_bits of the table).
-template <uint32_t kCap, int kSymbolBits, class Load>
+template <uint32_t kCap, int kSymbolBits, class Load, class Sym>
 CO3_HD uint32_t decode_bulk(ChunkStream& s, const ChunkTables& t, uint32_t count, Load&& load,
-                            uint16_t* out) {
+                            Sym* out) {
   // Locals the compiler keeps in registers: through the references, stores to out could (as far
   // as it can tell) change the stream, which it would then reload after each one.
   ChunkStream r = s;
@@ -140,10 +147,10 @@ CO3_HD uint32_t decode_bulk(ChunkStream& s, const ChunkTables& t, uint32_t count
 // before it in its own chunk only, so the two chains overlap (issue 13: the lookup's latency,
 // not its work, bounds a single chunk). Stops when either chunk leaves the bulk; *ka and *kb
 // are the symbols each decoded, to be continued by decode_bulk and decode_run.
-template <uint32_t kCap, int kSymbolBits, class LoadA, class LoadB>
+template <uint32_t kCap, int kSymbolBits, class LoadA, class LoadB, class Sym>
 CO3_HD void decode_bulk_pair(ChunkStream& sa, ChunkStream& sb, const ChunkTables& t,
                              uint32_t count_a, uint32_t count_b, LoadA&& load_a, LoadB&& load_b,
-                             uint16_t* out_a, uint16_t* out_b, uint32_t* ka, uint32_t* kb) {
+                             Sym* out_a, Sym* out_b, uint32_t* ka, uint32_t* kb) {
   ChunkStream ra = sa, rb = sb;  // in registers, as in decode_bulk
   uint32_t a = 0, b = 0;
   while (bulk_ready<kCap>(ra, a, count_a) && bulk_ready<kCap>(rb, b, count_b)) {
