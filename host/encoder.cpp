@@ -90,14 +90,30 @@ PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vecto
     // Not zeroed: the packer's stores cover every byte of every chunk's words.
     PackedChunks::Part part{std::unique_ptr<uint8_t[]>(new uint8_t[(last - first) * max_len / 8 + 4 * (e - b) + 8]), 0};
     uint8_t* const bytes = part.bytes.get();
+    // Chunks in pairs (pack_chunk_bytes_pair): the second into `next`, then moved behind the
+    // first once the first's size is known.
+    std::vector<uint8_t> next(size_t{chunk_symbols} * max_len / 8 + 16);
     size_t at = 0;
-    for (size_t k = b; k < e; ++k) {
-      const size_t end = std::min(symbols.size(), (k + 1) * size_t{chunk_symbols});
-      const uint64_t words = chunk_words_for(pack_chunk_bytes(symbols.data(), k * size_t{chunk_symbols},
-                                                              end, lengths.data(), rev.data(),
-                                                              bytes + at));
-      p.words[k] = static_cast<uint16_t>(words);
-      at += 4 * words;
+    for (size_t k = b; k < e; k += 2) {
+      const size_t begin = k * size_t{chunk_symbols};
+      const size_t end = std::min(symbols.size(), begin + chunk_symbols);
+      if (k + 1 == e) {
+        const uint64_t words = chunk_words_for(
+            pack_chunk_bytes(symbols.data(), begin, end, lengths.data(), rev.data(), bytes + at));
+        p.words[k] = static_cast<uint16_t>(words);
+        at += 4 * words;
+        break;
+      }
+      const size_t end_b = std::min(symbols.size(), end + chunk_symbols);
+      uint64_t bits_a, bits_b;
+      pack_chunk_bytes_pair(symbols.data(), begin, end, end, end_b, lengths.data(), rev.data(),
+                            bytes + at, next.data(), &bits_a, &bits_b);
+      const uint64_t words_a = chunk_words_for(bits_a), words_b = chunk_words_for(bits_b);
+      p.words[k] = static_cast<uint16_t>(words_a);
+      p.words[k + 1] = static_cast<uint16_t>(words_b);
+      at += 4 * words_a;
+      std::copy(next.data(), next.data() + 4 * words_b, bytes + at);
+      at += 4 * words_b;
     }
     part.size = at;
     std::lock_guard<std::mutex> lock(mu);
