@@ -120,10 +120,14 @@ CO3_HD bool decode_bulk_step(ChunkStream& s, const ChunkTables& t, uint32_t& k, 
   return true;
 }
 
-// Whether decode_bulk_step's guarantees hold for a stream with k of count symbols decoded.
+// How many decode_bulk_steps a stream with k of count symbols decoded can take, one after
+// another, with the step's guarantees holding before each: a step emits at most kCap symbols and
+// loads at most one word. Checking once per batch of steps instead of before each keeps the
+// loop's live state small enough for the registers (two chunks at once need them all).
 template <uint32_t kCap>
-CO3_HD bool bulk_ready(const ChunkStream& s, uint32_t k, uint32_t count) {
-  return count - k >= kCap && s.next < s.words;
+CO3_HD uint32_t bulk_steps(const ChunkStream& s, uint32_t k, uint32_t count) {
+  const uint32_t by_count = (count - k) / kCap, by_words = s.words - s.next;
+  return by_count < by_words ? by_count : by_words;
 }
 
 // decode_run's steps while decode_bulk_step's guarantees hold; it stops before a prefix that is
@@ -137,7 +141,12 @@ CO3_HD uint32_t decode_bulk(ChunkStream& s, const ChunkTables& t, uint32_t count
   // as it can tell) change the stream, which it would then reload after each one.
   ChunkStream r = s;
   uint32_t k = 0;
-  while (bulk_ready<kCap>(r, k, count) && decode_bulk_step<kCap, kSymbolBits>(r, t, k, load, out)) {
+  for (uint32_t n; (n = bulk_steps<kCap>(r, k, count)) != 0;) {
+    for (; n != 0; --n)
+      if (!decode_bulk_step<kCap, kSymbolBits>(r, t, k, load, out)) {
+        s = r;
+        return k;
+      }
   }
   s = r;
   return k;
@@ -153,9 +162,17 @@ CO3_HD void decode_bulk_pair(ChunkStream& sa, ChunkStream& sb, const ChunkTables
                              Sym* out_a, Sym* out_b, uint32_t* ka, uint32_t* kb) {
   ChunkStream ra = sa, rb = sb;  // in registers, as in decode_bulk
   uint32_t a = 0, b = 0;
-  while (bulk_ready<kCap>(ra, a, count_a) && bulk_ready<kCap>(rb, b, count_b)) {
-    if (!decode_bulk_step<kCap, kSymbolBits>(ra, t, a, load_a, out_a)) break;
-    if (!decode_bulk_step<kCap, kSymbolBits>(rb, t, b, load_b, out_b)) break;
+  bool going = true;
+  while (going) {
+    const uint32_t na = bulk_steps<kCap>(ra, a, count_a), nb = bulk_steps<kCap>(rb, b, count_b);
+    uint32_t n = na < nb ? na : nb;
+    if (n == 0) break;
+    for (; n != 0; --n)
+      if (!decode_bulk_step<kCap, kSymbolBits>(ra, t, a, load_a, out_a) ||
+          !decode_bulk_step<kCap, kSymbolBits>(rb, t, b, load_b, out_b)) {
+        going = false;
+        break;
+      }
   }
   sa = ra;
   sb = rb;
