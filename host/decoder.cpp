@@ -47,13 +47,68 @@ void build_table(const detail::ParsedTable& t, TableDecoder& out) {
   for (uint32_t p = 0; p < detail::kLutSize; ++p) out.lut[p] = detail::lut_entry(view.canonical, p);
 }
 
-template <class Out>
+// One chunk to decode: its words, its symbol count, where its symbols go (uint8_t symbols for
+// tables of ≤ 8-bit symbols, uint16_t otherwise).
+template <class Sym>
+struct ChunkJob {
+  const uint8_t* words;
+  uint32_t word_count, count;
+  Sym* sym;  // count + kSymbolSlack slots
+  uint32_t load(uint32_t i) const { return load_le<uint32_t>(words + 4 * uint64_t{i}); }
+};
+constexpr uint32_t kSymbolSlack = 16;  // ≥ decode_bulk's 8 slots and its kCap
+
+// The rest of a chunk once k symbols are decoded: decode_bulk while it can, decode_run for the
+// remainder and every check, then the end-of-chunk checks. Status::ok or the first violation.
+template <uint32_t kCap, int kSymbolBits, class Sym>
+kernels::Status finish_chunk_symbols(detail::ChunkStream& s, const detail::ChunkTables& t,
+                                     const ChunkJob<Sym>& c, uint32_t k) {
+  const auto load = [&](uint32_t i) { return c.load(i); };
+  if (kCap) k += detail::decode_bulk<kCap, kSymbolBits>(s, t, c.count - k, load, c.sym + k);
+  const kernels::Status st = detail::decode_run(
+      s, t, c.count - k, load, [&](uint32_t j, uint32_t v) { c.sym[k + j] = static_cast<Sym>(v); });
+  return st == kernels::Status::ok ? detail::finish_chunk(s) : st;
+}
+
+// Two chunks' symbols (b.count = 0: chunk a alone), their bulk interleaved (decode_bulk_pair).
+template <uint32_t kCap, int kSymbolBits, class Sym>
+void decode_chunk_pair(const detail::ChunkTables& t, const ChunkJob<Sym>& a, const ChunkJob<Sym>& b,
+                       kernels::Status* sa, kernels::Status* sb) {
+  detail::ChunkStream A, B;
+  A.words = a.word_count;
+  B.words = b.word_count;
+  uint32_t ka = 0, kb = 0;
+  if (kCap && b.count)
+    detail::decode_bulk_pair<kCap, kSymbolBits>(
+        A, B, t, a.count, b.count, [&](uint32_t i) { return a.load(i); },
+        [&](uint32_t i) { return b.load(i); }, a.sym, b.sym, &ka, &kb);
+  *sa = finish_chunk_symbols<kCap, kSymbolBits>(A, t, a, ka);
+  *sb = b.count ? finish_chunk_symbols<kCap, kSymbolBits>(B, t, b, kb) : kernels::Status::ok;
+}
+
+template <class Sym>
+using PairDecoder = void (*)(const detail::ChunkTables&, const ChunkJob<Sym>&, const ChunkJob<Sym>&,
+                             kernels::Status*, kernels::Status*);
+
+// The bulk loop for the common symbol widths (fp4 pairs and 8-bit formats, the 16-bit ones);
+// other widths go through decode_run alone.
+template <class Sym>
+PairDecoder<Sym> pair_decoder(int symbol_bits) {
+  if constexpr (sizeof(Sym) == 1) {
+    if (symbol_bits == 8) return decode_chunk_pair<detail::lut_symbol_cap(8), 8, Sym>;
+  } else {
+    if (symbol_bits == 16) return decode_chunk_pair<detail::lut_symbol_cap(16), 16, Sym>;
+  }
+  return decode_chunk_pair<0, 1, Sym>;
+}
+
+template <class Out, class Sym>
 void decode_segment(const uint8_t* data, const Descriptor& d, const detail::ChunkTables& tables,
                     DType out_dtype, void* output, size_t segment, int threads) {
   const FloatFormat f = d.format();
-  std::vector<uint32_t> values(size_t{1} << f.width());
+  std::vector<Out> values(size_t{1} << f.width());
   for (uint32_t c = 0; c < values.size(); ++c)
-    values[c] = detail::entry_bits(f, d.scale, c, out_dtype);
+    values[c] = static_cast<Out>(detail::entry_bits(f, d.scale, c, out_dtype));
   const int g = d.entries_per_symbol;
   const int w = f.width();
   const uint32_t mask = (1u << w) - 1;
@@ -66,28 +121,46 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const detail::Chun
     first[k] = acc;
     acc += load_le<uint16_t>(chunk_table + 2 * k);
   }
-  uint8_t* out = static_cast<uint8_t*>(output);
+  const PairDecoder<Sym> decode_pair = pair_decoder<Sym>(tables.canonical.symbol_bits);
+  uint8_t* const out = static_cast<uint8_t*>(output);  // any alignment: stores by store_le
+  const auto job = [&](size_t k, Sym* sym) {
+    const uint64_t begin = uint64_t{k} * d.chunk_symbols;
+    return ChunkJob<Sym>{payload + 4 * first[k], load_le<uint16_t>(chunk_table + 2 * k),
+                    static_cast<uint32_t>(std::min<uint64_t>(nsym, begin + d.chunk_symbols) - begin), sym};
+  };
+  // Entries of chunk k's symbols (the last symbol of a segment may be partly padding).
+  const auto write = [&](size_t k, const ChunkJob<Sym>& c) {
+    const uint64_t begin = uint64_t{k} * d.chunk_symbols;
+    const uint64_t i0 = begin * g, i1 = std::min<uint64_t>(d.numel, (begin + c.count) * g);
+    uint8_t* const o = out + i0 * sizeof(Out);
+    const Sym* const sym = c.sym;
+    if (g == 1) {
+      for (uint64_t i = 0; i < i1 - i0; ++i) detail::store_le(o + i * sizeof(Out), values[sym[i]]);
+    } else if (g == 2) {  // fp4 pairs: no division by a run-time g
+      const uint64_t n = i1 - i0;
+      for (uint64_t j = 0; j < n / 2; ++j) {
+        detail::store_le(o + 2 * j * sizeof(Out), values[sym[j] & mask]);
+        detail::store_le(o + (2 * j + 1) * sizeof(Out), values[(sym[j] >> w) & mask]);
+      }
+      if (n % 2) detail::store_le(o + (n - 1) * sizeof(Out), values[sym[n / 2] & mask]);
+    } else {
+      for (uint64_t i = 0; i < i1 - i0; ++i)
+        detail::store_le(o + i * sizeof(Out), values[(sym[i / g] >> (w * (i % g))) & mask]);
+    }
+  };
   detail::parallel_for(chunks, threads, 4, [&](size_t b, size_t e) {
-    for (size_t k = b; k < e; ++k) {
-      const uint8_t* words = payload + 4 * first[k];
-      detail::ChunkStream s;
-      s.words = load_le<uint16_t>(chunk_table + 2 * k);
-      const uint64_t begin = uint64_t{k} * d.chunk_symbols;
-      const uint64_t end = std::min<uint64_t>(nsym, begin + d.chunk_symbols);
-      kernels::Status st = detail::decode_run(
-          s, tables, static_cast<uint32_t>(end - begin),
-          [&](uint32_t i) { return load_le<uint32_t>(words + 4 * uint64_t{i}); },
-          [&](uint32_t j, uint32_t sym) {
-            for (int t = 0; t < g; ++t) {
-              const uint64_t i = (begin + j) * g + t;
-              if (i < d.numel)
-                detail::store_le(out + i * sizeof(Out),
-                                 static_cast<Out>(values[(sym >> (w * t)) & mask]));
-            }
-          });
-      if (st == kernels::Status::ok) st = detail::finish_chunk(s);
-      if (st != kernels::Status::ok)
-        throw kernels::status_error({static_cast<uint32_t>(st), static_cast<uint32_t>(segment), k});
+    std::vector<Sym> sym(2 * (size_t{d.chunk_symbols} + kSymbolSlack));
+    Sym* const sym_b = sym.data() + d.chunk_symbols + kSymbolSlack;
+    for (size_t k = b; k < e; k += 2) {
+      const ChunkJob ja = job(k, sym.data());
+      const ChunkJob<Sym> jb = k + 1 < e ? job(k + 1, sym_b) : ChunkJob<Sym>{nullptr, 0, 0, sym_b};
+      kernels::Status st[2];
+      decode_pair(tables, ja, jb, &st[0], &st[1]);
+      for (size_t i = 0; i < 2; ++i)
+        if (st[i] != kernels::Status::ok)
+          throw kernels::status_error({static_cast<uint32_t>(st[i]), static_cast<uint32_t>(segment), k + i});
+      write(k, ja);
+      if (jb.count) write(k + 1, jb);
     }
   });
 }
@@ -108,10 +181,14 @@ void decode_parsed(const uint8_t* data, const detail::ParsedPacket& p,
           "decode: output " + std::to_string(s) + " is null");
     const DType out = as_f32 ? DType::f32 : static_cast<DType>(d.dtype);
     const detail::ChunkTables view = tables[d.code_table].tables();
-    if (out == DType::f32)
-      decode_segment<uint32_t>(data, d, view, out, outputs[s], s, threads);
-    else
-      decode_segment<uint16_t>(data, d, view, out, outputs[s], s, threads);
+    const bool byte_symbols = view.canonical.symbol_bits <= 8;
+    if (out == DType::f32) {
+      if (byte_symbols) decode_segment<uint32_t, uint8_t>(data, d, view, out, outputs[s], s, threads);
+      else decode_segment<uint32_t, uint16_t>(data, d, view, out, outputs[s], s, threads);
+    } else {
+      if (byte_symbols) decode_segment<uint16_t, uint8_t>(data, d, view, out, outputs[s], s, threads);
+      else decode_segment<uint16_t, uint16_t>(data, d, view, out, outputs[s], s, threads);
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "co3/codec.h"
@@ -23,8 +24,10 @@ struct Quantized {
 };
 
 // Error feedback, moments, fit, scale, conversion, histograms; writes the error memory.
-// `segment` only names the tensor in error messages.
-Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads);
+// `segment` only names the tensor in error messages. err_sq and ref_sq (a report's NMSE) are
+// summed only when `sums` is set.
+Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads,
+                   bool sums);
 
 // The GenNorm (β, α) behind a model code source, in unscaled units.
 void model_parameters(const Quantized& q, CodeSource src, double* beta, double* alpha);
@@ -39,10 +42,21 @@ std::vector<uint8_t> code_lengths_for(const std::vector<const Quantized*>& qs, C
 std::vector<uint16_t> chunk_words(const std::vector<uint16_t>& symbols, const uint8_t* lengths,
                                   uint32_t chunk_symbols, int threads);
 
-// Writes every chunk's bits at its word offset (the exclusive prefix sum of `words`).
-void pack_chunks(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
-                 uint32_t chunk_symbols, const std::vector<uint16_t>& words, uint8_t* payload,
-                 int threads);
+// A segment's payload packed before the packet is laid out (so its size is known without a
+// pass that only counts bits): the words of each chunk, and the chunks' words in order, in
+// pieces of contiguous chunks (one per worker).
+struct PackedChunks {
+  std::vector<uint16_t> words;
+  uint64_t payload_words = 0;
+  struct Part {
+    std::unique_ptr<uint8_t[]> bytes;  // uninitialized on purpose: see pack_segment
+    size_t size;
+  };
+  std::vector<Part> parts;
+};
+PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
+                          uint32_t chunk_symbols, int threads);
+void write_payload(const PackedChunks& p, uint8_t* payload);  // the parts, one after another
 
 double entropy_bits(const std::vector<uint64_t>& hist);  // bits per counted item
 

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -8,13 +9,10 @@
 #include "co3/dtype.h"
 #include "co3/error.h"
 #include "co3/gennorm.h"
-#include "co3/gennorm_scale.h"
 #include "co3/huffman.h"
-#include "co3/rng.h"
 #include "co3/detail/encode_bits.h"
 #include "co3/detail/encode_checks.h"
 #include "co3/detail/encode_code.h"
-#include "co3/detail/encode_entry.h"
 #include "co3/detail/encode_layout.h"
 #include "co3/detail/encode_stats.h"
 #include "co3/detail/trace.h"
@@ -23,101 +21,6 @@
 #include "thread_pool.h"
 
 namespace co3::detail {
-namespace {
-
-Moments segment_moments(const EncodeInput& in, int threads) {
-  const uint64_t tiles = (in.grad.numel + kTileEntries - 1) / kTileEntries;
-  std::vector<Moments> parts(tiles);
-  parallel_for(tiles, threads, 16, [&](size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) {
-      const uint64_t first = uint64_t{t} * kTileEntries;
-      const size_t count = static_cast<size_t>(std::min<uint64_t>(kTileEntries, in.grad.numel - first));
-      parts[t] = tile_moments(
-          [&](size_t i) {
-            return feedback_input(load_as_float(in.grad.data, in.grad.dtype, first + i), in.memory,
-                                  in.gamma, first + i);
-          },
-          count);
-    }
-  });
-  return fold_pairwise_in_place(parts.data(), parts.size());
-}
-
-}  // namespace
-
-Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads) {
-  CO3_TRACE("quantize");
-  const FloatFormat f = cfg.format;
-  Quantized q;
-  q.numel = in.grad.numel;
-  q.width = f.width();
-  q.entries_per_symbol = resolved_entries_per_symbol(cfg);
-  check_encode_input(in, segment);
-
-  q.moments = segment_moments(in, threads);
-  if (q.moments.non_finite && cfg.non_finite == NonFinitePolicy::error)
-    fail(Errc::non_finite, non_finite_message(segment, q.moments.non_finite));
-  const GenNormFit fit = segment_fit(q.moments, in.fit.has_value(), in.fit ? in.fit->beta : 0.0,
-                                     in.fit ? in.fit->alpha : 0.0);
-  q.beta = fit.beta;
-  q.alpha = fit.alpha;
-  q.scale = choose_scale(cfg.scale.policy, cfg.scale.value, f, q.moments.max_abs, fit.beta,
-                         fit.alpha,
-                         [&](double beta) {
-                           return lookup_optimal_t(scale_table(f, cfg.rounding), beta);
-                         });
-
-  const int g = q.entries_per_symbol;
-  const uint64_t nsym = (q.numel + g - 1) / g;
-  q.symbols.resize(nsym);
-  q.symbol_hist.assign(size_t{1} << (g * q.width), 0);
-  q.entry_hist.assign(size_t{1} << q.width, 0);
-  // Value of each code, for the error memory and the NMSE.
-  std::vector<float> value(size_t{1} << q.width);
-  for (uint32_t c = 0; c < value.size(); ++c) value[c] = code_value(f, c, q.scale);
-
-  // Everything the loop reads lives in locals: the histogram bins are uint64_t like q.numel, and
-  // stores to them would otherwise force reloads of every captured field.
-  const float scale = q.scale;
-  const uint64_t numel = q.numel, seed = cfg.seed;
-  const int width = q.width;
-  const Rounding rounding = cfg.rounding;
-  float* const memory = in.memory;
-  const void* const grad = in.grad.data;
-  const DType dtype = in.grad.dtype;
-  const float gamma = in.gamma;
-  const float* const values = value.data();
-  uint16_t* const symbols = q.symbols.data();
-  std::mutex merge;
-  parallel_for(nsym, threads, 1 << 14, [&](size_t b, size_t e) {
-    std::vector<uint64_t> sh(q.symbol_hist.size()), eh(q.entry_hist.size());
-    uint64_t* const sym_bins = sh.data();
-    uint64_t* const entry_bins = eh.data();
-    double err = 0, ref = 0;
-    for (size_t j = b; j < e; ++j) {
-      const uint32_t sym = encode_symbol(j, g, width, numel, [&](uint64_t i) {
-        const float u = feedback_input(load_as_float(grad, dtype, i), memory, gamma, i);
-        const EntryCode c = quantize_entry(u, i, scale, f, rounding, seed,
-                                           [&](uint32_t code) { return values[code]; });
-        ++entry_bins[c.code];
-        if (c.finite) {
-          err += static_cast<double>(c.diff) * c.diff;
-          ref += static_cast<double>(u) * u;
-        }
-        if (memory) memory[i] = c.memory();
-        return c.code;
-      });
-      symbols[j] = static_cast<uint16_t>(sym);
-      ++sym_bins[sym];
-    }
-    std::lock_guard<std::mutex> lock(merge);
-    for (size_t k = 0; k < sh.size(); ++k) q.symbol_hist[k] += sh[k];
-    for (size_t k = 0; k < eh.size(); ++k) q.entry_hist[k] += eh[k];
-    q.err_sq += err;
-    q.ref_sq += ref;
-  });
-  return q;
-}
 
 void model_parameters(const Quantized& q, CodeSource src, double* beta, double* alpha) {
   const GenNormFit fit = model_fit(src, GenNormFit{q.beta, q.alpha}, q.moments);
@@ -171,28 +74,62 @@ std::vector<uint16_t> chunk_words(const std::vector<uint16_t>& symbols, const ui
   return words;
 }
 
-void pack_chunks(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
-                 uint32_t chunk_symbols, const std::vector<uint16_t>& words, uint8_t* payload,
-                 int threads) {
+PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
+                          uint32_t chunk_symbols, int threads) {
   std::vector<uint32_t> rev(lengths.size());
   encode_table(lengths.data(), static_cast<uint32_t>(lengths.size()), rev.data());
-  std::vector<uint64_t> first(words.size());
-  uint64_t acc = 0;
-  for (size_t k = 0; k < words.size(); ++k) {
-    first[k] = acc;
-    acc += words[k];
-  }
-  parallel_for(words.size(), threads, 16, [&](size_t b, size_t e) {
-    for (size_t k = b; k < e; ++k) {
-      uint8_t* out = payload + 4 * first[k];
-      const size_t end = std::min(symbols.size(), (k + 1) * size_t{chunk_symbols});
-      // The payload starts zeroed; each chunk is one range at bit 0 of its words.
-      pack_range(symbols.data(), k * size_t{chunk_symbols}, end, lengths.data(), rev.data(), 0,
-                 [out](uint64_t w, uint32_t v) {
-                   store_le(out + 4 * w, load_le<uint32_t>(out + 4 * w) | v);
-                 });
+  const uint8_t max_len = *std::max_element(lengths.begin(), lengths.end());
+  const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
+  PackedChunks p;
+  p.words.resize(chunks);
+  std::vector<std::pair<size_t, PackedChunks::Part>> parts;
+  std::mutex mu;
+  parallel_for(chunks, threads, 16, [&](size_t b, size_t e) {
+    const size_t first = b * size_t{chunk_symbols}, last = std::min(symbols.size(), e * size_t{chunk_symbols});
+    // Each chunk at most max_len bits a symbol, whole words, and the packer's 8 bytes of room.
+    // Not zeroed: the packer's stores cover every byte of every chunk's words.
+    PackedChunks::Part part{std::unique_ptr<uint8_t[]>(new uint8_t[(last - first) * max_len / 8 + 4 * (e - b) + 8]), 0};
+    uint8_t* const bytes = part.bytes.get();
+    // Chunks in pairs (pack_chunk_bytes_pair): the second into `next`, then moved behind the
+    // first once the first's size is known.
+    std::vector<uint8_t> next(size_t{chunk_symbols} * max_len / 8 + 16);
+    size_t at = 0;
+    for (size_t k = b; k < e; k += 2) {
+      const size_t begin = k * size_t{chunk_symbols};
+      const size_t end = std::min(symbols.size(), begin + chunk_symbols);
+      if (k + 1 == e) {
+        const uint64_t words = chunk_words_for(
+            pack_chunk_bytes(symbols.data(), begin, end, lengths.data(), rev.data(), bytes + at));
+        p.words[k] = static_cast<uint16_t>(words);
+        at += 4 * words;
+        break;
+      }
+      const size_t end_b = std::min(symbols.size(), end + chunk_symbols);
+      uint64_t bits_a, bits_b;
+      pack_chunk_bytes_pair(symbols.data(), begin, end, end, end_b, lengths.data(), rev.data(),
+                            bytes + at, next.data(), &bits_a, &bits_b);
+      const uint64_t words_a = chunk_words_for(bits_a), words_b = chunk_words_for(bits_b);
+      p.words[k] = static_cast<uint16_t>(words_a);
+      p.words[k + 1] = static_cast<uint16_t>(words_b);
+      at += 4 * words_a;
+      std::copy(next.data(), next.data() + 4 * words_b, bytes + at);
+      at += 4 * words_b;
     }
+    part.size = at;
+    std::lock_guard<std::mutex> lock(mu);
+    parts.emplace_back(b, std::move(part));
   });
+  std::sort(parts.begin(), parts.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (auto& part : parts) p.parts.push_back(std::move(part.second));
+  for (uint16_t w : p.words) p.payload_words += w;
+  return p;
+}
+
+void write_payload(const PackedChunks& p, uint8_t* payload) {
+  for (const PackedChunks::Part& part : p.parts) {
+    std::copy(part.bytes.get(), part.bytes.get() + part.size, payload);
+    payload += part.size;
+  }
 }
 
 double entropy_bits(const std::vector<uint64_t>& hist) {
@@ -225,8 +162,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   struct Segment {
     Quantized q;
     uint16_t table = kNoTable;
-    std::vector<uint16_t> words;
-    uint64_t payload_words = 0;
+    PackedChunks packed;
   };
   // Every argument is checked before any error memory is written.
   size_t non_empty = 0;
@@ -240,7 +176,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   std::vector<Segment> segs(inputs.size());
   std::vector<const Quantized*> coded;  // the non-empty segments
   for (size_t i = 0; i < inputs.size(); ++i) {
-    segs[i].q = quantize(inputs[i], cfg, i, threads);
+    segs[i].q = quantize(inputs[i], cfg, i, threads, report != nullptr);
     if (segs[i].q.numel) coded.push_back(&segs[i].q);
   }
   // One code for all (shared_code) or one per non-empty segment.
@@ -255,8 +191,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     if (!s.q.numel) continue;
     if (!cfg.shared_code) next_table({&s.q});
     s.table = static_cast<uint16_t>(tables.size() - 1);
-    s.words = chunk_words(s.q.symbols, tables[s.table].data(), cfg.chunk_symbols, threads);
-    for (uint16_t w : s.words) s.payload_words += w;
+    s.packed = pack_segment(s.q.symbols, tables[s.table], cfg.chunk_symbols, threads);
   }
   // Shapes (a version-2 packet) as soon as one input carries one; the others get [numel].
   std::vector<std::vector<int64_t>> shapes;
@@ -278,7 +213,8 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     table_offset.push_back(layout.table(bodies.back().size()));
   }
   std::vector<uint64_t> data_offset;
-  for (const Segment& s : segs) data_offset.push_back(layout.segment(s.words.size(), s.payload_words));
+  for (const Segment& s : segs)
+    data_offset.push_back(layout.segment(s.packed.words.size(), s.packed.payload_words));
   const uint64_t size = layout.total();
 
   codebook_range.reset();
@@ -303,13 +239,12 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     const Segment& s = segs[i];
     store_descriptor(pkt.data() + kHeaderBytes + kDescriptorBytes * i,
                      segment_descriptor(pc, s.q.numel, inputs[i].grad.dtype, s.table,
-                                        data_offset[i], s.payload_words, s.q.scale, s.q.beta,
+                                        data_offset[i], s.packed.payload_words, s.q.scale, s.q.beta,
                                         s.q.alpha));
     uint8_t* table = pkt.data() + data_offset[i];
-    for (size_t k = 0; k < s.words.size(); ++k) store_le(table + 2 * k, s.words[k]);
-    if (s.q.numel)
-      pack_chunks(s.q.symbols, tables[s.table], cfg.chunk_symbols, s.words,
-                  table + align8(2 * s.words.size()), threads);
+    const std::vector<uint16_t>& words = s.packed.words;
+    for (size_t k = 0; k < words.size(); ++k) store_le(table + 2 * k, words[k]);
+    write_payload(s.packed, table + align8(2 * words.size()));
     if (report) {
       SegmentReport r;
       r.moments = s.q.moments;
@@ -318,7 +253,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
       r.scale = s.q.scale;
       r.entropy_bits = entropy_bits(s.q.entry_hist);
       r.symbol_entropy_bits = entropy_bits(s.q.symbol_hist) / s.q.entries_per_symbol;
-      r.payload_bits = 8 * segment_data_bytes(s.words.size(), s.payload_words);
+      r.payload_bits = 8 * segment_data_bytes(s.packed.words.size(), s.packed.payload_words);
       // A shared table is counted once, with the first segment that uses it.
       if (s.q.numel && !table_reported[s.table]) {
         r.table_bits = 8 * table_bytes(bodies[s.table].size());

@@ -6,6 +6,7 @@
 #include "co3/crc32c.h"
 #include "co3/detail/trace.h"
 #include "co3/detail/encode_checks.h"
+#include "co3/detail/failure_record.h"
 #include "co3/error.h"
 #include "co3/huffman.h"
 #include "co3/kernels/status.h"
@@ -60,6 +61,8 @@ ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
   CO3_TRACE("parse");
   // 1. Header.
   need(data != nullptr || size == 0, "packet: null buffer");
+  // A sender's failure record (FORMAT.md §11) raises the sender's own error.
+  if (data != nullptr) kernels::raise_status(detail::load_failure_record(data, size));
   need(size >= kHeaderBytes + 4,
        "packet: " + std::to_string(size) + " bytes is shorter than a header");
   need(std::equal(kMagic, kMagic + 4, data), "packet: bad magic (not a co3 packet)");

@@ -10,6 +10,7 @@
 #include "co3/detail/crc32c_hd.h"
 #include "co3/detail/decode_chunk.h"
 #include "co3/detail/decode_values.h"
+#include "co3/detail/failure_record.h"
 #include "co3/detail/validate_packet.h"
 #include "decode_layout.h"
 
@@ -107,6 +108,9 @@ CO3_HD DeviceStatus directory_stage(uint32_t p, const PacketJob* jobs, const Out
   st = PacketState{};
   const uint64_t length = packet_length(job);
   if (length > span.capacity) return make_status(Status::packet_capacity, p, length);
+  // A sender's failure record (FORMAT.md §11) is refused with the sender's own error.
+  const DeviceStatus record = detail::load_failure_record(job.data, length);
+  if (record.code) return record;
   DeviceStatus s = detail::check_header(job.data, length, p);
   if (s.code) return s;
   const uint64_t covered = length - detail::kCrcBytes;

@@ -15,6 +15,7 @@
 #include "co3/detail/encode_entry.h"
 #include "co3/detail/encode_layout.h"
 #include "co3/detail/encode_stats.h"
+#include "co3/detail/failure_record.h"
 #include "co3/gennorm.h"
 #include "co3/huffman.h"
 #include "encode_plan.h"

@@ -20,12 +20,11 @@
 #               co3_bench_gpu run.
 #   6 aop       the LibTorch layer (needs the machine's python3 torch): built in
 #               build-gpu-check-torch/ while stages 2-3 run; then test_torch_gpu, test_aop_gpu
-#               and tests/python/test_gpu_ddp.py (logs appended to gpu_tests.log), a smoke run
-#               of co3-aop --device cuda (one epoch of every Mem-AOP-GD method on the GPU; needs
-#               zlib for the app and Fashion-MNIST: $CO3_FASHION_MNIST_DIR, shared/data/
-#               fashion-mnist in the checkout or /usr/share/datasets/fashion-mnist) and
-#               co3_bench_aop. Where torch, the torch build, the app or the data is missing, the
-#               summary says so and the check goes on.
+#               and tests/python/test_gpu_ddp.py (logs appended to gpu_tests.log), co3-train
+#               and co3-aop with --device cuda (smoke runs, where Fashion-MNIST is at hand), the
+#               DDP step bench (bench/ddp/bench_ddp_step.py: ResNet-18, co3 hook against the
+#               default all-reduce, NCCL world 1 and Gloo world 2) and co3_bench_aop. Where torch
+#               or the torch build is missing, the summary says so and the check goes on.
 #
 # OUTDIR gets at most 8 files: summary.txt (stage times and results), build.log, gpu_tests.log,
 # sanitize.log, bench.log (both benches' tables), bench_gpu.json, bench_aop.json, ncu.log.
@@ -62,6 +61,11 @@ END=$((START + ${CO3_GPU_CHECK_SECONDS:-480}))
 CO3_DATA_DIR=$ROOT/../shared/data
 [[ -f $ROOT/shared/data/resnet18_step120.f32 ]] && CO3_DATA_DIR=$ROOT/shared/data
 export CO3_DATA_DIR
+# Fashion-MNIST for the GPU runs of co3-train and co3-aop: Debian's package, or a copy sent along
+# in shared/fashion-mnist (a GPU machine has no Debian packages).
+CO3_FASHION_MNIST_DIR=${CO3_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+[[ -f $ROOT/shared/fashion-mnist/train-images-idx3-ubyte.gz ]] && CO3_FASHION_MNIST_DIR=$ROOT/shared/fashion-mnist
+export CO3_FASHION_MNIST_DIR
 
 # The CUDA tools, wherever this machine keeps them.
 for d in /usr/local/cuda/bin /usr/local/cuda/compute-sanitizer /opt/nvidia/nsight-compute/*/; do
@@ -145,17 +149,8 @@ if [[ -n $torch_prefix ]]; then
     cmake -S "$ROOT" -B "$BT" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$torch_prefix" -DCO3_PYTHON=python3 &&
       timeout -k 10 "$(limit 300 150)" nice cmake --build "$BT" -j "$((JOBS / 2 + 1))" \
-        --target co3_bench_aop co3_ops test_torch_gpu test_aop_gpu || rc=$?
+        --target co3_bench_aop co3_ops test_torch_gpu test_aop_gpu co3-train co3-aop || rc=$?
     echo "$rc" >"$SCRATCH/torch_build.rc"
-    # co3-aop exists only where zlib does (host/apps/CMakeLists.txt); its own rc, so that a
-    # machine without it still runs the rest of stage 6.
-    app_rc=none
-    if ((rc == 0)) && [[ -d $BT/host/apps/aop ]]; then
-      app_rc=0
-      timeout -k 10 "$(limit 120 150)" nice cmake --build "$BT" -j "$((JOBS / 2 + 1))" \
-        --target co3-aop || app_rc=$?
-    fi
-    echo "$app_rc" >"$SCRATCH/aop_app.rc"
   ) >"$SCRATCH/torch_build.log" 2>&1 &
   aop_build_pid=$!
 fi
@@ -321,35 +316,32 @@ else
     >>"$OUT/gpu_tests.log" 2>&1 || rc=$?
   summary "torch: py test_gpu_ddp exit $rc"
   ((rc != 0)) && failed=1
-  # co3-aop --device cuda: training through AopLinear's CUDA stages end to end, the authors'
-  # set-up, one epoch of exact SGD and of every policy with and without memory (K = 16).
-  fmnist=${CO3_FASHION_MNIST_DIR:-}
-  if [[ -z $fmnist ]]; then
-    fmnist=/usr/share/datasets/fashion-mnist
-    [[ -f $ROOT/shared/data/fashion-mnist/train-images-idx3-ubyte.gz ]] &&
-      fmnist=$ROOT/shared/data/fashion-mnist
-  fi
-  app_rc=$(cat "$SCRATCH/aop_app.rc" 2>/dev/null || echo none)
-  if [[ $app_rc == none ]]; then
-    summary "torch: co3-aop --device cuda not run: the app is not built here (no zlib)"
-  elif [[ $app_rc != 0 ]]; then
-    summary "torch: co3-aop --device cuda not run: its build failed, exit $app_rc (build.log)"
-    failed=1
-  elif [[ ! -f $fmnist/train-images-idx3-ubyte.gz ]]; then
-    summary "torch: co3-aop --device cuda not run: no Fashion-MNIST in $fmnist"
+  # co3-train and co3-aop on the GPU (smoke runs: they train and report), where Fashion-MNIST
+  # is at hand (shared/fashion-mnist in the checkout, copied there for the device tool).
+  if [[ -f $CO3_FASHION_MNIST_DIR/train-images-idx3-ubyte.gz ]]; then
+    for app in "co3-train --device cuda --method co3 --format fp4 --rounds 30 --train-limit 6000 --test-limit 1000 --out $SCRATCH/train --quiet" \
+               "co3-aop --device cuda --quick --loss softmax-ce --normalize half --out $SCRATCH/aop"; do
+      rc=0
+      { echo "==== $app"; timeout -k 10 "$(limit 90 60)" "$BT"/host/apps/*/$app; } \
+        >>"$OUT/gpu_tests.log" 2>&1 || rc=$?
+      summary "torch: ${app%% *} --device cuda exit $rc"
+      ((rc != 0)) && failed=1
+    done
   else
-    rc=0
-    {
-      echo "==== co3-aop --device cuda"
-      CO3_FASHION_MNIST_DIR=$fmnist timeout -k 10 "$(limit 120 180)" \
-        "$BT/host/apps/aop/co3-aop" --out "$SCRATCH/aop_gpu" --quick --seeds 1 --epochs 1 \
-        --device cuda --loss softmax-ce --normalize half
-    } >>"$OUT/gpu_tests.log" 2>&1 || rc=$?
-    runs=$(($(wc -l <"$SCRATCH/aop_gpu/results.csv" 2>/dev/null || echo 1) - 1))
-    ((rc == 0 && runs != 7)) && rc=1  # exact + 3 policies × (memory, none) at K = 16
-    summary "torch: co3-aop --device cuda exit $rc ($runs runs in results.csv)"
-    ((rc != 0)) && failed=1
+    summary "torch: co3-train/co3-aop on the GPU not run: no Fashion-MNIST in $CO3_FASHION_MNIST_DIR"
   fi
+  # A DDP step of ResNet-18 with the co3 hook against the default all-reduce (bench/ddp): NCCL
+  # at world size 1, and Gloo with CUDA buckets across two processes sharing the GPU.
+  for world_backend in "1 nccl" "2 gloo"; do
+    set -- $world_backend
+    rc=0
+    { echo; PYTHONPATH=$ROOT/python CO3_OPS_LIBRARY=$BT/lib/libco3_ops.so \
+      timeout -k 10 "$(limit 120 60)" python3 "$ROOT/bench/ddp/bench_ddp_step.py" --device cuda \
+        --world "$1" --backend "$2" --steps 20; } 2>&1 | tee -a "$OUT/bench.log" || rc=$?
+    summary "torch: bench_ddp_step world $1 $2 exit $rc"
+    ((rc != 0)) && failed=1
+  done
+  set --
   rc=0
   {
     echo

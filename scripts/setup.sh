@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what co3 needs on a fresh Debian machine and is a no-op when everything is there.
 # - Debian packages: ninja, ccache (second builds are cheap), GoogleTest, zlib (the gzip'd
-#   Fashion-MNIST files), the Fashion-MNIST data set.
+#   Fashion-MNIST files), libzstd (the CPU bench's reference rows), the Fashion-MNIST data set.
 # - A Python virtual environment with the pinned torch wheel (LibTorch for CMake), kept in a
 #   per-user cache keyed by the torch version so that every clone (CI clones afresh) shares it.
 # Prints the venv path on its last line.
@@ -17,6 +17,8 @@ command -v ccache >/dev/null 2>&1 || need_apt+=(ccache)
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
 [ -f /usr/include/gtest/gtest.h ] || need_apt+=(libgtest-dev)
 [ -f /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
+# The CPU bench's reference rows (libzstd levels 1 and 3); the bench builds without it.
+[ -f /usr/include/zstd.h ] || need_apt+=(libzstd-dev)
 # Declarations only: torch's ProcessGroupGloo.hpp includes gloo headers the wheel lacks; every
 # gloo type there is held by pointer, and the code is libtorch's own.
 [ -f /usr/include/gloo/algorithm.h ] || need_apt+=(libgloo-dev)

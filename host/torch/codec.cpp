@@ -4,7 +4,9 @@
 
 #include <cstring>
 
+#include "co3/detail/failure_record.h"
 #include "co3/error.h"
+#include "co3/kernels/status.h"
 #include "co3/torch/tensor.h"
 #include "codec_cuda.h"
 
@@ -32,37 +34,82 @@ at::Tensor Codec::encode(const at::Tensor& tensor, EncodeReport* report) const {
   return encode(std::vector<at::Tensor>{tensor}, report);
 }
 
-at::Tensor Codec::encode(const std::vector<at::Tensor>& tensors, EncodeReport* report,
-                         const std::vector<std::string>& names) const {
+// The tensors as encoder inputs (kept alive in `kept`): contiguous on their device when
+// `on_device`, else host copies. All on one device, which `device` receives.
+std::vector<EncodeInput> Codec::inputs_of(const std::vector<at::Tensor>& tensors,
+                                          const std::vector<std::string>& names, bool want_device,
+                                          std::vector<at::Tensor>* kept, c10::Device* device,
+                                          bool* on_device) const {
   check(names.empty() || names.size() == tensors.size(), Errc::invalid_argument,
         "encode: " + std::to_string(names.size()) + " names for " + std::to_string(tensors.size()) +
             " tensors");
   const auto name = [&](size_t i) { return tensor_label(i, names.empty() ? "" : names[i]); };
-  c10::Device device(at::kCPU);
+  *device = c10::Device(at::kCPU);
   for (size_t i = 0; i < tensors.size(); ++i) {
     const at::Tensor& t = tensors[i];
     dtype_of(t, name(i));  // a clear error before any copy
-    if (i == 0) device = t.device();
-    check(t.device() == device, Errc::invalid_argument,
-          name(i) + ": on " + t.device().str() + " while tensor 0 is on " + device.str());
+    if (i == 0) *device = t.device();
+    check(t.device() == *device, Errc::invalid_argument,
+          name(i) + ": on " + t.device().str() + " while tensor 0 is on " + device->str());
   }
-  // CUDA tensors stay on the device unless a report is asked for (the device encoder keeps its
-  // statistics on the device).
-  const bool on_device = device.is_cuda() && cuda_path::available() && report == nullptr;
-  std::vector<at::Tensor> kept(tensors.size());
+  *on_device = want_device && device->is_cuda() && cuda_path::available();
+  kept->assign(tensors.size(), at::Tensor());
   std::vector<EncodeInput> inputs(tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {
-    kept[i] = on_device ? tensors[i].contiguous() : host_contiguous(tensors[i]);
-    inputs[i].grad = TensorView{kept[i].data_ptr(), static_cast<uint64_t>(kept[i].numel()),
-                                dtype_of(kept[i], name(i))};
+    (*kept)[i] = *on_device ? tensors[i].contiguous() : host_contiguous(tensors[i]);
+    inputs[i].grad = TensorView{(*kept)[i].data_ptr(), static_cast<uint64_t>((*kept)[i].numel()),
+                                dtype_of((*kept)[i], name(i))};
     inputs[i].shape = tensors[i].sizes().vec();
   }
+  return inputs;
+}
+
+at::Tensor Codec::encode(const std::vector<at::Tensor>& tensors, EncodeReport* report,
+                         const std::vector<std::string>& names) const {
+  // CUDA tensors stay on the device unless a report is asked for (the device encoder keeps its
+  // statistics on the device).
+  std::vector<at::Tensor> kept;
+  c10::Device device(at::kCPU);
+  bool on_device = false;
+  const std::vector<EncodeInput> inputs =
+      inputs_of(tensors, names, report == nullptr, &kept, &device, &on_device);
   try {
     if (on_device) return cuda_path::encode(inputs, config_, device);
     return packet_tensor(co3::encode(inputs, config_, report), device);
   } catch (const Error& e) {
     rethrow_named(e, names);
   }
+}
+
+void Codec::encode_into(const std::vector<at::Tensor>& tensors, const at::Tensor& buffer,
+                        const std::vector<std::string>& names) const {
+  check(buffer.defined() && buffer.scalar_type() == at::kByte && buffer.dim() == 1 &&
+            buffer.is_contiguous(),
+        Errc::invalid_argument, "encode_into: the buffer must be a contiguous 1-D uint8 tensor");
+  std::vector<at::Tensor> kept;
+  c10::Device device(at::kCPU);
+  bool on_device = false;
+  const std::vector<EncodeInput> inputs = inputs_of(tensors, names, true, &kept, &device, &on_device);
+  check(buffer.device() == device, Errc::invalid_argument,
+        "encode_into: the buffer is on " + buffer.device().str() + ", the tensors on " + device.str());
+  try {
+    if (on_device) return cuda_path::encode_into(inputs, config_, buffer);
+    const std::vector<uint8_t> packet = co3::encode(inputs, config_);
+    check(static_cast<uint64_t>(buffer.numel()) >= packet.size(), Errc::invalid_argument,
+          "encode_into: the buffer holds " + std::to_string(buffer.numel()) + " bytes, the packet " +
+              std::to_string(packet.size()));
+    buffer.narrow(0, 0, static_cast<int64_t>(packet.size())).copy_(packet_tensor(packet, device));
+  } catch (const Error& e) {
+    rethrow_named(e, names);
+  }
+}
+
+int64_t Codec::max_packet_bytes(const std::vector<at::Tensor>& tensors) const {
+  std::vector<at::Tensor> kept;
+  c10::Device device(at::kCPU);
+  bool on_device = false;
+  const std::vector<EncodeInput> inputs = inputs_of(tensors, {}, true, &kept, &device, &on_device);
+  return static_cast<int64_t>(cuda_path::max_packet_bytes(inputs, config_));
 }
 
 std::vector<at::Tensor> Codec::decode(const at::Tensor& packet, std::optional<c10::Device> device,
@@ -141,6 +188,54 @@ void Codec::decode_into(const at::Tensor& packet, const std::vector<at::Tensor>&
   }
 }
 
+void Codec::decode_accumulate(const std::vector<at::Tensor>& packets,
+                              const std::vector<at::Tensor>& outputs,
+                              const std::vector<std::string>& labels) const {
+  check(labels.empty() || labels.size() == packets.size(), Errc::invalid_argument,
+        "decode_accumulate: " + std::to_string(labels.size()) + " labels for " +
+            std::to_string(packets.size()) + " packets");
+  const auto named = [&](size_t r, const Error& e) {
+    return Error(e.code(), (labels.empty() ? "packet " + std::to_string(r) : labels[r]) + ": " + e.what());
+  };
+  // The sum is kept in float32 and rounded to each output's dtype once, at the end: outputs of
+  // other dtypes or strides accumulate in a float32 copy.
+  std::vector<at::Tensor> sums(outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const at::Tensor& o = outputs[i];
+    check(o.defined() && at::isFloatingType(o.scalar_type()), Errc::invalid_argument,
+          "decode_accumulate: output " + std::to_string(i) + " is not a floating-point tensor");
+    sums[i] = o.scalar_type() == at::kFloat && o.is_contiguous() ? o : o.to(at::kFloat).contiguous();
+  }
+  bool device_path = cuda_path::available() && !packets.empty();
+  for (const at::Tensor& p : packets)
+    device_path = device_path && p.defined() && p.is_cuda() && p.device() == packets[0].device();
+  for (const at::Tensor& o : outputs) device_path = device_path && o.device() == packets[0].device();
+  if (device_path) {
+    std::vector<at::Tensor> statuses;
+    for (size_t r = 0; r < packets.size(); ++r) {
+      try {
+        check_packet_tensor(packets[r]);
+        statuses.push_back(cuda_path::decode_into(packets[r], sums, /*accumulate=*/true));
+      } catch (const Error& e) {
+        throw named(r, e);
+      }
+    }
+    std::optional<Error> error;
+    const int64_t failed = cuda_path::first_failed_status_sync(statuses, &error);
+    if (failed >= 0) throw named(static_cast<size_t>(failed), *error);
+  } else {
+    for (size_t r = 0; r < packets.size(); ++r) {
+      try {
+        decode_into(packets[r], sums, /*accumulate=*/true);
+      } catch (const Error& e) {
+        throw named(r, e);
+      }
+    }
+  }
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (!sums[i].is_same(outputs[i])) outputs[i].copy_(sums[i].view(outputs[i].sizes()));
+}
+
 TensorStats Codec::stats(const at::Tensor& tensor) const {
   const at::Tensor host = host_contiguous(tensor);
   return co3::stats(cpu_view(host, "tensor 0"), config_);
@@ -153,7 +248,8 @@ int64_t packet_size(const at::Tensor& packet) {
         "packet: " + std::to_string(n) + " bytes is shorter than a header");
   const at::Tensor head = host_contiguous(packet.narrow(0, 0, 32));
   const uint8_t* h = head.data_ptr<uint8_t>();
-  cuda_path::raise_if_failure_record(h, 32);
+  // A sender's failure record (FORMAT.md §11) raises the sender's own error.
+  kernels::raise_status(detail::load_failure_record(h, 32));
   check(std::memcmp(h, "CO3p", 4) == 0, Errc::corrupt_packet, "packet: bad magic (not a co3 packet)");
   uint64_t total = 0;
   std::memcpy(&total, h + 8, 8);

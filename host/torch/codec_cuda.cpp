@@ -14,7 +14,6 @@
 #include <cstring>
 
 #include "co3/kernels/decode.h"
-#include "co3/detail/packet_layout.h"
 #include "co3/kernels/encode.h"
 #include "co3/kernels/status_sync.h"
 #endif
@@ -49,20 +48,42 @@ void upload(const uint8_t* bytes, size_t n, const at::Tensor& dst) {
 
 bool available() { return true; }
 
-at::Tensor encode(const std::vector<EncodeInput>& inputs, const CodecConfig& config, c10::Device device) {
+namespace {
+
+void encode_with(const kernels::EncodePlan& plan, const at::Tensor& packet) {
+  const c10::Device device = packet.device();
   const c10::cuda::CUDAGuard guard(device);
   const cudaStream_t stream = current_stream(device);
-  const kernels::EncodePlan plan(inputs, config);
   at::Tensor workspace = device_bytes(plan.workspace_bytes(), device);
   // The size and the status share one scratch tensor (8 + 16 bytes).
   at::Tensor small = device_bytes(32, device);
   auto* d_bytes = reinterpret_cast<uint64_t*>(small.data_ptr<uint8_t>());
   auto* d_status = reinterpret_cast<kernels::DeviceStatus*>(small.data_ptr<uint8_t>() + 8);
   // The encoder leaves a failure record (FORMAT.md §11) in the buffer when it fails.
-  at::Tensor packet = device_bytes(plan.max_packet_bytes(), device);
   upload(plan.job_table().data(), plan.job_table().size(), workspace);
   C10_CUDA_CHECK(plan.encode_async(workspace.data_ptr(), packet.data_ptr<uint8_t>(), d_bytes, d_status, stream));
+}
+
+}  // namespace
+
+uint64_t max_packet_bytes(const std::vector<EncodeInput>& inputs, const CodecConfig& config) {
+  return kernels::EncodePlan(inputs, config).max_packet_bytes();
+}
+
+at::Tensor encode(const std::vector<EncodeInput>& inputs, const CodecConfig& config, c10::Device device) {
+  const kernels::EncodePlan plan(inputs, config);
+  at::Tensor packet = device_bytes(plan.max_packet_bytes(), device);
+  encode_with(plan, packet);
   return packet;
+}
+
+void encode_into(const std::vector<EncodeInput>& inputs, const CodecConfig& config, const at::Tensor& buffer) {
+  const kernels::EncodePlan plan(inputs, config);
+  check(static_cast<uint64_t>(buffer.numel()) >= plan.max_packet_bytes(), Errc::invalid_argument,
+        "encode_into: the buffer holds " + std::to_string(buffer.numel()) +
+            " bytes; these tensors need up to " + std::to_string(plan.max_packet_bytes()) +
+            " (max_packet_bytes)");
+  encode_with(plan, buffer);
 }
 
 at::Tensor decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& outputs, bool accumulate) {
@@ -118,11 +139,19 @@ void check_status_sync(const at::Tensor& status) {
                               current_stream(status.device()));
 }
 
-void raise_if_failure_record(const uint8_t* p, size_t size) {
-  if (size < 32 || std::memcmp(p, "CO3e", 4) != 0) return;
-  kernels::raise_status(kernels::DeviceStatus{detail::load_le<uint32_t>(p + 4),
-                                              detail::load_le<uint32_t>(p + 8),
-                                              detail::load_le<uint64_t>(p + 16)});
+int64_t first_failed_status_sync(const std::vector<at::Tensor>& statuses, std::optional<Error>* error) {
+  if (statuses.empty()) return -1;
+  const at::Tensor host = at::cat(statuses).cpu();  // the one synchronization
+  const uint8_t* bytes = host.data_ptr<uint8_t>();
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    kernels::DeviceStatus st;
+    std::memcpy(&st, bytes + i * sizeof(st), sizeof(st));
+    if (st.code != static_cast<uint32_t>(kernels::Status::ok)) {
+      error->emplace(kernels::status_error(st));
+      return static_cast<int64_t>(i);
+    }
+  }
+  return -1;
 }
 
 #else
@@ -136,9 +165,11 @@ namespace {
 }  // namespace
 
 at::Tensor encode(const std::vector<EncodeInput>&, const CodecConfig&, c10::Device) { no_kernels(); }
+void encode_into(const std::vector<EncodeInput>&, const CodecConfig&, const at::Tensor&) { no_kernels(); }
+uint64_t max_packet_bytes(const std::vector<EncodeInput>&, const CodecConfig&) { no_kernels(); }
 at::Tensor decode_into(const at::Tensor&, const std::vector<at::Tensor>&, bool) { no_kernels(); }
 void check_status_sync(const at::Tensor&) { no_kernels(); }
-void raise_if_failure_record(const uint8_t*, size_t) {}
+int64_t first_failed_status_sync(const std::vector<at::Tensor>&, std::optional<Error>*) { no_kernels(); }
 
 #endif
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "co3/codec.h"
+#include "co3/error.h"
 
 namespace co3::cuda_path {
 
@@ -22,6 +23,14 @@ bool available();
 // the CPU codec's co3::Error.
 at::Tensor encode(const std::vector<EncodeInput>& inputs, const CodecConfig& config, c10::Device device);
 
+// The same into a caller's CUDA buffer (1-D uint8, contiguous, on the inputs' device) of at least
+// max_packet_bytes(inputs, config) bytes: no allocation for the packet, no synchronization.
+void encode_into(const std::vector<EncodeInput>& inputs, const CodecConfig& config, const at::Tensor& buffer);
+
+// The worst-case packet size of these inputs under `config` (the GPU encoder's bound: every
+// chunk at the code length limit, every table at its largest). Host arithmetic only.
+uint64_t max_packet_bytes(const std::vector<EncodeInput>& inputs, const CodecConfig& config);
+
 // Decodes a CUDA packet into CUDA outputs (any floating dtype, strides; contiguous ones of
 // float32/float16/bfloat16 directly, others through a staging copy), out = value or, with
 // `accumulate`, out += value. No synchronization; a corrupt packet leaves the outputs
@@ -31,7 +40,8 @@ at::Tensor decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& 
 // Throws the co3::Error held by a status tensor (decode_into's result): synchronizes its stream.
 void check_status_sync(const at::Tensor& status);
 
-// If the first bytes of a (host copy of a) packet are a failure record, throws its co3::Error.
-void raise_if_failure_record(const uint8_t* head, size_t size);
+// The first of several status tensors (on one device) that holds an error, as its index, or -1
+// when none does; `error` receives that error. One copy to the host: synchronizes once.
+int64_t first_failed_status_sync(const std::vector<at::Tensor>& statuses, std::optional<Error>* error);
 
 }  // namespace co3::cuda_path

@@ -23,35 +23,90 @@ AllGather all_gather_impl(Group& group) {
 AllGather all_gather_of(c10d::ProcessGroup& pg) { return all_gather_impl(pg); }
 AllGather all_gather_of(c10d::Backend& backend) { return all_gather_impl(backend); }
 
-std::vector<at::Tensor> all_gather_packets(const AllGather& all_gather, int world_size,
-                                           const at::Tensor& packet, CommStats* stats) {
+namespace {
+
+// What each rank announces before its payload (docs/DISTRIBUTED.md): whether it has a packet or
+// an error message, the payload's length, and the entries and tensors it codes. Every rank checks every
+// announcement alike, so all of them take the same branch: they all send the payloads, or all
+// raise before any collective is left half joined.
+enum : int64_t { kPacket = 0, kFailure = 1 };
+
+// A size no co3 packet of `entries` entries in `tensors` tensors reaches: codes of at most 24
+// bits and chunk-table entries of 4 bytes per 32 symbols stay under 4 bytes an entry; a code
+// table and a descriptor stay under 1 MiB a tensor. Checked before anything is allocated.
+int64_t payload_bound(int64_t entries, int64_t tensors) {
+  return 4 * entries + (int64_t{1} << 20) * (tensors + 1);
+}
+
+std::string rank_label(int r) { return "rank " + std::to_string(r); }
+
+}  // namespace
+
+std::vector<at::Tensor> exchange_packets(const AllGather& all_gather, int world_size,
+                                         const at::Tensor& packet, const std::string& failure,
+                                         c10::Device device, int64_t entries, int64_t tensors,
+                                         CommStats* stats) {
   check(world_size >= 1, Errc::invalid_argument,
-        "all_gather_packets: world size " + std::to_string(world_size));
-  const int64_t size = packet_size(packet);
-  // Sizes first (one int64 each), then every packet padded to the largest.
-  const auto opts = packet.options();
-  at::Tensor mine = at::full({1}, size, opts.dtype(at::kLong));
-  std::vector<at::Tensor> sizes;
-  for (int r = 0; r < world_size; ++r) sizes.push_back(at::empty({1}, opts.dtype(at::kLong)));
-  all_gather(sizes, mine);
-  std::vector<int64_t> host_sizes;
-  int64_t largest = 0;
-  for (const at::Tensor& s : sizes) {
-    host_sizes.push_back(s.item<int64_t>());  // the sizes drive the next collective: a host read
-    check(host_sizes.back() >= 36, Errc::corrupt_packet,
-          "all_gather_packets: a rank sent a packet size of " + std::to_string(host_sizes.back()));
-    largest = std::max(largest, host_sizes.back());
+        "exchange_packets: world size " + std::to_string(world_size));
+  const at::TensorOptions bytes_opts = at::TensorOptions(at::kByte).device(device);
+  // The packet's length is its header's (a host read for a CUDA packet); a failure sends its
+  // message instead, and so does a failure record, whose error packet_size raises.
+  std::string reason = failure.empty() && !packet.defined() ? "no packet" : failure;
+  at::Tensor payload;
+  if (reason.empty()) {
+    try {
+      payload = packet.narrow(0, 0, packet_size(packet));
+    } catch (const std::exception& e) {
+      reason = e.what();
+    }
   }
-  at::Tensor padded = at::zeros({largest}, opts);
-  padded.narrow(0, 0, size).copy_(packet.narrow(0, 0, size));
+  const int64_t kind = reason.empty() ? kPacket : kFailure;
+  if (kind == kFailure)
+    payload = at::tensor(at::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(reason.data()), reason.size()),
+                         at::kByte)
+                  .to(device);
+  const auto long_opts = bytes_opts.dtype(at::kLong);
+  at::Tensor mine = at::tensor({kind, payload.numel(), entries, tensors}, at::kLong).to(long_opts.device());
+  std::vector<at::Tensor> heads;
+  for (int r = 0; r < world_size; ++r) heads.push_back(at::empty({4}, long_opts));
+  all_gather(heads, mine);
+  const at::Tensor all = at::stack(heads).cpu();  // drives the next collective: a host read
+  const int64_t* h = all.data_ptr<int64_t>();
+  int64_t largest = 0;
+  for (int r = 0; r < world_size; ++r) {
+    const int64_t k = h[4 * r], len = h[4 * r + 1], n = h[4 * r + 2], t = h[4 * r + 3];
+    check(k == kPacket || k == kFailure, Errc::corrupt_packet,
+          "exchange: " + rank_label(r) + " announced payload kind " + std::to_string(k) +
+              " (not a co3 peer?)");
+    check(n == h[2] && t == h[3], Errc::invalid_argument,
+          "exchange: " + rank_label(r) + " codes " + std::to_string(n) + " entries in " +
+              std::to_string(t) + " tensors, rank 0 " + std::to_string(h[2]) + " in " +
+              std::to_string(h[3]) + " (the ranks' gradients differ)");
+    const int64_t bound = payload_bound(std::max<int64_t>(n, 0), std::max<int64_t>(t, 0));
+    check(len >= 0 && len <= bound, Errc::corrupt_packet,
+          "exchange: " + rank_label(r) + " announced " + std::to_string(len) +
+              " bytes, beyond the bound of " + std::to_string(bound) + " for its entries");
+    largest = std::max(largest, len);
+  }
+  at::Tensor padded = at::zeros({largest}, bytes_opts);
+  padded.narrow(0, 0, payload.numel()).copy_(payload.to(device));
   std::vector<at::Tensor> gathered;
-  for (int r = 0; r < world_size; ++r) gathered.push_back(at::empty({largest}, opts));
+  for (int r = 0; r < world_size; ++r) gathered.push_back(at::empty({largest}, bytes_opts));
   all_gather(gathered, padded);
-  for (int r = 0; r < world_size; ++r) gathered[r] = gathered[r].narrow(0, 0, host_sizes[r]);
+  std::string failures;
+  for (int r = 0; r < world_size; ++r) {
+    gathered[r] = gathered[r].narrow(0, 0, h[4 * r + 1]);
+    if (h[4 * r] == kFailure) {
+      const at::Tensor text = gathered[r].cpu();
+      failures += (failures.empty() ? "" : "; ") + rank_label(r) + " failed: " +
+                  std::string(reinterpret_cast<const char*>(text.data_ptr<uint8_t>()), text.numel());
+    }
+  }
+  check(failures.empty(), Errc::invalid_argument, "exchange: " + failures);
   if (stats) {
-    stats->packet_bytes = size;
-    stats->contributed_bytes = 8 + largest;
-    stats->received_bytes = (world_size - 1) * (8 + largest);
+    stats->packet_bytes = payload.numel();
+    stats->contributed_bytes = 32 + largest;
+    stats->received_bytes = (world_size - 1) * (32 + largest);
   }
   return gathered;
 }
@@ -59,29 +114,30 @@ std::vector<at::Tensor> all_gather_packets(const AllGather& all_gather, int worl
 CommStats compressed_allreduce(const AllGather& all_gather, int world_size, Compressor& compressor,
                                const std::vector<std::string>& names,
                                const std::vector<at::Tensor>& grads) {
+  check(!grads.empty() && grads[0].defined(), Errc::invalid_argument,
+        "compressed_allreduce: no gradients");
+  const c10::Device device = grads[0].device();
   CommStats stats;
-  const at::Tensor packet = compressor.compress(names, grads);
-  const std::vector<at::Tensor> packets = all_gather_packets(all_gather, world_size, packet, &stats);
-  for (const at::Tensor& g : grads) stats.elements += g.numel();
-  // Decode every rank's packet and sum in rank order, in float32: the same bits on every rank.
-  std::vector<at::Tensor> sum;
-  for (int r = 0; r < world_size; ++r) {
-    std::vector<at::Tensor> decoded = compressor.codec().decode(packets[r], c10::Device(at::kCPU), true);
-    check(decoded.size() == grads.size(), Errc::corrupt_packet,
-          "compressed_allreduce: rank " + std::to_string(r) + " sent " +
-              std::to_string(decoded.size()) + " tensors, this rank has " + std::to_string(grads.size()));
-    for (size_t i = 0; i < grads.size(); ++i) {
-      check(decoded[i].sizes() == grads[i].sizes(), Errc::corrupt_packet,
-            "compressed_allreduce: rank " + std::to_string(r) + "'s " + tensor_label(i, names[i]) +
-                " has shape " + c10::str(decoded[i].sizes()) + ", this rank's " +
-                c10::str(grads[i].sizes()));
-      if (r == 0)
-        sum.push_back(decoded[i]);
-      else
-        sum[i].add_(decoded[i]);
-    }
+  for (const at::Tensor& g : grads) stats.elements += g.defined() ? g.numel() : 0;
+  // A failure here still takes part in every collective (as an error message), so no peer waits.
+  at::Tensor packet;
+  std::string failure;
+  try {
+    packet = compressor.compress(names, grads);
+  } catch (const std::exception& e) {
+    failure = e.what();
   }
-  for (size_t i = 0; i < grads.size(); ++i) grads[i].copy_(sum[i].div_(world_size));
+  const std::vector<at::Tensor> packets =
+      exchange_packets(all_gather, world_size, packet, failure, device, stats.elements,
+                       static_cast<int64_t>(grads.size()), &stats);
+  // Decode every rank's packet into float32 sums on the gradients' device, in rank order: the
+  // same bits on every rank.
+  std::vector<at::Tensor> sums;
+  for (const at::Tensor& g : grads) sums.push_back(at::zeros({g.numel()}, g.options().dtype(at::kFloat)));
+  std::vector<std::string> labels;
+  for (int r = 0; r < world_size; ++r) labels.push_back(rank_label(r) + "'s packet");
+  compressor.codec().decode_accumulate(packets, sums, labels);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i].copy_(sums[i].div_(world_size).view(grads[i].sizes()));
   return stats;
 }
 

@@ -68,6 +68,17 @@ at::Tensor op_encode(const std::vector<at::Tensor>& tensors, CO3_CONFIG_PARAMS) 
   return translate_errors([&] { return Codec(make_config(CO3_CONFIG_ARGS)).encode(tensors); });
 }
 
+void op_encode_into(const std::vector<at::Tensor>& tensors, const at::Tensor& buffer, CO3_CONFIG_PARAMS) {
+  translate_errors([&] {
+    Codec(make_config(CO3_CONFIG_ARGS)).encode_into(tensors, buffer);
+    return 0;
+  });
+}
+
+int64_t op_max_packet_bytes(const std::vector<at::Tensor>& tensors, CO3_CONFIG_PARAMS) {
+  return translate_errors([&] { return Codec(make_config(CO3_CONFIG_ARGS)).max_packet_bytes(tensors); });
+}
+
 std::vector<at::Tensor> op_decode(const at::Tensor& packet, std::optional<c10::Device> device,
                                   bool as_float32, int64_t threads) {
   return translate_errors([&] {
@@ -83,6 +94,16 @@ void op_decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& out
     CodecConfig c;
     c.threads = static_cast<int>(threads);
     Codec(c).decode_into(packet, outputs, accumulate);
+    return 0;
+  });
+}
+
+void op_decode_accumulate(const std::vector<at::Tensor>& packets, const std::vector<at::Tensor>& outputs,
+                          const std::optional<std::vector<std::string>>& labels, int64_t threads) {
+  translate_errors([&] {
+    CodecConfig c;
+    c.threads = static_cast<int>(threads);
+    Codec(c).decode_accumulate(packets, outputs, labels.value_or(std::vector<std::string>{}));
     return 0;
   });
 }
@@ -136,10 +157,14 @@ c10::intrusive_ptr<CompressorClass> make_compressor(CO3_CONFIG_PARAMS, double ga
 TORCH_LIBRARY(co3, m) {
   using namespace co3;
   m.def("encode(Tensor[] tensors, *, " CO3_CONFIG_SCHEMA ") -> Tensor", &op_encode);
+  m.def("encode_into(Tensor[] tensors, Tensor(a!) buffer, *, " CO3_CONFIG_SCHEMA ") -> ()", &op_encode_into);
+  m.def("max_packet_bytes(Tensor[] tensors, *, " CO3_CONFIG_SCHEMA ") -> int", &op_max_packet_bytes);
   m.def("decode(Tensor packet, *, Device? device=None, bool as_float32=False, int threads=0) -> Tensor[]",
         &op_decode);
   m.def("decode_into(Tensor packet, Tensor(a!)[] outputs, *, int threads=0, bool accumulate=False) -> ()",
         &op_decode_into);
+  m.def("decode_accumulate(Tensor[] packets, Tensor(a!)[] outputs, *, str[]? labels=None, int threads=0) -> ()",
+        &op_decode_accumulate);
   m.def("packet_size(Tensor packet) -> int", &op_packet_size);
   m.def("stats(Tensor tensor, *, " CO3_CONFIG_SCHEMA ") -> Dict(str, float)", &op_stats);
 

@@ -6,8 +6,8 @@
 
 Keyword names mirror the `co3` command line (format, rounding, scale, code, chunk,
 max_code_length, seed, non_finite, threads) plus shared_code. The work is done by the C++
-library registered as torch.ops.co3 (see README.md); CUDA tensors are staged through host memory
-until the GPU kernels are wired in (that path synchronizes).
+library registered as torch.ops.co3 (see README.md); CUDA tensors are coded by co3's kernels on
+the current stream (in a build with them; else staged through host memory, which synchronizes).
 """
 from . import _library
 
@@ -17,7 +17,8 @@ import torch  # noqa: E402
 
 from .ddp import ddp_comm_hook, CO3HookState  # noqa: E402,F401
 
-__all__ = ["encode", "decode", "decode_into", "packet_size", "stats", "Compressor",
+__all__ = ["encode", "encode_into", "max_packet_bytes", "decode", "decode_into", "decode_accumulate", "packet_size", "stats",
+           "Compressor",
            "ddp_comm_hook", "CO3HookState"]
 
 
@@ -35,6 +36,22 @@ def encode(tensors, **config):
     return torch.ops.co3.encode(list(tensors), **_config(**config))
 
 
+def encode_into(tensors, buffer, **config):
+    """encode's packet written at the start of `buffer` (a 1-D uint8 tensor on the inputs'
+    device, at least max_packet_bytes long); on CUDA no allocation and no synchronization:
+    packet_size(buffer) reads where it ends."""
+    if isinstance(tensors, torch.Tensor):
+        tensors = [tensors]
+    torch.ops.co3.encode_into(list(tensors), buffer, **_config(**config))
+
+
+def max_packet_bytes(tensors, **config):
+    """The worst-case packet size of these tensors under this configuration (sizes only)."""
+    if isinstance(tensors, torch.Tensor):
+        tensors = [tensors]
+    return torch.ops.co3.max_packet_bytes(list(tensors), **_config(**config))
+
+
 def decode(packet, device=None, as_float32=False, threads=0):
     """The list of tensors a packet holds, with their shapes and dtypes."""
     return torch.ops.co3.decode(packet, device=device, as_float32=as_float32, threads=threads)
@@ -46,6 +63,16 @@ def decode_into(packet, outputs, threads=0, accumulate=False):
     if isinstance(outputs, torch.Tensor):
         outputs = [outputs]
     torch.ops.co3.decode_into(packet, list(outputs), threads=threads, accumulate=accumulate)
+
+
+def decode_accumulate(packets, outputs, labels=None, threads=0):
+    """outputs += the sum of the packets' tensors, in list order (the same bits on every rank
+    that decodes the same list); CUDA packets are decoded on the device and checked with one
+    wait for the whole list. An error names the packet (labels[r] when given)."""
+    if isinstance(outputs, torch.Tensor):
+        outputs = [outputs]
+    torch.ops.co3.decode_accumulate(list(packets), list(outputs), labels=list(labels or []),
+                                    threads=threads)
 
 
 def packet_size(packet):

@@ -5,23 +5,34 @@
     ddp_model.register_comm_hook(state, co3.ddp_comm_hook)
 
 Per bucket and iteration: the bucket is compressed with error feedback (memory keyed by the
-bucket's index), the packets are all-gathered (their sizes first, then the payloads padded to
-the largest), and every rank decodes all of them and averages in rank order into the bucket's
-buffer, so all ranks hold the same bits. DDP rebuilds its buckets after the first iteration, so
-the memory would be keyed by buckets that change: like PowerSGD, the hook runs a plain
-all-reduce until `start_iter` iterations have passed.
+bucket's index), every rank announces [kind, length, entries, tensors] (kind 0: a packet; 1: the
+message of a failure on that rank), the payloads are all-gathered padded to the largest, and every rank
+decode-accumulates all packets in rank order into a float32 sum and divides, so all ranks hold
+the same bits (docs/DISTRIBUTED.md). DDP rebuilds its buckets after the first iteration, so the
+memory would be keyed by buckets that change: like PowerSGD, the hook runs a plain all-reduce
+until `start_iter` iterations have passed.
 
-Host reads per bucket: for CUDA buckets, the packet's length (its header) and the gathered sizes
-(to size the second all-gather), and each decode waits for its status (a corrupt packet raises);
-for CPU (Gloo) buckets these reads are free.
+Failures: non-finite gradients are coded as such (`non_finite="propagate"`, the default here),
+so every rank's average holds Inf/NaN wherever any rank's gradient did, as with a plain
+all-reduce, and GradScaler skips the step everywhere. Any other failure on one rank (an encoder
+error, a bad dtype, out of memory) still takes part in both collectives, as a message, and every
+rank raises the same error naming that rank: no rank is left waiting. Announced lengths are
+checked against a bound before anything is allocated.
+
+Host reads per CUDA bucket: two. The gathered announcements (they size the second all-gather)
+and the status of the batched decode (one wait for all ranks' packets; a corrupt packet raises).
+The packet's own length is read on the device from its header. For CPU (Gloo) buckets these
+reads are free.
 """
 import torch
 import torch.distributed as dist
 
+_PACKET, _FAILURE = 0, 1
+
 
 class CO3HookState:
     def __init__(self, process_group=None, gamma=0.7, start_iter=2, refit="every-step",
-                 refit_every=1, average_decay=0.9, **config):
+                 refit_every=1, average_decay=0.9, non_finite="propagate", **config):
         from . import Compressor  # the package has loaded the library by now
         if start_iter < 2:
             raise ValueError("co3: start_iter must be >= 2: DDP rebuilds its buckets after the "
@@ -30,7 +41,7 @@ class CO3HookState:
         self.start_iter = start_iter
         self.iter = 0
         self.compressor = Compressor(gamma=gamma, refit=refit, refit_every=refit_every,
-                                     average_decay=average_decay, **config)
+                                     average_decay=average_decay, non_finite=non_finite, **config)
         # What went over the network from this rank, for reports.
         self.packet_bytes = 0       # co3 packets produced
         self.contributed_bytes = 0  # bytes this rank put into the collectives
@@ -44,6 +55,51 @@ class CO3HookState:
 
 def _group_size(group):
     return dist.get_world_size(group) if group is not None else dist.get_world_size()
+
+
+def payload_bound(entries):
+    """A length no co3 packet of one tensor of `entries` entries reaches (codes of at most 24
+    bits and chunk-table entries stay under 4 bytes an entry; a code table and the descriptors
+    under 2 MiB): what an announced length is checked against before any allocation."""
+    return 4 * entries + (2 << 20)
+
+
+def _payload(state, name, buffer):
+    """This rank's payload and its announcement [kind, length, entries, tensors], without a host
+    read: a
+    CUDA packet is a worst-case-sized buffer whose header holds its length (or a failure
+    record's, FORMAT.md §11, which every receiver raises as the sender's error)."""
+    try:
+        packet = state.compressor.compress([(name, buffer)])
+        if packet.is_cuda:
+            length = packet[8:16].view(torch.int64)
+        else:
+            length = torch.tensor([packet.numel()], dtype=torch.int64)
+        kind = _PACKET
+    except Exception as e:  # noqa: BLE001 - whatever failed, the peers must hear of it
+        packet = torch.tensor(list(f"{type(e).__name__}: {e}".encode()), dtype=torch.uint8)
+        length = torch.tensor([packet.numel()], dtype=torch.int64)
+        kind = _FAILURE
+    device = buffer.device
+    head = torch.tensor([kind, 0, buffer.numel(), 1], dtype=torch.int64, device=device)
+    head[1:2].copy_(length, non_blocking=True)
+    return packet.to(device), head
+
+
+def _check_heads(heads, bucket_index):
+    """Every rank runs the same checks on the same announcements, so all raise or none does."""
+    where = f"co3 DDP hook, bucket {bucket_index}"
+    entries = heads[0][2]
+    for rank, (kind, length, n, tensors) in enumerate(heads):
+        if kind not in (_PACKET, _FAILURE):
+            raise RuntimeError(f"{where}: rank {rank} announced payload kind {kind} "
+                               "(not a co3 hook?)")
+        if n != entries or tensors != 1:
+            raise RuntimeError(f"{where}: rank {rank}'s bucket holds {n} entries, rank 0's "
+                               f"{entries} (the ranks' models or buckets differ)")
+        if not 0 <= length <= payload_bound(n):
+            raise RuntimeError(f"{where}: rank {rank} announced {length} bytes, beyond the "
+                               f"bound of {payload_bound(n)} for {n} entries")
 
 
 def ddp_comm_hook(state, bucket):
@@ -60,29 +116,38 @@ def ddp_comm_hook(state, bucket):
         fut = dist.all_reduce(buffer, group=group, async_op=True).get_future()
         return fut.then(lambda f: f.value()[0].div_(world))
 
-    packet = state.compressor.compress([(f"bucket{bucket.index()}", buffer)])
+    index = bucket.index()
+    packet, head = _payload(state, f"bucket{index}", buffer)
     state._advance(bucket)
-    # A CUDA packet is a worst-case-sized buffer; its header holds the length (a host read).
-    packet = packet[: torch.ops.co3.packet_size(packet)] if packet.is_cuda else packet
-    size = torch.tensor([packet.numel()], dtype=torch.int64, device=packet.device)
-    sizes = [torch.empty_like(size) for _ in range(world)]
-    fut = dist.all_gather(sizes, size, group=group, async_op=True).get_future()
+    heads = [torch.empty_like(head) for _ in range(world)]
+    fut = dist.all_gather(heads, head, group=group, async_op=True).get_future()
 
     def gather_and_average(_):
-        lengths = [int(s.item()) for s in sizes]
+        announced = torch.stack(heads).tolist()  # host read 1: sizes the next collective
+        _check_heads(announced, index)
+        lengths = [head[1] for head in announced]
+        mine = lengths[dist.get_rank(group)]
         longest = max(lengths)
-        padded = torch.zeros(longest, dtype=torch.uint8, device=packet.device)
-        padded[: packet.numel()] = packet
+        padded = torch.zeros(longest, dtype=torch.uint8, device=buffer.device)
+        padded[:mine] = packet[:mine]
         gathered = [torch.empty_like(padded) for _ in range(world)]
         dist.all_gather(gathered, padded, group=group, async_op=True).get_future().wait()
-        state.packet_bytes += packet.numel()
-        state.contributed_bytes += 8 + longest
+        failures = [f"rank {r} failed: {bytes(gathered[r][:lengths[r]].cpu().tolist()).decode(errors='replace')}"
+                    for r in range(world) if announced[r][0] == _FAILURE]
+        if failures:
+            raise RuntimeError(f"co3 DDP hook, bucket {index}: " + "; ".join(failures))
+        state.packet_bytes += mine
+        state.contributed_bytes += head.numel() * head.element_size() + longest
         state.elements += buffer.numel()
         # Decode-and-accumulate in rank order (the same float32 sum on every rank), one pass per
-        # packet: on the GPU for CUDA buckets.
+        # packet, on the GPU for CUDA buckets; host read 2: one status wait for all packets.
         total = torch.zeros(buffer.numel(), dtype=torch.float32, device=buffer.device)
-        for rank in range(world):
-            torch.ops.co3.decode_into(gathered[rank][: lengths[rank]], [total], accumulate=True)
+        try:
+            torch.ops.co3.decode_accumulate([gathered[r][:lengths[r]] for r in range(world)],
+                                            [total], labels=[f"rank {r}'s packet"
+                                                             for r in range(world)])
+        except RuntimeError as e:
+            raise RuntimeError(f"co3 DDP hook, bucket {index}: {e}") from e
         buffer.copy_(total.div_(world).view_as(buffer))
         return buffer
 

@@ -15,6 +15,8 @@
 #include "co3/crc32c.h"
 #include "co3/error.h"
 #include "co3/huffman.h"
+#include "co3/detail/decode_chunk.h"
+#include "co3/detail/encode_bits.h"
 #include "hd_validate.h"
 #include "packet_files.h"
 #include "test_data.h"
@@ -86,6 +88,13 @@ TEST(DecodeHd, CanonicalPathAndLookupMatchTheReferenceDecoder) {
       }
       // The lookup entry: its codewords are the reference decoder's, one after another.
       const uint64_t e = b.lut[window & (detail::kLutSize - 1)];
+      if (detail::lut_count(e) == 0) {  // the long path decode_bulk takes for such prefixes
+        uint32_t s_long = 0;
+        ASSERT_EQ(detail::decode_canonical_long(b.view, window, &s_long), l_new) << trial;
+        if (l_new) {
+          ASSERT_EQ(s_long, s_new);
+        }
+      }
       uint64_t w = window & (detail::kLutSize - 1);
       uint32_t used = 0;
       for (uint32_t i = 0; i < detail::lut_count(e); ++i) {
@@ -107,6 +116,103 @@ TEST(DecodeHd, CanonicalPathAndLookupMatchTheReferenceDecoder) {
       EXPECT_TRUE(detail::lut_count(e) == cap || l == 0 ||
                   used + l > static_cast<uint32_t>(detail::kLutBits));
     }
+  }
+}
+
+// A chunk's symbols and status by decode_run alone, the reference for the bulk paths.
+struct Decoded {
+  kernels::Status status;
+  std::vector<uint16_t> symbols;
+};
+Decoded decode_alone(const detail::ChunkTables& t, const std::vector<uint32_t>& words, uint32_t count) {
+  Decoded d{kernels::Status::ok, std::vector<uint16_t>(count)};
+  detail::ChunkStream s;
+  s.words = static_cast<uint32_t>(words.size());
+  d.status = detail::decode_run(s, t, count, [&](uint32_t i) { return words[i]; },
+                                [&](uint32_t j, uint32_t v) { d.symbols[j] = static_cast<uint16_t>(v); });
+  if (d.status == kernels::Status::ok) d.status = detail::finish_chunk(s);
+  return d;
+}
+
+// The rest of a chunk after a bulk start, as host/decoder.cpp finishes it.
+template <uint32_t kCap, int kBits, class Sym>
+kernels::Status finish(detail::ChunkStream& s, const detail::ChunkTables& t, const std::vector<uint32_t>& words,
+                       uint32_t count, uint32_t k, std::vector<Sym>& out) {
+  const auto load = [&](uint32_t i) { return words[i]; };
+  k += detail::decode_bulk<kCap, kBits>(s, t, count - k, load, out.data() + k);
+  const kernels::Status st =
+      detail::decode_run(s, t, count - k, load, [&](uint32_t j, uint32_t v) { out[k + j] = static_cast<Sym>(v); });
+  return st == kernels::Status::ok ? detail::finish_chunk(s) : st;
+}
+
+// decode_bulk and decode_bulk_pair, each continued by decode_run, give decode_run's symbols and
+// verdict on valid chunks and on corrupted ones (flipped bits, missing or extra words, wrong
+// counts), for 8- and 16-bit symbols and codes up to 24 bits.
+template <uint32_t kCap, int kBits>
+void check_bulk_paths(std::mt19937_64& rng) {
+  const uint32_t n = 1u << kBits;
+  const int max_len = kBits + static_cast<int>(rng() % (25 - kBits));
+  const auto len = random_lengths(rng, n, max_len);
+  const Built b = build(len, max_len, kBits);
+  const detail::ChunkTables t{b.lut.data(), b.view};
+  std::vector<uint32_t> rev(n);
+  encode_table(len.data(), n, rev.data());
+  std::vector<uint16_t> coded;
+  for (uint32_t s = 0; s < n; ++s)
+    if (len[s]) coded.push_back(static_cast<uint16_t>(s));
+  const auto chunk = [&](uint32_t* count) {
+    *count = 1 + static_cast<uint32_t>(rng() % 3000);
+    std::vector<uint16_t> sym(*count);
+    for (auto& x : sym) x = coded[rng() % std::min<size_t>(coded.size(), 1 + rng() % 64)];
+    std::vector<uint32_t> words(detail::chunk_words_for(detail::range_bits(sym.data(), 0, sym.size(), len.data())), 0);
+    detail::pack_range(sym.data(), 0, sym.size(), len.data(), rev.data(), 0,
+                       [&](uint64_t w, uint32_t v) { words[w] |= v; });
+    switch (rng() % 6) {
+      case 0: words[rng() % words.size()] ^= 1u << (rng() % 32); break;
+      case 1: words.pop_back(); break;
+      case 2: words.push_back(0); break;
+      case 3: *count += rng() % 2 ? 1 : static_cast<uint32_t>(-1); break;
+      default: break;
+    }
+    return words;
+  };
+  uint32_t ca, cb;
+  const std::vector<uint32_t> wa = chunk(&ca), wb = chunk(&cb);
+  if (ca == 0 || cb == 0) return;
+  const Decoded ra = decode_alone(t, wa, ca), rb = decode_alone(t, wb, cb);
+  // One chunk by decode_bulk.
+  using Sym = std::conditional_t<kBits <= 8, uint8_t, uint16_t>;  // as host/decoder.cpp
+  std::vector<Sym> out(ca + 8);
+  detail::ChunkStream s;
+  s.words = static_cast<uint32_t>(wa.size());
+  ASSERT_EQ((finish<kCap, kBits>(s, t, wa, ca, 0, out)), ra.status);
+  if (ra.status == kernels::Status::ok) {
+    ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), out.begin()));
+  }
+  // Two chunks by decode_bulk_pair.
+  std::vector<Sym> oa(ca + 8), ob(cb + 8);
+  detail::ChunkStream sa, sb;
+  sa.words = static_cast<uint32_t>(wa.size());
+  sb.words = static_cast<uint32_t>(wb.size());
+  uint32_t ka = 0, kb = 0;
+  detail::decode_bulk_pair<kCap, kBits>(sa, sb, t, ca, cb, [&](uint32_t i) { return wa[i]; },
+                                        [&](uint32_t i) { return wb[i]; }, oa.data(), ob.data(), &ka, &kb);
+  ASSERT_EQ((finish<kCap, kBits>(sa, t, wa, ca, ka, oa)), ra.status);
+  ASSERT_EQ((finish<kCap, kBits>(sb, t, wb, cb, kb, ob)), rb.status);
+  if (ra.status == kernels::Status::ok) {
+    ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), oa.begin()));
+  }
+  if (rb.status == kernels::Status::ok) {
+    ASSERT_TRUE(std::equal(rb.symbols.begin(), rb.symbols.end(), ob.begin()));
+  }
+}
+
+TEST(DecodeHd, BulkAndPairedDecodingEqualDecodeRun) {
+  std::mt19937_64 rng(11);
+  for (int trial = 0; trial < 300; ++trial) {
+    SCOPED_TRACE(trial);
+    check_bulk_paths<detail::lut_symbol_cap(8), 8>(rng);
+    check_bulk_paths<detail::lut_symbol_cap(16), 16>(rng);
   }
 }
 

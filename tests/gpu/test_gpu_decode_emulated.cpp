@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -416,6 +418,52 @@ TEST(GpuDecodeEmulated, SameVerdictOnTheFuzzCorpusAndCorruptions) {
       std::memcpy(m.data() + m.size() - 4, &crc, 4);
       expect_same_verdict(m, file.name + ": flipped byte, CRC recomputed");
     }
+  }
+}
+
+// A sender's failure record (FORMAT.md §11) is refused by both decoders with the sender's own
+// error, the one its encoder would have thrown; a forged record naming no encoder error is
+// refused as foreign bytes.
+TEST(GpuDecodeEmulated, FailureRecordRaisesTheSendersError) {
+  std::vector<float> x(300, 1.0f);
+  x[7] = std::numeric_limits<float>::infinity();
+  std::string sender;
+  try {
+    encode(TensorView{x.data(), x.size(), DType::f32}, CodecConfig{});
+  } catch (const Error& e) {
+    sender = e.what();
+  }
+  ASSERT_FALSE(sender.empty());
+  std::vector<uint8_t> record(detail::kFailureRecordBytes + 64, 0xAB);  // worst-case buffer
+  detail::store_failure_record(record.data(), static_cast<uint32_t>(Status::non_finite), 0, 1);
+  const auto expect_sender = [&](const std::function<void()>& run, const std::string& who) {
+    try {
+      run();
+      ADD_FAILURE() << who << " accepted a failure record";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::non_finite) << who;
+      EXPECT_EQ(std::string(e.what()), sender) << who;
+    }
+  };
+  for (const size_t n : {detail::kFailureRecordBytes, record.size()}) {
+    const std::vector<uint8_t> bytes(record.begin(), record.begin() + n);
+    expect_sender([&] { decode(bytes.data(), bytes.size()); }, "the CPU decoder");
+    Batch b;
+    b.packets = {bytes};
+    b.numels = {{300}};
+    b.wants = {{Want{}}};
+    expect_sender([&] { b.run(); }, "the emulated GPU decoder");
+  }
+  for (const uint32_t forged : {0u, static_cast<uint32_t>(Status::crc_mismatch), 999u}) {
+    auto bad = record;
+    detail::store_le(bad.data() + 4, forged);
+    try {
+      decode(bad.data(), bad.size());
+      ADD_FAILURE() << "a forged record was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::corrupt_packet) << e.what();
+    }
+    expect_same_verdict(bad, "forged record " + std::to_string(forged));
   }
 }
 

@@ -36,6 +36,25 @@ class CodecTest(unittest.TestCase):
         co3.decode_into(packet, flat)
         self.assertTrue(torch.equal(flat, co3.decode(packet)[0].flatten()))
 
+    def test_decode_accumulate_and_encode_into(self):
+        torch.manual_seed(3)
+        grads = [torch.randn(2000) * (r + 1) for r in range(3)]
+        packets = [co3.encode(g, format="fp4") for g in grads]
+        total = torch.zeros(2000)
+        co3.decode_accumulate(packets, total)
+        oracle = sum(co3.decode(p)[0] for p in packets)  # decode, then add in list order
+        self.assertTrue(torch.equal(total, oracle))
+        bad = packets[2].clone()
+        bad[50] ^= 1
+        with self.assertRaisesRegex(RuntimeError, "^co3: rank 2: "):
+            co3.decode_accumulate(packets[:2] + [bad], total, labels=["rank 0", "rank 1", "rank 2"])
+        buffer = torch.full((packets[0].numel() + 64,), 0xEE, dtype=torch.uint8)
+        co3.encode_into(grads[0], buffer, format="fp4")
+        self.assertEqual(co3.packet_size(buffer), packets[0].numel())
+        self.assertTrue(torch.equal(buffer[:packets[0].numel()], packets[0]))
+        with self.assertRaises(ValueError):
+            co3.encode_into(grads[0], torch.empty(10, dtype=torch.uint8), format="fp4")
+
     def test_keywords_mirror_the_cli_and_bad_values_are_value_errors(self):
         g = torch.randn(1000)
         for kw in (dict(format="3,2,3"), dict(rounding="stochastic", seed=7),

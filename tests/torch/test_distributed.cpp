@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "co3/error.h"
 #include "co3/torch/codec.h"
 #include "co3/torch/distributed.h"
 
@@ -82,6 +83,62 @@ TEST(Distributed, CompressedAllreduceAveragesTheDecodedPacketsIdenticallyOnEvery
   }
   // fp4: a quarter of float32 or less, even with the headers and tables of two small tensors.
   EXPECT_LT(8.0 * stats[0].packet_bytes / stats[0].elements, 8.0);
+}
+
+// One rank fails to encode (an integer gradient where the others have floats): every rank takes
+// part in both collectives and raises the same error naming rank 1 and its reason; none hangs
+// (the group's timeout would turn a hang into a different error).
+TEST(Distributed, ARankThatFailsToEncodeFailsEveryRankWithItsReason) {
+  auto store = c10::make_intrusive<c10d::HashStore>();
+  const std::vector<std::string> names = {"fc.weight", "fc.bias"};
+  std::vector<std::string> messages(kWorld);
+  std::vector<co3::Errc> codes(kWorld, co3::Errc::io);
+  std::vector<std::exception_ptr> errors(kWorld);
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < kWorld; ++r) {
+    ranks.emplace_back([&, r] {
+      try {
+        auto pg = make_group(store, r);
+        co3::Compressor comp(co3::CompressorOptions{});
+        std::vector<at::Tensor> g = grads_of(r, 0);
+        if (r == 1) g[1] = torch::ones({16}, at::kInt);
+        try {
+          co3::compressed_allreduce(*pg, comp, names, g);
+        } catch (const co3::Error& e) {
+          messages[r] = e.what();
+          codes[r] = e.code();
+        }
+      } catch (...) {
+        errors[r] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : ranks) t.join();
+  for (int r = 0; r < kWorld; ++r) {
+    if (errors[r]) std::rethrow_exception(errors[r]);
+    EXPECT_EQ(codes[r], co3::Errc::invalid_argument) << "rank " << r << ": " << messages[r];
+    EXPECT_NE(messages[r].find("rank 1 failed"), std::string::npos) << messages[r];
+    EXPECT_NE(messages[r].find("fc.bias"), std::string::npos) << messages[r];
+    EXPECT_EQ(messages[r], messages[0]);
+  }
+}
+
+// An announcement beyond any packet's size is refused on every rank before anything is allocated
+// (a garbage size once asked for 2^60 bytes).
+TEST(Distributed, AGarbageSizeIsRefusedBeforeAllocating) {
+  const co3::AllGather fake = [](std::vector<at::Tensor>& out, at::Tensor& in) {
+    for (size_t r = 0; r < out.size(); ++r) out[r].copy_(in);
+    if (in.numel() == 4) out[1][1] = int64_t{1} << 60;  // rank 1's length, garbled
+  };
+  const at::Tensor packet = co3::Codec().encode(torch::randn({1000}));
+  try {
+    co3::exchange_packets(fake, 2, packet, "", c10::Device(at::kCPU), 1000, 1);
+    ADD_FAILURE() << "a garbage size was accepted";
+  } catch (const co3::Error& e) {
+    EXPECT_EQ(e.code(), co3::Errc::corrupt_packet);
+    EXPECT_NE(std::string(e.what()).find("rank 1 announced 1152921504606846976 bytes"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

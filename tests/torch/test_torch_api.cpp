@@ -98,6 +98,50 @@ TEST(TorchCodec, DecodeIntoStridedAndOtherDtypesAndPaddedPackets) {
                "2 outputs for a packet of 1");
 }
 
+// decode_accumulate against an oracle written differently: decode each packet, then add in list
+// order; a corrupt packet in the list is named by its label.
+TEST(TorchCodec, DecodeAccumulateSumsPacketsInOrderAndNamesTheBadOne) {
+  const co3::Codec codec;
+  std::vector<at::Tensor> packets;
+  at::Tensor expect = torch::zeros({3000});
+  for (int r = 0; r < 3; ++r) {
+    torch::manual_seed(r);
+    packets.push_back(codec.encode(torch::randn({3000}) * (r + 1)));
+    expect = expect + codec.decode(packets.back())[0];
+  }
+  at::Tensor sum = torch::zeros({3000});
+  codec.decode_accumulate(packets, {sum});
+  EXPECT_TRUE(torch::equal(sum, expect));
+  at::Tensor half = torch::zeros({3000}, at::kHalf);  // accumulated in float32, rounded once
+  codec.decode_accumulate(packets, {half});
+  EXPECT_TRUE(torch::equal(half, expect.to(at::kHalf)));
+
+  packets[1] = packets[1].clone();
+  packets[1][60] = packets[1][60].item<uint8_t>() ^ 0x01;
+  try {
+    codec.decode_accumulate(packets, {sum}, {"rank 0's packet", "rank 1's packet", "rank 2's packet"});
+    ADD_FAILURE() << "a corrupt packet was accumulated";
+  } catch (const co3::Error& e) {
+    EXPECT_EQ(e.code(), co3::Errc::corrupt_packet);
+    EXPECT_EQ(std::string(e.what()).rfind("rank 1's packet: ", 0), 0u) << e.what();
+  }
+  EXPECT_THROW(codec.decode_accumulate(packets, {sum}, {"one label"}), co3::Error);
+}
+
+// encode_into writes encode's bytes at the start of a reused buffer, and refuses a short one.
+TEST(TorchCodec, EncodeIntoAReusedBuffer) {
+  const co3::Codec codec;
+  const std::vector<at::Tensor> ts = {torch::randn({500, 3}), torch::randn({40}).to(at::kBFloat16)};
+  const at::Tensor packet = codec.encode(ts);
+  at::Tensor buffer = torch::full({packet.numel() + 100}, 0xEE, at::kByte);
+  codec.encode_into(ts, buffer);
+  EXPECT_EQ(co3::packet_size(buffer), packet.numel());
+  EXPECT_TRUE(torch::equal(buffer.narrow(0, 0, packet.numel()), packet));
+  at::Tensor short_buffer = torch::empty({packet.numel() - 1}, at::kByte);
+  EXPECT_THROW(codec.encode_into(ts, short_buffer), co3::Error);
+  EXPECT_THROW(codec.encode_into(ts, torch::empty({100000}, at::kInt)), co3::Error);
+}
+
 TEST(TorchCodec, ErrorsNameTheTensorTheFieldAndTheValue) {
   Codec codec;
   expect_error([&] { codec.encode({torch::zeros({3}), torch::zeros({3}, at::kDouble)}); },

@@ -109,6 +109,47 @@ TEST(TorchGpu, DeviceFoundErrorsRaiseTheCpuError) {
     EXPECT_EQ(std::string(e.what()), cpu_message);
   }
   EXPECT_THROW(codec.decode(packet), co3::Error);
+  // The receiver of the record raises the sender's error too, from the device decoder.
+  at::Tensor out = torch::zeros({4096}, torch::dtype(at::kFloat).device(at::kCUDA));
+  try {
+    codec.decode_into(packet, {out}, /*accumulate=*/true);
+    ADD_FAILURE() << "decode_into accepted a failure record";
+  } catch (const co3::Error& e) {
+    EXPECT_EQ(e.code(), co3::Errc::non_finite);
+    EXPECT_EQ(std::string(e.what()), cpu_message);
+  }
+}
+
+// The device paths of decode_accumulate (one wait for the list) and encode_into (a buffer of
+// max_packet_bytes, no allocation) give the CPU paths' values and bytes.
+TEST(TorchGpu, DecodeAccumulateAndEncodeIntoMatchTheCpu) {
+  REQUIRE_GPU();
+  const Codec codec;
+  std::vector<at::Tensor> cpu_packets, gpu_packets;
+  for (int r = 0; r < 4; ++r) {
+    torch::manual_seed(10 + r);
+    const at::Tensor g = torch::randn({70000}) * 1e-3;
+    cpu_packets.push_back(codec.encode(g));
+    at::Tensor buffer = torch::empty({codec.max_packet_bytes({g.cuda()})},
+                                     torch::dtype(at::kByte).device(at::kCUDA));
+    codec.encode_into({g.cuda()}, buffer);
+    const int64_t n = co3::packet_size(buffer);
+    ASSERT_TRUE(torch::equal(buffer.narrow(0, 0, n).cpu(), cpu_packets.back())) << "rank " << r;
+    gpu_packets.push_back(buffer);  // with its tail: the decoder reads the length from the header
+  }
+  at::Tensor cpu_sum = torch::zeros({70000});
+  codec.decode_accumulate(cpu_packets, {cpu_sum});
+  at::Tensor gpu_sum = torch::zeros({70000}, torch::dtype(at::kFloat).device(at::kCUDA));
+  codec.decode_accumulate(gpu_packets, {gpu_sum});
+  EXPECT_TRUE(torch::equal(gpu_sum.cpu(), cpu_sum));
+  gpu_packets[2] = gpu_packets[2].clone();
+  gpu_packets[2][200] = gpu_packets[2][200].item<uint8_t>() ^ 0x04;
+  try {
+    codec.decode_accumulate(gpu_packets, {gpu_sum});
+    ADD_FAILURE() << "a corrupt packet was accumulated";
+  } catch (const co3::Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("packet 2: ", 0), 0u) << e.what();
+  }
 }
 
 TEST(TorchGpu, CorruptPacketRaisesOnDecodeInto) {

@@ -25,19 +25,23 @@ CodecConfig co3_config(const MethodSpec& m, int threads) {
 
 std::unique_ptr<GradientCompressor> make_compressor(const MethodSpec& m,
                                                     const std::vector<int64_t>& numels,
-                                                    int threads) {
+                                                    int threads, at::Device device) {
   if (m.kind == "fp32") return make_raw_compressor(at::kFloat);
   if (m.kind == "bf16") return make_raw_compressor(at::kBFloat16);
-  if (m.kind == "co3") return make_co3_compressor(co3_config(m, threads), m.gamma, numels);
+  if (m.kind == "co3")
+    return device.is_cuda() ? make_co3_device_compressor(co3_config(m, threads), m.gamma, numels, device)
+                            : make_co3_compressor(co3_config(m, threads), m.gamma, numels);
   if (m.kind == "topk") return make_topk_compressor(m.topk_ratio, numels);
   fail(Errc::invalid_argument, "method '" + m.kind + "': expected fp32, bf16, co3 or topk");
 }
 
 std::unique_ptr<GradientDecoder> make_decoder(const MethodSpec& m,
-                                              const std::vector<int64_t>& numels, int threads) {
+                                              const std::vector<int64_t>& numels, int threads,
+                                              at::Device device) {
   if (m.kind == "fp32") return make_raw_decoder(at::kFloat, numels);
   if (m.kind == "bf16") return make_raw_decoder(at::kBFloat16, numels);
-  if (m.kind == "co3") return make_co3_decoder(numels, threads);
+  if (m.kind == "co3")
+    return device.is_cuda() ? make_co3_device_decoder(numels, device) : make_co3_decoder(numels, threads);
   if (m.kind == "topk") return make_topk_decoder(numels);
   fail(Errc::invalid_argument, "method '" + m.kind + "': expected fp32, bf16, co3 or topk");
 }

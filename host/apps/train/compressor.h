@@ -18,24 +18,29 @@ namespace co3::train {
 class GradientCompressor {
  public:
   virtual ~GradientCompressor() = default;
-  // grads: contiguous float32 CPU tensors, in the model's parameter order.
+  // grads: contiguous float32 tensors, in the model's parameter order, on device() (the CPU
+  // for every method but co3 on a CUDA model, whose kernels code them where they are).
   virtual std::vector<uint8_t> compress(const std::vector<at::Tensor>& grads) = 0;
+  virtual at::Device device() const { return at::kCPU; }
 };
 
 class GradientDecoder {
  public:
   virtual ~GradientDecoder() = default;
-  // Writes every gradient of the packet into `out` (contiguous float32 CPU tensors shaped like
-  // the parameters); throws co3::Error(corrupt_packet) on a packet that does not fit them.
+  // Writes every gradient of the packet into `out` (contiguous float32 tensors shaped like the
+  // parameters, on device()); throws co3::Error(corrupt_packet) on a packet that does not fit.
   virtual void decompress(const uint8_t* data, size_t size, const std::vector<at::Tensor>& out) = 0;
+  virtual at::Device device() const { return at::kCPU; }
 };
 
-// `numels` are the parameter tensors' sizes; `threads` the codec's worker threads.
+// `numels` are the parameter tensors' sizes; `threads` the codec's worker threads; `device`
+// where the model lives (co3 codes CUDA gradients with its kernels, on the GPU).
 std::unique_ptr<GradientCompressor> make_compressor(const MethodSpec& m,
                                                     const std::vector<int64_t>& numels,
-                                                    int threads);
+                                                    int threads, at::Device device);
 std::unique_ptr<GradientDecoder> make_decoder(const MethodSpec& m,
-                                              const std::vector<int64_t>& numels, int threads);
+                                              const std::vector<int64_t>& numels, int threads,
+                                              at::Device device);
 
 // The codec configuration of a co3 method (format names like e3m2 accepted).
 CodecConfig co3_config(const MethodSpec& m, int threads);

@@ -14,6 +14,13 @@ std::unique_ptr<GradientDecoder> make_raw_decoder(at::ScalarType wire,
 std::unique_ptr<GradientCompressor> make_co3_compressor(const CodecConfig& config, float gamma,
                                                         const std::vector<int64_t>& numels);
 std::unique_ptr<GradientDecoder> make_co3_decoder(const std::vector<int64_t>& numels, int threads);
+// co3 on a CUDA model: co3::Compressor / co3::Codec code the gradients on the GPU; only the
+// packet's bytes cross to the host (they are the wire). compress_co3_device.cpp.
+std::unique_ptr<GradientCompressor> make_co3_device_compressor(const CodecConfig& config, float gamma,
+                                                               const std::vector<int64_t>& numels,
+                                                               at::Device device);
+std::unique_ptr<GradientDecoder> make_co3_device_decoder(const std::vector<int64_t>& numels,
+                                                         at::Device device);
 
 std::unique_ptr<GradientCompressor> make_topk_compressor(double ratio,
                                                          const std::vector<int64_t>& numels);

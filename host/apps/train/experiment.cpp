@@ -124,13 +124,14 @@ UserUpdate UserStep::run(Experiment& exp, BatchSampler& sampler, GradientCompres
   loss.backward();
   std::vector<at::Tensor> grads;
   for (const at::Tensor& p : exp.params_)
-    grads.push_back(p.grad().to(at::kCPU, at::kFloat).contiguous());
+    grads.push_back(p.grad().to(compressor.device(), at::kFloat).contiguous());
   UserUpdate u;
   u.loss = loss.item<double>();
   const auto t0 = std::chrono::steady_clock::now();
   u.packet = compressor.compress(grads);
   u.encode_s = seconds_since(t0);
-  if (grads_out) *grads_out = std::move(grads);
+  if (grads_out)
+    for (const at::Tensor& g : grads) grads_out->push_back(g.cpu());
   return u;
 }
 
@@ -138,9 +139,10 @@ double server_step(Experiment& exp, GradientDecoder& decoder,
                    const std::vector<std::vector<uint8_t>>& packets) {
   const auto& params = exp.params();
   std::vector<at::Tensor> sum, buf;
+  const at::TensorOptions where = at::TensorOptions(at::kFloat).device(decoder.device());
   for (int64_t n : exp.numels()) {
-    sum.push_back(at::zeros({n}));
-    buf.push_back(at::empty({n}));
+    sum.push_back(at::zeros({n}, where));
+    buf.push_back(at::empty({n}, where));
   }
   double decode_s = 0;
   // A fixed order (user 0, 1, …) makes the float sum, and so the run, reproducible.

@@ -24,6 +24,7 @@ class Experiment {
   Experiment(const TrainOptions& opts, bool need_train, bool need_test);
 
   const TrainOptions& opts() const { return opts_; }
+  at::Device device() const { return device_; }  // where the model and its gradients live
   Model& model() { return *model_; }
   const std::vector<at::Tensor>& params() const { return params_; }
   const std::vector<int64_t>& numels() const { return numels_; }

@@ -87,6 +87,24 @@ CO3_HD int decode_canonical(const CanonicalView& t, uint64_t window, uint32_t* s
   return lo;
 }
 
+// decode_canonical for a window whose kLutBits-bit prefix has a lookup entry with no codeword
+// (lut_count 0): the same length and symbol, by counting rather than searching. Why it is the
+// same: limit[L] is a multiple of 2^(max_len − L), so the test code < limit[L] for L ≤ kLutBits
+// reads only the prefix, and lut_entry found it false for every such L (the prefix starts no
+// codeword of ≤ kLutBits bits). The length is then the first L > kLutBits with code < limit[L],
+// that is kLutBits + 1 plus the number of L in (kLutBits, max_len] with code ≥ limit[L] (limits
+// never decrease, so those L come first): a fixed loop of compares with no data-dependent
+// branch, where the binary search's branches are mispredicted half the time.
+CO3_HD int decode_canonical_long(const CanonicalView& t, uint64_t window, uint32_t* symbol) {
+  const uint32_t code =
+      reverse_bits(static_cast<uint32_t>(window) & ((1u << t.max_len) - 1), t.max_len);
+  int len = kLutBits + 1;
+  for (int L = kLutBits + 1; L <= t.max_len; ++L) len += code >= t.limit[L] ? 1 : 0;
+  if (len > t.max_len) return 0;
+  *symbol = t.symbols[(code >> (t.max_len - len)) + t.offset[len]];
+  return len;
+}
+
 // Lookup entry for the kLutBits-bit prefix p: the whole codewords it starts with, greedily.
 CO3_HD uint64_t lut_entry(const CanonicalView& t, uint32_t p) {
   const uint32_t cap_by_bits = static_cast<uint32_t>(kLutSymbolBits / t.symbol_bits);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "co3/detail/hd.h"
 
@@ -47,6 +48,61 @@ CO3_HD void pack_range(const Sym* symbols, uint64_t begin, uint64_t end, const u
     }
   }
   if (bits > 0 && window) or_word(word, static_cast<uint32_t>(window));
+}
+
+// A whole chunk's stream written bytewise from offset 0 of a buffer that the chunk owns and that
+// has 8 bytes of room past the stream's last byte: the same bits as pack_range at offset 0 (stream
+// bit b is bit b mod 8 of byte b / 8, i.e. of the little-endian word b / 32), with every byte
+// written by an unconditional 8-byte store instead of a branch per filled word (bits above the
+// stream written so far are zero, so the bytes past it up to its last word end zeroed too).
+struct ByteStreamWriter {
+  uint8_t* start;
+  uint8_t* out;
+  uint64_t acc = 0;
+  int bits = 0;  // < 8 between codewords
+  CO3_HD explicit ByteStreamWriter(uint8_t* p) : start(p), out(p) {}
+  CO3_HD void put(uint32_t rev_code, int len) {
+    acc |= uint64_t{rev_code} << bits;
+    bits += len;
+    memcpy(out, &acc, 8);  // little-endian host: the stream's next bytes
+    const int bytes = bits >> 3;
+    out += bytes;
+    acc >>= 8 * bytes;  // bits ≤ 7 + kMaxCodeLength < 64
+    bits &= 7;
+  }
+  CO3_HD uint64_t finish() {  // the stream's bits
+    memcpy(out, &acc, 8);
+    return 8 * static_cast<uint64_t>(out - start) + static_cast<uint64_t>(bits);
+  }
+};
+
+// Symbols [begin, end) as one chunk's stream into `out` (ByteStreamWriter's room); its bits.
+template <class Sym>
+CO3_HD uint64_t pack_chunk_bytes(const Sym* symbols, uint64_t begin, uint64_t end,
+                                 const uint8_t* lengths, const uint32_t* rev_codes, uint8_t* out) {
+  ByteStreamWriter w(out);
+  for (uint64_t j = begin; j < end; ++j) w.put(rev_codes[symbols[j]], lengths[symbols[j]]);
+  return w.finish();
+}
+
+// Two chunks at once, a codeword of each in turn: each writer's next step waits on its own
+// previous one only, so the two dependency chains overlap. Their bits in *bits_a and *bits_b.
+template <class Sym>
+CO3_HD void pack_chunk_bytes_pair(const Sym* symbols, uint64_t begin_a, uint64_t end_a,
+                                  uint64_t begin_b, uint64_t end_b, const uint8_t* lengths,
+                                  const uint32_t* rev_codes, uint8_t* out_a, uint8_t* out_b,
+                                  uint64_t* bits_a, uint64_t* bits_b) {
+  ByteStreamWriter a(out_a), b(out_b);
+  const uint64_t both = end_a - begin_a < end_b - begin_b ? end_a - begin_a : end_b - begin_b;
+  for (uint64_t j = 0; j < both; ++j) {
+    const uint32_t sa = symbols[begin_a + j], sb = symbols[begin_b + j];
+    a.put(rev_codes[sa], lengths[sa]);
+    b.put(rev_codes[sb], lengths[sb]);
+  }
+  for (uint64_t j = begin_a + both; j < end_a; ++j) a.put(rev_codes[symbols[j]], lengths[symbols[j]]);
+  for (uint64_t j = begin_b + both; j < end_b; ++j) b.put(rev_codes[symbols[j]], lengths[symbols[j]]);
+  *bits_a = a.finish();
+  *bits_b = b.finish();
 }
 
 }  // namespace co3::detail

@@ -30,18 +30,24 @@ struct EntryCode {
   CO3_HD float memory() const { return finite ? diff : 0.0f; }
 };
 
+// The EntryCode of u once its code is known (by quantize_entry, or by the thresholds of
+// code_thresholds.h, which give the same code).
+template <class ValueOf>
+CO3_HD EntryCode entry_code(float u, uint32_t code, ValueOf value_of) {
+  return {code, fsub(u, value_of(code)), (f32_bits(u) & 0x7fffffffu) < 0x7f800000u};
+}
+
 // Converts entry i's u. NaN becomes code 0 (the clamp policy; under the error policy the encoder
 // has refused the tensor before this runs) and ±Inf saturates inside encode_float. value_of(code)
 // must return code_value(f, code, scale): a table on the CPU, the direct computation on the GPU.
 template <class ValueOf>
 CO3_HD EntryCode quantize_entry(float u, uint64_t i, float scale, FloatFormat f, Rounding r,
                                 uint64_t seed, ValueOf value_of) {
-  const uint32_t bits = f32_bits(u);
   uint32_t code = 0;
-  if (bits << 1 <= 0xff000000u) {  // not NaN
+  if (f32_bits(u) << 1 <= 0xff000000u) {  // not NaN
     code = encode_float(fdiv(u, scale), f, r, r == Rounding::stochastic ? random_word(seed, i) : 0);
   }
-  return {code, fsub(u, value_of(code)), (bits & 0x7fffffffu) < 0x7f800000u};
+  return entry_code(u, code, value_of);
 }
 
 // Symbol j of a segment of numel entries packs entries g·j … g·j + g − 1 (FORMAT.md §6), entry t
@@ -54,6 +60,16 @@ CO3_HD uint32_t encode_symbol(uint64_t j, int g, int width, uint64_t numel, Code
     const uint64_t i = j * static_cast<uint64_t>(g) + static_cast<uint64_t>(t);
     if (i < numel) sym |= code_of(i) << (width * t);
   }
+  return sym;
+}
+
+// encode_symbol for a symbol whose g entries all lie below numel (every symbol but a segment's
+// last), without the bound check.
+template <class CodeOf>
+CO3_HD uint32_t encode_whole_symbol(uint64_t j, int g, int width, CodeOf code_of) {
+  uint32_t sym = 0;
+  for (int t = 0; t < g; ++t)
+    sym |= code_of(j * static_cast<uint64_t>(g) + static_cast<uint64_t>(t)) << (width * t);
   return sym;
 }
 

@@ -96,19 +96,4 @@ struct LayoutCursor {
   CO3_HD uint64_t total() const { return at + kCrcBytes; }
 };
 
-// FORMAT.md §11: the failure record a device encoder leaves in the packet buffer instead of a
-// packet when it finds an error it cannot throw (magic "CO3e"; every decoder rejects it).
-inline constexpr uint64_t kFailureRecordBytes = 32;
-CO3_HD void store_failure_record(uint8_t* p, uint32_t code, uint32_t segment, uint64_t detail) {
-  for (uint64_t i = 0; i < kFailureRecordBytes; ++i) p[i] = 0;
-  p[0] = 0x43;
-  p[1] = 0x4F;
-  p[2] = 0x33;
-  p[3] = 0x65;
-  store_le(p + 4, code);
-  store_le(p + 8, segment);
-  store_le(p + 16, detail);
-  store_le(p + 24, kFailureRecordBytes);
-}
-
 }  // namespace co3::detail

@@ -45,6 +45,20 @@ class Codec {
   at::Tensor encode(const std::vector<at::Tensor>& tensors, EncodeReport* report = nullptr,
                     const std::vector<std::string>& names = {}) const;
 
+  // The packet of encode(tensors) written at the start of `buffer` (a contiguous 1-D uint8
+  // tensor on the tensors' device) instead of a new tensor: for a loop that reuses one buffer
+  // per bucket. A buffer of max_packet_bytes(tensors) always suffices. CUDA tensors: coded on
+  // the current stream, no synchronization; the header's total_bytes (packet_size) says where
+  // the packet ends, or the buffer holds a failure record (see above). CPU tensors: coded, then
+  // copied in (Error(invalid_argument) when the buffer is too short for the packet).
+  void encode_into(const std::vector<at::Tensor>& tensors, const at::Tensor& buffer,
+                   const std::vector<std::string>& names = {}) const;
+
+  // The worst-case packet size of these tensors under this configuration (every chunk at the
+  // code length limit, every code table at its largest): host arithmetic on their sizes, no
+  // synchronization. Needs a build with co3's CUDA kernels, whose encoder plan computes it.
+  int64_t max_packet_bytes(const std::vector<at::Tensor>& tensors) const;
+
   // The tensors of a packet (a 1-D uint8 tensor), with their stored shapes (a version-1 packet
   // gives 1-D tensors) and dtypes, or all float32 when `as_float32`; on `device` (default: the
   // packet's). A packet tensor may be longer than its packet (gather padding): the header's
@@ -62,10 +76,25 @@ class Codec {
   void decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& outputs,
                    bool accumulate = false) const;
 
+  // outputs += the sum of the packets' tensors, packet after packet in list order, in float32
+  // and rounded to each output's dtype once (the same float32 sum, so the same bits, on every
+  // rank that decodes the same list): what averaging N
+  // ranks' packets needs, without a temporary per packet. CUDA packets with outputs on their
+  // device are decoded by the kernels one after another and checked together: one
+  // synchronization for the whole list. An error names the packet ("packet r: ...", or
+  // labels[r] when given) and leaves the outputs unspecified.
+  void decode_accumulate(const std::vector<at::Tensor>& packets,
+                         const std::vector<at::Tensor>& outputs,
+                         const std::vector<std::string>& labels = {}) const;
+
   // Per-code-source statistics of one tensor under this configuration (no packet is kept).
   TensorStats stats(const at::Tensor& tensor) const;
 
  private:
+  std::vector<EncodeInput> inputs_of(const std::vector<at::Tensor>& tensors,
+                                     const std::vector<std::string>& names, bool want_device,
+                                     std::vector<at::Tensor>* kept, c10::Device* device,
+                                     bool* on_device) const;
   CodecConfig config_;
 };
 

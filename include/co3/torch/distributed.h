@@ -10,9 +10,11 @@
 //   co3::compressed_allreduce(pg, comp, names, grads);   // grads now hold the average
 //
 // Each rank compresses its gradients (with its compressor's error feedback), the packets are
-// all-gathered (their sizes first, then the payload padded to the largest size), and every rank
-// decodes all of them and averages in rank order: all ranks end with the same bits. The call
-// blocks until the collectives complete (it waits on their work objects).
+// exchanged (exchange_packets below: announcements, then the payloads padded to the largest),
+// and every rank decode-accumulates all of them in rank order on the gradients' device and
+// divides: all ranks end with the same bits. A failure on one rank (a bad dtype, an encoder
+// error) still takes part in every collective, as a message, and every rank raises the same
+// error naming it: no rank is left waiting. The call blocks until the collectives complete.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -30,7 +32,7 @@ namespace co3 {
 
 struct CommStats {
   int64_t packet_bytes = 0;        // this rank's packet
-  int64_t contributed_bytes = 0;   // what this rank put into the all-gathers: 8 (its size) +
+  int64_t contributed_bytes = 0;   // what this rank put into the all-gathers: 32 (its announcement) +
                                    // the padded packet; an all-gather delivers it to W − 1 ranks
   int64_t received_bytes = 0;      // the other ranks' contributions that reached this rank
   int64_t elements = 0;            // gradient entries this rank coded
@@ -41,9 +43,19 @@ using AllGather = std::function<void(std::vector<at::Tensor>& outputs, at::Tenso
 AllGather all_gather_of(c10d::ProcessGroup& pg);
 AllGather all_gather_of(c10d::Backend& backend);  // e.g. a c10d::ProcessGroupGloo
 
-// Every rank's packet (in rank order; this rank's too), each trimmed to its real size.
-std::vector<at::Tensor> all_gather_packets(const AllGather& all_gather, int world_size,
-                                           const at::Tensor& packet, CommStats* stats = nullptr);
+// The exchange under compressed_allreduce (docs/DISTRIBUTED.md): every rank announces
+// [kind, length, entries, tensors] (a packet, or the message of a failure on that rank), every
+// rank checks every announcement alike (the same entries and tensors everywhere, a length below
+// a bound derived from them) before anything is allocated, then the payloads are all-gathered, padded to the
+// largest. Returns every rank's packet (in rank order; this rank's too) trimmed to its length,
+// or throws on every rank alike: Error(invalid_argument) naming each rank that failed and why,
+// or the check that failed. `packet` is this rank's packet (undefined when `failure` says why
+// there is none); `device` is where the payloads travel; `tensors` the count it holds.
+// Host reads: the packet's length (a CUDA packet) and the announcements.
+std::vector<at::Tensor> exchange_packets(const AllGather& all_gather, int world_size,
+                                         const at::Tensor& packet, const std::string& failure,
+                                         c10::Device device, int64_t entries, int64_t tensors,
+                                         CommStats* stats = nullptr);
 
 // Averages `grads` over the ranks in place (see above). `names` key the error memory.
 CommStats compressed_allreduce(const AllGather& all_gather, int world_size, Compressor& compressor,

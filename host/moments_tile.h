@@ -1,0 +1,107 @@
+// moments.h's tile_moments for a full float32 tile of an encode input, laid out so that the
+// compiler vectorizes it: the 256 lanes as arrays (structure of arrays) instead of 256 Moments,
+// and a non-finite entry added as zeros instead of skipped. The bits are tile_moments': every
+// lane performs the same dadd/dmul on the same values in the same order, and adding +0 changes
+// no sum (a lane's sums start at +0 and never become −0: RN gives x + (−x) = +0 and +0 + −0 = +0),
+// nor max_abs (≥ 0). Internal to host/; tests/cpu/test_moments_tile.cpp compares the two.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "co3/codec.h"
+#include "co3/dtype.h"
+#include "co3/moments.h"
+#include "co3/detail/encode_entry.h"
+
+namespace co3::detail {
+
+// The 256 lanes of a tile, one array per field.
+struct TileLanes {
+  alignas(64) double sum[kTileLanes], sum_abs[kTileLanes], sum_sq[kTileLanes];
+  alignas(64) float max_abs[kTileLanes];
+  alignas(64) uint32_t finite[kTileLanes];
+};
+
+// Moments::add of every entry of a full tile into its lane (entry r·256 + l into lane l).
+template <bool kMemory>
+inline __attribute__((always_inline)) void add_tile_rows(TileLanes& t, const float* grad,
+                                                         const float* memory, float gamma) {
+  for (int row = 0; row < kTileEntries; row += kTileLanes) {
+    for (int l = 0; l < kTileLanes; ++l) {
+      const float g = grad[row + l];
+      const float u = kMemory ? fadd(g, fmul(gamma, memory[row + l])) : g;
+      const uint32_t a = f32_bits(u) & 0x7fffffffu;
+      const uint32_t ok = a < 0x7f800000u;
+      // Masks, not branches: a non-finite u becomes +0 by integer ops, so nothing is converted
+      // speculatively and the loop vectorizes.
+      const uint32_t keep = 0u - ok;
+      const double d = static_cast<double>(bits_f32(f32_bits(u) & keep));
+      const float m = bits_f32(a & keep);
+      t.sum[l] = dadd(t.sum[l], d);
+      t.sum_abs[l] = dadd(t.sum_abs[l], static_cast<double>(m));
+      t.sum_sq[l] = dadd(t.sum_sq[l], dmul(d, d));
+      t.max_abs[l] = t.max_abs[l] < m ? m : t.max_abs[l];
+      t.finite[l] += ok;
+    }
+  }
+}
+
+// The same loop compiled for AVX2 (four doubles a vector instead of SSE2's two) and chosen at
+// run time: the same IEEE operations on the same values, so the same bits (no FMA is enabled).
+template <bool kMemory>
+__attribute__((target("avx2"))) void add_tile_rows_avx2(TileLanes& t, const float* grad,
+                                                        const float* memory, float gamma) {
+  add_tile_rows<kMemory>(t, grad, memory, gamma);
+}
+template <bool kMemory>
+void add_tile_rows_any(TileLanes& t, const float* grad, const float* memory, float gamma) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) {
+    add_tile_rows_avx2<kMemory>(t, grad, memory, gamma);
+  } else {
+    add_tile_rows<kMemory>(t, grad, memory, gamma);
+  }
+}
+
+// The moments of entries [first, first + count) of `in` (count ≤ kTileEntries), u = g + γ·e.
+inline Moments tile_moments_fast(const EncodeInput& in, uint64_t first, size_t count) {
+  if (count != kTileEntries || in.grad.dtype != DType::f32) {
+    return tile_moments(
+        [&](size_t i) {
+          return feedback_input(load_as_float(in.grad.data, in.grad.dtype, first + i), in.memory,
+                                in.gamma, first + i);
+        },
+        count);
+  }
+  TileLanes lanes{};
+  const float* const grad = static_cast<const float*>(in.grad.data) + first;
+  if (in.memory) {
+    add_tile_rows_any<true>(lanes, grad, in.memory + first, in.gamma);
+  } else {
+    add_tile_rows_any<false>(lanes, grad, nullptr, 0.0f);
+  }
+  double* const sum = lanes.sum;
+  double* const sum_abs = lanes.sum_abs;
+  double* const sum_sq = lanes.sum_sq;
+  float* const max_abs = lanes.max_abs;
+  uint32_t* const finite = lanes.finite;
+  for (int h = kTileLanes / 2; h >= 1; h /= 2)
+    for (int l = 0; l < h; ++l) {
+      sum[l] = dadd(sum[l], sum[l + h]);
+      sum_abs[l] = dadd(sum_abs[l], sum_abs[l + h]);
+      sum_sq[l] = dadd(sum_sq[l], sum_sq[l + h]);
+      max_abs[l] = max_abs[l + h] > max_abs[l] ? max_abs[l + h] : max_abs[l];
+      finite[l] += finite[l + h];
+    }
+  Moments m;
+  m.sum = sum[0];
+  m.sum_abs = sum_abs[0];
+  m.sum_sq = sum_sq[0];
+  m.max_abs = max_abs[0];
+  m.count = finite[0];
+  m.non_finite = kTileEntries - finite[0];
+  return m;
+}
+
+}  // namespace co3::detail

@@ -1,0 +1,268 @@
+// The encoder's first two passes on the CPU: moments, fit and scale, then conversion, error
+// memory, symbols and the symbol histogram. The per-entry arithmetic is encode_entry.h's and
+// code_thresholds.h's; this file only chooses, once per segment, a loop specialized for what the
+// segment needs (issue 13: a loop generic at run time over dtype, entries per symbol, rounding
+// and error feedback cost more than the conversion itself).
+#include <algorithm>
+#include <mutex>
+
+#include "co3/dtype.h"
+#include "co3/error.h"
+#include "co3/gennorm.h"
+#include "co3/gennorm_scale.h"
+#include "co3/detail/code_thresholds.h"
+#include "co3/detail/encode_checks.h"
+#include "co3/detail/encode_entry.h"
+#include "co3/detail/encode_stats.h"
+#include "co3/detail/trace.h"
+#include "encode_pipeline.h"
+#include "moments_tile.h"
+#include "thread_pool.h"
+
+namespace co3::detail {
+namespace {
+
+Moments segment_moments(const EncodeInput& in, int threads) {
+  const uint64_t tiles = (in.grad.numel + kTileEntries - 1) / kTileEntries;
+  std::vector<Moments> parts(tiles);
+  parallel_for(tiles, threads, 16, [&](size_t b, size_t e) {
+    for (size_t t = b; t < e; ++t) {
+      const uint64_t first = uint64_t{t} * kTileEntries;
+      const size_t count = static_cast<size_t>(std::min<uint64_t>(kTileEntries, in.grad.numel - first));
+      parts[t] = tile_moments_fast(in, first, count);
+    }
+  });
+  return fold_pairwise_in_place(parts.data(), parts.size());
+}
+
+// How a segment's codes are found: quantize_entry itself, the bucket table of
+// code_thresholds.h, or (formats with kCountCmax finite magnitudes: fp4) a count of thresholds.
+enum class Conv { reference, buckets, count };
+constexpr uint32_t kCountCmax = 5;
+
+// The threshold tables of one segment (code_thresholds.h), built when the rounding allows them
+// and the segment is large enough to repay them: T costs a few reference conversions per code,
+// the buckets one pass; below that size the reference conversion per entry is cheaper.
+struct Thresholds {
+  std::vector<uint32_t> T;
+  std::vector<uint64_t> buckets;
+  ThresholdView view{};
+};
+
+constexpr uint32_t kMaxThresholdBuckets = 1u << 17;  // 1 MiB: bf16; fp16 (2^20) stays reference
+
+Conv build_thresholds(const Quantized& q, FloatFormat f, Rounding r, int threads, Thresholds* out) {
+  if (!threshold_rounding(r)) return Conv::reference;
+  const int shift = threshold_bucket_shift(f);
+  // The largest |u| bit pattern of the segment: its maximum, or +Inf's when it holds any
+  // non-finite entry (NaN is mapped to 0 before the lookup).
+  const uint32_t bound = q.moments.non_finite ? kF32InfBits : f32_bits(q.moments.max_abs);
+  const uint32_t cmax = f.max_code();
+  const bool count = cmax == kCountCmax;
+  const uint32_t buckets = count ? 1 : (bound >> shift) + 1;
+  if (buckets > kMaxThresholdBuckets || q.numel < uint64_t{buckets} / 8 + uint64_t{8} * cmax)
+    return Conv::reference;
+  out->T.assign(size_t{cmax} + 2, 0);
+  uint32_t* const T = out->T.data();
+  const float scale = q.scale;
+  parallel_for(cmax, threads, 2048, [&](size_t b, size_t e) {
+    for (size_t c = b; c < e; ++c) T[c + 1] = code_threshold(static_cast<uint32_t>(c + 1), scale, f, r);
+  });
+  if (!count) {
+    out->buckets.resize(buckets);
+    fill_threshold_buckets(T, cmax, shift, out->buckets.data(), buckets);
+  }
+  out->view = {T, out->buckets.data(), cmax, buckets - 1, shift,
+               static_cast<uint32_t>(f.exp_bits + f.man_bits)};
+  return count ? Conv::count : Conv::buckets;
+}
+
+// What a segment's conversion loop reads.
+struct LoopArgs {
+  const void* grad;
+  DType dtype;
+  float* memory;
+  float gamma;
+  uint64_t numel;
+  int g, width;
+  FloatFormat f;
+  Rounding rounding;
+  uint64_t seed;
+  float scale;
+  const float* values;  // code_value of every code; read only with memory or sums
+  ThresholdView view;
+  uint16_t* symbols;
+};
+
+// Symbols [b, e): the calls of the reference loop (feedback_input, quantize_entry or the
+// thresholds' equal code, encode_symbol) with everything the segment fixes made a constant.
+// kG = 0: g read at run time. kSums: Σ(u − q)² and Σu² for a report, otherwise not computed.
+// Counts go to four interleaved histograms (symbol j to copy j mod 4, `stride` bins apart; 0
+// for one) so that runs of one symbol do not wait on their own increments; the caller adds them.
+// Conv::count converts blocks of entries first, a loop the compiler vectorizes.
+template <int kG, bool kF32, bool kMemory, Conv kConv, bool kSums>
+__attribute__((flatten)) void quantize_symbols(const LoopArgs& args, size_t b, size_t e,
+                                               uint64_t* hist, size_t stride, double* err_sq,
+                                               double* ref_sq) {
+  const LoopArgs a = args;  // a local copy: stores to hist or symbols cannot change it
+  const int g = kG ? kG : a.g;
+  const DType dtype = kF32 ? DType::f32 : a.dtype;
+  float* const memory = kMemory ? a.memory : nullptr;
+  const auto value_of = [&](uint32_t code) { return kMemory || kSums ? a.values[code] : 0.0f; };
+  double err = 0, ref = 0;
+  const auto u_of = [&](uint64_t i) { return feedback_input(load_as_float(a.grad, dtype, i), memory, a.gamma, i); };
+  const auto code_for = [&](float u, uint64_t i) {
+    if (kConv == Conv::count) return threshold_count_code<kCountCmax>(a.view.T, a.view.sign_shift, u);
+    if (kConv == Conv::buckets) return threshold_code(a.view, u);
+    return quantize_entry(u, i, a.scale, a.f, a.rounding, a.seed, value_of).code;
+  };
+  const auto finish = [&](float u, uint64_t i, uint32_t code) {  // memory, sums; returns code
+    const EntryCode c = entry_code(u, code, value_of);
+    if (kSums && c.finite) {
+      err += static_cast<double>(c.diff) * c.diff;
+      ref += static_cast<double>(u) * u;
+    }
+    if (kMemory) memory[i] = c.memory();
+    return code;
+  };
+  const auto code_of = [&](uint64_t i) {
+    const float u = u_of(i);
+    return finish(u, i, code_for(u, i));
+  };
+  const auto put = [&](size_t j, uint32_t s, size_t copy) {
+    a.symbols[j] = static_cast<uint16_t>(s);
+    ++hist[copy * stride + s];
+  };
+  // Every symbol but the segment's last has all g entries.
+  const size_t whole = std::min<size_t>(e, a.numel / static_cast<uint64_t>(g));
+  size_t j = b;
+  if (kConv == Conv::count) {
+    constexpr size_t kBlock = 256;  // symbols; u and codes of their entries stay in L1
+    float u[4 * kBlock];
+    uint32_t codes[4 * kBlock];
+    for (; j + kBlock <= whole; j += kBlock) {
+      const uint64_t i0 = j * static_cast<uint64_t>(g);
+      const size_t n = kBlock * static_cast<size_t>(g);
+      for (size_t k = 0; k < n; ++k) u[k] = u_of(i0 + k);
+      for (size_t k = 0; k < n; ++k) codes[k] = threshold_count_code<kCountCmax>(a.view.T, a.view.sign_shift, u[k]);
+      for (size_t t = 0; t < kBlock; ++t)
+        put(j + t, encode_whole_symbol(j + t, g, a.width,
+                                       [&](uint64_t i) { return finish(u[i - i0], i, codes[i - i0]); }),
+            t & 3);
+    }
+  }
+  for (; j + 4 <= whole; j += 4) {
+    const uint32_t s0 = encode_whole_symbol(j, g, a.width, code_of);
+    const uint32_t s1 = encode_whole_symbol(j + 1, g, a.width, code_of);
+    const uint32_t s2 = encode_whole_symbol(j + 2, g, a.width, code_of);
+    const uint32_t s3 = encode_whole_symbol(j + 3, g, a.width, code_of);
+    put(j, s0, 0);
+    put(j + 1, s1, 1);
+    put(j + 2, s2, 2);
+    put(j + 3, s3, 3);
+  }
+  for (; j < e; ++j) put(j, encode_symbol(j, g, a.width, a.numel, code_of), 0);
+  *err_sq += err;
+  *ref_sq += ref;
+}
+
+using LoopFn = void (*)(const LoopArgs&, size_t, size_t, uint64_t*, size_t, double*, double*);
+
+template <int kG, bool kF32, bool kMemory, Conv kConv>
+LoopFn pick_loop(bool sums) {
+  return sums ? quantize_symbols<kG, kF32, kMemory, kConv, true>
+              : quantize_symbols<kG, kF32, kMemory, kConv, false>;
+}
+
+template <int kG, bool kF32, bool kMemory>
+LoopFn pick_loop(Conv conv, bool sums) {
+  if (conv == Conv::count) return pick_loop<kG, kF32, kMemory, Conv::count>(sums);
+  if (conv == Conv::buckets) return pick_loop<kG, kF32, kMemory, Conv::buckets>(sums);
+  return pick_loop<kG, kF32, kMemory, Conv::reference>(sums);
+}
+
+template <int kG>
+LoopFn pick_loop(bool f32, bool memory, Conv conv, bool sums) {
+  if (f32) return memory ? pick_loop<kG, true, true>(conv, sums) : pick_loop<kG, true, false>(conv, sums);
+  return memory ? pick_loop<kG, false, true>(conv, sums) : pick_loop<kG, false, false>(conv, sums);
+}
+
+LoopFn pick_loop(int g, bool f32, bool memory, Conv conv, bool sums) {
+  if (g == 1) return pick_loop<1>(f32, memory, conv, sums);
+  if (g == 2) return pick_loop<2>(f32, memory, conv, sums);
+  return pick_loop<0>(f32, memory, conv, sums);
+}
+
+// The entry histogram from the symbol histogram: each symbol's g entries, less the padding
+// entries of the last symbol (code 0, not entries of the tensor).
+std::vector<uint64_t> entry_histogram(const Quantized& q) {
+  std::vector<uint64_t> h(size_t{1} << q.width, 0);
+  const uint32_t mask = (1u << q.width) - 1;
+  for (uint32_t s = 0; s < q.symbol_hist.size(); ++s)
+    if (q.symbol_hist[s])
+      for (int t = 0; t < q.entries_per_symbol; ++t) h[(s >> (q.width * t)) & mask] += q.symbol_hist[s];
+  if (q.numel) h[0] -= q.symbols.size() * q.entries_per_symbol - q.numel;
+  return h;
+}
+
+}  // namespace
+
+Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads,
+                   bool sums) {
+  CO3_TRACE("quantize");
+  const FloatFormat f = cfg.format;
+  Quantized q;
+  q.numel = in.grad.numel;
+  q.width = f.width();
+  q.entries_per_symbol = resolved_entries_per_symbol(cfg);
+  check_encode_input(in, segment);
+
+  q.moments = segment_moments(in, threads);
+  if (q.moments.non_finite && cfg.non_finite == NonFinitePolicy::error)
+    fail(Errc::non_finite, non_finite_message(segment, q.moments.non_finite));
+  const GenNormFit fit = segment_fit(q.moments, in.fit.has_value(), in.fit ? in.fit->beta : 0.0,
+                                     in.fit ? in.fit->alpha : 0.0);
+  q.beta = fit.beta;
+  q.alpha = fit.alpha;
+  q.scale = choose_scale(cfg.scale.policy, cfg.scale.value, f, q.moments.max_abs, fit.beta,
+                         fit.alpha,
+                         [&](double beta) {
+                           return lookup_optimal_t(scale_table(f, cfg.rounding), beta);
+                         });
+
+  const int g = q.entries_per_symbol;
+  const uint64_t nsym = (q.numel + g - 1) / g;
+  q.symbols.resize(nsym);
+  q.symbol_hist.assign(size_t{1} << (g * q.width), 0);
+  const bool memory = in.memory != nullptr;
+  Thresholds th;
+  const Conv conv = build_thresholds(q, f, cfg.rounding, threads, &th);
+  // Value of each code, for the error memory and the NMSE (and the reference loop's diff).
+  std::vector<float> value;
+  if (memory || sums) {
+    value.resize(size_t{1} << q.width);
+    for (uint32_t c = 0; c < value.size(); ++c) value[c] = code_value(f, c, q.scale);
+  }
+  const LoopArgs args{in.grad.data, in.grad.dtype, in.memory, in.gamma, q.numel, g, q.width,
+                      f, cfg.rounding, cfg.seed, q.scale, value.data(), th.view,
+                      q.symbols.data()};
+  const LoopFn loop = pick_loop(g, in.grad.dtype == DType::f32, memory, conv, sums);
+  std::mutex merge;
+  // Four interleaved histograms for alphabets up to 4096 symbols (fp4 pairs, 8-bit formats);
+  // one for 16-bit symbols, whose counts rarely hit the same bin back to back.
+  const size_t alphabet = q.symbol_hist.size();
+  const size_t copies = alphabet <= 4096 ? 4 : 1;
+  parallel_for(nsym, threads, 1 << 14, [&](size_t b, size_t e) {
+    std::vector<uint64_t> hist(copies * alphabet);
+    double err = 0, ref = 0;
+    loop(args, b, e, hist.data(), copies == 4 ? alphabet : 0, &err, &ref);
+    std::lock_guard<std::mutex> lock(merge);
+    for (size_t k = 0; k < hist.size(); ++k) q.symbol_hist[k % alphabet] += hist[k];
+    q.err_sq += err;
+    q.ref_sq += ref;
+  });
+  q.entry_hist = entry_histogram(q);
+  return q;
+}
+
+}  // namespace co3::detail

@@ -1,0 +1,60 @@
+// The encoder's vectorized tile moments (host/moments_tile.h) equal moments.h's tile_moments bit
+// for bit: full float32 tiles with and without error memory, with NaN, ±Inf, −0 and subnormal
+// entries, and the partial or 2-byte tiles it hands to tile_moments itself.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "moments_tile.h"
+
+namespace {
+
+using namespace co3;
+
+void expect_same(const Moments& a, const Moments& b) {
+  EXPECT_EQ(std::memcmp(&a.sum, &b.sum, sizeof a.sum), 0);
+  EXPECT_EQ(std::memcmp(&a.sum_abs, &b.sum_abs, sizeof a.sum_abs), 0);
+  EXPECT_EQ(std::memcmp(&a.sum_sq, &b.sum_sq, sizeof a.sum_sq), 0);
+  EXPECT_EQ(detail::f32_bits(a.max_abs), detail::f32_bits(b.max_abs));
+  EXPECT_EQ(a.count, b.count);
+  EXPECT_EQ(a.non_finite, b.non_finite);
+}
+
+TEST(MomentsTile, EqualsTileMoments) {
+  std::mt19937_64 rng(5);
+  const size_t n = 3 * kTileEntries + 1000;  // three full tiles and a partial one
+  for (int trial = 0; trial < 12; ++trial) {
+    std::vector<float> g(n), memory(n);
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t r = rng();
+      switch (r % 50) {
+        case 0: g[i] = detail::bits_f32(0x7fc00000u); break;             // NaN
+        case 1: g[i] = detail::bits_f32(0xff800000u); break;             // −Inf
+        case 2: g[i] = -0.0f; break;
+        case 3: g[i] = detail::bits_f32(static_cast<uint32_t>(r >> 40)); break;  // subnormal
+        default: g[i] = std::ldexp(static_cast<float>(static_cast<int64_t>(r >> 20) % 100000), -20 - static_cast<int>(r % 20));
+      }
+      memory[i] = trial % 2 ? std::ldexp(static_cast<float>(static_cast<int64_t>(rng() >> 40) % 1000 - 500), -25) : 0.0f;
+    }
+    if (trial < 4) {  // all finite: the sums themselves, not only the counts, are compared
+      for (auto& v : g)
+        if (!std::isfinite(v)) v = 1e-3f;
+    }
+    EncodeInput in;
+    in.grad = {g.data(), n, DType::f32};
+    in.memory = trial % 2 ? memory.data() : nullptr;
+    in.gamma = 0.7f;
+    for (uint64_t first = 0; first < n; first += kTileEntries) {
+      const size_t count = std::min<uint64_t>(kTileEntries, n - first);
+      const Moments ref = tile_moments(
+          [&](size_t i) { return detail::feedback_input(g[first + i], in.memory, in.gamma, first + i); }, count);
+      SCOPED_TRACE(trial);
+      expect_same(detail::tile_moments_fast(in, first, count), ref);
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,176 @@
+"""Failures inside a DDP step with the co3 hook, two Gloo processes on 127.0.0.1:
+
+- an Inf in one rank's gradient at one step (what mixed precision produces before GradScaler
+  lowers its scale): with non_finite="propagate" (the hook's default) every rank's averaged
+  gradient holds it, GradScaler skips that step on every rank, exactly the steps DDP without the
+  hook skips, the ranks' parameters stay identical, and the bucket's error memory is left as it
+  was before the skipped step;
+- one rank failing inside the hook (an out-of-memory error raised by its compressor): every rank
+  raises the same error naming that rank, within the time bound, and none hangs.
+"""
+import json
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import unittest
+
+import torch
+
+WORLD = 2
+STEPS = 8
+INF_STEP = 4      # after the hook's two plain all-reduce iterations
+FAIL_STEP = 3
+TIMEOUT_S = 120
+
+
+def model_and_data(rank):
+    torch.manual_seed(0)  # the same initial model on every rank
+    model = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 4))
+    g = torch.Generator().manual_seed(1000 + rank)
+    x = torch.randn(STEPS, 16, 32, generator=g)
+    y = torch.randint(0, 4, (STEPS, 16), generator=g)
+    return model, x, y
+
+
+def run_inf(rank, init_file, out_dir, use_co3):
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    import co3
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    model, x, y = model_and_data(rank)
+    ddp = DDP(model)
+    state = None
+    if use_co3:
+        state = co3.CO3HookState(gamma=0.7, format="fp4")
+        ddp.register_comm_hook(state, co3.ddp_comm_hook)
+    opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1.0, growth_interval=1000)
+    skipped, memory_kept = [], None
+    for step in range(STEPS):
+        xs = x[step].clone()
+        if rank == 1 and step == INF_STEP:
+            xs[3, 5] = float("inf")  # this rank's gradient gets Inf/NaN entries
+        if state is not None and step == INF_STEP:
+            before = state.compressor.memory("bucket0").clone()
+        loss = torch.nn.functional.cross_entropy(ddp(xs), y[step])
+        opt.zero_grad()
+        scaler.scale(loss).backward()
+        scale = scaler.get_scale()
+        scaler.step(opt)
+        scaler.update()
+        if scaler.get_scale() < scale:  # GradScaler found an Inf/NaN and skipped the step
+            skipped.append(step)
+        if state is not None and step == INF_STEP:
+            memory_kept = bool(torch.equal(before, state.compressor.memory("bucket0")))
+    tag = "co3" if use_co3 else "plain"
+    torch.save(model.state_dict(), os.path.join(out_dir, f"{tag}_params_{rank}.pt"))
+    with open(os.path.join(out_dir, f"{tag}_result_{rank}.json"), "w") as f:
+        json.dump({"skipped": skipped, "memory_kept": memory_kept}, f)
+
+
+def run_fail(rank, init_file, out_dir):
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    import co3
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    model, x, y = model_and_data(rank)
+    ddp = DDP(model)
+    state = co3.CO3HookState(gamma=0.7, format="fp4")
+    ddp.register_comm_hook(state, co3.ddp_comm_hook)
+    if rank == 1:
+        real = state.compressor.compress
+        calls = {"n": 0}
+
+        def failing(named):
+            calls["n"] += 1
+            if calls["n"] == FAIL_STEP - state.start_iter + 1:
+                raise torch.OutOfMemoryError("simulated: CUDA out of memory on this rank")
+            return real(named)
+
+        state.compressor.compress = failing
+    opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+    message = None
+    for step in range(STEPS):
+        loss = torch.nn.functional.cross_entropy(ddp(x[step]), y[step])
+        opt.zero_grad()
+        try:
+            loss.backward()
+        except Exception as e:  # noqa: BLE001 - the error DDP raises is what is checked
+            message = str(e)
+            break
+        opt.step()
+    with open(os.path.join(out_dir, f"fail_result_{rank}.json"), "w") as f:
+        json.dump({"step": step, "message": message}, f)
+
+
+def worker(kind, rank, out_dir, use_co3):
+    try:
+        init = os.path.join(out_dir, f"rendezvous_{kind}_{use_co3}")
+        if kind == "inf":
+            run_inf(rank, init, out_dir, use_co3)
+        else:
+            run_fail(rank, init, out_dir)
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # everything is written; the process group's teardown is not under test
+
+
+def run_world(test, kind, out, use_co3=True):
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=worker, args=(kind, r, out, use_co3)) for r in range(WORLD)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(TIMEOUT_S)
+    hung = [p for p in procs if p.is_alive()]
+    for p in hung:
+        p.kill()
+        p.join()
+    test.assertFalse(hung, f"{kind}: ranks still running after {TIMEOUT_S} s were killed")
+    test.assertEqual([p.exitcode for p in procs], [0] * WORLD, kind)
+
+
+def load(out, name):
+    with open(os.path.join(out, name)) as f:
+        return json.load(f)
+
+
+class DDPFailureTest(unittest.TestCase):
+    def test_an_inf_on_one_rank_is_skipped_on_every_rank_like_plain_ddp(self):
+        with tempfile.TemporaryDirectory() as out:
+            run_world(self, "inf", out, use_co3=False)
+            run_world(self, "inf", out, use_co3=True)
+            plain = [load(out, f"plain_result_{r}.json") for r in range(WORLD)]
+            co3r = [load(out, f"co3_result_{r}.json") for r in range(WORLD)]
+            params = [torch.load(os.path.join(out, f"co3_params_{r}.pt")) for r in range(WORLD)]
+        self.assertEqual(plain[0]["skipped"], [INF_STEP])  # the oracle: DDP without the hook
+        for r in range(WORLD):
+            self.assertEqual(co3r[r]["skipped"], plain[0]["skipped"], f"rank {r}")
+            self.assertTrue(co3r[r]["memory_kept"], f"rank {r}: the skipped step moved the memory")
+        for name, p in params[0].items():
+            self.assertTrue(torch.isfinite(p).all(), name)
+            self.assertTrue(torch.equal(p, params[1][name]), f"{name} differs between ranks")
+
+    def test_a_rank_failing_in_the_hook_fails_every_rank_with_its_reason(self):
+        with tempfile.TemporaryDirectory() as out:
+            run_world(self, "fail", out)
+            results = [load(out, f"fail_result_{r}.json") for r in range(WORLD)]
+        for r, res in enumerate(results):
+            self.assertEqual(res["step"], FAIL_STEP, f"rank {r}")
+            self.assertIsNotNone(res["message"], f"rank {r} did not raise")
+            self.assertIn("rank 1 failed", res["message"], f"rank {r}")
+            self.assertIn("simulated: CUDA out of memory", res["message"], f"rank {r}")
+
+
+if __name__ == "__main__":
+    unittest.main()
