@@ -2,6 +2,7 @@
 #include <string>
 
 #include "co3/codec.h"
+#include "co3/detail/class_map.h"
 #include "co3/detail/decode_chunk.h"
 #include "co3/detail/decode_values.h"
 #include "co3/detail/trace.h"
@@ -72,6 +73,7 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const detail::Chun
       const uint8_t* words = payload + 4 * first[k];
       detail::ChunkStream s;
       s.words = load_le<uint16_t>(chunk_table + 2 * k);
+      s.padding_mask = detail::padding_entry_mask(k, chunks, d.numel, g, w);
       const uint64_t begin = uint64_t{k} * d.chunk_symbols;
       const uint64_t end = std::min<uint64_t>(nsym, begin + d.chunk_symbols);
       kernels::Status st = detail::decode_run(
@@ -92,6 +94,21 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const detail::Chun
   });
 }
 
+// §6a: the entries a class map marks become ±Inf or NaN in the output dtype.
+template <class Out>
+void apply_class_map(const uint8_t* data, const Descriptor& d, DType out_dtype, void* output,
+                     int threads) {
+  const uint8_t* map = data + d.map_offset();
+  const uint64_t words = detail::class_map_words(detail::class_map_bytes(d.numel, true));
+  uint8_t* out = static_cast<uint8_t*>(output);
+  detail::parallel_for(words, threads, 1 << 14, [&](size_t b, size_t e) {
+    for (size_t w = b; w < e; ++w)
+      detail::apply_class_word(load_le<uint32_t>(map + 4 * w), w, [&](uint64_t i, float v) {
+        detail::store_le(out + i * sizeof(Out), static_cast<Out>(store_bits(v, out_dtype)));
+      });
+  });
+}
+
 void decode_parsed(const uint8_t* data, const detail::ParsedPacket& p,
                    const std::vector<void*>& outputs, bool as_f32, int threads) {
   CO3_TRACE("decode chunks");
@@ -108,10 +125,13 @@ void decode_parsed(const uint8_t* data, const detail::ParsedPacket& p,
           "decode: output " + std::to_string(s) + " is null");
     const DType out = as_f32 ? DType::f32 : static_cast<DType>(d.dtype);
     const detail::ChunkTables view = tables[d.code_table].tables();
-    if (out == DType::f32)
+    if (out == DType::f32) {
       decode_segment<uint32_t>(data, d, view, out, outputs[s], s, threads);
-    else
+      if (d.class_map) apply_class_map<uint32_t>(data, d, out, outputs[s], threads);
+    } else {
       decode_segment<uint16_t>(data, d, view, out, outputs[s], s, threads);
+      if (d.class_map) apply_class_map<uint16_t>(data, d, out, outputs[s], threads);
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 #include "co3/gennorm_scale.h"
 #include "co3/huffman.h"
 #include "co3/rng.h"
+#include "co3/detail/class_map.h"
 #include "co3/detail/encode_bits.h"
 #include "co3/detail/encode_checks.h"
 #include "co3/detail/encode_code.h"
@@ -45,8 +46,9 @@ Moments segment_moments(const EncodeInput& in, int threads) {
 
 }  // namespace
 
-Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads) {
-  CO3_TRACE("quantize");
+Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, size_t segment,
+                        int threads) {
+  CO3_TRACE("moments");
   const FloatFormat f = cfg.format;
   Quantized q;
   q.numel = in.grad.numel;
@@ -66,7 +68,12 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
                          [&](double beta) {
                            return lookup_optimal_t(scale_table(f, cfg.rounding), beta);
                          });
+  return q;
+}
 
+void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& q, int threads) {
+  CO3_TRACE("quantize");
+  const FloatFormat f = cfg.format;
   const int g = q.entries_per_symbol;
   const uint64_t nsym = (q.numel + g - 1) / g;
   q.symbols.resize(nsym);
@@ -82,12 +89,26 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
   const uint64_t numel = q.numel, seed = cfg.seed;
   const int width = q.width;
   const Rounding rounding = cfg.rounding;
-  float* const memory = in.memory;
+  const float* const memory = in.memory;
   const void* const grad = in.grad.data;
   const DType dtype = in.grad.dtype;
   const float gamma = in.gamma;
   const float* const values = value.data();
   uint16_t* const symbols = q.symbols.data();
+  const bool propagate = cfg.non_finite == NonFinitePolicy::propagate;
+  // A tensor with a class map keeps its error memory as it was (a step that a loss scaler skips
+  // must not move it); the map records every non-finite u.
+  q.class_map = has_class_map(packet_coding(cfg), q.moments.non_finite);
+  float* const write = q.class_map ? nullptr : in.memory;
+  if (q.class_map) {
+    q.map_words.resize(class_map_words(class_map_bytes(numel, true)));
+    parallel_for(q.map_words.size(), threads, 1 << 12, [&](size_t b, size_t e) {
+      for (size_t w = b; w < e; ++w)
+        q.map_words[w] = class_map_word(w, numel, [&](uint64_t i) {
+          return feedback_input(load_as_float(grad, dtype, i), memory, gamma, i);
+        });
+    });
+  }
   std::mutex merge;
   parallel_for(nsym, threads, 1 << 14, [&](size_t b, size_t e) {
     std::vector<uint64_t> sh(q.symbol_hist.size()), eh(q.entry_hist.size());
@@ -97,14 +118,14 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
     for (size_t j = b; j < e; ++j) {
       const uint32_t sym = encode_symbol(j, g, width, numel, [&](uint64_t i) {
         const float u = feedback_input(load_as_float(grad, dtype, i), memory, gamma, i);
-        const EntryCode c = quantize_entry(u, i, scale, f, rounding, seed,
+        const EntryCode c = quantize_entry(u, i, scale, f, rounding, seed, propagate,
                                            [&](uint32_t code) { return values[code]; });
         ++entry_bins[c.code];
         if (c.finite) {
           err += static_cast<double>(c.diff) * c.diff;
           ref += static_cast<double>(u) * u;
         }
-        if (memory) memory[i] = c.memory();
+        if (write) write[i] = c.memory();
         return c.code;
       });
       symbols[j] = static_cast<uint16_t>(sym);
@@ -116,6 +137,11 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
     q.err_sq += err;
     q.ref_sq += ref;
   });
+}
+
+Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads) {
+  Quantized q = segment_stats(in, cfg, segment, threads);
+  quantize_symbols(in, cfg, q, threads);
   return q;
 }
 
@@ -214,6 +240,26 @@ namespace co3 {
 
 namespace {
 
+// Copies of the error memories an encode may write, put back by the destructor unless the
+// encode commits: a failed encode leaves every memory as it was.
+class MemoryRollback {
+ public:
+  MemoryRollback(const std::vector<EncodeInput>& inputs, bool enabled) {
+    if (!enabled) return;
+    for (const EncodeInput& in : inputs)
+      if (in.memory) saved_.push_back({in.memory, std::vector<float>(in.memory, in.memory + in.grad.numel)});
+  }
+  MemoryRollback(const MemoryRollback&) = delete;
+  MemoryRollback& operator=(const MemoryRollback&) = delete;
+  ~MemoryRollback() {
+    for (auto& [memory, copy] : saved_) std::copy(copy.begin(), copy.end(), memory);
+  }
+  void commit() { saved_.clear(); }
+
+ private:
+  std::vector<std::pair<float*, std::vector<float>>> saved_;
+};
+
 // encode() with a code built from the data (prior null) or given (a PriorCode).
 std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
                                    const PriorCode* prior, EncodeReport* report) {
@@ -237,12 +283,19 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   check(cfg.shared_code || non_empty <= 65535, Errc::invalid_argument,
         "more than 65535 non-empty tensors in one packet without shared_code");
   if (prior) check_prior_code(*prior, cfg, non_empty);
+  // Every segment's statistics (and the non-finite check) before any error memory is written,
+  // so that a refused tensor leaves every memory as it was.
   std::vector<Segment> segs(inputs.size());
   std::vector<const Quantized*> coded;  // the non-empty segments
   for (size_t i = 0; i < inputs.size(); ++i) {
-    segs[i].q = quantize(inputs[i], cfg, i, threads);
+    segs[i].q = segment_stats(inputs[i], cfg, i, threads);
     if (segs[i].q.numel) coded.push_back(&segs[i].q);
   }
+  // Only a code built from the data can fail after the conversion (more symbols occur than
+  // codes of max_code_length bits tell apart): then the memories are copied, to be put back
+  // if the encode does not complete.
+  MemoryRollback rollback(inputs, !prior && code_may_fail(cfg));
+  for (size_t i = 0; i < inputs.size(); ++i) quantize_symbols(inputs[i], cfg, segs[i].q, threads);
   // One code for all (shared_code) or one per non-empty segment.
   // Codes and chunk sizes; the range ends where the packet is written ("pack").
   std::optional<TraceRange> codebook_range(std::in_place, "codebook");
@@ -278,13 +331,18 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     table_offset.push_back(layout.table(bodies.back().size()));
   }
   std::vector<uint64_t> data_offset;
-  for (const Segment& s : segs) data_offset.push_back(layout.segment(s.words.size(), s.payload_words));
+  bool with_class_maps = false;
+  for (const Segment& s : segs) {
+    data_offset.push_back(layout.segment(s.words.size(), s.payload_words,
+                                         class_map_bytes(s.q.numel, s.q.class_map)));
+    with_class_maps = with_class_maps || s.q.class_map;
+  }
   const uint64_t size = layout.total();
 
   codebook_range.reset();
   CO3_TRACE("pack");
   std::vector<uint8_t> pkt(size, 0);
-  store_header(pkt.data(), with_shapes, size, static_cast<uint32_t>(tables.size()),
+  store_header(pkt.data(), with_shapes, with_class_maps, size, static_cast<uint32_t>(tables.size()),
                static_cast<uint32_t>(segs.size()));
   uint64_t shape_at = kHeaderBytes + kDescriptorBytes * segs.size();
   for (const auto& shape : shapes) {
@@ -301,10 +359,12 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   std::vector<bool> table_reported(tables.size(), false);
   for (size_t i = 0; i < segs.size(); ++i) {
     const Segment& s = segs[i];
-    store_descriptor(pkt.data() + kHeaderBytes + kDescriptorBytes * i,
-                     segment_descriptor(pc, s.q.numel, inputs[i].grad.dtype, s.table,
-                                        data_offset[i], s.payload_words, s.q.scale, s.q.beta,
-                                        s.q.alpha));
+    const Descriptor d = segment_descriptor(pc, s.q.numel, inputs[i].grad.dtype, s.table,
+                                            data_offset[i], s.payload_words, s.q.scale, s.q.beta,
+                                            s.q.alpha, s.q.class_map);
+    store_descriptor(pkt.data() + kHeaderBytes + kDescriptorBytes * i, d);
+    for (size_t w = 0; w < s.q.map_words.size(); ++w)
+      store_le(pkt.data() + d.map_offset() + 4 * w, s.q.map_words[w]);
     uint8_t* table = pkt.data() + data_offset[i];
     for (size_t k = 0; k < s.words.size(); ++k) store_le(table + 2 * k, s.words[k]);
     if (s.q.numel)
@@ -318,7 +378,8 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
       r.scale = s.q.scale;
       r.entropy_bits = entropy_bits(s.q.entry_hist);
       r.symbol_entropy_bits = entropy_bits(s.q.symbol_hist) / s.q.entries_per_symbol;
-      r.payload_bits = 8 * segment_data_bytes(s.words.size(), s.payload_words);
+      r.payload_bits = 8 * segment_data_bytes(s.words.size(), s.payload_words,
+                                              class_map_bytes(s.q.numel, s.q.class_map));
       // A shared table is counted once, with the first segment that uses it.
       if (s.q.numel && !table_reported[s.table]) {
         r.table_bits = 8 * table_bytes(bodies[s.table].size());
@@ -330,6 +391,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   }
   store_le(pkt.data() + size - 4, crc32c_parallel(pkt.data(), size - 4, threads));
   if (report) report->packet_bytes = size;
+  rollback.commit();
   return pkt;
 }
 
