@@ -247,7 +247,8 @@ class MemoryRollback {
   MemoryRollback(const std::vector<EncodeInput>& inputs, bool enabled) {
     if (!enabled) return;
     for (const EncodeInput& in : inputs)
-      if (in.memory) saved_.push_back({in.memory, std::vector<float>(in.memory, in.memory + in.grad.numel)});
+      if (in.memory)
+        saved_.push_back({in.memory, std::vector<float>(in.memory, in.memory + in.grad.numel)});
   }
   MemoryRollback(const MemoryRollback&) = delete;
   MemoryRollback& operator=(const MemoryRollback&) = delete;

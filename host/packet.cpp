@@ -73,7 +73,8 @@ ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
        "packet: version " + std::to_string(version) + " unsupported (this co3 reads 1 to 3)");
   const uint16_t flags = load_le<uint16_t>(data + 6);
   need(flags_valid(version, flags),
-       "packet: flags " + std::to_string(flags) + " invalid for version " + std::to_string(version));
+       "packet: flags " + std::to_string(flags) + " invalid for version " +
+           std::to_string(version));
   const bool maps_allowed = version == kVersionNonFinite;
   const uint64_t total = load_le<uint64_t>(data + 8);
   need(total == size, "packet: total_bytes " + std::to_string(total) + " but " +

@@ -179,7 +179,8 @@ TEST(EncodeCode, TableBodySizeWriterAndReaderAgree) {
 TEST(EncodeEntry, NonFiniteAndTheErrorMemory) {
   const co3::FloatFormat f = co3::formats::fp4;
   auto value = [&](uint32_t c) { return code_value(f, c, 0.5f); };
-  const EntryCode one = quantize_entry(0.5f, 0, 0.5f, f, co3::Rounding::nearest_even, 0, false, value);
+  const EntryCode one =
+      quantize_entry(0.5f, 0, 0.5f, f, co3::Rounding::nearest_even, 0, false, value);
   EXPECT_EQ(one.code, co3::encode_float(1.0f, f, co3::Rounding::nearest_even));
   EXPECT_EQ(one.memory(), 0.0f);
   const EntryCode nan =
@@ -193,7 +194,8 @@ TEST(EncodeEntry, NonFiniteAndTheErrorMemory) {
   EXPECT_EQ(inf.memory(), 0.0f);
   // 'propagate': every non-finite u is code 0 (the class map says what it was).
   for (float u : {-INFINITY, INFINITY, std::nanf("")}) {
-    const EntryCode kept = quantize_entry(u, 0, 0.5f, f, co3::Rounding::nearest_even, 0, true, value);
+    const EntryCode kept =
+        quantize_entry(u, 0, 0.5f, f, co3::Rounding::nearest_even, 0, true, value);
     EXPECT_EQ(kept.code, 0u);
     EXPECT_FALSE(kept.finite);
   }

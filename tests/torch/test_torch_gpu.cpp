@@ -73,11 +73,17 @@ TEST(TorchGpu, DecodeGivesTheCpuValuesAndAccumulates) {
     EXPECT_TRUE(torch::equal(sums[i].to(at::kCPU), want[i].to(at::kFloat) * 2)) << i;
 }
 
-TEST(TorchGpu, CompressorMemoryMatchesTheCpu) {
-  REQUIRE_GPU();
+// fp4 with error feedback, the compressor's other defaults.
+co3::CompressorOptions fp4_options() {
   co3::CompressorOptions o;
   o.config.format = co3::formats::fp4;
   o.gamma = 0.7f;
+  return o;
+}
+
+TEST(TorchGpu, CompressorMemoryMatchesTheCpu) {
+  REQUIRE_GPU();
+  const co3::CompressorOptions o = fp4_options();
   co3::Compressor on_cpu(o), on_gpu(o);
   for (int step = 0; step < 3; ++step) {
     torch::manual_seed(100 + step);
@@ -158,9 +164,7 @@ TEST(TorchGpu, AFailingCompressLeavesEveryMemoryAsItWas) {
 // and the non-finite entries decode (and accumulate) to themselves.
 TEST(TorchGpu, PropagatedNonFiniteEntriesDecodeToThemselves) {
   REQUIRE_GPU();
-  co3::CompressorOptions o;
-  o.config.format = co3::formats::fp4;
-  o.gamma = 0.7f;
+  const co3::CompressorOptions o = fp4_options();
   co3::Compressor on_cpu(o), on_gpu(o);
   torch::manual_seed(8);
   at::Tensor g = torch::randn({5000}) * 1e-2;

@@ -27,7 +27,8 @@ CO3_HD uint32_t entry_class(float u) {
 
 // The value a non-finite class decodes to (a quiet NaN for kClassNaN).
 CO3_HD float class_value(uint32_t c) {
-  return bits_f32(c == kClassPosInf ? 0x7f800000u : (c == kClassNegInf ? 0xff800000u : 0x7fc00000u));
+  return bits_f32(c == kClassPosInf ? 0x7f800000u
+                                    : (c == kClassNegInf ? 0xff800000u : 0x7fc00000u));
 }
 
 // 32-bit words a map of `map_bytes` bytes holds (map_bytes is a multiple of 8).
