@@ -92,7 +92,8 @@ void validate(const CodecConfig& c) {
   check(c.code == CodeSource::histogram || L >= g * c.format.width(), Errc::invalid_argument,
         "max code length " + str(L) + " cannot give all 2^" + str(g * c.format.width()) +
             " symbols a code (model codes need at least the symbol width)");
-  check(c.non_finite == NonFinitePolicy::error || c.non_finite == NonFinitePolicy::clamp,
+  check(c.non_finite == NonFinitePolicy::error || c.non_finite == NonFinitePolicy::clamp ||
+            c.non_finite == NonFinitePolicy::propagate,
         Errc::invalid_argument, "non-finite: unknown policy");
   check(c.threads >= 0, Errc::invalid_argument, "threads: " + str(c.threads) + " is negative");
 }
@@ -206,10 +207,20 @@ CodeSource parse_code_source(const std::string& s) {
   fail(Errc::invalid_argument, "code '" + s + "': expected histogram, gennorm, normal or laplace");
 }
 
+const char* to_string(NonFinitePolicy p) {
+  switch (p) {
+    case NonFinitePolicy::error: return "error";
+    case NonFinitePolicy::clamp: return "clamp";
+    case NonFinitePolicy::propagate: return "propagate";
+  }
+  return "?";
+}
+
 NonFinitePolicy parse_non_finite(const std::string& s) {
-  if (s == "error") return NonFinitePolicy::error;
-  if (s == "clamp") return NonFinitePolicy::clamp;
-  fail(Errc::invalid_argument, "non-finite '" + s + "': expected error or clamp");
+  for (NonFinitePolicy p :
+       {NonFinitePolicy::error, NonFinitePolicy::clamp, NonFinitePolicy::propagate})
+    if (s == to_string(p)) return p;
+  fail(Errc::invalid_argument, "non-finite '" + s + "': expected error, clamp or propagate");
 }
 
 }  // namespace co3

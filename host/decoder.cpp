@@ -2,6 +2,7 @@
 #include <string>
 
 #include "co3/codec.h"
+#include "co3/detail/class_map.h"
 #include "co3/detail/decode_chunk.h"
 #include "co3/detail/decode_values.h"
 #include "co3/detail/trace.h"
@@ -54,6 +55,7 @@ struct ChunkJob {
   const uint8_t* words;
   uint32_t word_count, count;
   Sym* sym;  // count + kSymbolSlack slots
+  uint32_t padding_mask;  // detail::padding_entry_mask of the chunk
   uint32_t load(uint32_t i) const { return load_le<uint32_t>(words + 4 * uint64_t{i}); }
 };
 constexpr uint32_t kSymbolSlack = 16;  // ≥ decode_bulk's 8 slots and its kCap
@@ -67,7 +69,11 @@ kernels::Status finish_chunk_symbols(detail::ChunkStream& s, const detail::Chunk
   if (kCap) k += detail::decode_bulk<kCap, kSymbolBits>(s, t, c.count - k, load, c.sym + k);
   const kernels::Status st = detail::decode_run(
       s, t, c.count - k, load, [&](uint32_t j, uint32_t v) { c.sym[k + j] = static_cast<Sym>(v); });
-  return st == kernels::Status::ok ? detail::finish_chunk(s) : st;
+  if (st != kernels::Status::ok) return st;
+  // The bulk loop may have decoded the chunk's last symbol: take it from the symbols.
+  s.padding_mask = c.padding_mask;
+  s.last = c.count ? c.sym[c.count - 1] : 0;
+  return detail::finish_chunk(s);
 }
 
 // Two chunks' symbols (b.count = 0: chunk a alone), their bulk interleaved (decode_bulk_pair).
@@ -126,7 +132,8 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const detail::Chun
   const auto job = [&](size_t k, Sym* sym) {
     const uint64_t begin = uint64_t{k} * d.chunk_symbols;
     return ChunkJob<Sym>{payload + 4 * first[k], load_le<uint16_t>(chunk_table + 2 * k),
-                    static_cast<uint32_t>(std::min<uint64_t>(nsym, begin + d.chunk_symbols) - begin), sym};
+                         static_cast<uint32_t>(std::min<uint64_t>(nsym, begin + d.chunk_symbols) - begin),
+                         sym, detail::padding_entry_mask(k, chunks, d.numel, g, w)};
   };
   // Entries of chunk k's symbols (the last symbol of a segment may be partly padding).
   const auto write = [&](size_t k, const ChunkJob<Sym>& c) {
@@ -153,7 +160,7 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const detail::Chun
     Sym* const sym_b = sym.data() + d.chunk_symbols + kSymbolSlack;
     for (size_t k = b; k < e; k += 2) {
       const ChunkJob ja = job(k, sym.data());
-      const ChunkJob<Sym> jb = k + 1 < e ? job(k + 1, sym_b) : ChunkJob<Sym>{nullptr, 0, 0, sym_b};
+      const ChunkJob<Sym> jb = k + 1 < e ? job(k + 1, sym_b) : ChunkJob<Sym>{nullptr, 0, 0, sym_b, 0};
       kernels::Status st[2];
       decode_pair(tables, ja, jb, &st[0], &st[1]);
       for (size_t i = 0; i < 2; ++i)
@@ -162,6 +169,21 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const detail::Chun
       write(k, ja);
       if (jb.count) write(k + 1, jb);
     }
+  });
+}
+
+// §6a: the entries a class map marks become ±Inf or NaN in the output dtype.
+template <class Out>
+void apply_class_map(const uint8_t* data, const Descriptor& d, DType out_dtype, void* output,
+                     int threads) {
+  const uint8_t* map = data + d.map_offset();
+  const uint64_t words = detail::class_map_words(detail::class_map_bytes(d.numel, true));
+  uint8_t* out = static_cast<uint8_t*>(output);
+  detail::parallel_for(words, threads, 1 << 14, [&](size_t b, size_t e) {
+    for (size_t w = b; w < e; ++w)
+      detail::apply_class_word(load_le<uint32_t>(map + 4 * w), w, [&](uint64_t i, float v) {
+        detail::store_le(out + i * sizeof(Out), static_cast<Out>(store_bits(v, out_dtype)));
+      });
   });
 }
 
@@ -185,9 +207,11 @@ void decode_parsed(const uint8_t* data, const detail::ParsedPacket& p,
     if (out == DType::f32) {
       if (byte_symbols) decode_segment<uint32_t, uint8_t>(data, d, view, out, outputs[s], s, threads);
       else decode_segment<uint32_t, uint16_t>(data, d, view, out, outputs[s], s, threads);
+      if (d.class_map) apply_class_map<uint32_t>(data, d, out, outputs[s], threads);
     } else {
       if (byte_symbols) decode_segment<uint16_t, uint8_t>(data, d, view, out, outputs[s], s, threads);
       else decode_segment<uint16_t, uint16_t>(data, d, view, out, outputs[s], s, threads);
+      if (d.class_map) apply_class_map<uint16_t>(data, d, out, outputs[s], threads);
     }
   }
 }

@@ -21,11 +21,20 @@ struct Quantized {
   double beta = 0, alpha = 0;
   float scale = 1;
   double err_sq = 0, ref_sq = 0;  // Σ(u − q)², Σ u² over finite entries
+  bool class_map = false;           // FORMAT.md §6a: the 'propagate' policy met NaN/Inf
+  std::vector<uint32_t> map_words;  // the map, when class_map
 };
 
-// Error feedback, moments, fit, scale, conversion, histograms; writes the error memory.
-// `segment` only names the tensor in error messages. err_sq and ref_sq (a report's NMSE) are
+// Error feedback, moments, fit, scale: everything up to the conversion. Throws on NaN/Inf
+// under the 'error' policy; writes nothing, so an encoder can check every segment before it
+// changes any error memory. `segment` only names the tensor in error messages.
+Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads);
+// Conversion, symbols, histograms (and the class map) of a segment after segment_stats; writes
+// the error memory unless the segment has a class map. err_sq and ref_sq (a report's NMSE) are
 // summed only when `sums` is set.
+void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& q, int threads,
+                      bool sums);
+// Both, for one segment.
 Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads,
                    bool sums);
 

@@ -10,6 +10,7 @@
 #include "co3/error.h"
 #include "co3/gennorm.h"
 #include "co3/huffman.h"
+#include "co3/detail/class_map.h"
 #include "co3/detail/encode_bits.h"
 #include "co3/detail/encode_checks.h"
 #include "co3/detail/encode_code.h"
@@ -151,6 +152,27 @@ namespace co3 {
 
 namespace {
 
+// Copies of the error memories an encode may write, put back by the destructor unless the
+// encode commits: a failed encode leaves every memory as it was.
+class MemoryRollback {
+ public:
+  MemoryRollback(const std::vector<EncodeInput>& inputs, bool enabled) {
+    if (!enabled) return;
+    for (const EncodeInput& in : inputs)
+      if (in.memory)
+        saved_.push_back({in.memory, std::vector<float>(in.memory, in.memory + in.grad.numel)});
+  }
+  MemoryRollback(const MemoryRollback&) = delete;
+  MemoryRollback& operator=(const MemoryRollback&) = delete;
+  ~MemoryRollback() {
+    for (auto& [memory, copy] : saved_) std::copy(copy.begin(), copy.end(), memory);
+  }
+  void commit() { saved_.clear(); }
+
+ private:
+  std::vector<std::pair<float*, std::vector<float>>> saved_;
+};
+
 // encode() with a code built from the data (prior null) or given (a PriorCode).
 std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
                                    const PriorCode* prior, EncodeReport* report) {
@@ -173,12 +195,20 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   check(cfg.shared_code || non_empty <= 65535, Errc::invalid_argument,
         "more than 65535 non-empty tensors in one packet without shared_code");
   if (prior) check_prior_code(*prior, cfg, non_empty);
+  // Every segment's statistics (and the non-finite check) before any error memory is written,
+  // so that a refused tensor leaves every memory as it was.
   std::vector<Segment> segs(inputs.size());
   std::vector<const Quantized*> coded;  // the non-empty segments
   for (size_t i = 0; i < inputs.size(); ++i) {
-    segs[i].q = quantize(inputs[i], cfg, i, threads, report != nullptr);
+    segs[i].q = segment_stats(inputs[i], cfg, i, threads);
     if (segs[i].q.numel) coded.push_back(&segs[i].q);
   }
+  // Only a code built from the data can fail after the conversion (more symbols occur than
+  // codes of max_code_length bits tell apart): then the memories are copied, to be put back
+  // if the encode does not complete.
+  MemoryRollback rollback(inputs, !prior && code_may_fail(cfg));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    quantize_symbols(inputs[i], cfg, segs[i].q, threads, report != nullptr);
   // One code for all (shared_code) or one per non-empty segment.
   // Codes and chunk sizes; the range ends where the packet is written ("pack").
   std::optional<TraceRange> codebook_range(std::in_place, "codebook");
@@ -213,14 +243,18 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     table_offset.push_back(layout.table(bodies.back().size()));
   }
   std::vector<uint64_t> data_offset;
-  for (const Segment& s : segs)
-    data_offset.push_back(layout.segment(s.packed.words.size(), s.packed.payload_words));
+  bool with_class_maps = false;
+  for (const Segment& s : segs) {
+    data_offset.push_back(layout.segment(s.packed.words.size(), s.packed.payload_words,
+                                         class_map_bytes(s.q.numel, s.q.class_map)));
+    with_class_maps = with_class_maps || s.q.class_map;
+  }
   const uint64_t size = layout.total();
 
   codebook_range.reset();
   CO3_TRACE("pack");
   std::vector<uint8_t> pkt(size, 0);
-  store_header(pkt.data(), with_shapes, size, static_cast<uint32_t>(tables.size()),
+  store_header(pkt.data(), with_shapes, with_class_maps, size, static_cast<uint32_t>(tables.size()),
                static_cast<uint32_t>(segs.size()));
   uint64_t shape_at = kHeaderBytes + kDescriptorBytes * segs.size();
   for (const auto& shape : shapes) {
@@ -237,10 +271,12 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   std::vector<bool> table_reported(tables.size(), false);
   for (size_t i = 0; i < segs.size(); ++i) {
     const Segment& s = segs[i];
-    store_descriptor(pkt.data() + kHeaderBytes + kDescriptorBytes * i,
-                     segment_descriptor(pc, s.q.numel, inputs[i].grad.dtype, s.table,
-                                        data_offset[i], s.packed.payload_words, s.q.scale, s.q.beta,
-                                        s.q.alpha));
+    const Descriptor d = segment_descriptor(pc, s.q.numel, inputs[i].grad.dtype, s.table,
+                                            data_offset[i], s.packed.payload_words, s.q.scale,
+                                            s.q.beta, s.q.alpha, s.q.class_map);
+    store_descriptor(pkt.data() + kHeaderBytes + kDescriptorBytes * i, d);
+    for (size_t w = 0; w < s.q.map_words.size(); ++w)
+      store_le(pkt.data() + d.map_offset() + 4 * w, s.q.map_words[w]);
     uint8_t* table = pkt.data() + data_offset[i];
     const std::vector<uint16_t>& words = s.packed.words;
     for (size_t k = 0; k < words.size(); ++k) store_le(table + 2 * k, words[k]);
@@ -253,7 +289,8 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
       r.scale = s.q.scale;
       r.entropy_bits = entropy_bits(s.q.entry_hist);
       r.symbol_entropy_bits = entropy_bits(s.q.symbol_hist) / s.q.entries_per_symbol;
-      r.payload_bits = 8 * segment_data_bytes(s.packed.words.size(), s.packed.payload_words);
+      r.payload_bits = 8 * segment_data_bytes(s.packed.words.size(), s.packed.payload_words,
+                                              class_map_bytes(s.q.numel, s.q.class_map));
       // A shared table is counted once, with the first segment that uses it.
       if (s.q.numel && !table_reported[s.table]) {
         r.table_bits = 8 * table_bytes(bodies[s.table].size());
@@ -265,6 +302,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   }
   store_le(pkt.data() + size - 4, crc32c_parallel(pkt.data(), size - 4, threads));
   if (report) report->packet_bytes = size;
+  rollback.commit();
   return pkt;
 }
 

@@ -14,17 +14,25 @@ ErrorFeedback::ErrorFeedback(float gamma) : gamma_(gamma) {
 std::vector<uint8_t> ErrorFeedback::encode(
     const std::vector<std::pair<std::string, TensorView>>& grads, const CodecConfig& config,
     EncodeReport* report) {
+  // co3::encode leaves the memories as they were when it fails; a name first seen here gets
+  // its memory only once the encode succeeds.
+  std::map<std::string, std::vector<float>> fresh;
   std::vector<EncodeInput> inputs;
   inputs.reserve(grads.size());
   for (const auto& [name, grad] : grads) {
     auto it = memory_.find(name);
-    if (it == memory_.end()) it = memory_.emplace(name, std::vector<float>(grad.numel, 0.0f)).first;
+    if (it == memory_.end()) {
+      it = fresh.find(name);
+      if (it == fresh.end()) it = fresh.emplace(name, std::vector<float>(grad.numel, 0.0f)).first;
+    }
     check(it->second.size() == grad.numel, Errc::invalid_argument,
           "error feedback: tensor '" + name + "' has " + std::to_string(grad.numel) +
               " elements but its memory has " + std::to_string(it->second.size()));
     inputs.push_back({grad, it->second.data(), gamma_});
   }
-  return co3::encode(inputs, config, report);
+  std::vector<uint8_t> packet = co3::encode(inputs, config, report);
+  memory_.merge(fresh);
+  return packet;
 }
 
 const std::vector<float>& ErrorFeedback::memory(const std::string& name) const {

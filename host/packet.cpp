@@ -7,6 +7,7 @@
 #include "co3/detail/trace.h"
 #include "co3/detail/encode_checks.h"
 #include "co3/detail/failure_record.h"
+#include "co3/detail/validate_packet.h"
 #include "co3/error.h"
 #include "co3/huffman.h"
 #include "co3/kernels/status.h"
@@ -27,7 +28,8 @@ bool all_zero(const uint8_t* p, size_t n) {
 }
 
 // Descriptor fields that can be checked alone (FORMAT.md §3).
-void check_descriptor(const Descriptor& d, const uint8_t* raw, const std::string& at) {
+void check_descriptor(const Descriptor& d, const uint8_t* raw, bool maps_allowed,
+                      const std::string& at) {
   need(d.numel <= kMaxElements, at + "num_elements " + std::to_string(d.numel) + " exceeds 2^48");
   need(std::isfinite(d.scale) && d.scale > 0, at + "scale is not finite and > 0");
   need(std::isfinite(d.beta) && d.beta >= 0, at + "beta is not finite and >= 0");
@@ -50,9 +52,12 @@ void check_descriptor(const Descriptor& d, const uint8_t* raw, const std::string
        at + "entries_per_symbol " + std::to_string(d.entries_per_symbol) + " invalid for width " +
            std::to_string(w));
   need(d.code_source <= 3, at + "code_source " + std::to_string(d.code_source) + " unknown");
-  need(all_zero(raw + 51, 13), at + "reserved bytes are not zero");
+  need(all_zero(raw + 52, 12), at + "reserved bytes are not zero");
   need((d.numel == 0) == (d.code_table == kNoTable),
        at + "code_table must be 0xFFFF exactly when num_elements is 0");
+  need(class_map_flag_valid(d, maps_allowed),
+       at + "class_map " + std::to_string(d.class_map) +
+           " invalid (0, or 1 in a version-3 packet for a segment with entries)");
 }
 
 }  // namespace
@@ -67,12 +72,13 @@ ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
        "packet: " + std::to_string(size) + " bytes is shorter than a header");
   need(std::equal(kMagic, kMagic + 4, data), "packet: bad magic (not a co3 packet)");
   const uint16_t version = load_le<uint16_t>(data + 4);
-  need(version == kVersionPlain || version == kVersionShapes,
-       "packet: version " + std::to_string(version) + " unsupported (this co3 reads 1 and 2)");
+  need(version == kVersionPlain || version == kVersionShapes || version == kVersionNonFinite,
+       "packet: version " + std::to_string(version) + " unsupported (this co3 reads 1 to 3)");
   const uint16_t flags = load_le<uint16_t>(data + 6);
-  need(
-      version == kVersionShapes ? flags == kFlagShapes : flags == 0,
-      "packet: flags " + std::to_string(flags) + " invalid for version " + std::to_string(version));
+  need(flags_valid(version, flags),
+       "packet: flags " + std::to_string(flags) + " invalid for version " +
+           std::to_string(version));
+  const bool maps_allowed = version == kVersionNonFinite;
   const uint64_t total = load_le<uint64_t>(data + 8);
   need(total == size, "packet: total_bytes " + std::to_string(total) + " but " +
                           std::to_string(size) + " bytes given (truncated or padded)");
@@ -138,7 +144,7 @@ ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
     const std::string at = "segment " + std::to_string(s) + ": ";
     const uint8_t* raw = data + kHeaderBytes + kDescriptorBytes * s;
     Descriptor d = load_descriptor(raw);
-    check_descriptor(d, raw, at);
+    check_descriptor(d, raw, maps_allowed, at);
     if (out.has_shapes) {
       // The product, saturated just past 2^48 so that it cannot wrap; a zero size makes it 0.
       uint64_t product = 1;
@@ -170,8 +176,10 @@ ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
              d.num_symbols() <= 32 * d.payload_words,
          at + "num_elements " + std::to_string(d.numel) + " needs more payload than " +
              std::to_string(d.payload_words) + " words");
-    const uint64_t next = cursor + segment_data_bytes(chunks, d.payload_words);
-    need(next <= end, at + "data runs past the end");
+    const uint64_t map_bytes = class_map_bytes(d.numel, d.class_map != 0);
+    need(map_bytes <= end && cursor + segment_data_bytes(chunks, d.payload_words, map_bytes) <= end,
+         at + "data runs past the end");
+    const uint64_t next = cursor + segment_data_bytes(chunks, d.payload_words, map_bytes);
     const uint8_t* table = data + cursor;
     const uint64_t max_words = (uint64_t{d.chunk_symbols} * max_length + 31) / 32;
     uint64_t sum = 0;
@@ -187,7 +195,10 @@ ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads) {
     need(all_zero(table + 2 * chunks, align8(2 * chunks) - 2 * chunks),
          at + "chunk table padding is not zero");
     const uint64_t payload_end = cursor + align8(2 * chunks) + 4 * d.payload_words;
-    need(all_zero(data + payload_end, next - payload_end), at + "payload padding is not zero");
+    need(all_zero(data + payload_end, next - map_bytes - payload_end),
+         at + "payload padding is not zero");
+    need(!d.class_map || class_map_padding_zero(data + d.map_offset(), d.numel, map_bytes),
+         at + "class map bits past the last entry or its padding are not zero");
     out.segments[s] = d;
     cursor = next;
   }
@@ -244,7 +255,7 @@ Error status_error(const DeviceStatus& st) {
     case Status::short_packet: return corrupt(pkt + n + " bytes is shorter than a header");
     case Status::bad_magic: return corrupt(pkt + "bad magic (not a co3 packet)");
     case Status::bad_version:
-      return corrupt(pkt + "version " + n + " unsupported (this co3 reads 1 and 2)");
+      return corrupt(pkt + "version " + n + " unsupported (this co3 reads 1 to 3)");
     case Status::bad_flags: return corrupt(pkt + "flags " + n + " invalid for the version");
     case Status::size_mismatch:
       return corrupt(pkt + "total_bytes " + n + " differs from the buffer (truncated or padded)");
@@ -300,6 +311,9 @@ Error status_error(const DeviceStatus& st) {
     case Status::descriptor_reserved: return corrupt(seg + "reserved bytes are not zero");
     case Status::table_presence:
       return corrupt(seg + "code_table must be 0xFFFF exactly when num_elements is 0");
+    case Status::class_map_flag:
+      return corrupt(seg + "class_map " + n +
+                     " invalid (0, or 1 in a version-3 packet for a segment with entries)");
     case Status::shape_product:
       return corrupt(seg + "shape holds " + n + " elements, unlike num_elements");
     case Status::code_table_index:
@@ -315,12 +329,16 @@ Error status_error(const DeviceStatus& st) {
     case Status::chunk_sum:
       return corrupt(seg + "chunk table sums to " + n + " words, unlike payload_words");
     case Status::chunk_table_padding: return corrupt(seg + "chunk table padding is not zero");
+    case Status::class_map_padding:
+      return corrupt(seg + "class map bits past the last entry or its padding are not zero");
     case Status::payload_padding: return corrupt(seg + "payload padding is not zero");
     case Status::unexplained_bytes: return corrupt(pkt + n + " unexplained bytes before the CRC");
     case Status::invalid_codeword: return corrupt(chunk + "invalid codeword");
     case Status::run_past_words: return corrupt(chunk + "symbols run past the chunk's words");
     case Status::extra_words: return corrupt(chunk + "chunk has more words than its symbols use");
     case Status::padding_bits: return corrupt(chunk + "padding bits are not zero");
+    case Status::padding_entries:
+      return corrupt(chunk + "padding entries of the last symbol are not zero");
     case Status::output_count:
       return Error(Errc::invalid_argument, "decode: packet " + std::to_string(st.segment) +
                                                " has " + n +

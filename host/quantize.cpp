@@ -10,9 +10,11 @@
 #include "co3/error.h"
 #include "co3/gennorm.h"
 #include "co3/gennorm_scale.h"
+#include "co3/detail/class_map.h"
 #include "co3/detail/code_thresholds.h"
 #include "co3/detail/encode_checks.h"
 #include "co3/detail/encode_entry.h"
+#include "co3/detail/encode_layout.h"
 #include "co3/detail/encode_stats.h"
 #include "co3/detail/trace.h"
 #include "encode_pipeline.h"
@@ -101,7 +103,7 @@ struct LoopArgs {
 // for one) so that runs of one symbol do not wait on their own increments; the caller adds them.
 // Conv::count converts blocks of entries first, a loop the compiler vectorizes.
 template <int kG, bool kF32, bool kMemory, Conv kConv, bool kSums>
-__attribute__((flatten)) void quantize_symbols(const LoopArgs& args, size_t b, size_t e,
+__attribute__((flatten)) void convert_range(const LoopArgs& args, size_t b, size_t e,
                                                uint64_t* hist, size_t stride, double* err_sq,
                                                double* ref_sq) {
   const LoopArgs a = args;  // a local copy: stores to hist or symbols cannot change it
@@ -114,7 +116,8 @@ __attribute__((flatten)) void quantize_symbols(const LoopArgs& args, size_t b, s
   const auto code_for = [&](float u, uint64_t i) {
     if (kConv == Conv::count) return threshold_count_code<kCountCmax>(a.view.T, a.view.sign_shift, u);
     if (kConv == Conv::buckets) return threshold_code(a.view, u);
-    return quantize_entry(u, i, a.scale, a.f, a.rounding, a.seed, value_of).code;
+    // Segments here hold no non-finite u under 'propagate' (those take quantize_mapped).
+    return quantize_entry(u, i, a.scale, a.f, a.rounding, a.seed, /*propagate=*/false, value_of).code;
   };
   const auto finish = [&](float u, uint64_t i, uint32_t code) {  // memory, sums; returns code
     const EntryCode c = entry_code(u, code, value_of);
@@ -170,8 +173,8 @@ using LoopFn = void (*)(const LoopArgs&, size_t, size_t, uint64_t*, size_t, doub
 
 template <int kG, bool kF32, bool kMemory, Conv kConv>
 LoopFn pick_loop(bool sums) {
-  return sums ? quantize_symbols<kG, kF32, kMemory, kConv, true>
-              : quantize_symbols<kG, kF32, kMemory, kConv, false>;
+  return sums ? convert_range<kG, kF32, kMemory, kConv, true>
+              : convert_range<kG, kF32, kMemory, kConv, false>;
 }
 
 template <int kG, bool kF32, bool kMemory>
@@ -205,11 +208,54 @@ std::vector<uint64_t> entry_histogram(const Quantized& q) {
   return h;
 }
 
+// A segment under 'propagate' that holds NaN/Inf (rare: a step a loss scaler will skip): the
+// reference conversion entry by entry, the class map (FORMAT.md §6a) of every non-finite u, and
+// no error-memory write. Speed does not matter here; being the GPU's bytes does.
+void quantize_mapped(const EncodeInput& in, const CodecConfig& cfg, Quantized& q, int threads) {
+  const FloatFormat f = cfg.format;
+  const int g = q.entries_per_symbol;
+  const uint64_t numel = q.numel, seed = cfg.seed;
+  const int width = q.width;
+  std::vector<float> value(size_t{1} << q.width);
+  for (uint32_t c = 0; c < value.size(); ++c) value[c] = code_value(f, c, q.scale);
+  const auto u_of = [&](uint64_t i) {
+    return feedback_input(load_as_float(in.grad.data, in.grad.dtype, i), in.memory, in.gamma, i);
+  };
+  q.map_words.resize(class_map_words(class_map_bytes(numel, true)));
+  parallel_for(q.map_words.size(), threads, 1 << 12, [&](size_t b, size_t e) {
+    for (size_t w = b; w < e; ++w) q.map_words[w] = class_map_word(w, numel, u_of);
+  });
+  std::mutex merge;
+  parallel_for(q.symbols.size(), threads, 1 << 14, [&](size_t b, size_t e) {
+    std::vector<uint64_t> sh(q.symbol_hist.size());
+    double err = 0, ref = 0;
+    for (size_t j = b; j < e; ++j) {
+      const uint32_t sym = encode_symbol(j, g, width, numel, [&](uint64_t i) {
+        const float u = u_of(i);
+        const EntryCode c = quantize_entry(u, i, q.scale, f, cfg.rounding, seed, /*propagate=*/true,
+                                           [&](uint32_t code) { return value[code]; });
+        if (c.finite) {
+          err += static_cast<double>(c.diff) * c.diff;
+          ref += static_cast<double>(u) * u;
+        }
+        return c.code;
+      });
+      q.symbols[j] = static_cast<uint16_t>(sym);
+      ++sh[sym];
+    }
+    std::lock_guard<std::mutex> lock(merge);
+    for (size_t k = 0; k < sh.size(); ++k) q.symbol_hist[k] += sh[k];
+    q.err_sq += err;
+    q.ref_sq += ref;
+  });
+  q.entry_hist = entry_histogram(q);
+}
+
 }  // namespace
 
-Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads,
-                   bool sums) {
-  CO3_TRACE("quantize");
+Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, size_t segment,
+                        int threads) {
+  CO3_TRACE("moments");
   const FloatFormat f = cfg.format;
   Quantized q;
   q.numel = in.grad.numel;
@@ -229,11 +275,24 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
                          [&](double beta) {
                            return lookup_optimal_t(scale_table(f, cfg.rounding), beta);
                          });
+  return q;
+}
 
+void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& q, int threads,
+                      bool sums) {
+  CO3_TRACE("quantize");
+  const FloatFormat f = cfg.format;
   const int g = q.entries_per_symbol;
   const uint64_t nsym = (q.numel + g - 1) / g;
   q.symbols.resize(nsym);
   q.symbol_hist.assign(size_t{1} << (g * q.width), 0);
+  // A tensor with a class map ('propagate' met NaN/Inf) keeps its error memory as it was (a step
+  // that a loss scaler skips must not move it): its u still read the memory.
+  q.class_map = has_class_map(packet_coding(cfg), q.moments.non_finite);
+  if (q.class_map) {
+    quantize_mapped(in, cfg, q, threads);
+    return;
+  }
   const bool memory = in.memory != nullptr;
   Thresholds th;
   const Conv conv = build_thresholds(q, f, cfg.rounding, threads, &th);
@@ -262,6 +321,12 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
     q.ref_sq += ref;
   });
   q.entry_hist = entry_histogram(q);
+}
+
+Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads,
+                   bool sums) {
+  Quantized q = segment_stats(in, cfg, segment, threads);
+  quantize_symbols(in, cfg, q, threads, sums);
   return q;
 }
 

@@ -60,6 +60,7 @@ struct SegmentJob {
   uint32_t slot;               // global slot of its table's decoder
   uint32_t packet;
   uint32_t max_words;
+  uint64_t map_offset;  // its class map in the packet (FORMAT.md §6a); 0: none
   int16_t bias;
   uint8_t exp_bits, man_bits, layout, group, symbol_bits, max_len;
 };
@@ -90,11 +91,14 @@ struct Workspace {
 
 Workspace carve(const DecodePlan& plan, void* base, size_t* bytes);
 
-// The stages (decode_validate.cu, decode_payload.cu), in launch order.
+// The stages (decode_validate.cu, decode_payload.cu, decode_class_map.cu), in launch order.
 cudaError_t launch_validate(const DecodePlan& plan, const PacketJob* jobs, const OutputJob* outputs,
                             const Workspace& ws, DeviceStatus* status, int sms,
                             cudaStream_t stream);
 cudaError_t launch_payload(const DecodePlan& plan, const PacketJob* jobs, const OutputJob* outputs,
                            const Workspace& ws, DeviceStatus* status, int sms, cudaStream_t stream);
+cudaError_t launch_class_maps(const DecodePlan& plan, const PacketJob* jobs,
+                              const OutputJob* outputs, const Workspace& ws,
+                              const DeviceStatus* status, int sms, cudaStream_t stream);
 
 }  // namespace co3::kernels::decode_detail

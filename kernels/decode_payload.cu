@@ -63,6 +63,7 @@ __global__ void __launch_bounds__(kTileChunks)
     const uint32_t count = chunk_symbol_count(v, seg, lane);
     detail::ChunkStream cs;
     cs.words = words;
+    cs.padding_mask = detail::padding_entry_mask(v.first_chunk + lane, v.chunks, seg.numel, g, w);
     Status st = Status::ok;
     for (uint32_t done = 0;; done += kRoundSymbols) {
       uint32_t take = st == Status::ok && count > done

@@ -141,8 +141,13 @@ cudaError_t decode(const DecodePlan& plan, const void* d_jobs, void* d_workspace
     if ((e = launch_validate(plan, jobs, outputs, ws, d_status, sms, stream)) != cudaSuccess)
       return e;
   }
-  CO3_TRACE("gpu decode: payload");
-  return launch_payload(plan, jobs, outputs, ws, d_status, sms, stream);
+  {
+    CO3_TRACE("gpu decode: payload");
+    if ((e = launch_payload(plan, jobs, outputs, ws, d_status, sms, stream)) != cudaSuccess)
+      return e;
+  }
+  CO3_TRACE("gpu decode: class maps");
+  return launch_class_maps(plan, jobs, outputs, ws, d_status, sms, stream);
 }
 
 cudaError_t upload_jobs(const DecodePlan& plan, const std::vector<DecodePacket>& packets,

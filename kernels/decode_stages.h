@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "co3/detail/class_map.h"
 #include "co3/detail/crc32c_hd.h"
 #include "co3/detail/decode_chunk.h"
 #include "co3/detail/decode_values.h"
@@ -146,6 +147,7 @@ CO3_HD DeviceStatus directory_stage(uint32_t p, const PacketJob* jobs, const Out
         j.symbol_bits = static_cast<uint8_t>(d.entries_per_symbol * (1 + d.exp_bits + d.man_bits));
         j.max_len = static_cast<uint8_t>(L.max_length);
         j.max_words = L.max_words;
+        j.map_offset = L.map_offset;
         j.packet = p;
         j.tile_begin = tiles;
         j.tiles = static_cast<uint32_t>(ceil_div(d.num_chunks(), kTileChunks));
@@ -368,6 +370,24 @@ CO3_HD uint32_t run_entry_code(const uint32_t* staged, uint32_t e, uint32_t g, u
                                int w) {
   const uint32_t q = (e * inv) >> 16;
   return (staged[q] >> (w * (e - q * g))) & ((1u << w) - 1);
+}
+
+// ---- Class maps (§6a), after the payload ----
+
+// Word w of output o's class map (o's segment has one; w < class_map_words): its entries that
+// are not finite stored, or added, as the payload's entries are.
+CO3_HD void class_map_word_stage(const PacketJob* jobs, const OutputJob* outputs,
+                                 const Workspace& ws, uint32_t o, uint64_t w) {
+  const SegmentJob& seg = ws.segments[o];
+  const OutputJob& out = outputs[o];
+  const uint8_t* map = jobs[seg.packet].data + seg.map_offset;
+  detail::apply_class_word(load_le<uint32_t>(map + 4 * w), w, [&](uint64_t i, float v) {
+    put_entry(out, i,
+              out.accumulate ? detail::f32_bits(v) : store_bits(v, static_cast<DType>(out.dtype)));
+  });
+}
+CO3_HD uint64_t class_map_word_count(const SegmentJob& seg) {
+  return seg.map_offset ? detail::class_map_words(detail::class_map_bytes(seg.numel, true)) : 0;
 }
 
 #if defined(__CUDACC__)

@@ -80,6 +80,9 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   p.non_finite = cfg.non_finite;
   p.seed = cfg.seed;
   p.given_code = prior != nullptr;
+  bool any_memory = false;
+  for (const EncodeInput& in : inputs) any_memory = any_memory || (in.memory && in.grad.numel);
+  p.defer_memory = any_memory && !p.given_code && code_may_fail(cfg);
   if (cfg.scale.policy == ScalePolicy::gennorm)
     p.scale_table = scale_table(cfg.format, cfg.rounding);
   p.num_segments = static_cast<uint32_t>(inputs.size());
@@ -140,8 +143,10 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
     }
     // Every chunk's words at the length limit: full chunks, then the last one.
     const uint64_t full = j.num_symbols / C, rest = j.num_symbols % C;
-    data_bound +=
-        segment_data_bytes(j.num_chunks, full * ((C * L + 31) / 32) + (rest * L + 31) / 32);
+    // Under 'propagate' any segment may need a class map (FORMAT.md §6a).
+    data_bound += segment_data_bytes(j.num_chunks,
+                                     full * ((C * L + 31) / 32) + (rest * L + 31) / 32,
+                                     class_map_bytes(j.numel, p.pc.propagate && j.numel));
   }
   p.num_tables = static_cast<uint32_t>(tables.size());
   p.shape_section_bytes = shape_at - kHeaderBytes - kDescriptorBytes * inputs.size();
@@ -345,6 +350,11 @@ cudaError_t EncodePlan::encode_async(void* ws, uint8_t* packet, uint64_t* packet
     if ((e = enc::launch_chunk_bits(p, stream))) return e;
     if ((e = enc::launch_layout(p, packet, packet_bytes, status, stream))) return e;
     if ((e = enc::launch_pack(p, packet, stream))) return e;
+    if ((e = enc::launch_class_maps(p, packet, stream))) return e;
+  }
+  if (p.defer_memory) {
+    CO3_TRACE("memory");
+    if ((e = enc::launch_memory(p, status, stream))) return e;
   }
   CO3_TRACE("crc");
   return enc::launch_crc(p, packet, packet_bytes, status, stream);

@@ -76,6 +76,7 @@ struct EncodeParams {
   NonFinitePolicy non_finite;
   uint64_t seed;
   bool given_code;         // a PriorCode: tables uploaded, no histograms, no code kernel
+  bool defer_memory;       // the code may fail after pass 2: the memory pass writes the memory
   ScaleTable scale_table;  // the GenNorm scale's t*(β) (gennorm_scale.h); unused otherwise
   bool with_shapes;
   uint32_t num_segments, num_tables;
@@ -146,6 +147,8 @@ cudaError_t launch_chunk_bits(const EncodeParams& p, cudaStream_t s);  // and th
 cudaError_t launch_layout(const EncodeParams& p, uint8_t* packet, uint64_t* packet_bytes,
                           DeviceStatus* status, cudaStream_t s);
 cudaError_t launch_pack(const EncodeParams& p, uint8_t* packet, cudaStream_t s);
+cudaError_t launch_memory(const EncodeParams& p, const DeviceStatus* status, cudaStream_t s);
+cudaError_t launch_class_maps(const EncodeParams& p, uint8_t* packet, cudaStream_t s);
 cudaError_t launch_crc(const EncodeParams& p, uint8_t* packet, uint64_t* packet_bytes,
                        const DeviceStatus* status, cudaStream_t s);  // and the failure record
 

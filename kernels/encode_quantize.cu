@@ -63,7 +63,44 @@ void launch(const EncodeParams& p, size_t smem, cudaStream_t stream) {
   }
 }
 
+// The memory pass (p.defer_memory): one block per symbol tile, as quantize_kernel, once the
+// status is final (after the layout); nothing when the encode failed.
+template <bool kTable>
+__global__ void __launch_bounds__(kThreads) memory_kernel(EncodeParams p,
+                                                          const DeviceStatus* status) {
+  __shared__ float values[kTable ? 256 : 1];
+  if (status->code) return;
+  const FloatFormat f = p.pc.format;
+  const uint32_t first_bad = *p.first_bad;
+  for (uint64_t b = blockIdx.x; b < p.total_symtiles; b += gridDim.x) {
+    const SymbolTile tile = symbol_tile(p, b, first_bad);
+    if (kTable) {
+      for (uint32_t c = threadIdx.x; c < (1u << f.width()); c += kThreads)
+        values[c] = detail::code_value(f, c, tile.scale);
+      __syncthreads();
+    }
+    for (uint64_t j = tile.begin + threadIdx.x; j < tile.end; j += kThreads) {
+      if constexpr (kTable) {
+        memory_symbol(p, tile, j, [&](uint32_t c) { return values[c]; });
+      } else {
+        memory_symbol(p, tile, j, [&](uint32_t c) { return detail::code_value(f, c, tile.scale); });
+      }
+    }
+    if (kTable) __syncthreads();  // values is refilled for the next tile
+  }
+}
+
 }  // namespace
+
+cudaError_t launch_memory(const EncodeParams& p, const DeviceStatus* status, cudaStream_t stream) {
+  if (!p.total_symtiles) return cudaGetLastError();
+  if (p.pc.format.width() <= 8) {
+    memory_kernel<true><<<grid_for(p.total_symtiles), kThreads, 0, stream>>>(p, status);
+  } else {
+    memory_kernel<false><<<grid_for(p.total_symtiles), kThreads, 0, stream>>>(p, status);
+  }
+  return cudaGetLastError();
+}
 
 cudaError_t launch_quantize(const EncodeParams& p, cudaStream_t stream) {
   if (!p.total_symtiles) return cudaGetLastError();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "co3/detail/class_map.h"
 #include "co3/detail/crc32c_hd.h"
 #include "co3/detail/encode_bits.h"
 #include "co3/detail/encode_code.h"
@@ -89,9 +90,14 @@ CO3_HD void report_first_bad(const EncodeParams& p, uint32_t first, DeviceStatus
 struct SymbolTile {
   SegmentJob job;
   float scale;
-  float* memory;        // the error memory to write: null from first_bad on (see quantize_symbol)
+  float* memory;    // the error memory pass 2 writes (null: none)
+  float* deferred;  // the error memory the memory pass writes (null: none)
   uint64_t begin, end;  // symbols of the segment
 };
+// An encode that fails leaves every memory as it was: a refused segment (first_bad) fails it
+// before pass 2, so then no memory is written; a code built from the data can fail after pass 2
+// (p.defer_memory), so then pass 2 writes none and the memory pass, once the status is known,
+// writes it.
 CO3_HD SymbolTile symbol_tile(const EncodeParams& p, uint64_t b, uint32_t first_bad) {
   const uint32_t s =
       detail::find_segment(p.num_segments, b, [&](uint32_t k) { return p.jobs[k].first_symtile; });
@@ -99,34 +105,52 @@ CO3_HD SymbolTile symbol_tile(const EncodeParams& p, uint64_t b, uint32_t first_
   const uint64_t begin = (b - job.first_symtile) * kSymbolTile;
   const uint64_t end =
       job.num_symbols - begin < kSymbolTile ? job.num_symbols : begin + kSymbolTile;
-  return {job, p.seg[s].scale, s < first_bad ? job.memory : nullptr, begin, end};
+  // A segment with a class map keeps its memory as it was too (a step a loss scaler skips).
+  float* const writable =
+      first_bad < p.num_segments || detail::has_class_map(p.pc, p.seg[s].moments.non_finite)
+          ? nullptr
+          : job.memory;
+  return {job,  p.seg[s].scale, p.defer_memory ? nullptr : writable,
+          p.defer_memory ? writable : nullptr, begin, end};
 }
 
-// Symbol j of the tile's segment: its entries converted by exactly host/encoder.cpp's calls, the
-// error memory written unless the CPU would have stopped before this segment (segment ≥
-// first_bad), the symbol stored. Entry i's memory is read (in u) and then written by this call
-// only. value_of(code) is code_value(format, code, tile.scale): computed, or read from a table of
-// it (the kernel's shared-memory table for formats of ≤ 8 bits).
+// Symbol j of a segment: its entries converted by exactly host/encoder.cpp's calls, each
+// entry's new error memory written into `memory` unless it is null. Entry i's memory is read
+// (in u) and then written by this call only. value_of(code) is code_value(format, code, scale):
+// computed, or read from a table of it (the kernel's shared-memory table for formats of ≤ 8 bits).
+template <class ValueOf>
+CO3_HD uint32_t convert_symbol(const EncodeParams& p, const SegmentJob& job, float scale,
+                               float* memory, uint64_t j, ValueOf value_of) {
+  const FloatFormat f = p.pc.format;
+  return detail::encode_symbol(j, p.pc.entries_per_symbol, f.width(), job.numel, [&](uint64_t i) {
+    const float u =
+        detail::feedback_input(load_entry(job.grad, job.dtype, i), job.memory, job.gamma, i);
+    const detail::EntryCode c = detail::quantize_entry(u, i, scale, f, p.pc.rounding, p.seed,
+                                                       p.pc.propagate, value_of);
+    if (memory) memory[i] = c.memory();
+    return c.code;
+  });
+}
+
+// Pass 2 for symbol j of the tile's segment: converted, the memory written as symbol_tile says,
+// the symbol stored.
 template <class ValueOf>
 CO3_HD uint32_t quantize_symbol(const EncodeParams& p, const SymbolTile& tile, uint64_t j,
                                 ValueOf value_of) {
   const SegmentJob& job = tile.job;
-  const FloatFormat f = p.pc.format;
-  const float scale = tile.scale;
-  float* const memory = tile.memory;
-  const uint32_t sym =
-      detail::encode_symbol(j, p.pc.entries_per_symbol, f.width(), job.numel, [&](uint64_t i) {
-        const float u =
-            detail::feedback_input(load_entry(job.grad, job.dtype, i), job.memory, job.gamma, i);
-        const detail::EntryCode c =
-            detail::quantize_entry(u, i, scale, f, p.pc.rounding, p.seed, value_of);
-        if (memory) memory[i] = c.memory();
-        return c.code;
-      });
+  const uint32_t sym = convert_symbol(p, job, tile.scale, tile.memory, j, value_of);
   with_symbols(p, [&](auto* out) {
     out[job.first_symbol + j] = static_cast<std::remove_reference_t<decltype(*out)>>(sym);
   });
   return sym;
+}
+
+// The memory pass (p.defer_memory, after the layout and only when the status is ok): symbol j
+// converted again, as pass 2 converted it, to write its entries' error memory.
+template <class ValueOf>
+CO3_HD void memory_symbol(const EncodeParams& p, const SymbolTile& tile, uint64_t j,
+                          ValueOf value_of) {
+  if (tile.deferred) convert_symbol(p, tile.job, tile.scale, tile.deferred, j, value_of);
 }
 
 CO3_HD unsigned long long* hist_row(const EncodeParams& p, uint32_t table) {
@@ -267,15 +291,20 @@ CO3_HD void layout_offsets(const EncodeParams& p, uint8_t* packet, uint64_t* pac
   }
   detail::LayoutCursor c(p.num_segments, p.shape_section_bytes);
   for (uint32_t t = 0; t < p.num_tables; ++t) p.tab[t].offset = c.table(p.tab[t].body_bytes);
+  bool with_class_maps = false;
   for (uint32_t s = 0; s < p.num_segments; ++s) {
     const SegmentJob& job = p.jobs[s];
     SegmentResult& r = p.seg[s];
     r.payload_words =
         p.chunk_offsets[job.first_chunk + job.num_chunks] - p.chunk_offsets[job.first_chunk];
-    r.data_offset = c.segment(job.num_chunks, r.payload_words);
+    const bool map = detail::has_class_map(p.pc, r.moments.non_finite);
+    with_class_maps = with_class_maps || map;
+    r.data_offset =
+        c.segment(job.num_chunks, r.payload_words, detail::class_map_bytes(job.numel, map));
   }
   *packet_bytes = c.total();
-  detail::store_header(packet, p.with_shapes, c.total(), p.num_tables, p.num_segments);
+  detail::store_header(packet, p.with_shapes, with_class_maps, c.total(), p.num_tables,
+                       p.num_segments);
 }
 
 // Segment s's descriptor and (version 2) shape record.
@@ -285,7 +314,8 @@ CO3_HD void layout_segment(const EncodeParams& p, uint8_t* packet, uint32_t s) {
   detail::store_descriptor(
       packet + detail::kHeaderBytes + detail::kDescriptorBytes * s,
       detail::segment_descriptor(p.pc, job.numel, job.dtype, static_cast<uint16_t>(job.table),
-                                 r.data_offset, r.payload_words, r.scale, r.beta, r.alpha));
+                                 r.data_offset, r.payload_words, r.scale, r.beta, r.alpha,
+                                 detail::has_class_map(p.pc, r.moments.non_finite)));
   if (p.with_shapes)
     detail::store_shape_record(packet + job.shape_offset, p.dims + job.first_dim, job.ndim);
 }
@@ -303,6 +333,39 @@ CO3_HD void layout_table(const EncodeParams& p, uint8_t* packet, uint32_t t, uin
     const uint64_t b = k - detail::kTableHeaderBytes;
     h[k] = b < tr.body_bytes ? body[b] : 0;
   }
+}
+
+// ---- Pass 3: class maps (FORMAT.md §6a) ----
+
+// The words of tile t's segment's class map that tile t writes: those of its kTileEntries
+// entries, and for the segment's last tile every word to the map's end (its padding). Empty
+// (begin = end) when the segment has no map.
+struct MapWords {
+  uint32_t segment;
+  uint64_t begin, end;
+};
+CO3_HD MapWords class_map_tile(const EncodeParams& p, uint64_t t) {
+  const uint32_t s = segment_of_tile(p, t);
+  const SegmentJob& job = p.jobs[s];
+  if (!detail::has_class_map(p.pc, p.seg[s].moments.non_finite)) return {s, 0, 0};
+  const uint64_t words = detail::class_map_words(detail::class_map_bytes(job.numel, true));
+  const uint64_t local = t - job.first_tile;
+  const uint64_t per_tile = kTileEntries / detail::kClassesPerWord;
+  const uint64_t begin = local * per_tile;
+  return {s, begin, local + 1 == job.num_tiles ? words : begin + per_tile};
+}
+
+// Word w of segment s's class map, from u as pass 2 computes it, into the packet (after the
+// layout: the map follows the segment's payload).
+CO3_HD void store_class_map_word(const EncodeParams& p, uint8_t* packet, uint32_t s, uint64_t w) {
+  const SegmentJob& job = p.jobs[s];
+  const SegmentResult& r = p.seg[s];
+  const uint64_t map_at = r.data_offset + detail::align8(2 * job.num_chunks) +
+                          detail::align8(4 * r.payload_words);
+  const uint32_t word = detail::class_map_word(w, job.numel, [&](uint64_t i) {
+    return detail::feedback_input(load_entry(job.grad, job.dtype, i), job.memory, job.gamma, i);
+  });
+  detail::store_le(packet + map_at + 4 * w, word);
 }
 
 // ---- Pass 3: packing ----

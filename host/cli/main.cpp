@@ -49,7 +49,8 @@ const char* const kCodecOptions =
                         from, the measured histogram or a fitted model (histogram)
   --chunk N             symbols per independently decodable chunk, 32..65536 (4096)
   --max-code-length N   longest codeword in bits, 1..24; 0 chooses (0)
-  --non-finite P        error|clamp: refuse NaN/Inf, or map them to 0/the largest value (error)
+  --non-finite P        error|clamp|propagate: refuse NaN/Inf, map them to 0/the largest value,
+                        or keep them (they decode to the same ±Inf/NaN) (error)
   --threads N           worker threads; 0 uses every core (0)
 )";
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <set>
 
 #include "co3/error.h"
@@ -13,6 +14,21 @@
 #include "codec_cuda.h"
 
 namespace co3 {
+namespace {
+
+// Runs `f` when the scope ends, by return or by exception.
+class ScopeExit {
+ public:
+  explicit ScopeExit(std::function<void()> f) : f_(std::move(f)) {}
+  ScopeExit(const ScopeExit&) = delete;
+  ScopeExit& operator=(const ScopeExit&) = delete;
+  ~ScopeExit() { f_(); }
+
+ private:
+  std::function<void()> f_;
+};
+
+}  // namespace
 
 const char* to_string(Refit r) {
   switch (r) {
@@ -59,6 +75,15 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
                          options_.refit == Refit::every_step;
   std::vector<at::Tensor> host_grads(grads.size()), host_memory(grads.size());
   std::vector<EncodeInput> inputs(grads.size());
+  // The encoders leave every memory as it was when they fail; a name first seen in a call that
+  // throws is forgotten again. (A failure the GPU finds is raised where the packet is read, after
+  // this call: there a new name keeps its zero memory, which is what it would start with.)
+  std::vector<std::string> created;
+  bool committed = false;
+  const ScopeExit forget([&] {
+    if (!committed)
+      for (const std::string& name : created) entries_.erase(name);
+  });
   for (size_t i = 0; i < grads.size(); ++i) {
     const at::Tensor& g = grads[i];
     const std::string label = tensor_label(i, names[i]);
@@ -71,6 +96,7 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
       Entry e;
       e.memory = at::zeros(g.sizes(), g.options().dtype(at::kFloat));
       it = entries_.emplace(names[i], e).first;
+      created.push_back(names[i]);
     }
     Entry& e = it->second;
     check(e.memory.sizes() == g.sizes(), Errc::invalid_argument,
@@ -110,6 +136,7 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
     } catch (const Error& err) {
       rethrow_named(err, names);
     }
+    committed = true;
     ++step_;
     return packet;
   }
@@ -124,6 +151,11 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
   for (size_t i = 0; i < grads.size(); ++i) {
     Entry& e = entries_[names[i]];
     const SegmentReport& s = r.segments[i];
+    // A tensor whose NaN/Inf propagate belongs to a step that a loss scaler skips: like its
+    // memory, its fit and average stay as they were.
+    const bool skipped = options_.config.non_finite == NonFinitePolicy::propagate &&
+                         s.moments.non_finite > 0;
+    if (skipped) continue;
     e.fit = GenNormParams{s.beta, s.alpha};
     if (s.moments.count > 0) {
       const double a = s.moments.mean_abs(), q = s.moments.mean_sq(), d = options_.average_decay;
@@ -134,6 +166,7 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
     // A staged (non-CPU or non-contiguous) memory goes back where it lives.
     if (!host_memory[i].is_same(e.memory)) e.memory.copy_(host_memory[i]);
   }
+  committed = true;
   ++step_;
   return packet_tensor(bytes, device);
 }

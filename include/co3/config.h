@@ -27,6 +27,11 @@ enum class CodeSource : uint8_t { histogram = 0, gennorm = 1, normal = 2, laplac
 enum class NonFinitePolicy : uint8_t {
   error = 0,  // refuse a gradient holding NaN or Inf
   clamp = 1,  // NaN -> 0, ±Inf -> ± the largest finite value; their error memory is zeroed
+  // Code the tensor and record where it held +Inf, -Inf or NaN (a version-3 packet, FORMAT.md
+  // §6a): those entries decode to the same non-finite values (NaN as a quiet NaN), so that a
+  // sum of decoded gradients is non-finite wherever any was, as with a plain all-reduce, and a
+  // loss scaler skips the step. The error memory of such a tensor is left as it was.
+  propagate = 2,
 };
 
 struct CodecConfig {
@@ -56,6 +61,7 @@ const char* to_string(Rounding);
 const char* to_string(ScalePolicy);
 const char* to_string(CodeSource);
 const char* to_string(DType);
+const char* to_string(NonFinitePolicy);
 std::string to_string(const FloatFormat&);
 
 // Parsers for the CLI and the Python keywords; they throw Error(invalid_argument).
@@ -63,7 +69,7 @@ FloatFormat parse_format(const std::string& s);  // fp4|e5m2|e4m3|fp16|bf16|E,M[
 Rounding parse_rounding(const std::string& s);   // nearest|nearest-down|stochastic
 Scale parse_scale(const std::string& s);         // none|absmax|gennorm|VALUE
 CodeSource parse_code_source(const std::string& s);
-NonFinitePolicy parse_non_finite(const std::string& s);  // error|clamp
+NonFinitePolicy parse_non_finite(const std::string& s);  // error|clamp|propagate
 
 inline size_t dtype_size(DType d) { return d == DType::f32 ? 4 : 2; }
 

@@ -90,9 +90,12 @@ class Compressor:
 
     refit: "every-step", "every-n-steps" (with refit_every) or "running-average" (with
     average_decay) chooses where the GenNorm fit behind the scale comes from (README.md).
+    non_finite defaults to "propagate" here (not "error" as for encode): a gradient holding NaN
+    or Inf decodes to them, its memory unchanged, so that a loss scaler skips the step.
     """
 
     def __init__(self, gamma=1.0, refit="every-step", refit_every=1, average_decay=0.9, **config):
+        config.setdefault("non_finite", "propagate")
         self.config = _config(**config)
         self._impl = torch.classes.co3.Compressor.create(
             *self.config.values(), float(gamma), refit, int(refit_every), float(average_decay))
@@ -103,7 +106,11 @@ class Compressor:
         return self._impl.compress([n for n, _ in items], [g for _, g in items])
 
     def memory(self, name):
+        """The error memory of `name` (the tensor itself: writing it changes the memory)."""
         return self._impl.memory(name)
+
+    def names(self):
+        return list(self._impl.names())
 
     @property
     def step(self):

@@ -14,7 +14,9 @@ until `start_iter` iterations have passed.
 
 Failures: non-finite gradients are coded as such (`non_finite="propagate"`, the default here),
 so every rank's average holds Inf/NaN wherever any rank's gradient did, as with a plain
-all-reduce, and GradScaler skips the step everywhere. Any other failure on one rank (an encoder
+all-reduce, and GradScaler skips the step everywhere. Every rank then puts back the bucket's
+error memory as it was before the step (a rank whose own gradient was finite would otherwise
+move it for a step that is never applied): a device copy of the memory per bucket, no sync. Any other failure on one rank (an encoder
 error, a bad dtype, out of memory) still takes part in both collectives, as a message, and every
 rank raises the same error naming that rank: no rank is left waiting. Announced lengths are
 checked against a bound before anything is allocated.
@@ -117,7 +119,11 @@ def ddp_comm_hook(state, bucket):
         return fut.then(lambda f: f.value()[0].div_(world))
 
     index = bucket.index()
-    packet, head = _payload(state, f"bucket{index}", buffer)
+    name = f"bucket{index}"
+    # The memory before this step, to put back if the averaged gradient is not finite.
+    before = (state.compressor.memory(name).clone() if name in state.compressor.names()
+              else None)
+    packet, head = _payload(state, name, buffer)
     state._advance(bucket)
     heads = [torch.empty_like(head) for _ in range(world)]
     fut = dist.all_gather(heads, head, group=group, async_op=True).get_future()
@@ -148,6 +154,10 @@ def ddp_comm_hook(state, bucket):
                                                              for r in range(world)])
         except RuntimeError as e:
             raise RuntimeError(f"co3 DDP hook, bucket {index}: {e}") from e
+        if name in state.compressor.names():  # a skipped step leaves the memory as it was
+            memory = state.compressor.memory(name)
+            kept = before if before is not None else torch.zeros_like(memory)
+            memory.copy_(torch.where(torch.isfinite(total).all(), memory, kept.view_as(memory)))
         buffer.copy_(total.div_(world).view_as(buffer))
         return buffer
 

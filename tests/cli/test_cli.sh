@@ -213,6 +213,18 @@ if "$CO3" compress "$IN/non_finite.f32" "$S/clamped.co3" --non-finite clamp 2>/d
 else
   fail "--non-finite clamp refused NaN/Inf"
 fi
+# propagate: the last three entries (NaN, +Inf, -Inf) decode to themselves, the others finite.
+if "$CO3" compress "$IN/non_finite.f32" "$S/propagated.co3" --non-finite propagate 2>/dev/null &&
+   "$CO3" decompress "$S/propagated.co3" "$S/propagated.f32" 2>/dev/null &&
+   "$PY" -c '
+import math, struct, sys
+y = struct.unpack("<103f", open(sys.argv[1], "rb").read())
+ok = all(math.isfinite(v) for v in y[:100]) and math.isnan(y[100])
+sys.exit(0 if ok and y[101:] == (math.inf, -math.inf) else 1)' "$S/propagated.f32"; then
+  pass
+else
+  fail "--non-finite propagate did not give back NaN, +Inf, -Inf"
+fi
 expect_error 2 "$E" bad_device "$CO3" compress "$IN/small.f32" "$OUT" --device tpu
 # --device cuda with every device hidden: the build without CUDA and the one with it both refuse
 # before reading the input, and write nothing.

@@ -82,6 +82,8 @@ inline kernels::DeviceStatus validate_hd(const uint8_t* data, uint64_t size) {
     for (uint64_t k = 0; k < L.d.num_chunks(); ++k) {
       ChunkStream cs;
       cs.words = load_le<uint16_t>(table + 2 * k);
+      cs.padding_mask = padding_entry_mask(k, L.d.num_chunks(), L.d.numel, L.d.entries_per_symbol,
+                                           1 + L.d.exp_bits + L.d.man_bits);
       const uint64_t begin = k * L.d.chunk_symbols;
       const uint64_t count = nsym - begin < L.d.chunk_symbols ? nsym - begin : L.d.chunk_symbols;
       Status c = decode_run(

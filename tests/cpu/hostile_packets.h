@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -30,6 +31,8 @@ struct Spec {
   // Version 2 (FORMAT.md §3a): the shape section, as [ndim, sizes...] words.
   bool with_shape = false;
   std::vector<uint64_t> shape_words = {2, 1, 5};      // shape [1, 5]
+  // Version 3 (FORMAT.md §6a): the class map's bytes (written padded to 8); empty: none.
+  std::vector<uint8_t> class_map;
   std::function<void(std::vector<uint8_t>&)> tamper;  // applied before the CRC
 };
 
@@ -46,11 +49,13 @@ inline std::vector<uint8_t> build(const Spec& s) {
   const size_t shapes_at = 32 + 64;
   const size_t table_at = shapes_at + (s.with_shape ? 8 * s.shape_words.size() : 0);
   const size_t data_at = table_at + a8(16 + body);
-  const size_t total = data_at + a8(2 * s.chunk_words.size()) + a8(4 * s.payload.size()) + 4;
+  const size_t map_at = data_at + a8(2 * s.chunk_words.size()) + a8(4 * s.payload.size());
+  const size_t total = map_at + a8(s.class_map.size()) + 4;
+  const bool v3 = !s.class_map.empty();
   std::vector<uint8_t> b(total, 0);
   std::memcpy(b.data(), "CO3p", 4);
-  put<uint16_t>(b, 4, s.with_shape ? 2 : 1);
-  put<uint16_t>(b, 6, s.with_shape ? 1 : 0);
+  put<uint16_t>(b, 4, v3 ? 3 : (s.with_shape ? 2 : 1));
+  put<uint16_t>(b, 6, (v3 ? 2 : 0) | (s.with_shape ? 1 : 0));
   put<uint64_t>(b, 8, total);
   if (s.with_shape)
     for (size_t k = 0; k < s.shape_words.size(); ++k)
@@ -72,6 +77,7 @@ inline std::vector<uint8_t> build(const Spec& s) {
   b[d + 45] = s.layout;
   put<int16_t>(b, d + 46, s.bias);
   b[d + 49] = s.g;
+  b[d + 51] = v3 ? 1 : 0;
   b[table_at] = s.symbol_bits;
   b[table_at + 1] = s.max_len;
   put<uint32_t>(b, table_at + 4, static_cast<uint32_t>(body));
@@ -82,9 +88,33 @@ inline std::vector<uint8_t> build(const Spec& s) {
     put<uint16_t>(b, data_at + 2 * k, s.chunk_words[k]);
   const size_t payload_at = data_at + a8(2 * s.chunk_words.size());
   for (size_t k = 0; k < s.payload.size(); ++k) put<uint32_t>(b, payload_at + 4 * k, s.payload[k]);
+  std::copy(s.class_map.begin(), s.class_map.end(), b.begin() + map_at);
   if (s.tamper) s.tamper(b);
   put<uint32_t>(b, b.size() - 4, crc32c(b.data(), b.size() - 4));
   return b;
+}
+
+// The same entries two per symbol (g = 2, 8-bit symbols): symbols (1, 0), (-1, 0) and (-1, pad)
+// are 0x02, 0x0A, 0x0A with codewords 0, 10; the symbol 0x2A ((-1, 1.0): a nonzero padding
+// entry) has the codeword 11. Stream 0 10 10.
+inline Spec grouped_spec() {
+  Spec s;
+  s.g = 2;
+  s.symbol_bits = 8;
+  s.lengths.assign(256, 0);
+  s.lengths[0x02] = 1;
+  s.lengths[0x0A] = 2;
+  s.lengths[0x2A] = 2;
+  s.payload = {0x0A};
+  return s;
+}
+
+// Version 3: the entries [1, 0, -1, 0, -1] with a class map saying +Inf (entry 1), NaN (3) and
+// -Inf (4): they decode to [0.5, +Inf, -0.5, NaN, -Inf] (entry 4's payload code is overridden).
+inline Spec class_map_spec() {
+  Spec s;
+  s.class_map = {0xC4, 0x02};
+  return s;
 }
 
 struct HostileCase {
@@ -103,7 +133,9 @@ inline std::vector<HostileCase> hostile_cases() {
   };
   // Header fields.
   add("magic", "magic", [](Spec& s) { s.tamper = [](auto& b) { b[0] = 'X'; }; });
-  add("version 3", "version", [](Spec& s) { s.tamper = [](auto& b) { b[4] = 3; }; });
+  add("version 4", "version", [](Spec& s) { s.tamper = [](auto& b) { b[4] = 4; }; });
+  add("version 3 without the non-finite flag", "flags",
+      [](Spec& s) { s.tamper = [](auto& b) { b[4] = 3; }; });
   add("version 2 without the shapes flag", "flags",
       [](Spec& s) { s.tamper = [](auto& b) { b[4] = 2; }; });
   add("version 1 with a flag", "flags", [](Spec& s) { s.tamper = [](auto& b) { b[6] = 1; }; });
@@ -171,6 +203,37 @@ inline std::vector<HostileCase> hostile_cases() {
     s.chunk_words = {2};
   });
   add("a set padding bit", "padding", [](Spec& s) { s.payload = {0xD9 | 0x400}; });
+  {
+    Spec s = grouped_spec();
+    s.payload = {0x1A};  // 0 10 11: the last symbol is 0x2A, its padding entry 1.0
+    out.push_back({"a padding entry of the last symbol not zero", "padding entries", build(s)});
+  }
+  // Version 3 class maps.
+  add("a class map in a version-1 packet", "class_map 1", [](Spec& s) {
+    s = class_map_spec();
+    s.tamper = [](auto& b) { b[4] = 1, b[6] = 0; };
+  });
+  add("class_map 2", "class_map 2", [](Spec& s) {
+    s = class_map_spec();
+    s.tamper = [](auto& b) { b[32 + 51] = 2; };
+  });
+  add("a class map announced but absent", "runs past the end", [](Spec& s) {
+    s.tamper = [](auto& b) { b[4] = 3, b[6] = 2, b[32 + 51] = 1; };
+  });
+  add("a class for an entry past the last", "class map bits", [](Spec& s) {
+    s = class_map_spec();
+    s.class_map[1] |= 1 << 2;  // entry 5 of 5
+  });
+  add("a nonzero class map padding byte", "class map bits", [](Spec& s) {
+    s = class_map_spec();
+    s.class_map.resize(8);
+    s.class_map[7] = 3;
+  });
+  add("a class map for a segment without entries", "class_map 1", [](Spec& s) {
+    s = class_map_spec();
+    s.numel = 0;
+    s.table = 0xFFFF;
+  });
   add("a stream starting with an invalid codeword", "invalid codeword", [](Spec& s) {
     s.lengths = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};  // one codeword, '0'
     s.payload = {0x1};

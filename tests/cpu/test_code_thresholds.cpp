@@ -41,7 +41,7 @@ Tables build(FloatFormat f, Rounding r, float scale) {
 }
 
 uint32_t reference_code(float u, float scale, FloatFormat f, Rounding r) {
-  return quantize_entry(u, 0, scale, f, r, 0, [](uint32_t) { return 0.0f; }).code;
+  return quantize_entry(u, 0, scale, f, r, 0, /*propagate=*/false, [](uint32_t) { return 0.0f; }).code;
 }
 
 struct Case {

@@ -179,18 +179,28 @@ TEST(EncodeCode, TableBodySizeWriterAndReaderAgree) {
 TEST(EncodeEntry, NonFiniteAndTheErrorMemory) {
   const co3::FloatFormat f = co3::formats::fp4;
   auto value = [&](uint32_t c) { return code_value(f, c, 0.5f); };
-  const EntryCode one = quantize_entry(0.5f, 0, 0.5f, f, co3::Rounding::nearest_even, 0, value);
+  const EntryCode one =
+      quantize_entry(0.5f, 0, 0.5f, f, co3::Rounding::nearest_even, 0, false, value);
   EXPECT_EQ(one.code, co3::encode_float(1.0f, f, co3::Rounding::nearest_even));
   EXPECT_EQ(one.memory(), 0.0f);
   const EntryCode nan =
-      quantize_entry(std::nanf(""), 0, 0.5f, f, co3::Rounding::nearest_even, 0, value);
+      quantize_entry(std::nanf(""), 0, 0.5f, f, co3::Rounding::nearest_even, 0, false, value);
   EXPECT_EQ(nan.code, 0u);
   EXPECT_FALSE(nan.finite);
   EXPECT_EQ(nan.memory(), 0.0f);
   const EntryCode inf =
-      quantize_entry(-INFINITY, 0, 0.5f, f, co3::Rounding::nearest_even, 0, value);
+      quantize_entry(-INFINITY, 0, 0.5f, f, co3::Rounding::nearest_even, 0, false, value);
   EXPECT_EQ(inf.code, f.sign_bit() | f.max_code());
   EXPECT_EQ(inf.memory(), 0.0f);
+  // 'propagate': every non-finite u is code 0 (the class map says what it was).
+  for (float u : {-INFINITY, INFINITY, std::nanf("")}) {
+    const EntryCode kept =
+        quantize_entry(u, 0, 0.5f, f, co3::Rounding::nearest_even, 0, true, value);
+    EXPECT_EQ(kept.code, 0u);
+    EXPECT_FALSE(kept.finite);
+  }
+  EXPECT_EQ(quantize_entry(0.5f, 0, 0.5f, f, co3::Rounding::nearest_even, 0, true, value).code,
+            one.code);
   EXPECT_EQ(feedback_input(1.0f, nullptr, 0.7f, 0), 1.0f);
   const float mem[1] = {2.0f};
   EXPECT_EQ(feedback_input(1.0f, mem, 0.5f, 0), 2.0f);

@@ -48,6 +48,15 @@ TEST(Packet, HandBuiltPacketDecodes) {
   EXPECT_EQ(std::vector<float>(y, y + 5), (std::vector<float>{0.5f, 0, -0.5f, 0, -0.5f}));
 }
 
+TEST(Packet, HandBuiltGroupedPacketDecodes) {
+  const auto p = build(co3::testing::grouped_spec());
+  EXPECT_EQ(co3::testing::validate_hd(p.data(), p.size()).code, 0u);
+  const auto out = decode(p.data(), p.size());
+  ASSERT_EQ(out.size(), 1u);
+  const float* y = reinterpret_cast<const float*>(out[0].bytes.data());
+  EXPECT_EQ(std::vector<float>(y, y + 5), (std::vector<float>{0.5f, 0, -0.5f, 0, -0.5f}));
+}
+
 TEST(Packet, HostileCasesAreRejectedNamingTheField) {
   for (const auto& c : co3::testing::hostile_cases()) {
     SCOPED_TRACE(c.what);

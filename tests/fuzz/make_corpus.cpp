@@ -3,6 +3,7 @@
 //   co3_make_corpus OUT_DIR
 //
 // OUT_DIR/packet:       real packets of every preset × {histogram, gennorm} code, and a few more
+//                       (several segments, a shared table, shapes, class maps)
 // OUT_DIR/code_lengths: the code tables of those packets in fuzz_code_lengths' input layout
 // OUT_DIR/npy:          tiny float32/float16 .npy files, version 1 and 2 headers
 //
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -181,6 +183,21 @@ int main(int argc, char** argv) {
     shaped[0].shape = std::vector<int64_t>{15, 20};
     shaped[2].shape = std::vector<int64_t>{3, 10, 10};
     add_packet("shapes_v2", co3::encode(shaped, cfg));
+
+    // A version-3 packet: class maps of ±Inf and NaN (the 'propagate' policy) in a float32 and a
+    // bfloat16 segment, beside a segment without one.
+    std::vector<float> holes(head);
+    holes[7] = INFINITY;
+    holes[100] = -INFINITY;
+    holes[299] = NAN;
+    const std::vector<uint8_t> bf16_holes = as_bytes(holes, co3::DType::bf16);
+    co3::CodecConfig propagate = cfg;
+    propagate.non_finite = co3::NonFinitePolicy::propagate;
+    add_packet("class_maps_v3",
+               co3::encode({{{holes.data(), 300, co3::DType::f32}},
+                            {{f16.data(), 300, co3::DType::f16}},
+                            {{bf16_holes.data(), 300, co3::DType::bf16}}},
+                           propagate));
 
     // .npy files, each checked to parse.
     const std::vector<float> few(data.begin(), data.begin() + 12);

@@ -423,6 +423,8 @@ TEST(GpuDecode, HandBuiltAndHostilePackets) {
   v2.with_shape = true;
   expect_same_verdict(co3::testing::build(co3::testing::Spec{}), "hand-built");
   expect_same_verdict(co3::testing::build(v2), "hand-built, version 2");
+  expect_same_verdict(co3::testing::build(co3::testing::grouped_spec()), "hand-built, g = 2");
+  expect_same_verdict(co3::testing::build(co3::testing::class_map_spec()), "hand-built, version 3");
   for (const auto& c : co3::testing::hostile_cases()) expect_same_verdict(c.packet, c.what);
 }
 

@@ -111,6 +111,8 @@ DeviceStatus emulate(const DecodePlan& plan, const PacketJob* jobs, const Output
       before += words[lane];
       count[lane] = chunk_symbol_count(v, seg, lane);
       cs[lane].words = words[lane];
+      cs[lane].padding_mask =
+          detail::padding_entry_mask(v.first_chunk + lane, v.chunks, seg.numel, g, w);
       st[lane] = Status::ok;
     }
     uint32_t stage[kTileChunks][kRoundSymbols + 1];
@@ -148,6 +150,11 @@ DeviceStatus emulate(const DecodePlan& plan, const PacketJob* jobs, const Output
         post(detail::make_status(st[lane], v.output, v.first_chunk + lane));
       }
   }
+  // class_map_kernel: after the payload, skipped after a fault; words in reverse order.
+  if (status.code) return status;
+  for (uint32_t o = 0; o < plan.num_outputs(); ++o)
+    for (uint64_t w = class_map_word_count(ws.segments[o]); w-- > 0;)
+      class_map_word_stage(jobs, outputs, ws, o, w);
   return status;
 }
 
@@ -398,6 +405,8 @@ TEST(GpuDecodeEmulated, HandBuiltAndHostilePackets) {
   v2.with_shape = true;
   expect_same_verdict(co3::testing::build(co3::testing::Spec{}), "hand-built");
   expect_same_verdict(co3::testing::build(v2), "hand-built, version 2");
+  expect_same_verdict(co3::testing::build(co3::testing::grouped_spec()), "hand-built, g = 2");
+  expect_same_verdict(co3::testing::build(co3::testing::class_map_spec()), "hand-built, version 3");
   for (const auto& c : co3::testing::hostile_cases()) expect_same_verdict(c.packet, c.what);
 }
 

@@ -4,6 +4,8 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -319,6 +321,8 @@ void expect_same_error(const co3::golden::Case& c) {
     EXPECT_EQ(std::string(e.what()), cpu_what);
   }
   expect_same_memory(b.memory(), cpu_mem);
+  for (size_t k = 0; k < c.tensors.size(); ++k)
+    EXPECT_EQ(cpu_mem[k], c.tensors[k].memory) << "a failed encode moved memory " << k;
   // Through the plan: the buffer holds the failure record (FORMAT.md §11), 32 bytes.
   const DeviceBatch fresh(c.tensors);
   Encoder e(fresh.inputs, c.config, nullptr);
@@ -345,10 +349,38 @@ TEST(GpuEncode, NonFiniteIsTheCpuError) {
     if (k >= 2) v[1234 * k] = std::nanf("");  // tensors 2 and 3: the error names tensor 2
     Tensor t = co3::golden::make_tensor(v, co3::DType::f32);
     t.gamma = 0.5f;
-    t.memory.assign(v.size(), 0.25f);  // tensors 0 and 1 get new memory, 2 and 3 keep it
+    t.memory.assign(v.size(), 0.25f);  // a failed encode keeps every memory
     c.tensors.push_back(t);
   }
   expect_same_error(c);
+}
+
+// Under 'propagate' the tensors holding ±Inf/NaN get class maps and keep their memory: the
+// CPU's packet and memories.
+TEST(GpuEncode, PropagateGivesTheCpuPacketAndMemory) {
+  SKIP_WITHOUT_GPU();
+  co3::golden::Case c;
+  c.config = co3::golden::config(co3::formats::fp4, co3::Rounding::stochastic,
+                                 co3::ScalePolicy::gennorm, co3::CodeSource::histogram);
+  c.config.non_finite = co3::NonFinitePolicy::propagate;
+  for (int k = 0; k < 3; ++k) {
+    std::vector<float> v(30000 + 7 * k);
+    for (uint64_t i = 0; i < v.size(); ++i) v[i] = co3::golden::synthetic_value(95 + k, i);
+    if (k != 1) v[5] = INFINITY, v[8192] = -INFINITY, v[v.size() - 1] = std::nanf("");
+    Tensor t = co3::golden::make_tensor(v, k == 2 ? co3::DType::bf16 : co3::DType::f32);
+    t.gamma = 0.5f;
+    t.memory.assign(v.size(), 1e-4f);
+    c.tensors.push_back(t);
+  }
+  c.steps = 2;
+  std::vector<std::vector<float>> gpu_mem, cpu_mem;
+  const std::vector<uint8_t> gpu = encode_gpu(c, &gpu_mem);
+  const std::vector<uint8_t> cpu = co3::golden::encode_cpu(c, &cpu_mem);
+  EXPECT_EQ(first_difference(gpu, cpu), cpu.size());
+  EXPECT_EQ(gpu, cpu);
+  expect_same_memory(gpu_mem, cpu_mem);
+  EXPECT_EQ(gpu_mem[0], c.tensors[0].memory);
+  EXPECT_EQ(gpu_mem[2], c.tensors[2].memory);
 }
 
 TEST(GpuEncode, HistogramCodeTooShortIsTheCpuError) {
@@ -358,6 +390,8 @@ TEST(GpuEncode, HistogramCodeTooShortIsTheCpuError) {
                                  co3::ScalePolicy::gennorm, co3::CodeSource::histogram);
   c.config.max_code_length = 3;  // 8 codes for far more distinct symbols
   c.tensors.push_back(co3::golden::synthetic(10000, 81));
+  c.tensors.back().gamma = 0.7f;
+  c.tensors.back().memory.assign(10000, 1e-3f);  // found after the conversion: memory kept
   expect_same_error(c);
 }
 

@@ -6,6 +6,8 @@
 // against the CPU codec without a device; test_gpu_encode checks the kernels where one exists.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <cstring>
 #include <functional>
 #include <string>
@@ -148,6 +150,23 @@ Emulated emulate(const EncodePlan& plan) {
     EXPECT_LE(reinterpret_cast<uint8_t*>(dst + words), packet.data() + packet_bytes);
     std::memcpy(dst, buf.data(), 4 * words);
     finish_chunk(p, packet.data(), c, k);
+  }
+
+  // class_map_kernel ('propagate': the maps of segments holding NaN/Inf), words in reverse.
+  for (uint64_t t = 0; t < p.total_tiles; ++t) {
+    const MapWords m = class_map_tile(p, t);
+    for (uint64_t w = m.end; w-- > m.begin;) store_class_map_word(p, packet.data(), m.segment, w);
+  }
+
+  // memory_kernel (a code that may fail: the error memory once the status is known).
+  if (p.defer_memory && !status.code) {
+    for (uint64_t b = 0; b < p.total_symtiles; ++b) {
+      const SymbolTile tile = symbol_tile(p, b, *p.first_bad);
+      for (uint64_t j = tile.end; j-- > tile.begin;)
+        memory_symbol(p, tile, j, [&](uint32_t c) {
+          return co3::detail::code_value(p.pc.format, c, tile.scale);
+        });
+    }
   }
 
   // crc_pieces_kernel and crc_final_kernel, their trees step by step.
@@ -342,9 +361,12 @@ void expect_cpu_error(const co3::golden::Case& c) {
       EXPECT_EQ(std::string(err.what()), cpu_what);
     }
   }
-  for (size_t k = 0; k < mem.size(); ++k)
-    EXPECT_EQ(std::memcmp(mem[k].data(), cpu_mem[k].data(), 4 * mem[k].size()), 0)
-        << "memory " << k;
+  // A failed encode leaves every memory as it was, on both.
+  const std::vector<std::vector<float>> before = initial_memory(c);
+  for (size_t k = 0; k < mem.size(); ++k) {
+    EXPECT_EQ(mem[k], before[k]) << "memory " << k;
+    EXPECT_EQ(cpu_mem[k], before[k]) << "CPU memory " << k;
+  }
 }
 
 TEST(GpuEncodeEmulated, NonFiniteStopsWhereTheCpuStops) {
@@ -369,7 +391,65 @@ TEST(GpuEncodeEmulated, HistogramCodeTooShort) {
                                  co3::ScalePolicy::gennorm, co3::CodeSource::histogram);
   c.config.max_code_length = 3;
   c.tensors.push_back(co3::golden::synthetic(10000, 81));
+  c.tensors.push_back(co3::golden::synthetic(3000, 82));
+  for (co3::golden::Tensor& t : c.tensors) {
+    t.gamma = 0.7f;
+    t.memory.assign(t.numel, 1e-3f);
+  }
   expect_cpu_error(c);
+}
+
+// The 'propagate' policy: segments holding ±Inf/NaN (also in u only, through the memory) get
+// class maps and keep their memory; the others are coded and remember as usual.
+TEST(GpuEncodeEmulated, PropagateGivesTheCpuPacketAndMemory) {
+  for (co3::FloatFormat f : {co3::formats::fp4, co3::formats::e4m3, co3::formats::bf16}) {
+    co3::golden::Case c;
+    c.config = co3::golden::config(f, co3::Rounding::stochastic, co3::ScalePolicy::gennorm,
+                                   co3::CodeSource::histogram);
+    c.config.non_finite = co3::NonFinitePolicy::propagate;
+    c.config.chunk_symbols = 500;
+    const co3::DType dtypes[4] = {co3::DType::f32, co3::DType::bf16, co3::DType::f16,
+                                  co3::DType::f32};
+    for (int k = 0; k < 4; ++k) {
+      std::vector<float> v(k == 3 ? 20000 : 9000 + 1111 * k);
+      for (uint64_t i = 0; i < v.size(); ++i) v[i] = co3::golden::synthetic_value(90 + k, i);
+      std::vector<float> memory(v.size(), 1e-4f);
+      float gamma = 0.5f;
+      if (k == 0) v[0] = INFINITY, v[8191] = -INFINITY, v[8192] = std::nanf(""), v[8999] = NAN;
+      if (k == 2) v[333] = -INFINITY;
+      if (k == 3) v[19999] = 3e38f, memory[19999] = 3e38f, gamma = 1.0f;  // u overflows, g not
+      co3::golden::Tensor t = co3::golden::make_tensor(v, dtypes[k]);
+      t.gamma = gamma;
+      t.memory = memory;
+      c.tensors.push_back(t);
+    }
+    SCOPED_TRACE(co3::to_string(f));
+    expect_like_cpu(c, false);
+    std::vector<std::vector<float>> cpu_mem;
+    const std::vector<uint8_t> cpu = co3::golden::encode_cpu(c, &cpu_mem);
+    EXPECT_EQ(co3::detail::load_le<uint16_t>(cpu.data() + 4), 3);
+    EXPECT_EQ(cpu_mem[0], c.tensors[0].memory);  // kept: it holds NaN/Inf
+    EXPECT_NE(cpu_mem[1], c.tensors[1].memory);  // moved: all finite
+    EXPECT_EQ(cpu_mem[3], c.tensors[3].memory);  // kept: u overflows
+  }
+}
+
+// A code that could fail but does not: the memory pass writes the memory pass 2 would have.
+TEST(GpuEncodeEmulated, DeferredMemoryWhenTheCodeMayFail) {
+  co3::golden::Case c;
+  c.config = co3::golden::config(co3::formats::e5m2, co3::Rounding::stochastic,
+                                 co3::ScalePolicy::absmax, co3::CodeSource::histogram);
+  c.config.max_code_length = 7;  // 128 codes for 256 symbols: enough for these tensors
+  c.tensors = {co3::golden::synthetic(20000, 83), co3::golden::synthetic(777, 84)};
+  for (co3::golden::Tensor& t : c.tensors) {
+    t.gamma = 0.7f;
+    t.memory.resize(t.numel);
+    for (uint64_t i = 0; i < t.numel; ++i) t.memory[i] = co3::golden::synthetic_value(85, i);
+  }
+  c.steps = 2;
+  std::vector<std::vector<float>> mem = initial_memory(c);
+  EXPECT_TRUE(plan_params(EncodePlan(inputs_of(c.tensors, mem), c.config)).defer_memory);
+  expect_like_cpu(c, false);
 }
 
 TEST(GpuEncodeEmulated, PlanRefusesWhatTheCpuRefuses) {

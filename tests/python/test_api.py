@@ -70,6 +70,18 @@ class CodecTest(unittest.TestCase):
             co3.encode(torch.zeros(3, dtype=torch.int64))
         with self.assertRaisesRegex(RuntimeError, "non-finite"):
             co3.encode(torch.tensor([1.0, float("nan")]))
+        with self.assertRaisesRegex(ValueError, "non-finite"):
+            co3.encode(g, non_finite="drop")
+
+    def test_non_finite_values_propagate(self):
+        x = torch.tensor([0.5, float("nan"), float("inf"), -0.25, float("-inf")])
+        for dtype in (torch.float32, torch.float16, torch.bfloat16):
+            (y,) = co3.decode(co3.encode(x.to(dtype), format="fp4", non_finite="propagate"))
+            self.assertEqual(y.dtype, dtype)
+            self.assertTrue(torch.isnan(y[1]))
+            self.assertEqual(y[2].item(), float("inf"))
+            self.assertEqual(y[4].item(), float("-inf"))
+            self.assertTrue(torch.isfinite(y[[0, 3]]).all())
 
     def test_corrupt_packets_are_errors(self):
         packet = co3.encode(torch.randn(5000), format="e5m2")
@@ -92,6 +104,20 @@ class CodecTest(unittest.TestCase):
 
 
 class CompressorTest(unittest.TestCase):
+    def test_non_finite_propagates_by_default_and_keeps_the_memory(self):
+        comp = co3.Compressor(gamma=0.7, format="fp4")
+        self.assertEqual(comp.config["non_finite"], "propagate")
+        g = torch.randn(300) * 0.01
+        comp.compress({"g": g})
+        memory = comp.memory("g").clone()
+        g[7] = float("inf")
+        (y,) = co3.decode(comp.compress({"g": g}))
+        self.assertEqual(y[7].item(), float("inf"))
+        self.assertTrue(torch.equal(comp.memory("g"), memory))
+        strict = co3.Compressor(gamma=0.7, format="fp4", non_finite="error")
+        with self.assertRaisesRegex(RuntimeError, "non-finite"):
+            strict.compress({"g": g})
+
     def test_memory_recurrence_and_state_round_trip(self):
         torch.manual_seed(1)
         comp = co3.Compressor(gamma=0.5, format="fp4", refit="running-average")

@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -204,6 +206,71 @@ TEST(TorchCompressor, ErrorMemoryFollowsTheRecurrence) {
                Errc::invalid_argument, "appears twice");
   o.gamma = 1.5f;
   expect_error([&] { Compressor c(o); }, Errc::invalid_argument, "gamma 1.5");
+}
+
+// A compress that fails leaves every memory as it was (NaN in the second tensor under the
+// 'error' policy; a code too short for the data) and forgets names it saw first.
+TEST(TorchCompressor, AFailingCompressLeavesEveryMemoryAsItWas) {
+  torch::manual_seed(5);
+  CompressorOptions o;
+  o.config.format = co3::formats::e5m2;
+  o.config.non_finite = co3::NonFinitePolicy::error;
+  o.gamma = 0.7f;
+  Compressor comp(o);
+  const at::Tensor a = torch::randn({40, 30}) * 1e-2;
+  at::Tensor b = torch::randn({700}) * 1e-2;
+  comp.compress({"a", "b"}, {a, b});
+  const at::Tensor mem_a = comp.memory("a").clone(), mem_b = comp.memory("b").clone();
+  ASSERT_GT(mem_a.abs().sum().item<float>(), 0.0f);
+  at::Tensor bad = b.clone();
+  bad[123] = std::numeric_limits<float>::quiet_NaN();
+  expect_error([&] { comp.compress({"a", "b", "c"}, {a, bad, b}); }, Errc::non_finite,
+               "tensor 1 ('b')");
+  EXPECT_TRUE(torch::equal(comp.memory("a"), mem_a));
+  EXPECT_TRUE(torch::equal(comp.memory("b"), mem_b));
+  EXPECT_EQ(comp.names(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(comp.step(), 1);
+
+  o.config.max_code_length = 3;  // 8 codes: fewer than the symbols these tensors use
+  Compressor short_code(o);
+  short_code.load_state(comp.state());
+  expect_error([&] { short_code.compress({"a", "b"}, {a, b}); }, Errc::invalid_argument,
+               "code lengths");
+  EXPECT_TRUE(torch::equal(short_code.memory("a"), mem_a));
+  EXPECT_TRUE(torch::equal(short_code.memory("b"), mem_b));
+}
+
+// The Compressor's default policy is 'propagate' (CodecConfig's stays 'error'): a gradient with
+// ±Inf/NaN is coded, decodes (and accumulates) to them, and its memory and fit stay as they were.
+TEST(TorchCompressor, NonFiniteGradientsPropagateByDefault) {
+  EXPECT_EQ(CompressorOptions{}.config.non_finite, co3::NonFinitePolicy::propagate);
+  EXPECT_EQ(CodecConfig{}.non_finite, co3::NonFinitePolicy::error);
+  torch::manual_seed(9);
+  CompressorOptions o;
+  o.config.format = co3::formats::fp4;
+  o.gamma = 0.7f;
+  Compressor comp(o);
+  at::Tensor g = torch::randn({30, 40}) * 1e-2;
+  const at::Tensor b = torch::randn({100}) * 1e-2;
+  comp.compress({"g", "b"}, {g, b});
+  const at::Tensor mem = comp.memory("g").clone(), mem_b = comp.memory("b").clone();
+  const co3::GenNormParams fit = comp.fit("g");
+  g[2][3] = std::numeric_limits<float>::infinity();
+  g[29][39] = std::numeric_limits<float>::quiet_NaN();
+  const at::Tensor packet = comp.compress({"g", "b"}, {g, b});
+  EXPECT_TRUE(torch::equal(comp.memory("g"), mem));
+  EXPECT_FALSE(torch::equal(comp.memory("b"), mem_b));
+  EXPECT_EQ(comp.fit("g").beta, fit.beta);
+  EXPECT_EQ(comp.fit("g").alpha, fit.alpha);
+  const Codec codec(o.config);
+  const at::Tensor y = codec.decode(packet)[0];
+  EXPECT_EQ(y[2][3].item<float>(), std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(y[29][39].item<float>()));
+  EXPECT_EQ(torch::isfinite(y).sum().item<int64_t>(), 30 * 40 - 2);
+  at::Tensor sum = torch::ones({30, 40}, torch::kHalf);
+  codec.decode_into(packet, {sum, torch::zeros({100})}, /*accumulate=*/true);
+  EXPECT_EQ(sum[2][3].item<float>(), std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(sum[29][39].item<float>()));
 }
 
 TEST(TorchCompressor, RefitPolicies) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -71,11 +73,17 @@ TEST(TorchGpu, DecodeGivesTheCpuValuesAndAccumulates) {
     EXPECT_TRUE(torch::equal(sums[i].to(at::kCPU), want[i].to(at::kFloat) * 2)) << i;
 }
 
-TEST(TorchGpu, CompressorMemoryMatchesTheCpu) {
-  REQUIRE_GPU();
+// fp4 with error feedback, the compressor's other defaults.
+co3::CompressorOptions fp4_options() {
   co3::CompressorOptions o;
   o.config.format = co3::formats::fp4;
   o.gamma = 0.7f;
+  return o;
+}
+
+TEST(TorchGpu, CompressorMemoryMatchesTheCpu) {
+  REQUIRE_GPU();
+  const co3::CompressorOptions o = fp4_options();
   co3::Compressor on_cpu(o), on_gpu(o);
   for (int step = 0; step < 3; ++step) {
     torch::manual_seed(100 + step);
@@ -150,6 +158,74 @@ TEST(TorchGpu, DecodeAccumulateAndEncodeIntoMatchTheCpu) {
   } catch (const co3::Error& e) {
     EXPECT_EQ(std::string(e.what()).rfind("packet 2: ", 0), 0u) << e.what();
   }
+}
+
+// A compress the device refuses (NaN in the second tensor under the 'error' policy, found by
+// the first pass; a code too short for the data, found after the conversion) leaves every
+// memory on the device as it was.
+TEST(TorchGpu, AFailingCompressLeavesEveryMemoryAsItWas) {
+  REQUIRE_GPU();
+  co3::CompressorOptions o;
+  o.config.format = co3::formats::e5m2;
+  o.config.non_finite = co3::NonFinitePolicy::error;
+  o.gamma = 0.7f;
+  co3::Compressor comp(o);
+  torch::manual_seed(6);
+  const at::Tensor a = (torch::randn({40, 30}) * 1e-2).to(at::kCUDA);
+  const at::Tensor b = (torch::randn({700}) * 1e-2).to(at::kCUDA);
+  comp.compress({"a", "b"}, {a, b});
+  const at::Tensor mem_a = comp.memory("a").clone(), mem_b = comp.memory("b").clone();
+  at::Tensor bad = b.clone();
+  bad[123] = std::numeric_limits<float>::quiet_NaN();
+  const at::Tensor failed = comp.compress({"a", "b"}, {a, bad});
+  EXPECT_THROW(co3::packet_size(failed), co3::Error);
+  EXPECT_TRUE(torch::equal(comp.memory("a"), mem_a));
+  EXPECT_TRUE(torch::equal(comp.memory("b"), mem_b));
+
+  o.config.max_code_length = 3;
+  co3::Compressor short_code(o);
+  short_code.load_state(comp.state());
+  const at::Tensor too_short = short_code.compress({"a", "b"}, {a, b});
+  EXPECT_THROW(co3::packet_size(too_short), co3::Error);
+  EXPECT_TRUE(torch::equal(short_code.memory("a").to(at::kCPU), mem_a.to(at::kCPU)));
+  EXPECT_TRUE(torch::equal(short_code.memory("b").to(at::kCPU), mem_b.to(at::kCPU)));
+  // With a code long enough, the memory pass writes what the CPU writes.
+  o.config.max_code_length = 7;
+  co3::Compressor on_gpu(o), on_cpu(o);
+  on_gpu.load_state(comp.state());
+  on_cpu.load_state(comp.state());
+  const at::Tensor p_gpu = on_gpu.compress({"a", "b"}, {a, b});
+  const at::Tensor p_cpu = on_cpu.compress({"a", "b"}, {a.to(at::kCPU), b.to(at::kCPU)});
+  EXPECT_TRUE(torch::equal(exact_bytes(p_gpu), p_cpu));
+  EXPECT_TRUE(torch::equal(on_gpu.memory("a").to(at::kCPU), on_cpu.memory("a")));
+  EXPECT_TRUE(torch::equal(on_gpu.memory("b").to(at::kCPU), on_cpu.memory("b")));
+}
+
+// The Compressor's default policy, 'propagate', on the device: the CPU's packet and memory,
+// and the non-finite entries decode (and accumulate) to themselves.
+TEST(TorchGpu, PropagatedNonFiniteEntriesDecodeToThemselves) {
+  REQUIRE_GPU();
+  const co3::CompressorOptions o = fp4_options();
+  co3::Compressor on_cpu(o), on_gpu(o);
+  torch::manual_seed(8);
+  at::Tensor g = torch::randn({5000}) * 1e-2;
+  on_cpu.compress({"g"}, {g});
+  on_gpu.compress({"g"}, {g.to(at::kCUDA)});
+  g[3] = std::numeric_limits<float>::infinity();
+  g[4000] = -std::numeric_limits<float>::infinity();
+  g[4999] = std::numeric_limits<float>::quiet_NaN();
+  const at::Tensor p_cpu = on_cpu.compress({"g"}, {g});
+  const at::Tensor p_gpu = on_gpu.compress({"g"}, {g.to(at::kCUDA)});
+  EXPECT_TRUE(torch::equal(exact_bytes(p_gpu), p_cpu));
+  EXPECT_TRUE(torch::equal(on_gpu.memory("g").to(at::kCPU), on_cpu.memory("g")));
+  const Codec codec;
+  at::Tensor sum = torch::zeros({5000}, torch::dtype(at::kFloat).device(at::kCUDA));
+  codec.decode_into(p_gpu, {sum}, /*accumulate=*/true);
+  const at::Tensor s = sum.to(at::kCPU);
+  EXPECT_EQ(s[3].item<float>(), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(s[4000].item<float>(), -std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(s[4999].item<float>()));
+  EXPECT_EQ(torch::isfinite(s).sum().item<int64_t>(), 4997);
 }
 
 TEST(TorchGpu, CorruptPacketRaisesOnDecodeInto) {

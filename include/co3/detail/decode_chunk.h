@@ -20,7 +20,20 @@ struct ChunkStream {
   int avail = 0;
   uint32_t next = 0;   // next word to load
   uint32_t words = 0;  // the chunk's words (its chunk table entry)
+  // The bits of the chunk's last symbol that must be zero (padding_entry_mask for a segment's
+  // last chunk, 0 for the others), and the last symbol decoded, which finish_chunk checks.
+  uint32_t padding_mask = 0;
+  uint32_t last = 0;
 };
+
+// §6: entries past n in a segment's last symbol are code 0. For chunk `chunk` of `chunks` of a
+// segment of n entries (g per symbol, w bits each): the bits of its last symbol that those
+// entries take; 0 unless it is the segment's last chunk and its last symbol is not full.
+CO3_HD uint32_t padding_entry_mask(uint64_t chunk, uint64_t chunks, uint64_t numel, int g, int w) {
+  const uint32_t valid = static_cast<uint32_t>(numel % static_cast<uint64_t>(g));
+  if (chunk + 1 != chunks || valid == 0) return 0u;
+  return ((1u << (w * g)) - 1) & ~((1u << (w * valid)) - 1);
+}
 
 // The lookup structures of one table: the multi-symbol entries and the canonical path.
 struct ChunkTables {
@@ -51,6 +64,7 @@ CO3_HD kernels::Status decode_run(ChunkStream& s, const ChunkTables& t, uint32_t
     const uint32_t total = lut_total_bits(e), n = lut_count(e);
     if (n != 0 && n <= count - k && total <= static_cast<uint32_t>(s.avail)) {
       for (uint32_t i = 0; i < n; ++i) emit(k + i, lut_symbol(e, i, sb));
+      s.last = lut_symbol(e, n - 1, sb);
       k += n;
       s.window >>= total;
       s.avail -= static_cast<int>(total);
@@ -67,6 +81,7 @@ CO3_HD kernels::Status decode_run(ChunkStream& s, const ChunkTables& t, uint32_t
     }
     if (len > s.avail) return kernels::Status::run_past_words;
     emit(k++, sym);
+    s.last = sym;
     s.window >>= len;
     s.avail -= len;
   }
@@ -180,10 +195,13 @@ CO3_HD void decode_bulk_pair(ChunkStream& sa, ChunkStream& sb, const ChunkTables
   *kb = b;
 }
 
-// After the chunk's last symbol: every word used, fewer than 32 bits left, and those zero.
+// After the chunk's last symbol: every word used, fewer than 32 bits left, and those zero; in a
+// segment's last chunk, the padding entries of its last symbol zero (s.last: the chunk's last
+// symbol, which decode_run records; a caller that decodes the chunk's end otherwise sets it).
 CO3_HD kernels::Status finish_chunk(const ChunkStream& s) {
   if (s.next != s.words || s.avail >= 32) return kernels::Status::extra_words;
   if (s.window != 0) return kernels::Status::padding_bits;
+  if (s.last & s.padding_mask) return kernels::Status::padding_entries;
   return kernels::Status::ok;
 }
 

@@ -77,10 +77,18 @@ inline void check_prior_code(const PriorCode& prior, const CodecConfig& cfg, siz
   }
 }
 
+// Can a code built from the data fail once the symbols are known (so after the error memory
+// would be written)? Only when the alphabet has more symbols than codes of max_code_length bits
+// can tell apart (validate() refuses that for model codes).
+inline bool code_may_fail(const CodecConfig& cfg) {
+  const int symbol_bits = resolved_entries_per_symbol(cfg) * cfg.format.width();
+  return resolved_max_code_length(cfg) < symbol_bits;
+}
+
 inline std::string non_finite_message(size_t segment, uint64_t count) {
   return tensor_label(segment) + ": " + std::to_string(count) +
          " non-finite values (NaN/Inf); the non-finite policy is 'error' (use 'clamp' to map NaN "
-         "to 0 and Inf to the largest value)";
+         "to 0 and Inf to the largest value, 'propagate' to keep them)";
 }
 
 inline std::string too_many_symbols_message(uint64_t used, int max_len) {

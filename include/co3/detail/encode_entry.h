@@ -31,20 +31,25 @@ struct EntryCode {
 };
 
 // The EntryCode of u once its code is known (by quantize_entry, or by the thresholds of
-// code_thresholds.h, which give the same code).
+// code_thresholds.h, which give the same code for finite u).
 template <class ValueOf>
 CO3_HD EntryCode entry_code(float u, uint32_t code, ValueOf value_of) {
   return {code, fsub(u, value_of(code)), (f32_bits(u) & 0x7fffffffu) < 0x7f800000u};
 }
 
-// Converts entry i's u. NaN becomes code 0 (the clamp policy; under the error policy the encoder
-// has refused the tensor before this runs) and ±Inf saturates inside encode_float. value_of(code)
-// must return code_value(f, code, scale): a table on the CPU, the direct computation on the GPU.
+// Converts entry i's u. NaN becomes code 0 and ±Inf saturates inside encode_float (the clamp
+// policy; under the error policy the encoder has refused the tensor before this runs); with
+// `propagate` every non-finite u becomes code 0, its class map saying what it was (FORMAT.md
+// §6a). value_of(code) must return code_value(f, code, scale): a table on the CPU, the direct
+// computation on the GPU.
 template <class ValueOf>
 CO3_HD EntryCode quantize_entry(float u, uint64_t i, float scale, FloatFormat f, Rounding r,
-                                uint64_t seed, ValueOf value_of) {
+                                uint64_t seed, bool propagate, ValueOf value_of) {
+  const uint32_t bits = f32_bits(u);
+  const bool finite = (bits & 0x7fffffffu) < 0x7f800000u;
+  const bool nan = bits << 1 > 0xff000000u;
   uint32_t code = 0;
-  if (f32_bits(u) << 1 <= 0xff000000u) {  // not NaN
+  if (finite || !(nan || propagate)) {
     code = encode_float(fdiv(u, scale), f, r, r == Rounding::stochastic ? random_word(seed, i) : 0);
   }
   return entry_code(u, code, value_of);

@@ -21,6 +21,7 @@ struct PacketCoding {
   uint32_t chunk_symbols;
   int entries_per_symbol;  // g
   int max_code_length;     // L
+  bool propagate;          // NonFinitePolicy::propagate: class maps for non-finite entries
 
   CO3_HD int symbol_bits() const { return entries_per_symbol * format.width(); }
   CO3_HD uint64_t num_symbols(uint64_t numel) const {
@@ -38,13 +39,15 @@ inline PacketCoding packet_coding(const CodecConfig& c) {
           c.code,
           c.chunk_symbols,
           resolved_entries_per_symbol(c),
-          resolved_max_code_length(c)};
+          resolved_max_code_length(c),
+          c.non_finite == NonFinitePolicy::propagate};
 }
 
 // The descriptor of a segment (FORMAT.md §3).
 CO3_HD Descriptor segment_descriptor(const PacketCoding& pc, uint64_t numel, DType dtype,
                                      uint16_t table, uint64_t data_offset, uint64_t payload_words,
-                                     float scale, double beta, double alpha) {
+                                     float scale, double beta, double alpha,
+                                     bool class_map = false) {
   Descriptor d;
   d.numel = numel;
   d.data_offset = data_offset;
@@ -62,7 +65,14 @@ CO3_HD Descriptor segment_descriptor(const PacketCoding& pc, uint64_t numel, DTy
   d.rounding = static_cast<uint8_t>(pc.rounding);
   d.entries_per_symbol = static_cast<uint8_t>(pc.entries_per_symbol);
   d.code_source = static_cast<uint8_t>(pc.code);
+  d.class_map = class_map ? 1 : 0;
   return d;
+}
+
+// Does a segment of these moments carry a class map (FORMAT.md §6a)? Under 'propagate', when it
+// holds a non-finite u; its error memory is then left as it was.
+CO3_HD bool has_class_map(const PacketCoding& pc, uint64_t non_finite) {
+  return pc.propagate && non_finite > 0;
 }
 
 // Bytes of one shape record (FORMAT.md §3a).
@@ -88,9 +98,9 @@ struct LayoutCursor {
     at += table_bytes(body_bytes);
     return offset;
   }
-  CO3_HD uint64_t segment(uint64_t num_chunks, uint64_t payload_words) {
+  CO3_HD uint64_t segment(uint64_t num_chunks, uint64_t payload_words, uint64_t map_bytes = 0) {
     const uint64_t offset = at;
-    at += segment_data_bytes(num_chunks, payload_words);
+    at += segment_data_bytes(num_chunks, payload_words, map_bytes);
     return offset;
   }
   CO3_HD uint64_t total() const { return at + kCrcBytes; }

@@ -14,10 +14,14 @@ namespace co3::detail {
 
 inline constexpr uint8_t kMagic[4] = {'C', 'O', '3', 'p'};
 // Version 1: no flags. Version 2: flags bit 0 (kFlagShapes) adds the shape section (§3a).
-// An encoder writes the lowest version that holds what it writes.
+// Version 3: flags bit 1 (kFlagNonFinite) set, bit 0 optional: segments may carry a class map
+// of their non-finite entries (§6a). An encoder writes the lowest version that holds what it
+// writes.
 inline constexpr uint16_t kVersionPlain = 1;
 inline constexpr uint16_t kVersionShapes = 2;
+inline constexpr uint16_t kVersionNonFinite = 3;
 inline constexpr uint16_t kFlagShapes = 1;
+inline constexpr uint16_t kFlagNonFinite = 2;
 inline constexpr uint64_t kMaxDims = 64;
 inline constexpr uint64_t kHeaderBytes = 32;
 inline constexpr uint64_t kDescriptorBytes = 64;
@@ -51,11 +55,17 @@ struct Descriptor {
   uint8_t dtype = 0, exp_bits = 0, man_bits = 0, layout = 0;
   int16_t bias = 0;
   uint8_t rounding = 0, entries_per_symbol = 1, code_source = 0;
+  uint8_t class_map = 0;  // version 3: 1 when the segment carries a class map (§6a)
 
   CO3_HD uint64_t num_symbols() const {
     return (numel + entries_per_symbol - 1) / entries_per_symbol;
   }
   CO3_HD uint64_t num_chunks() const { return (num_symbols() + chunk_symbols - 1) / chunk_symbols; }
+  // Where the class map (§6a) starts: after the chunk table and the payload.
+  CO3_HD uint64_t map_offset() const {
+    return data_offset + ((2 * num_chunks() + 7) & ~uint64_t{7}) +
+           ((4 * payload_words + 7) & ~uint64_t{7});
+  }
   CO3_HD FloatFormat format() const {
     return FloatFormat{exp_bits, man_bits, bias, static_cast<Layout>(layout)};
   }
@@ -80,6 +90,7 @@ CO3_HD void store_descriptor(uint8_t* p, const Descriptor& d) {
   p[48] = d.rounding;
   p[49] = d.entries_per_symbol;
   p[50] = d.code_source;
+  p[51] = d.class_map;
 }
 
 CO3_HD Descriptor load_descriptor(const uint8_t* p) {
@@ -100,27 +111,43 @@ CO3_HD Descriptor load_descriptor(const uint8_t* p) {
   d.rounding = p[48];
   d.entries_per_symbol = p[49];
   d.code_source = p[50];
+  d.class_map = p[51];
   return d;
 }
 
+// FORMAT.md §2: the version and flags of a packet with or without shapes and class maps.
+CO3_HD uint16_t packet_version(bool with_shapes, bool with_class_maps) {
+  return with_class_maps ? kVersionNonFinite : (with_shapes ? kVersionShapes : kVersionPlain);
+}
+CO3_HD uint16_t packet_flags(bool with_shapes, bool with_class_maps) {
+  return static_cast<uint16_t>((with_shapes ? kFlagShapes : 0) |
+                               (with_class_maps ? kFlagNonFinite : 0));
+}
+
 // FORMAT.md §2: the 32-byte header (reserved bytes zero).
-CO3_HD void store_header(uint8_t* p, bool with_shapes, uint64_t total_bytes, uint32_t num_tables,
-                         uint32_t num_segments) {
+CO3_HD void store_header(uint8_t* p, bool with_shapes, bool with_class_maps, uint64_t total_bytes,
+                         uint32_t num_tables, uint32_t num_segments) {
   for (uint64_t i = 0; i < kHeaderBytes; ++i) p[i] = 0;
   p[0] = 0x43;  // kMagic, spelled out: device code cannot read a host constexpr array
   p[1] = 0x4F;
   p[2] = 0x33;
   p[3] = 0x70;
-  store_le(p + 4, with_shapes ? kVersionShapes : kVersionPlain);
-  store_le(p + 6, with_shapes ? kFlagShapes : uint16_t{0});
+  store_le(p + 4, packet_version(with_shapes, with_class_maps));
+  store_le(p + 6, packet_flags(with_shapes, with_class_maps));
   store_le(p + 8, total_bytes);
   store_le(p + 16, num_tables);
   store_le(p + 20, num_segments);
 }
 
-// Bytes a segment's data takes (chunk table + payload, each padded to 8).
-CO3_HD uint64_t segment_data_bytes(uint64_t num_chunks, uint64_t payload_words) {
-  return align8(2 * num_chunks) + align8(4 * payload_words);
+// Bytes of a segment's class map (§6a): 2 bits per entry, padded to 8; 0 without one.
+CO3_HD uint64_t class_map_bytes(uint64_t numel, bool present) {
+  return present ? align8((numel + 3) / 4) : 0;
+}
+
+// Bytes a segment's data takes (chunk table + payload + class map, each padded to 8).
+CO3_HD uint64_t segment_data_bytes(uint64_t num_chunks, uint64_t payload_words,
+                                   uint64_t map_bytes = 0) {
+  return align8(2 * num_chunks) + align8(4 * payload_words) + map_bytes;
 }
 
 // Bytes a code table takes (header + body, padded to 8).

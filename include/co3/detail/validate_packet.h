@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "co3/detail/class_map.h"
 #include "co3/detail/hd.h"
 #include "co3/detail/packet_layout.h"
 #include "co3/huffman.h"
@@ -36,25 +37,38 @@ CO3_HD bool finite_f32(float x) {
   return (f32_bits(x) & 0x7f800000u) != 0x7f800000u;
 }
 
+// §2: version 1 has no flags, version 2 exactly SHAPES, version 3 NON_FINITE and maybe SHAPES.
+CO3_HD bool flags_valid(uint16_t version, uint16_t flags) {
+  if (version == kVersionNonFinite)
+    return flags == kFlagNonFinite || flags == (kFlagNonFinite | kFlagShapes);
+  return version == kVersionShapes ? flags == kFlagShapes : flags == 0;
+}
+
+// §3: class_map is 0, or (version 3) 1 for a segment with entries.
+CO3_HD bool class_map_flag_valid(const Descriptor& d, bool maps_allowed) {
+  return d.class_map == 0 || (maps_allowed && d.class_map == 1 && d.numel > 0);
+}
+
 // §9.1 on a buffer of `size` bytes (`packet` names it in the status).
 CO3_HD DeviceStatus check_header(const uint8_t* data, uint64_t size, uint32_t packet = 0) {
   if (size < kHeaderBytes + kCrcBytes) return make_status(Status::short_packet, packet, size);
   if (data[0] != 0x43 || data[1] != 0x4F || data[2] != 0x33 || data[3] != 0x70)
     return make_status(Status::bad_magic, packet);
   const uint16_t version = load_le<uint16_t>(data + 4);
-  if (version != kVersionPlain && version != kVersionShapes)
+  if (version != kVersionPlain && version != kVersionShapes && version != kVersionNonFinite)
     return make_status(Status::bad_version, packet, version);
   const uint16_t flags = load_le<uint16_t>(data + 6);
-  if (version == kVersionShapes ? flags != kFlagShapes : flags != 0)
-    return make_status(Status::bad_flags, packet, flags);
+  if (!flags_valid(version, flags)) return make_status(Status::bad_flags, packet, flags);
   const uint64_t total = load_le<uint64_t>(data + 8);
   if (total != size) return make_status(Status::size_mismatch, packet, total);
   if (!bytes_zero(data + 24, 8)) return make_status(Status::header_reserved, packet);
   return make_status(Status::ok);
 }
 
-// §3 fields that can be checked alone, in check_descriptor's order; `raw` is the descriptor.
-CO3_HD Status check_descriptor_hd(const Descriptor& d, const uint8_t* raw, uint64_t* detail) {
+// §3 fields that can be checked alone, in check_descriptor's order; `raw` is the descriptor,
+// maps_allowed says the packet is version 3.
+CO3_HD Status check_descriptor_hd(const Descriptor& d, const uint8_t* raw, bool maps_allowed,
+                                  uint64_t* detail) {
   *detail = 0;
   if (d.numel > kMaxElements) {
     *detail = d.numel;
@@ -92,8 +106,11 @@ CO3_HD Status check_descriptor_hd(const Descriptor& d, const uint8_t* raw, uint6
   *detail = d.code_source;
   if (d.code_source > 3) return Status::code_source_range;
   *detail = 0;
-  if (!bytes_zero(raw + 51, 13)) return Status::descriptor_reserved;
+  if (!bytes_zero(raw + 52, 12)) return Status::descriptor_reserved;
   if ((d.numel == 0) != (d.code_table == kNoTable)) return Status::table_presence;
+  *detail = d.class_map;
+  if (!class_map_flag_valid(d, maps_allowed)) return Status::class_map_flag;
+  *detail = 0;
   return Status::ok;
 }
 
@@ -103,6 +120,8 @@ struct SegmentLayout {
   uint64_t table_offset;  // the code table's header (when d.numel > 0)
   int max_length;         // its max_length (0 when d.numel = 0)
   uint32_t max_words;     // the most words a chunk may have: ceil(C · max_length / 32)
+  uint64_t map_offset;    // the class map (§6a); 0 when the segment has none
+  uint64_t map_bytes;
 };
 
 // Each table takes at least align8(16 + 1) bytes, so a buffer of `size` bytes holds at most
@@ -128,6 +147,7 @@ CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t*
   uint64_t cursor = kHeaderBytes + kDescriptorBytes * uint64_t{num_segments};
   if (cursor > end) return make_status(Status::descriptors_past_end, packet);
   const bool shapes = (load_le<uint16_t>(data + 6) & kFlagShapes) != 0;
+  const bool maps_allowed = load_le<uint16_t>(data + 4) == kVersionNonFinite;
   const uint64_t shapes_at = cursor;
   if (shapes) {
     for (uint32_t s = 0; s < num_segments; ++s) {
@@ -166,7 +186,7 @@ CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t*
     L.d = load_descriptor(raw);
     const Descriptor& d = L.d;
     uint64_t detail;
-    const Status c = check_descriptor_hd(d, raw, &detail);
+    const Status c = check_descriptor_hd(d, raw, maps_allowed, &detail);
     if (c != Status::ok) return make_status(c, s, detail);
     if (shapes) {
       // The product, saturated just past 2^48 so that it cannot wrap; a zero size makes it 0.
@@ -197,13 +217,19 @@ CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t*
     if (!(d.payload_words <= end / 4 && chunks <= d.payload_words &&
           d.num_symbols() <= 32 * d.payload_words))
       return make_status(Status::payload_too_small, s, d.payload_words);
-    const uint64_t next = cursor + segment_data_bytes(chunks, d.payload_words);
+    L.map_bytes = class_map_bytes(d.numel, d.class_map != 0);
+    // A map takes (numel + 3) / 4 ≤ 2^46 bytes: no overflow; the buffer bounds it below.
+    if (L.map_bytes > end) return make_status(Status::data_past_end, s);
+    const uint64_t next = cursor + segment_data_bytes(chunks, d.payload_words, L.map_bytes);
     if (next > end) return make_status(Status::data_past_end, s);
     if (!bytes_zero(data + cursor + 2 * chunks, align8(2 * chunks) - 2 * chunks))
       return make_status(Status::chunk_table_padding, s);
     const uint64_t payload_end = cursor + align8(2 * chunks) + 4 * d.payload_words;
-    if (!bytes_zero(data + payload_end, next - payload_end))
+    L.map_offset = d.class_map ? next - L.map_bytes : 0;
+    if (!bytes_zero(data + payload_end, next - L.map_bytes - payload_end))
       return make_status(Status::payload_padding, s);
+    if (d.class_map && !class_map_padding_zero(data + L.map_offset, d.numel, L.map_bytes))
+      return make_status(Status::class_map_padding, s);
     L.max_words = static_cast<uint32_t>((uint64_t{d.chunk_symbols} * L.max_length + 31) / 32);
     visit(s, L);
     cursor = next;

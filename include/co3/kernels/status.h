@@ -72,6 +72,7 @@ enum class Status : uint32_t {
   code_source_range,  // detail: code_source
   descriptor_reserved,
   table_presence,     // code_table is 0xFFFF not exactly when num_elements is 0
+  class_map_flag,     // class_map not 0 or 1, set before version 3 or without entries; detail: it
   shape_product,      // detail: the product
   code_table_index,   // detail: code_table
   code_table_width,   // the table's symbol_bits ≠ entries_per_symbol·width
@@ -81,6 +82,7 @@ enum class Status : uint32_t {
   chunk_size,  // detail: chunk index
   chunk_sum,   // detail: the sum
   chunk_table_padding,
+  class_map_padding,  // the class map's bits past the last entry or its padding bytes not zero
   payload_padding,
   unexplained_bytes,  // segment = packet; detail: bytes left
   // §9.6, chunks (segment = output index, detail = chunk index)
@@ -88,6 +90,7 @@ enum class Status : uint32_t {
   run_past_words,
   extra_words,
   padding_bits,
+  padding_entries,  // entries past n in the segment's last symbol are not code 0
   // The caller's side of the batch (segment = packet or output index)
   output_count,     // the packet's num_segments ≠ its outputs; detail: num_segments
   output_numel,     // an output's numel ≠ its segment's; detail: the segment's numel

@@ -36,8 +36,17 @@ enum class Refit : uint8_t { every_step = 0, every_n_steps = 1, running_average 
 const char* to_string(Refit r);
 Refit parse_refit(const std::string& s);  // every-step | every-n-steps | running-average
 
+// `c` with the non-finite policy 'propagate'.
+inline CodecConfig propagating(CodecConfig c) {
+  c.non_finite = NonFinitePolicy::propagate;
+  return c;
+}
+
 struct CompressorOptions {
-  CodecConfig config{};
+  // The codec's settings, with one default of its own: NaN and Inf propagate (a tensor holding
+  // them decodes to them, its error memory and fit unchanged), so that a loss scaler sees the
+  // overflow on every rank and skips the step; CodecConfig's default policy stays 'error'.
+  CodecConfig config = propagating(CodecConfig{});
   float gamma = 1.0f;  // memory decay γ in [0, 1]; 0 disables error feedback
   Refit refit = Refit::every_step;
   int64_t refit_every = 1;     // N for every_n_steps, ≥ 1
