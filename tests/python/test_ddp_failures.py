@@ -9,13 +9,15 @@
   raises the same error naming that rank, within the time bound, and none hangs.
 """
 import json
-import multiprocessing as mp
 import os
 import sys
 import tempfile
 import unittest
 
 import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ranks import run_ranks  # noqa: E402
 
 WORLD = 2
 STEPS = 8
@@ -126,18 +128,7 @@ def worker(kind, rank, out_dir, use_co3):
 
 
 def run_world(test, kind, out, use_co3=True):
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=worker, args=(kind, r, out, use_co3)) for r in range(WORLD)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(TIMEOUT_S)
-    hung = [p for p in procs if p.is_alive()]
-    for p in hung:
-        p.kill()
-        p.join()
-    test.assertFalse(hung, f"{kind}: ranks still running after {TIMEOUT_S} s were killed")
-    test.assertEqual([p.exitcode for p in procs], [0] * WORLD, kind)
+    run_ranks(test, worker, lambda r: (kind, r, out, use_co3), WORLD, TIMEOUT_S, f"{kind}: ")
 
 
 def load(out, name):

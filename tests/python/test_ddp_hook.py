@@ -4,7 +4,6 @@ fall like the uncompressed run's, the ranks must end with identical parameters, 
 the hook sent are counted. The processes are started and stopped here, within a time bound."""
 import gzip
 import json
-import multiprocessing as mp
 import os
 import sys
 import tempfile
@@ -12,6 +11,9 @@ import unittest
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ranks import run_ranks  # noqa: E402
 
 WORLD = 2
 STEPS = 80
@@ -86,20 +88,9 @@ def worker(rank, out_dir, use_co3):
 
 class DDPHookTest(unittest.TestCase):
     def test_two_gloo_ranks_train_with_the_co3_hook(self):
-        ctx = mp.get_context("spawn")
         with tempfile.TemporaryDirectory() as out:
             for use_co3 in (False, True):  # one group of processes per run
-                procs = [ctx.Process(target=worker, args=(r, out, use_co3)) for r in range(WORLD)]
-                for p in procs:
-                    p.start()
-                for p in procs:
-                    p.join(TIMEOUT_S)
-                hung = [p for p in procs if p.is_alive()]
-                for p in hung:
-                    p.kill()
-                    p.join()
-                self.assertFalse(hung, f"ranks still running after {TIMEOUT_S} s were killed")
-                self.assertEqual([p.exitcode for p in procs], [0] * WORLD)
+                run_ranks(self, worker, lambda r: (r, out, use_co3), WORLD, TIMEOUT_S)
 
             res = {}
             for tag in ("fp32", "co3"):
