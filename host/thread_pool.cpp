@@ -35,7 +35,10 @@ struct Job {
         err = std::current_exception();
       }
       std::lock_guard<std::mutex> lock(mu);
-      if (err && !first) first = err;
+      // Every exception_ptr release happens under mu: the reference count is libstdc++'s, which
+      // TSan cannot see, so an unlocked release would race with the caller's read of the error.
+      if (err && !first) first = std::move(err);
+      err = nullptr;
       if (++done == parts) finished.notify_all();
     }
   }
@@ -65,7 +68,12 @@ class Pool {
     job->work();
     std::unique_lock<std::mutex> lock(job->mu);
     job->finished.wait(lock, [&] { return job->done == job->parts; });
-    if (job->first) std::rethrow_exception(job->first);
+    // Taken out of the job, so that a worker dropping the last reference to the job later frees
+    // no part of the exception the caller is handling.
+    const std::exception_ptr err = std::move(job->first);
+    job->first = nullptr;
+    lock.unlock();
+    if (err) std::rethrow_exception(err);
   }
 
  private:
