@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "co3/error.h"
 #include "co3/torch/tensor.h"
 
@@ -119,6 +121,13 @@ CommStats compressed_allreduce(const AllGather& all_gather, int world_size, Comp
   const c10::Device device = grads[0].device();
   CommStats stats;
   for (const at::Tensor& g : grads) stats.elements += g.defined() ? g.numel() : 0;
+  // The memories before this step, put back when the average is not finite: a step that a loss
+  // scaler skips must not move them, and a rank whose own gradients were finite moved them.
+  std::vector<at::Tensor> before(names.size());
+  const std::vector<std::string> known = compressor.names();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (std::find(known.begin(), known.end(), names[i]) != known.end())
+      before[i] = compressor.memory(names[i]).clone();
   // A failure here still takes part in every collective (as an error message), so no peer waits.
   at::Tensor packet;
   std::string failure;
@@ -137,6 +146,13 @@ CommStats compressed_allreduce(const AllGather& all_gather, int world_size, Comp
   std::vector<std::string> labels;
   for (int r = 0; r < world_size; ++r) labels.push_back(rank_label(r) + "'s packet");
   compressor.codec().decode_accumulate(packets, sums, labels);
+  at::Tensor finite = at::ones({}, at::TensorOptions(at::kBool).device(device));
+  for (const at::Tensor& s : sums) finite = finite.logical_and(at::isfinite(s).all());
+  for (size_t i = 0; i < names.size(); ++i) {
+    at::Tensor memory = compressor.memory(names[i]);
+    const at::Tensor kept = before[i].defined() ? before[i] : at::zeros_like(memory);
+    memory.copy_(at::where(finite, memory, kept));
+  }
   for (size_t i = 0; i < grads.size(); ++i) grads[i].copy_(sums[i].div_(world_size).view(grads[i].sizes()));
   return stats;
 }

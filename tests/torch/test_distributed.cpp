@@ -6,6 +6,8 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <exception>
 #include <thread>
 #include <vector>
@@ -83,6 +85,45 @@ TEST(Distributed, CompressedAllreduceAveragesTheDecodedPacketsIdenticallyOnEvery
   }
   // fp4: a quarter of float32 or less, even with the headers and tables of two small tensors.
   EXPECT_LT(8.0 * stats[0].packet_bytes / stats[0].elements, 8.0);
+}
+
+// An Inf in one rank's gradient at step 1 (the compressor's default 'propagate' policy): every
+// rank's average holds non-finite values where that rank's gradient did, as a plain all-reduce
+// would, and every rank's error memory is left as it was before the step.
+TEST(Distributed, AnInfOnOneRankReachesEveryRankAndLeavesTheMemories) {
+  auto store = c10::make_intrusive<c10d::HashStore>();
+  const std::vector<std::string> names = {"fc.weight", "fc.bias"};
+  std::vector<std::exception_ptr> errors(kWorld);
+  std::vector<at::Tensor> averaged(kWorld);
+  std::vector<bool> kept(kWorld, false);
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < kWorld; ++r) {
+    ranks.emplace_back([&, r] {
+      try {
+        auto pg = make_group(store, r);
+        co3::CompressorOptions o;
+        o.gamma = 0.7f;
+        co3::Compressor comp(o);
+        std::vector<at::Tensor> g = grads_of(r, 0);
+        co3::compressed_allreduce(*pg, comp, names, g);
+        const at::Tensor w0 = comp.memory(names[0]).clone(), b0 = comp.memory(names[1]).clone();
+        g = grads_of(r, 1);
+        if (r == 1) g[0][3][5] = std::numeric_limits<float>::infinity();
+        co3::compressed_allreduce(*pg, comp, names, g);
+        averaged[r] = g[0];
+        kept[r] = torch::equal(w0, comp.memory(names[0])) && torch::equal(b0, comp.memory(names[1]));
+      } catch (...) {
+        errors[r] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : ranks) t.join();
+  for (int r = 0; r < kWorld; ++r) {
+    if (errors[r]) std::rethrow_exception(errors[r]);
+    EXPECT_TRUE(std::isinf(averaged[r][3][5].item<float>())) << "rank " << r;
+    EXPECT_EQ(at::isfinite(averaged[r]).logical_not().sum().item<int64_t>(), 1) << "rank " << r;
+    EXPECT_TRUE(kept[r]) << "rank " << r << ": the skipped step moved the memory";
+  }
 }
 
 // One rank fails to encode (an integer gradient where the others have floats): every rank takes

@@ -14,7 +14,9 @@
 // and every rank decode-accumulates all of them in rank order on the gradients' device and
 // divides: all ranks end with the same bits. A failure on one rank (a bad dtype, an encoder
 // error) still takes part in every collective, as a message, and every rank raises the same
-// error naming it: no rank is left waiting. The call blocks until the collectives complete.
+// error naming it: no rank is left waiting. NaN/Inf gradients (the compressor's 'propagate'
+// policy) reach every rank's average, and then every rank puts its error memories back as they
+// were before the step, which a loss scaler skips. The call blocks until the collectives complete.
 #pragma once
 
 #include <ATen/core/Tensor.h>
