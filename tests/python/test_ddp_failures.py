@@ -17,7 +17,7 @@ import unittest
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ranks import run_ranks  # noqa: E402
+from ranks import exit_after, run_ranks  # noqa: E402
 
 WORLD = 2
 STEPS = 8
@@ -110,21 +110,16 @@ def run_fail(rank, init_file, out_dir):
         json.dump({"step": step, "message": message}, f)
 
 
+def body(kind, rank, out_dir, use_co3):
+    init = os.path.join(out_dir, f"rendezvous_{kind}_{use_co3}")
+    if kind == "inf":
+        run_inf(rank, init, out_dir, use_co3)
+    else:
+        run_fail(rank, init, out_dir)
+
+
 def worker(kind, rank, out_dir, use_co3):
-    try:
-        init = os.path.join(out_dir, f"rendezvous_{kind}_{use_co3}")
-        if kind == "inf":
-            run_inf(rank, init, out_dir, use_co3)
-        else:
-            run_fail(rank, init, out_dir)
-    except BaseException:
-        import traceback
-        traceback.print_exc()
-        sys.stderr.flush()
-        os._exit(1)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # everything is written; the process group's teardown is not under test
+    exit_after(body, kind, rank, out_dir, use_co3)
 
 
 def run_world(test, kind, out, use_co3=True):

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ranks import run_ranks  # noqa: E402
+from ranks import exit_after, run_ranks  # noqa: E402
 
 WORLD = 2
 STEPS = 80
@@ -38,52 +38,40 @@ def train(rank, init_file, out_dir, use_co3):
     torch.set_num_threads(1)
     # A file rendezvous: no port to choose, so no collision with other tests running at once
     # (Gloo's own connections take ports the kernel hands out).
-    try:
-        dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                                world_size=WORLD)
-        x, y = load_images(4096)
-        torch.manual_seed(0)  # the same initial model on every rank
-        model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
-                                    torch.nn.Linear(128, 10))
-        ddp = DDP(model)
-        state = None
-        if use_co3:
-            state = co3.CO3HookState(gamma=0.7, format="fp4", code="gennorm")
-            ddp.register_comm_hook(state, co3.ddp_comm_hook)
-        opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
-        g = torch.Generator().manual_seed(1000 + rank)  # each rank its own batches
-        losses = []
-        for _ in range(STEPS):
-            idx = torch.randint(0, len(x), (32,), generator=g)
-            loss = torch.nn.functional.cross_entropy(ddp(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        result = {"first": sum(losses[:10]) / 10, "last": sum(losses[-10:]) / 10}
-        if state is not None:
-            result.update(packet_bytes=state.packet_bytes, contributed_bytes=state.contributed_bytes,
-                          elements=state.elements, uncompressed_bytes=state.uncompressed_bytes)
-        tag = "co3" if use_co3 else "fp32"
-        torch.save(model.state_dict(), os.path.join(out_dir, f"{tag}_params_{rank}.pt"))
-        with open(os.path.join(out_dir, f"{tag}_result_{rank}.json"), "w") as f:
-            json.dump(result, f)
-    except BaseException:
-        import traceback
-        traceback.print_exc()
-        sys.stderr.flush()
-        os._exit(1)
-    # Everything is written: leave without the process group's teardown. In one CI run a rank
-    # outlived the time bound after its peer had exited cleanly and nothing was printed; the
-    # teardown is the suspect, and it is not what this test checks.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
+                            world_size=WORLD)
+    x, y = load_images(4096)
+    torch.manual_seed(0)  # the same initial model on every rank
+    model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
+                                torch.nn.Linear(128, 10))
+    ddp = DDP(model)
+    state = None
+    if use_co3:
+        state = co3.CO3HookState(gamma=0.7, format="fp4", code="gennorm")
+        ddp.register_comm_hook(state, co3.ddp_comm_hook)
+    opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(1000 + rank)  # each rank its own batches
+    losses = []
+    for _ in range(STEPS):
+        idx = torch.randint(0, len(x), (32,), generator=g)
+        loss = torch.nn.functional.cross_entropy(ddp(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    result = {"first": sum(losses[:10]) / 10, "last": sum(losses[-10:]) / 10}
+    if state is not None:
+        result.update(packet_bytes=state.packet_bytes, contributed_bytes=state.contributed_bytes,
+                      elements=state.elements, uncompressed_bytes=state.uncompressed_bytes)
+    tag = "co3" if use_co3 else "fp32"
+    torch.save(model.state_dict(), os.path.join(out_dir, f"{tag}_params_{rank}.pt"))
+    with open(os.path.join(out_dir, f"{tag}_result_{rank}.json"), "w") as f:
+        json.dump(result, f)
 
 
 def worker(rank, out_dir, use_co3):
     tag = "co3" if use_co3 else "fp32"
-    train(rank, os.path.join(out_dir, f"rendezvous_{tag}"), out_dir, use_co3)
+    exit_after(train, rank, os.path.join(out_dir, f"rendezvous_{tag}"), out_dir, use_co3)
 
 
 class DDPHookTest(unittest.TestCase):
