@@ -116,7 +116,7 @@ build_limit=()
 rc=0
 {
   cmake -S "$ROOT" -B "$B" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCO3_WITH_TORCH=OFF -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_FLAGS=-lineinfo \
+    -DCO3_WITH_CUDA=ON -DCO3_WITH_TORCH=OFF -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_FLAGS=-lineinfo \
     -DCO3_DATA_DIR="$CO3_DATA_DIR" &&
     "${build_limit[@]}" cmake --build "$B" -j "$JOBS"
 } >"$OUT/build.log" 2>&1 || rc=$?
@@ -147,7 +147,7 @@ if [[ -n $torch_prefix ]]; then
   (
     rc=0
     cmake -S "$ROOT" -B "$BT" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$torch_prefix" -DCO3_PYTHON=python3 &&
+      -DCO3_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$torch_prefix" -DCO3_PYTHON=python3 &&
       timeout -k 10 "$(limit 300 150)" nice cmake --build "$BT" -j "$((JOBS / 2 + 1))" \
         --target co3_bench_aop co3_ops test_torch_gpu test_aop_gpu co3-train co3-aop || rc=$?
     echo "$rc" >"$SCRATCH/torch_build.rc"
