@@ -75,11 +75,28 @@ std::vector<uint16_t> chunk_words(const std::vector<uint16_t>& symbols, const ui
   return words;
 }
 
+namespace {
+
+using PackPair = void (*)(const uint16_t*, uint64_t, uint64_t, uint64_t, uint64_t, const uint32_t*,
+                          uint8_t*, uint8_t*, uint64_t*, uint64_t*);
+
+PackPair pack_pair_for(int max_len) {
+  switch (codewords_per_store(max_len)) {
+    case 4: return pack_chunk_bytes_pair<4, uint16_t>;
+    case 3: return pack_chunk_bytes_pair<3, uint16_t>;
+    default: return pack_chunk_bytes_pair<2, uint16_t>;
+  }
+}
+
+}  // namespace
+
 PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
                           uint32_t chunk_symbols, int threads) {
-  std::vector<uint32_t> rev(lengths.size());
-  encode_table(lengths.data(), static_cast<uint32_t>(lengths.size()), rev.data());
+  std::vector<uint32_t> packed(lengths.size());
+  encode_table(lengths.data(), static_cast<uint32_t>(lengths.size()), packed.data());
+  for (size_t s = 0; s < packed.size(); ++s) packed[s] = packed_codeword(packed[s], lengths[s]);
   const uint8_t max_len = *std::max_element(lengths.begin(), lengths.end());
+  const auto pack_pair = pack_pair_for(max_len);
   const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
   PackedChunks p;
   p.words.resize(chunks);
@@ -100,15 +117,15 @@ PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vecto
       const size_t end = std::min(symbols.size(), begin + chunk_symbols);
       if (k + 1 == e) {
         const uint64_t words = chunk_words_for(
-            pack_chunk_bytes(symbols.data(), begin, end, lengths.data(), rev.data(), bytes + at));
+            pack_chunk_bytes(symbols.data(), begin, end, packed.data(), bytes + at));
         p.words[k] = static_cast<uint16_t>(words);
         at += 4 * words;
         break;
       }
       const size_t end_b = std::min(symbols.size(), end + chunk_symbols);
       uint64_t bits_a, bits_b;
-      pack_chunk_bytes_pair(symbols.data(), begin, end, end, end_b, lengths.data(), rev.data(),
-                            bytes + at, next.data(), &bits_a, &bits_b);
+      pack_pair(symbols.data(), begin, end, end, end_b, packed.data(), bytes + at, next.data(),
+                &bits_a, &bits_b);
       const uint64_t words_a = chunk_words_for(bits_a), words_b = chunk_words_for(bits_b);
       p.words[k] = static_cast<uint16_t>(words_a);
       p.words[k + 1] = static_cast<uint16_t>(words_b);
