@@ -92,48 +92,25 @@ struct ByteStreamWriter {
   }
 };
 
-// Symbols [begin, end) as one chunk's stream into `out` (ByteStreamWriter's room); its bits.
-// packed: packed_codeword of every symbol.
-template <class Sym>
+// Symbols [begin, end) as one chunk's stream into `out` (ByteStreamWriter's room), kPerStore
+// codewords between stores (at most codewords_per_store of the code's longest); its bits.
+// packed: packed_codeword of every symbol. One stream at a time: its dependency chain (add the
+// length, shift the next codeword by it) is a cycle or two a codeword, so two interleaved streams
+// only spill registers.
+template <int kPerStore, class Sym>
 CO3_HD uint64_t pack_chunk_bytes(const Sym* symbols, uint64_t begin, uint64_t end,
                                  const uint32_t* packed, uint8_t* out) {
   ByteStreamWriter w(out);
-  for (uint64_t j = begin; j < end; ++j) {
+  uint64_t j = begin;
+  for (; j + kPerStore <= end; j += kPerStore) {
+    for (int t = 0; t < kPerStore; ++t) w.add(packed[symbols[j + t]]);
+    w.store();
+  }
+  for (; j < end; ++j) {
     w.add(packed[symbols[j]]);
     w.store();
   }
   return w.finish();
-}
-
-// Two chunks at once, kPerStore codewords of each in turn (codewords_per_store of the code's
-// longest): each writer's next step waits on its own previous one only, so the two dependency
-// chains overlap. Their bits in *bits_a and *bits_b.
-template <int kPerStore, class Sym>
-CO3_HD void pack_chunk_bytes_pair(const Sym* symbols, uint64_t begin_a, uint64_t end_a,
-                                  uint64_t begin_b, uint64_t end_b, const uint32_t* packed,
-                                  uint8_t* out_a, uint8_t* out_b, uint64_t* bits_a,
-                                  uint64_t* bits_b) {
-  ByteStreamWriter a(out_a), b(out_b);
-  const uint64_t both = end_a - begin_a < end_b - begin_b ? end_a - begin_a : end_b - begin_b;
-  const uint64_t grouped = both - both % kPerStore;
-  for (uint64_t j = 0; j < grouped; j += kPerStore) {
-    for (int t = 0; t < kPerStore; ++t) {
-      a.add(packed[symbols[begin_a + j + t]]);
-      b.add(packed[symbols[begin_b + j + t]]);
-    }
-    a.store();
-    b.store();
-  }
-  for (uint64_t j = begin_a + grouped; j < end_a; ++j) {
-    a.add(packed[symbols[j]]);
-    a.store();
-  }
-  for (uint64_t j = begin_b + grouped; j < end_b; ++j) {
-    b.add(packed[symbols[j]]);
-    b.store();
-  }
-  *bits_a = a.finish();
-  *bits_b = b.finish();
 }
 
 }  // namespace co3::detail
