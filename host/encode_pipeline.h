@@ -88,7 +88,7 @@ struct PackedChunks {
 };
 PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t>& lengths,
                           uint32_t chunk_symbols, int threads);
-void write_payload(const PackedChunks& p, uint8_t* payload);  // the parts, one after another
+void write_payload(const PackedChunks& p, uint8_t* payload, int threads);  // the parts, one after another
 
 double entropy_bits(const std::vector<uint64_t>& hist);  // bits per counted item
 
