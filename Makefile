@@ -20,7 +20,7 @@ build: setup
 	@VENV=$$(cat .venv-path); \
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_PREFIX_PATH="$$($$VENV/bin/python -c 'import torch;print(torch.utils.cmake_prefix_path)')" \
-	  -DCO3_PYTHON="$$VENV/bin/python" > $(BUILD).configure.log 2>&1 || { cat $(BUILD).configure.log; exit 1; }
+	  -DCO3_WITH_CUDA=ON -DCO3_PYTHON="$$VENV/bin/python" > $(BUILD).configure.log 2>&1 || { cat $(BUILD).configure.log; exit 1; }
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
@@ -52,4 +52,4 @@ gpu-check:
 
 clean:
 	rm -rf $(BUILD) $(BUILD).configure.log .venv-path build-asan build-tsan build-fuzz \
-	  build-gpu-check build-gpu-check-torch
+	  build-gpu-check build-gpu-check-torch build-wheel

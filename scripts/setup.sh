@@ -2,8 +2,9 @@
 # Installs what co3 needs on a fresh Debian machine and is a no-op when everything is there.
 # - Debian packages: ninja, ccache (second builds are cheap), GoogleTest, zlib (the gzip'd
 #   Fashion-MNIST files), libzstd (the CPU bench's reference rows), the Fashion-MNIST data set.
-# - A Python virtual environment with the pinned torch wheel (LibTorch for CMake), kept in a
-#   per-user cache keyed by the torch version so that every clone (CI clones afresh) shares it.
+# - A Python virtual environment with the pinned torch wheel (LibTorch for CMake) and the wheel's
+#   build backend (scikit-build-core), kept in a per-user cache keyed by the torch version so
+#   that every clone (CI clones afresh) shares it.
 # Prints the venv path on its last line.
 set -euo pipefail
 
@@ -40,5 +41,11 @@ fi
 if ! "$VENV/bin/python" -c "import matplotlib" 2>/dev/null; then
   echo "co3 setup: installing matplotlib into $VENV" >&2
   "$VENV/bin/python" -m pip install -q "matplotlib==3.10.3" >&2
+fi
+# `pip install --no-build-isolation .` needs the build backend in the environment it builds in
+# (pyproject.toml); tests/python/test_pip_install.sh builds the wheel with it.
+if ! "$VENV/bin/python" -c "import scikit_build_core" 2>/dev/null; then
+  echo "co3 setup: installing scikit-build-core into $VENV" >&2
+  "$VENV/bin/python" -m pip install -q "scikit-build-core==1.1.2" >&2
 fi
 echo "$VENV"

@@ -11,15 +11,24 @@ the current stream (in a build with them; else staged through host memory, which
 """
 from . import _library
 
-LIBRARY = _library.load()
+# The loaded library's path, and what it was built against (co3_build_info.json; None for a
+# library without a record, e.g. one named by $CO3_OPS_LIBRARY from an older build).
+LIBRARY, _BUILD_INFO = _library.load()
 
 import torch  # noqa: E402
 
 from .ddp import ddp_comm_hook, CO3HookState  # noqa: E402,F401
 
-__all__ = ["encode", "encode_into", "max_packet_bytes", "decode", "decode_into", "decode_accumulate", "packet_size", "stats",
+__all__ = ["build_info", "encode", "encode_into", "max_packet_bytes", "decode", "decode_into", "decode_accumulate", "packet_size", "stats",
            "Compressor",
            "ddp_comm_hook", "CO3HookState"]
+
+
+def build_info():
+    """What the loaded library was built against: {"co3", "torch", "torch_cuda", "cuda_kernels",
+    "cuda_architectures", "cuda_compiler", "library"}; cuda_kernels False means a CPU-only
+    build (no CUDA compiler at build time), which refuses CUDA tensors."""
+    return dict(_BUILD_INFO or {}, library=LIBRARY)
 
 
 def _config(format="e5m2", rounding="nearest", scale="gennorm", code="histogram", chunk=4096,
