@@ -81,8 +81,12 @@ Conv build_thresholds(const Quantized& q, FloatFormat f, Rounding r, int threads
   out->view = {T, out->buckets.data(), cmax, buckets - 1, shift,
                static_cast<uint32_t>(f.exp_bits + f.man_bits)};
   if (count) return Conv::count;
-  if (q.moments.non_finite) return Conv::buckets;
-  out->signed_table.reset(new uint64_t[signed_table_half(shift) + uint64_t{buckets}]);
+  // fp16's half would be 2^20 entries: it keeps the buckets.
+  if (q.moments.non_finite || signed_table_half(shift) > (1u << 18)) return Conv::buckets;
+  // Sized for every bit pattern (at most 4 MiB, of which only the filled entries are
+  // touched): u never exceeds the moments' max_abs, which bounds the filled ones, but a read
+  // past them stays inside the allocation whatever happens.
+  out->signed_table.reset(new uint64_t[uint64_t{2} * signed_table_half(shift)]);
   fill_signed_table(out->view, out->signed_table.get());
   for (uint64_t b : out->buckets)
     if (b >> 63) return Conv::signed_table;
