@@ -125,7 +125,8 @@ CO3_BULK_HD bool bulk_step(BulkStream& s, const BulkTables& t, Sym*& o) {
     uint32_t sym;
     const uint32_t b = static_cast<uint32_t>(e) & 63;
     if (b != 0) {
-      const uint32_t x = t.sub[(e >> 16) + (static_cast<uint32_t>(s.window >> kLutBits) & ((1u << b) - 1))];
+      const uint32_t x =
+          t.sub[(e >> 16) + (static_cast<uint32_t>(s.window >> kLutBits) & ((1u << b) - 1))];
       if (x == 0) return false;
       sym = x & 0xffffu;
       len = x >> 16;
