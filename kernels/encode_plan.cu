@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "co3/codec.h"
 #include "co3/detail/encode_checks.h"
 #include "co3/detail/encode_code.h"
 #include "co3/detail/trace.h"
@@ -98,7 +99,6 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   std::vector<int64_t> dims;
   for (const EncodeInput& in : inputs) p.with_shapes = p.with_shapes || in.shape.has_value();
   uint64_t shape_at = kHeaderBytes + kDescriptorBytes * inputs.size();
-  uint64_t data_bound = 0;
   if (cfg.shared_code && non_empty) tables.push_back({0, 0, 0});
   for (size_t i = 0; i < inputs.size(); ++i) {
     const EncodeInput& in = inputs[i];
@@ -141,17 +141,11 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
       j.ndim = dims.size() - j.first_dim;
       shape_at += shape_record_bytes(j.ndim);
     }
-    // Every chunk's words at the length limit: full chunks, then the last one.
-    const uint64_t full = j.num_symbols / C, rest = j.num_symbols % C;
-    // Under 'propagate' any segment may need a class map (FORMAT.md §6a).
-    data_bound += segment_data_bytes(j.num_chunks,
-                                     full * ((C * L + 31) / 32) + (rest * L + 31) / 32,
-                                     class_map_bytes(j.numel, p.pc.propagate && j.numel));
   }
   p.num_tables = static_cast<uint32_t>(tables.size());
   p.shape_section_bytes = shape_at - kHeaderBytes - kDescriptorBytes * inputs.size();
-  data_->max_packet = shape_at + p.num_tables * table_bytes(code_table_body_bound(p.alphabet)) +
-                      data_bound + kCrcBytes;
+  // The bound the CPU side gives too (host/packet_bound.cpp): callers size buffers by it.
+  data_->max_packet = co3::max_packet_bytes(inputs, cfg);
   p.crc_blocks =
       (data_->max_packet + enc::kCrcPiece * enc::kThreads - 1) / (enc::kCrcPiece * enc::kThreads);
   p.code_slots =

@@ -109,7 +109,7 @@ int64_t Codec::max_packet_bytes(const std::vector<at::Tensor>& tensors) const {
   c10::Device device(at::kCPU);
   bool on_device = false;
   const std::vector<EncodeInput> inputs = inputs_of(tensors, {}, true, &kept, &device, &on_device);
-  return static_cast<int64_t>(cuda_path::max_packet_bytes(inputs, config_));
+  return static_cast<int64_t>(co3::max_packet_bytes(inputs, config_));
 }
 
 std::vector<at::Tensor> Codec::decode(const at::Tensor& packet, std::optional<c10::Device> device,

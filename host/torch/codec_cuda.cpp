@@ -66,9 +66,6 @@ void encode_with(const kernels::EncodePlan& plan, const at::Tensor& packet) {
 
 }  // namespace
 
-uint64_t max_packet_bytes(const std::vector<EncodeInput>& inputs, const CodecConfig& config) {
-  return kernels::EncodePlan(inputs, config).max_packet_bytes();
-}
 
 at::Tensor encode(const std::vector<EncodeInput>& inputs, const CodecConfig& config, c10::Device device) {
   const kernels::EncodePlan plan(inputs, config);
@@ -166,7 +163,6 @@ namespace {
 
 at::Tensor encode(const std::vector<EncodeInput>&, const CodecConfig&, c10::Device) { no_kernels(); }
 void encode_into(const std::vector<EncodeInput>&, const CodecConfig&, const at::Tensor&) { no_kernels(); }
-uint64_t max_packet_bytes(const std::vector<EncodeInput>&, const CodecConfig&) { no_kernels(); }
 at::Tensor decode_into(const at::Tensor&, const std::vector<at::Tensor>&, bool) { no_kernels(); }
 void check_status_sync(const at::Tensor&) { no_kernels(); }
 int64_t first_failed_status_sync(const std::vector<at::Tensor>&, std::optional<Error>*) { no_kernels(); }

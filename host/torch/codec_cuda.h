@@ -17,19 +17,15 @@ namespace co3::cuda_path {
 bool available();
 
 // One packet for contiguous CUDA tensors on one device; inputs[i].grad/.memory are their device
-// pointers. No synchronization: the packet tensor is max_packet_bytes() long, its header's
+// pointers. No synchronization: the packet tensor is co3::max_packet_bytes() long, its header's
 // total_bytes says where the packet ends, and an encoder failure (NaN/Inf under the 'error'
 // policy) turns the buffer into a failure record that packet_size(), decode and inspect raise as
 // the CPU codec's co3::Error.
 at::Tensor encode(const std::vector<EncodeInput>& inputs, const CodecConfig& config, c10::Device device);
 
 // The same into a caller's CUDA buffer (1-D uint8, contiguous, on the inputs' device) of at least
-// max_packet_bytes(inputs, config) bytes: no allocation for the packet, no synchronization.
+// co3::max_packet_bytes(inputs, config) bytes: no allocation for the packet, no synchronization.
 void encode_into(const std::vector<EncodeInput>& inputs, const CodecConfig& config, const at::Tensor& buffer);
-
-// The worst-case packet size of these inputs under `config` (the GPU encoder's bound: every
-// chunk at the code length limit, every table at its largest). Host arithmetic only.
-uint64_t max_packet_bytes(const std::vector<EncodeInput>& inputs, const CodecConfig& config);
 
 // Decodes a CUDA packet into CUDA outputs (any floating dtype, strides; contiguous ones of
 // float32/float16/bfloat16 directly, others through a staging copy), out = value or, with

@@ -136,6 +136,10 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
     } catch (const Error& err) {
       rethrow_named(err, names);
     }
+    for (const std::string& name : names) {  // statistics unchanged: nothing to restore
+      Entry& e = entries_[name];
+      e.before_last = e;
+    }
     committed = true;
     ++step_;
     return packet;
@@ -150,6 +154,7 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
   }
   for (size_t i = 0; i < grads.size(); ++i) {
     Entry& e = entries_[names[i]];
+    e.before_last = e;
     const SegmentReport& s = r.segments[i];
     // A tensor whose NaN/Inf propagate belongs to a step that a loss scaler skips: like its
     // memory, its fit and average stay as they were.
@@ -187,6 +192,13 @@ GenNormParams Compressor::fit(const std::string& name) const {
   auto it = entries_.find(name);
   check(it != entries_.end(), Errc::invalid_argument, "compressor: no tensor named '" + name + "'");
   return it->second.fit;
+}
+
+void Compressor::restore_statistics(const std::string& name) {
+  auto it = entries_.find(name);
+  check(it != entries_.end(), Errc::invalid_argument, "compressor: no tensor named '" + name + "'");
+  Entry& e = it->second;
+  static_cast<Statistics&>(e) = e.before_last;
 }
 
 std::map<std::string, at::Tensor> Compressor::state() const {
@@ -239,8 +251,10 @@ void Compressor::load_state(const std::map<std::string, at::Tensor>& state) {
     }
   }
   if (step < 0) bad("step", "is missing");
-  for (const auto& [name, e] : entries)
+  for (auto& [name, e] : entries) {
     if (!e.memory.defined()) bad("memory/" + name, "is missing");
+    e.before_last = e;  // a checkpoint holds no step to undo
+  }
   entries_ = std::move(entries);
   step_ = step;
 }

@@ -153,6 +153,10 @@ CommStats compressed_allreduce(const AllGather& all_gather, int world_size, Comp
     const at::Tensor kept = before[i].defined() ? before[i] : at::zeros_like(memory);
     memory.copy_(at::where(finite, memory, kept));
   }
+  // The fit and averages too, where later steps' scales come from them. Those refits staged the
+  // gradients through the host in compress(), so this host read adds no new kind of wait.
+  if (compressor.options().refit != Refit::every_step && !finite.item<bool>())
+    for (const std::string& name : names) compressor.restore_statistics(name);
   for (size_t i = 0; i < grads.size(); ++i) grads[i].copy_(sums[i].div_(world_size).view(grads[i].sizes()));
   return stats;
 }

@@ -179,6 +179,10 @@ TORCH_LIBRARY(co3, m) {
            [](const c10::intrusive_ptr<CompressorClass>& self, std::string name) {
              return translate_errors([&] { return self->impl.memory(name); });
            })
+      .def("restore_statistics",
+           [](const c10::intrusive_ptr<CompressorClass>& self, std::string name) {
+             self->impl.restore_statistics(name);
+           })
       .def("step", [](const c10::intrusive_ptr<CompressorClass>& self) { return self->impl.step(); })
       .def("names", [](const c10::intrusive_ptr<CompressorClass>& self) { return self->impl.names(); })
       .def("state_dict",

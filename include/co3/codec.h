@@ -68,6 +68,11 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
 std::vector<uint8_t> encode(const TensorView& tensor, const CodecConfig& config,
                             EncodeReport* report = nullptr);
 
+// The largest packet encode() can make of these inputs under `config`, from their sizes, shapes
+// and the configuration alone (no data is read): a buffer this long always holds the packet, on
+// the CPU and on the GPU (whose encoder sizes its packet by this bound).
+uint64_t max_packet_bytes(const std::vector<EncodeInput>& inputs, const CodecConfig& config);
+
 // A code fixed before the data is seen (a training loop's prior code: the tables of an earlier
 // packet, typically a model code of a kept fit): the encoder uses these code lengths instead of
 // building a code from each tensor, which skips the code construction (and, on the GPU, the

@@ -106,6 +106,7 @@ class Compressor:
     def __init__(self, gamma=1.0, refit="every-step", refit_every=1, average_decay=0.9, **config):
         config.setdefault("non_finite", "propagate")
         self.config = _config(**config)
+        self.refit = refit
         self._impl = torch.classes.co3.Compressor.create(
             *self.config.values(), float(gamma), refit, int(refit_every), float(average_decay))
 
@@ -120,6 +121,12 @@ class Compressor:
 
     def names(self):
         return list(self._impl.names())
+
+    def restore_statistics(self, name):
+        """Puts the GenNorm fit and running averages of `name` back as they were before the last
+        compress() that coded it: for a step skipped after all (e.g. another rank's gradient was
+        not finite). The memory is the caller's to restore, from the copy it took before."""
+        self._impl.restore_statistics(name)
 
     @property
     def step(self):

@@ -64,10 +64,12 @@ def load():
         torch.ops.load_library(path)
     except OSError as e:
         # No record (a library from elsewhere) or a record that lies: say what usually causes it.
-        if "undefined symbol" in str(e):
+        # (torch.ops.load_library wraps dlopen's message, which names the symbol, as the cause.)
+        reason = str(e.__cause__ or e)
+        if "undefined symbol" in reason:
             raise ImportError(
-                f"co3: {path} does not link against this torch ({torch.__version__}): {e}. "
-                "It was most likely built against another torch; rebuild co3 in this "
-                "environment.") from e
+                f"co3: {path} does not link against this torch ({torch.__version__}): {reason}. "
+                "It was most likely built against another torch, or from other co3 sources; "
+                "rebuild co3 in this environment.") from e
         raise
     return path, info

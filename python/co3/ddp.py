@@ -157,7 +157,13 @@ def ddp_comm_hook(state, bucket):
         if name in state.compressor.names():  # a skipped step leaves the memory as it was
             memory = state.compressor.memory(name)
             kept = before if before is not None else torch.zeros_like(memory)
-            memory.copy_(torch.where(torch.isfinite(total).all(), memory, kept.view_as(memory)))
+            finite = torch.isfinite(total).all()
+            memory.copy_(torch.where(finite, memory, kept.view_as(memory)))
+            # ... and the fit and averages that later steps' scales come from. Only refits other
+            # than every-step carry them, and those staged the bucket through the host already,
+            # so this host read adds no new kind of wait.
+            if state.compressor.refit != "every-step" and not bool(finite):
+                state.compressor.restore_statistics(name)
         buffer.copy_(total.div_(world).view_as(buffer))
         return buffer
 

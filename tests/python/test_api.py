@@ -54,6 +54,13 @@ class CodecTest(unittest.TestCase):
         self.assertTrue(torch.equal(buffer[:packets[0].numel()], packets[0]))
         with self.assertRaises(ValueError):
             co3.encode_into(grads[0], torch.empty(10, dtype=torch.uint8), format="fp4")
+        # max_packet_bytes is host arithmetic on sizes: any build (CPU-only ones too), and a
+        # buffer of exactly that many bytes takes the packet.
+        bound = co3.max_packet_bytes(grads[0], format="fp4")
+        self.assertGreaterEqual(bound, packets[0].numel())
+        exact = torch.empty(bound, dtype=torch.uint8)
+        co3.encode_into(grads[0], exact, format="fp4")
+        self.assertTrue(torch.equal(exact[:co3.packet_size(exact)], packets[0]))
 
     def test_keywords_mirror_the_cli_and_bad_values_are_value_errors(self):
         g = torch.randn(1000)

@@ -3,8 +3,8 @@
 - an Inf in one rank's gradient at one step (what mixed precision produces before GradScaler
   lowers its scale): with non_finite="propagate" (the hook's default) every rank's averaged
   gradient holds it, GradScaler skips that step on every rank, exactly the steps DDP without the
-  hook skips, the ranks' parameters stay identical, and the bucket's error memory is left as it
-  was before the skipped step;
+  hook skips, the ranks' parameters stay identical, and the bucket's error memory and its
+  running-average refit's fit and averages are left as they were before the skipped step;
 - one rank failing inside the hook (an out-of-memory error raised by its compressor): every rank
   raises the same error naming that rank, within the time bound, and none hangs.
 """
@@ -46,17 +46,20 @@ def run_inf(rank, init_file, out_dir, use_co3):
     ddp = DDP(model)
     state = None
     if use_co3:
-        state = co3.CO3HookState(gamma=0.7, format="fp4")
+        # running-average: the scale's averages, like the memory, must not move either
+        state = co3.CO3HookState(gamma=0.7, format="fp4", refit="running-average")
         ddp.register_comm_hook(state, co3.ddp_comm_hook)
     opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
     scaler = torch.amp.GradScaler("cpu", init_scale=1.0, growth_interval=1000)
-    skipped, memory_kept = [], None
+    skipped, memory_kept, statistics_kept = [], None, None
     for step in range(STEPS):
         xs = x[step].clone()
         if rank == 1 and step == INF_STEP:
             xs[3, 5] = float("inf")  # this rank's gradient gets Inf/NaN entries
         if state is not None and step == INF_STEP:
             before = state.compressor.memory("bucket0").clone()
+            stats_before = {k: v for k, v in state.compressor.state_dict().items()
+                            if k.startswith(("fit/", "average/"))}
         loss = torch.nn.functional.cross_entropy(ddp(xs), y[step])
         opt.zero_grad()
         scaler.scale(loss).backward()
@@ -67,10 +70,13 @@ def run_inf(rank, init_file, out_dir, use_co3):
             skipped.append(step)
         if state is not None and step == INF_STEP:
             memory_kept = bool(torch.equal(before, state.compressor.memory("bucket0")))
+            after = state.compressor.state_dict()
+            statistics_kept = all(torch.equal(v, after[k]) for k, v in stats_before.items())
     tag = "co3" if use_co3 else "plain"
     torch.save(model.state_dict(), os.path.join(out_dir, f"{tag}_params_{rank}.pt"))
     with open(os.path.join(out_dir, f"{tag}_result_{rank}.json"), "w") as f:
-        json.dump({"skipped": skipped, "memory_kept": memory_kept}, f)
+        json.dump({"skipped": skipped, "memory_kept": memory_kept,
+                   "statistics_kept": statistics_kept}, f)
 
 
 def run_fail(rank, init_file, out_dir):
@@ -143,6 +149,8 @@ class DDPFailureTest(unittest.TestCase):
         for r in range(WORLD):
             self.assertEqual(co3r[r]["skipped"], plain[0]["skipped"], f"rank {r}")
             self.assertTrue(co3r[r]["memory_kept"], f"rank {r}: the skipped step moved the memory")
+            self.assertTrue(co3r[r]["statistics_kept"],
+                            f"rank {r}: the skipped step moved the running-average refit's state")
         for name, p in params[0].items():
             self.assertTrue(torch.isfinite(p).all(), name)
             self.assertTrue(torch.equal(p, params[1][name]), f"{name} differs between ranks")

@@ -89,7 +89,8 @@ TEST(Distributed, CompressedAllreduceAveragesTheDecodedPacketsIdenticallyOnEvery
 
 // An Inf in one rank's gradient at step 1 (the compressor's default 'propagate' policy): every
 // rank's average holds non-finite values where that rank's gradient did, as a plain all-reduce
-// would, and every rank's error memory is left as it was before the step.
+// would, and every rank's error memory and running-average refit state are left as they were
+// before the step.
 TEST(Distributed, AnInfOnOneRankReachesEveryRankAndLeavesTheMemories) {
   auto store = c10::make_intrusive<c10d::HashStore>();
   const std::vector<std::string> names = {"fc.weight", "fc.bias"};
@@ -103,15 +104,23 @@ TEST(Distributed, AnInfOnOneRankReachesEveryRankAndLeavesTheMemories) {
         auto pg = make_group(store, r);
         co3::CompressorOptions o;
         o.gamma = 0.7f;
+        o.refit = co3::Refit::running_average;
         co3::Compressor comp(o);
         std::vector<at::Tensor> g = grads_of(r, 0);
         co3::compressed_allreduce(*pg, comp, names, g);
         const at::Tensor w0 = comp.memory(names[0]).clone(), b0 = comp.memory(names[1]).clone();
+        const auto statistics = [&] {
+          const auto st = comp.state();
+          return torch::cat({st.at("fit/fc.weight"), st.at("average/fc.weight"),
+                             st.at("fit/fc.bias"), st.at("average/fc.bias")});
+        };
+        const at::Tensor s0 = statistics();
         g = grads_of(r, 1);
         if (r == 1) g[0][3][5] = std::numeric_limits<float>::infinity();
         co3::compressed_allreduce(*pg, comp, names, g);
         averaged[r] = g[0];
-        kept[r] = torch::equal(w0, comp.memory(names[0])) && torch::equal(b0, comp.memory(names[1]));
+        kept[r] = torch::equal(w0, comp.memory(names[0])) && torch::equal(b0, comp.memory(names[1])) &&
+                  torch::equal(s0, statistics());
       } catch (...) {
         errors[r] = std::current_exception();
       }
@@ -122,7 +131,7 @@ TEST(Distributed, AnInfOnOneRankReachesEveryRankAndLeavesTheMemories) {
     if (errors[r]) std::rethrow_exception(errors[r]);
     EXPECT_TRUE(std::isinf(averaged[r][3][5].item<float>())) << "rank " << r;
     EXPECT_EQ(at::isfinite(averaged[r]).logical_not().sum().item<int64_t>(), 1) << "rank " << r;
-    EXPECT_TRUE(kept[r]) << "rank " << r << ": the skipped step moved the memory";
+    EXPECT_TRUE(kept[r]) << "rank " << r << ": the skipped step moved the memory or averages";
   }
 }
 

@@ -307,6 +307,46 @@ TEST(TorchCompressor, RefitPolicies) {
   EXPECT_LT(avg[2], each[1]);
 }
 
+// A step skipped after all (another rank's NaN): with the memory put back from the caller's copy
+// and restore_statistics, the compressor codes the next step exactly as if the skipped step had
+// never been compressed; without restore_statistics the running average has moved.
+TEST(TorchCompressor, RestoreStatisticsUndoesASkippedStep) {
+  torch::manual_seed(7);
+  for (co3::Refit refit : {co3::Refit::running_average, co3::Refit::every_n_steps}) {
+    SCOPED_TRACE(co3::to_string(refit));
+    CompressorOptions o;
+    o.config.format = co3::formats::e4m3;
+    o.gamma = 0.8f;
+    o.refit = refit;
+    o.refit_every = 1;  // every step refits, so the skipped step moves the fit
+    const at::Tensor g0 = torch::randn({500}), skipped = torch::randn({500}) * 9, g2 = torch::randn({500});
+    Compressor never(o), undone(o), moved(o);
+    never.compress({"g"}, {g0});
+    for (Compressor* c : {&undone, &moved}) {
+      c->compress({"g"}, {g0});
+      const at::Tensor before = c->memory("g").clone();
+      c->compress({"g"}, {skipped});
+      c->memory("g").copy_(before);
+    }
+    const auto statistics = [](const Compressor& c) {
+      const auto st = c.state();
+      return torch::cat({st.at("fit/g"), st.at("average/g")});
+    };
+    EXPECT_FALSE(torch::equal(statistics(undone), statistics(never)));  // the step moved them
+    undone.restore_statistics("g");
+    EXPECT_TRUE(torch::equal(statistics(undone), statistics(never)));
+    // The next packet: every_n_steps at N = 1 refits from it alone whatever came before (and
+    // the step count, which still counts the skipped call, would shift larger N's refit steps);
+    // running_average's scale comes from the restored average: the same bits as never skipped.
+    if (refit != co3::Refit::running_average) continue;
+    const at::Tensor expected = never.compress({"g"}, {g2});
+    EXPECT_TRUE(torch::equal(undone.compress({"g"}, {g2}), expected));
+    EXPECT_FALSE(torch::equal(moved.compress({"g"}, {g2}), expected));  // the average moved
+  }
+  Compressor c{CompressorOptions{}};
+  expect_error([&] { c.restore_statistics("nobody"); }, Errc::invalid_argument, "no tensor named 'nobody'");
+}
+
 TEST(TorchCompressor, CheckpointRestoresEverything) {
   torch::manual_seed(6);
   CompressorOptions o;

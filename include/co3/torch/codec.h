@@ -56,7 +56,7 @@ class Codec {
 
   // The worst-case packet size of these tensors under this configuration (every chunk at the
   // code length limit, every code table at its largest): host arithmetic on their sizes, no
-  // synchronization. Needs a build with co3's CUDA kernels, whose encoder plan computes it.
+  // synchronization; co3::max_packet_bytes, the bound the CPU and GPU encoders share.
   int64_t max_packet_bytes(const std::vector<at::Tensor>& tensors) const;
 
   // The tensors of a packet (a 1-D uint8 tensor), with their stored shapes (a version-1 packet

@@ -70,6 +70,14 @@ class Compressor {
   at::Tensor memory(const std::string& name) const;  // throws if the name is unknown
   GenNormParams fit(const std::string& name) const;  // the fit the last step used
 
+  // The fit and running averages of `name` put back as they were before the last compress()
+  // that coded it, for a step skipped after all (another rank's gradient was not finite, so the
+  // averaged step is never applied): with every_n_steps and running_average refits they feed
+  // later steps' scales. The error memory is the caller's to put back from the copy it took
+  // before the step (keeping one here would cost a copy per step). No-op for a name whose last
+  // step changed nothing (its own NaN/Inf, or the device path, which keeps the last host fit).
+  void restore_statistics(const std::string& name);  // throws if the name is unknown
+
   // Everything a checkpoint needs, as named tensors: "step", and per name "memory/<name>",
   // "fit/<name>" ([β, α], float64) and "average/<name>" ([E|u|, E u², steps], float64).
   std::map<std::string, at::Tensor> state() const;
@@ -79,11 +87,14 @@ class Compressor {
   void reset();
 
  private:
-  struct Entry {
-    at::Tensor memory;          // float32, the gradient's shape and device
+  struct Statistics {
     GenNormParams fit{};        // used by the last step
     double avg_abs = 0, avg_sq = 0;
     int64_t avg_steps = 0;      // steps folded into the average
+  };
+  struct Entry : Statistics {
+    at::Tensor memory;          // float32, the gradient's shape and device
+    Statistics before_last;     // as they were before the last compress (restore_statistics)
   };
   CompressorOptions options_;
   Codec codec_;
