@@ -1,15 +1,17 @@
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #include "co3/codec.h"
 #include "co3/detail/class_map.h"
-#include "co3/detail/decode_chunk.h"
+#include "co3/detail/decode_bulk.h"
 #include "co3/detail/decode_values.h"
 #include "co3/detail/trace.h"
 #include "co3/dtype.h"
 #include "co3/error.h"
 #include "co3/huffman.h"
 #include "co3/kernels/status.h"
+#include "decode_tables.h"
 #include "packet.h"
 #include "thread_pool.h"
 
@@ -18,35 +20,7 @@ namespace {
 
 using detail::Descriptor;
 using detail::load_le;
-
-// A code table's decoder, built by the host+device pieces of detail/decode_table.h exactly as
-// the GPU builds it: per-length counts, canonical bases, symbols by (length, symbol), and one
-// lookup entry per kLutBits-bit prefix.
-struct TableDecoder {
-  uint32_t limit[kMaxCodeLength + 1], offset[kMaxCodeLength + 1], first[kMaxCodeLength + 1];
-  std::vector<uint16_t> symbols;
-  std::vector<uint64_t> lut;
-  detail::ChunkTables tables() const {
-    return {lut.data(), {limit, offset, symbols.data(), max_len, symbol_bits}};
-  }
-  int max_len = 0, symbol_bits = 0;
-};
-
-void build_table(const detail::ParsedTable& t, TableDecoder& out) {
-  uint32_t count[kMaxCodeLength + 1] = {};
-  for (uint8_t len : t.lengths) ++count[len];
-  out.max_len = t.max_length;
-  out.symbol_bits = t.symbol_bits;
-  detail::canonical_bases(count, t.max_length, out.limit, out.offset, out.first);
-  out.symbols.resize(t.lengths.size() - count[0]);
-  uint32_t next[kMaxCodeLength + 1];
-  std::copy(out.first, out.first + kMaxCodeLength + 1, next);
-  for (uint32_t s = 0; s < t.lengths.size(); ++s)
-    if (t.lengths[s]) out.symbols[next[t.lengths[s]]++] = static_cast<uint16_t>(s);
-  out.lut.resize(detail::kLutSize);
-  const detail::ChunkTables view = out.tables();
-  for (uint32_t p = 0; p < detail::kLutSize; ++p) out.lut[p] = detail::lut_entry(view.canonical, p);
-}
+using detail::TableDecoder;
 
 // One chunk to decode: its words, its symbol count, where its symbols go (uint8_t symbols for
 // tables of ≤ 8-bit symbols, uint16_t otherwise).
@@ -57,16 +31,20 @@ struct ChunkJob {
   Sym* sym;  // count + kSymbolSlack slots
   uint32_t padding_mask;  // detail::padding_entry_mask of the chunk
   uint32_t load(uint32_t i) const { return load_le<uint32_t>(words + 4 * uint64_t{i}); }
+  const uint8_t* end() const { return words + 4 * uint64_t{word_count}; }
 };
-constexpr uint32_t kSymbolSlack = 16;  // ≥ decode_bulk's 8 slots and its kCap
+constexpr uint32_t kSymbolSlack = 16;  // ≥ a bulk step's 8 bytes of slots
 
-// The rest of a chunk once k symbols are decoded: decode_bulk while it can, decode_run for the
-// remainder and every check, then the end-of-chunk checks. Status::ok or the first violation.
-template <uint32_t kCap, int kSymbolBits, class Sym>
-kernels::Status finish_chunk_symbols(detail::ChunkStream& s, const detail::ChunkTables& t,
-                                     const ChunkJob<Sym>& c, uint32_t k) {
+// The rest of a chunk from the bulk stream s: the bulk alone while it can, decode_run from its
+// position for the remainder and every check, then the end-of-chunk checks. Status::ok or the
+// first violation.
+template <uint32_t kCap, int kSymbolBits, uint32_t kSteps, class Sym>
+kernels::Status finish_chunk_symbols(detail::BulkStream& b, const detail::BulkTables& bt,
+                                     const detail::ChunkTables& t, const ChunkJob<Sym>& c) {
+  if constexpr (kCap != 0) detail::decode_bulk<kCap, kSymbolBits, kSteps>(b, bt, c.end(), c.count, c.sym);
   const auto load = [&](uint32_t i) { return c.load(i); };
-  if (kCap) k += detail::decode_bulk<kCap, kSymbolBits>(s, t, c.count - k, load, c.sym + k);
+  detail::ChunkStream s = detail::chunk_stream_at(b, c.word_count, load);
+  const uint32_t k = b.k;
   const kernels::Status st = detail::decode_run(
       s, t, c.count - k, load, [&](uint32_t j, uint32_t v) { c.sym[k + j] = static_cast<Sym>(v); });
   if (st != kernels::Status::ok) return st;
@@ -77,39 +55,48 @@ kernels::Status finish_chunk_symbols(detail::ChunkStream& s, const detail::Chunk
 }
 
 // Two chunks' symbols (b.count = 0: chunk a alone), their bulk interleaved (decode_bulk_pair).
-template <uint32_t kCap, int kSymbolBits, class Sym>
-void decode_chunk_pair(const detail::ChunkTables& t, const ChunkJob<Sym>& a, const ChunkJob<Sym>& b,
-                       kernels::Status* sa, kernels::Status* sb) {
-  detail::ChunkStream A, B;
-  A.words = a.word_count;
-  B.words = b.word_count;
-  uint32_t ka = 0, kb = 0;
-  if (kCap && b.count)
-    detail::decode_bulk_pair<kCap, kSymbolBits>(
-        A, B, t, a.count, b.count, [&](uint32_t i) { return a.load(i); },
-        [&](uint32_t i) { return b.load(i); }, a.sym, b.sym, &ka, &kb);
-  *sa = finish_chunk_symbols<kCap, kSymbolBits>(A, t, a, ka);
-  *sb = b.count ? finish_chunk_symbols<kCap, kSymbolBits>(B, t, b, kb) : kernels::Status::ok;
+template <uint32_t kCap, int kSymbolBits, uint32_t kSteps, class Sym>
+void decode_chunk_pair(const detail::BulkTables& bt, const detail::ChunkTables& t,
+                       const ChunkJob<Sym>& a, const ChunkJob<Sym>& b, kernels::Status* sa,
+                       kernels::Status* sb) {
+  detail::BulkStream A = detail::bulk_stream(a.words), B = detail::bulk_stream(b.words);
+  if constexpr (kCap != 0)
+    if (b.count) detail::decode_bulk_pair<kCap, kSymbolBits, kSteps>(A, B, bt, a.end(), b.end(), a.count,
+                                                        b.count, a.sym, b.sym);
+  *sa = finish_chunk_symbols<kCap, kSymbolBits, kSteps>(A, bt, t, a);
+  *sb = b.count ? finish_chunk_symbols<kCap, kSymbolBits, kSteps>(B, bt, t, b) : kernels::Status::ok;
 }
 
 template <class Sym>
-using PairDecoder = void (*)(const detail::ChunkTables&, const ChunkJob<Sym>&, const ChunkJob<Sym>&,
-                             kernels::Status*, kernels::Status*);
+using PairDecoder = void (*)(const detail::BulkTables&, const detail::ChunkTables&,
+                             const ChunkJob<Sym>&, const ChunkJob<Sym>&, kernels::Status*,
+                             kernels::Status*);
 
-// The bulk loop for the common symbol widths (fp4 pairs and 8-bit formats, the 16-bit ones);
+template <int kSymbolBits, class Sym>
+PairDecoder<Sym> pair_decoder_for(int max_len) {
+  constexpr uint32_t kCap = detail::lut_symbol_cap(kSymbolBits);
+  switch (detail::bulk_steps_per_refill(max_len)) {
+    case 5: return decode_chunk_pair<kCap, kSymbolBits, 5, Sym>;
+    case 4: return decode_chunk_pair<kCap, kSymbolBits, 4, Sym>;
+    case 3: return decode_chunk_pair<kCap, kSymbolBits, 3, Sym>;
+    default: return decode_chunk_pair<kCap, kSymbolBits, 2, Sym>;
+  }
+}
+
+// The bulk path for the common symbol widths (fp4 pairs and 8-bit formats, the 16-bit ones);
 // other widths go through decode_run alone.
 template <class Sym>
-PairDecoder<Sym> pair_decoder(int symbol_bits) {
+PairDecoder<Sym> pair_decoder(int symbol_bits, int max_len) {
   if constexpr (sizeof(Sym) == 1) {
-    if (symbol_bits == 8) return decode_chunk_pair<detail::lut_symbol_cap(8), 8, Sym>;
+    if (symbol_bits == 8) return pair_decoder_for<8, Sym>(max_len);
   } else {
-    if (symbol_bits == 16) return decode_chunk_pair<detail::lut_symbol_cap(16), 16, Sym>;
+    if (symbol_bits == 16) return pair_decoder_for<16, Sym>(max_len);
   }
-  return decode_chunk_pair<0, 1, Sym>;
+  return decode_chunk_pair<0, 8 * sizeof(Sym), 2, Sym>;
 }
 
 template <class Out, class Sym>
-void decode_segment(const uint8_t* data, const Descriptor& d, const detail::ChunkTables& tables,
+void decode_segment(const uint8_t* data, const Descriptor& d, const TableDecoder& table,
                     DType out_dtype, void* output, size_t segment, int threads) {
   const FloatFormat f = d.format();
   std::vector<Out> values(size_t{1} << f.width());
@@ -127,7 +114,17 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const detail::Chun
     first[k] = acc;
     acc += load_le<uint16_t>(chunk_table + 2 * k);
   }
-  const PairDecoder<Sym> decode_pair = pair_decoder<Sym>(tables.canonical.symbol_bits);
+  // Byte symbols of two entries (fp4 pairs): both values by one load and one store.
+  using Pair = std::conditional_t<sizeof(Out) == 4, uint64_t, uint32_t>;
+  std::vector<Pair> pairs;
+  if (sizeof(Sym) == 1 && g == 2) {
+    pairs.resize(256);
+    for (uint32_t s = 0; s < 256; ++s)
+      pairs[s] = Pair{values[s & mask]} | Pair{values[(s >> w) & mask]} << (8 * sizeof(Out));
+  }
+  const detail::ChunkTables tables = table.tables();
+  const detail::BulkTables bulk = table.bulk();
+  const PairDecoder<Sym> decode_pair = pair_decoder<Sym>(table.symbol_bits, table.max_len);
   uint8_t* const out = static_cast<uint8_t*>(output);  // any alignment: stores by store_le
   const auto job = [&](size_t k, Sym* sym) {
     const uint64_t begin = uint64_t{k} * d.chunk_symbols;
@@ -142,8 +139,20 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const detail::Chun
     uint8_t* const o = out + i0 * sizeof(Out);
     const Sym* const sym = c.sym;
     if (g == 1) {
-      for (uint64_t i = 0; i < i1 - i0; ++i) detail::store_le(o + i * sizeof(Out), values[sym[i]]);
-    } else if (g == 2) {  // fp4 pairs: no division by a run-time g
+      const uint64_t n = i1 - i0;
+      uint64_t i = 0;
+      for (; i + 4 <= n; i += 4) {  // unrolled: the loop's own instructions were a third of it
+        detail::store_le(o + i * sizeof(Out), values[sym[i]]);
+        detail::store_le(o + (i + 1) * sizeof(Out), values[sym[i + 1]]);
+        detail::store_le(o + (i + 2) * sizeof(Out), values[sym[i + 2]]);
+        detail::store_le(o + (i + 3) * sizeof(Out), values[sym[i + 3]]);
+      }
+      for (; i < n; ++i) detail::store_le(o + i * sizeof(Out), values[sym[i]]);
+    } else if (g == 2 && !pairs.empty()) {
+      const uint64_t n = i1 - i0;
+      for (uint64_t j = 0; j < n / 2; ++j) detail::store_le(o + 2 * j * sizeof(Out), pairs[sym[j]]);
+      if (n % 2) detail::store_le(o + (n - 1) * sizeof(Out), values[sym[n / 2] & mask]);
+    } else if (g == 2) {  // no division by a run-time g
       const uint64_t n = i1 - i0;
       for (uint64_t j = 0; j < n / 2; ++j) {
         detail::store_le(o + 2 * j * sizeof(Out), values[sym[j] & mask]);
@@ -162,7 +171,7 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const detail::Chun
       const ChunkJob ja = job(k, sym.data());
       const ChunkJob<Sym> jb = k + 1 < e ? job(k + 1, sym_b) : ChunkJob<Sym>{nullptr, 0, 0, sym_b, 0};
       kernels::Status st[2];
-      decode_pair(tables, ja, jb, &st[0], &st[1]);
+      decode_pair(bulk, tables, ja, jb, &st[0], &st[1]);
       for (size_t i = 0; i < 2; ++i)
         if (st[i] != kernels::Status::ok)
           throw kernels::status_error({static_cast<uint32_t>(st[i]), static_cast<uint32_t>(segment), k + i});
@@ -202,8 +211,8 @@ void decode_parsed(const uint8_t* data, const detail::ParsedPacket& p,
     check(outputs[s] != nullptr, Errc::invalid_argument,
           "decode: output " + std::to_string(s) + " is null");
     const DType out = as_f32 ? DType::f32 : static_cast<DType>(d.dtype);
-    const detail::ChunkTables view = tables[d.code_table].tables();
-    const bool byte_symbols = view.canonical.symbol_bits <= 8;
+    const TableDecoder& view = tables[d.code_table];
+    const bool byte_symbols = view.symbol_bits <= 8;
     if (out == DType::f32) {
       if (byte_symbols) decode_segment<uint32_t, uint8_t>(data, d, view, out, outputs[s], s, threads);
       else decode_segment<uint32_t, uint16_t>(data, d, view, out, outputs[s], s, threads);

@@ -3,18 +3,41 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "co3/codec.h"
 
 namespace co3::detail {
 
+// std::allocator whose value-initialization leaves a trivial element as it is: the conversion
+// writes every symbol, so zeroing them first was a pass over memory for nothing.
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  DefaultInitAllocator() = default;
+  template <class U>
+  DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using SymbolVector = std::vector<uint16_t, DefaultInitAllocator<uint16_t>>;
+
 // A segment after the first passes: its symbols and the statistics that choose its code.
 struct Quantized {
   uint64_t numel = 0;
   int width = 0;               // bits per entry code
   int entries_per_symbol = 1;  // g
-  std::vector<uint16_t> symbols;
+  SymbolVector symbols;
   std::vector<uint64_t> symbol_hist;  // 2^(g·width) bins
   std::vector<uint64_t> entry_hist;   // 2^width bins
   Moments moments;
@@ -48,7 +71,7 @@ std::vector<uint8_t> code_lengths_for(const std::vector<const Quantized*>& qs, C
                                       const CodecConfig& cfg);
 
 // 32-bit words each chunk takes under `lengths`.
-std::vector<uint16_t> chunk_words(const std::vector<uint16_t>& symbols, const uint8_t* lengths,
+std::vector<uint16_t> chunk_words(const SymbolVector& symbols, const uint8_t* lengths,
                                   uint32_t chunk_symbols, int threads);
 
 // A segment's payload packed before the packet is laid out (so its size is known without a
@@ -63,9 +86,9 @@ struct PackedChunks {
   };
   std::vector<Part> parts;
 };
-PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
+PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t>& lengths,
                           uint32_t chunk_symbols, int threads);
-void write_payload(const PackedChunks& p, uint8_t* payload);  // the parts, one after another
+void write_payload(const PackedChunks& p, uint8_t* payload, int threads);  // the parts, one after another
 
 double entropy_bits(const std::vector<uint64_t>& hist);  // bits per counted item
 

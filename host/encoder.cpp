@@ -61,7 +61,7 @@ std::vector<uint8_t> code_lengths_for(const Quantized& q, CodeSource src, const 
   return code_lengths_for(std::vector<const Quantized*>{&q}, src, cfg);
 }
 
-std::vector<uint16_t> chunk_words(const std::vector<uint16_t>& symbols, const uint8_t* lengths,
+std::vector<uint16_t> chunk_words(const SymbolVector& symbols, const uint8_t* lengths,
                                   uint32_t chunk_symbols, int threads) {
   const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
   std::vector<uint16_t> words(chunks);
@@ -75,11 +75,27 @@ std::vector<uint16_t> chunk_words(const std::vector<uint16_t>& symbols, const ui
   return words;
 }
 
-PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vector<uint8_t>& lengths,
+namespace {
+
+using PackChunk = uint64_t (*)(const uint16_t*, uint64_t, uint64_t, const uint32_t*, uint8_t*);
+
+PackChunk pack_chunk_for(int max_len) {
+  switch (codewords_per_store(max_len)) {
+    case 4: return pack_chunk_bytes<4, uint16_t>;
+    case 3: return pack_chunk_bytes<3, uint16_t>;
+    default: return pack_chunk_bytes<2, uint16_t>;
+  }
+}
+
+}  // namespace
+
+PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t>& lengths,
                           uint32_t chunk_symbols, int threads) {
-  std::vector<uint32_t> rev(lengths.size());
-  encode_table(lengths.data(), static_cast<uint32_t>(lengths.size()), rev.data());
+  std::vector<uint32_t> packed(lengths.size());
+  encode_table(lengths.data(), static_cast<uint32_t>(lengths.size()), packed.data());
+  for (size_t s = 0; s < packed.size(); ++s) packed[s] = packed_codeword(packed[s], lengths[s]);
   const uint8_t max_len = *std::max_element(lengths.begin(), lengths.end());
+  const PackChunk pack = pack_chunk_for(max_len);
   const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
   PackedChunks p;
   p.words.resize(chunks);
@@ -91,30 +107,13 @@ PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vecto
     // Not zeroed: the packer's stores cover every byte of every chunk's words.
     PackedChunks::Part part{std::unique_ptr<uint8_t[]>(new uint8_t[(last - first) * max_len / 8 + 4 * (e - b) + 8]), 0};
     uint8_t* const bytes = part.bytes.get();
-    // Chunks in pairs (pack_chunk_bytes_pair): the second into `next`, then moved behind the
-    // first once the first's size is known.
-    std::vector<uint8_t> next(size_t{chunk_symbols} * max_len / 8 + 16);
     size_t at = 0;
-    for (size_t k = b; k < e; k += 2) {
+    for (size_t k = b; k < e; ++k) {
       const size_t begin = k * size_t{chunk_symbols};
       const size_t end = std::min(symbols.size(), begin + chunk_symbols);
-      if (k + 1 == e) {
-        const uint64_t words = chunk_words_for(
-            pack_chunk_bytes(symbols.data(), begin, end, lengths.data(), rev.data(), bytes + at));
-        p.words[k] = static_cast<uint16_t>(words);
-        at += 4 * words;
-        break;
-      }
-      const size_t end_b = std::min(symbols.size(), end + chunk_symbols);
-      uint64_t bits_a, bits_b;
-      pack_chunk_bytes_pair(symbols.data(), begin, end, end, end_b, lengths.data(), rev.data(),
-                            bytes + at, next.data(), &bits_a, &bits_b);
-      const uint64_t words_a = chunk_words_for(bits_a), words_b = chunk_words_for(bits_b);
-      p.words[k] = static_cast<uint16_t>(words_a);
-      p.words[k + 1] = static_cast<uint16_t>(words_b);
-      at += 4 * words_a;
-      std::copy(next.data(), next.data() + 4 * words_b, bytes + at);
-      at += 4 * words_b;
+      const uint64_t words = chunk_words_for(pack(symbols.data(), begin, end, packed.data(), bytes + at));
+      p.words[k] = static_cast<uint16_t>(words);
+      at += 4 * words;
     }
     part.size = at;
     std::lock_guard<std::mutex> lock(mu);
@@ -126,11 +125,15 @@ PackedChunks pack_segment(const std::vector<uint16_t>& symbols, const std::vecto
   return p;
 }
 
-void write_payload(const PackedChunks& p, uint8_t* payload) {
-  for (const PackedChunks::Part& part : p.parts) {
-    std::copy(part.bytes.get(), part.bytes.get() + part.size, payload);
-    payload += part.size;
-  }
+void write_payload(const PackedChunks& p, uint8_t* payload, int threads) {
+  // One part per packing thread: copied in parallel (a serial copy of a large payload was the
+  // encoder's one pass that did not scale with threads).
+  std::vector<size_t> at(p.parts.size() + 1, 0);
+  for (size_t i = 0; i < p.parts.size(); ++i) at[i + 1] = at[i] + p.parts[i].size;
+  parallel_for(p.parts.size(), threads, 1, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i)
+      std::copy(p.parts[i].bytes.get(), p.parts[i].bytes.get() + p.parts[i].size, payload + at[i]);
+  });
 }
 
 double entropy_bits(const std::vector<uint64_t>& hist) {
@@ -280,7 +283,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     uint8_t* table = pkt.data() + data_offset[i];
     const std::vector<uint16_t>& words = s.packed.words;
     for (size_t k = 0; k < words.size(); ++k) store_le(table + 2 * k, words[k]);
-    write_payload(s.packed, table + align8(2 * words.size()));
+    write_payload(s.packed, table + align8(2 * words.size()), threads);
     if (report) {
       SegmentReport r;
       r.moments = s.q.moments;

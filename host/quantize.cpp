@@ -4,6 +4,7 @@
 // segment needs (issue 13: a loop generic at run time over dtype, entries per symbol, rounding
 // and error feedback cost more than the conversion itself).
 #include <algorithm>
+#include <memory>
 #include <mutex>
 
 #include "co3/dtype.h"
@@ -38,8 +39,10 @@ Moments segment_moments(const EncodeInput& in, int threads) {
 }
 
 // How a segment's codes are found: quantize_entry itself, the bucket table of
-// code_thresholds.h, or (formats with kCountCmax finite magnitudes: fp4) a count of thresholds.
-enum class Conv { reference, buckets, count };
+// code_thresholds.h, its signed table (segments whose u are all finite; signed_exact: and no
+// bucket of it holds two thresholds, so no entry needs threshold_code), or (formats with
+// kCountCmax finite magnitudes: fp4) a count of thresholds.
+enum class Conv { reference, buckets, signed_table, signed_exact, count };
 constexpr uint32_t kCountCmax = 5;
 
 // The threshold tables of one segment (code_thresholds.h), built when the rounding allows them
@@ -48,6 +51,7 @@ constexpr uint32_t kCountCmax = 5;
 struct Thresholds {
   std::vector<uint32_t> T;
   std::vector<uint64_t> buckets;
+  std::unique_ptr<uint64_t[]> signed_table;  // only its filled entries are ever read
   ThresholdView view{};
 };
 
@@ -76,7 +80,17 @@ Conv build_thresholds(const Quantized& q, FloatFormat f, Rounding r, int threads
   }
   out->view = {T, out->buckets.data(), cmax, buckets - 1, shift,
                static_cast<uint32_t>(f.exp_bits + f.man_bits)};
-  return count ? Conv::count : Conv::buckets;
+  if (count) return Conv::count;
+  // fp16's half would be 2^20 entries: it keeps the buckets.
+  if (q.moments.non_finite || signed_table_half(shift) > (1u << 18)) return Conv::buckets;
+  // Sized for every bit pattern (at most 4 MiB, of which only the filled entries are
+  // touched): u never exceeds the moments' max_abs, which bounds the filled ones, but a read
+  // past them stays inside the allocation whatever happens.
+  out->signed_table.reset(new uint64_t[uint64_t{2} * signed_table_half(shift)]);
+  fill_signed_table(out->view, out->signed_table.get());
+  for (uint64_t b : out->buckets)
+    if (b >> 63) return Conv::signed_table;
+  return Conv::signed_exact;
 }
 
 // What a segment's conversion loop reads.
@@ -93,6 +107,7 @@ struct LoopArgs {
   float scale;
   const float* values;  // code_value of every code; read only with memory or sums
   ThresholdView view;
+  const uint64_t* signed_table;
   uint16_t* symbols;
 };
 
@@ -116,6 +131,11 @@ __attribute__((flatten)) void convert_range(const LoopArgs& args, size_t b, size
   const auto code_for = [&](float u, uint64_t i) {
     if (kConv == Conv::count) return threshold_count_code<kCountCmax>(a.view.T, a.view.sign_shift, u);
     if (kConv == Conv::buckets) return threshold_code(a.view, u);
+    if (kConv == Conv::signed_table) {
+      const uint32_t c = signed_table_code(a.signed_table, a.view.shift, f32_bits(u));
+      return __builtin_expect(c != kSignedSlow, 1) ? c : threshold_code(a.view, u);
+    }
+    if (kConv == Conv::signed_exact) return signed_table_code(a.signed_table, a.view.shift, f32_bits(u));
     // Segments here hold no non-finite u under 'propagate' (those take quantize_mapped).
     return quantize_entry(u, i, a.scale, a.f, a.rounding, a.seed, /*propagate=*/false, value_of).code;
   };
@@ -181,6 +201,8 @@ template <int kG, bool kF32, bool kMemory>
 LoopFn pick_loop(Conv conv, bool sums) {
   if (conv == Conv::count) return pick_loop<kG, kF32, kMemory, Conv::count>(sums);
   if (conv == Conv::buckets) return pick_loop<kG, kF32, kMemory, Conv::buckets>(sums);
+  if (conv == Conv::signed_table) return pick_loop<kG, kF32, kMemory, Conv::signed_table>(sums);
+  if (conv == Conv::signed_exact) return pick_loop<kG, kF32, kMemory, Conv::signed_exact>(sums);
   return pick_loop<kG, kF32, kMemory, Conv::reference>(sums);
 }
 
@@ -304,7 +326,7 @@ void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& 
   }
   const LoopArgs args{in.grad.data, in.grad.dtype, in.memory, in.gamma, q.numel, g, q.width,
                       f, cfg.rounding, cfg.seed, q.scale, value.data(), th.view,
-                      q.symbols.data()};
+                      th.signed_table.get(), q.symbols.data()};
   const LoopFn loop = pick_loop(g, in.grad.dtype == DType::f32, memory, conv, sums);
   std::mutex merge;
   // Four interleaved histograms for alphabets up to 4096 symbols (fp4 pairs, 8-bit formats);

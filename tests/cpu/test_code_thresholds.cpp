@@ -1,5 +1,5 @@
-// Conversion by thresholds (include/co3/detail/code_thresholds.h: the bucket lookup, and for fp4
-// the threshold count) gives quantize_entry's code for every input: each threshold is the exact boundary of the reference conversion, every
+// Conversion by thresholds (include/co3/detail/code_thresholds.h: the bucket lookup, its signed
+// table for finite u, and for fp4 the threshold count) gives quantize_entry's code for every input: each threshold is the exact boundary of the reference conversion, every
 // bucket edge and every threshold ±1 agree, and random bit patterns (every sign, NaN, Inf,
 // subnormals; 59M per format) agree for every preset format, both deterministic roundings and scales from the
 // smallest normal to large. CO3_EXHAUSTIVE_TESTS=1 adds all 2^32 bit patterns per format.
@@ -24,7 +24,13 @@ using namespace co3::detail;
 struct Tables {
   std::vector<uint32_t> T;
   std::vector<uint64_t> buckets;
+  std::vector<uint64_t> signed_table;  // for finite u
   ThresholdView view;
+  // The signed table's code, with the encoder's fallback for its kSignedSlow buckets.
+  uint32_t signed_code(float u) const {
+    const uint32_t c = signed_table_code(signed_table.data(), view.shift, f32_bits(u));
+    return c != kSignedSlow ? c : threshold_code(view, u);
+  }
 };
 Tables build(FloatFormat f, Rounding r, float scale) {
   Tables t;
@@ -37,7 +43,13 @@ Tables build(FloatFormat f, Rounding r, float scale) {
   fill_threshold_buckets(t.T.data(), cmax, shift, t.buckets.data(), count);
   t.view = {t.T.data(), t.buckets.data(), cmax, count - 1, shift,
             static_cast<uint32_t>(f.exp_bits + f.man_bits)};
+  t.signed_table.assign(signed_table_half(shift) + uint64_t{count}, 0);
+  fill_signed_table(t.view, t.signed_table.data());
   return t;
+}
+
+bool finite(float u) {
+  return (f32_bits(u) & 0x7fffffffu) < kF32InfBits;
 }
 
 uint32_t reference_code(float u, float scale, FloatFormat f, Rounding r) {
@@ -97,6 +109,9 @@ TEST(CodeThresholds, BoundariesAndBucketEdgesMatchTheReference) {
       for (uint32_t sign : {0u, 0x80000000u}) {
         const float u = bits_f32((a & 0x7fffffffu) | sign);
         ASSERT_EQ(threshold_code(t.view, u), reference_code(u, s, f, r)) << std::hex << "bits 0x" << f32_bits(u);
+        if (finite(u)) {
+          ASSERT_EQ(t.signed_code(u), reference_code(u, s, f, r)) << std::hex << "bits 0x" << f32_bits(u);
+        }
         if (f.max_code() == 5) {  // fp4: the codec counts thresholds instead
           ASSERT_EQ(threshold_count_code<5>(t.T.data(), t.view.sign_shift, u), reference_code(u, s, f, r))
               << std::hex << "bits 0x" << f32_bits(u);
@@ -119,7 +134,8 @@ void check_random(const Tables& t, FloatFormat f, Rounding r, float s, uint64_t 
           const float u = bits_f32(bits);
           const uint32_t ref = reference_code(u, s, f, r);
           const bool count_ok = f.max_code() != 5 || threshold_count_code<5>(t.T.data(), t.view.sign_shift, u) == ref;
-          if ((threshold_code(t.view, u) != ref || !count_ok) && !bad[k]++) first[k] = bits;
+          const bool signed_ok = !finite(u) || t.signed_code(u) == ref;
+          if ((threshold_code(t.view, u) != ref || !count_ok || !signed_ok) && !bad[k]++) first[k] = bits;
         }
       }
     });
@@ -151,6 +167,7 @@ TEST(CodeThresholds, AllBitPatternsOptIn) {
             const float u = bits_f32(static_cast<uint32_t>(b));
             const uint32_t ref = reference_code(u, s, c.f, r);
             bad[k] += threshold_code(t.view, u) != ref;
+            if (finite(u)) bad[k] += t.signed_code(u) != ref;
             if (c.f.max_code() == 5) bad[k] += threshold_count_code<5>(t.T.data(), t.view.sign_shift, u) != ref;
           }
         });

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 
 #include "co3/codec.h"
 #include "co3/dtype.h"
@@ -205,6 +206,30 @@ TEST(Codec, AdversarialValues) {
         cfg.scale.policy = p;
         cfg.code = x.size() % 2 ? CodeSource::gennorm : CodeSource::histogram;
         expect_exact_round_trip(x, cfg, to_string(f) + " " + to_string(p) + " n=" + std::to_string(x.size()));
+      }
+}
+
+// Inputs among float32's subnormals and tiny normals under the smallest scale, where several
+// code thresholds share a bucket of the encoder's signed table (its threshold_code fallback),
+// and the same data at ordinary scales (tables without such buckets), both signs, lengths not a
+// multiple of the unrolled loops: every entry as the conversion applied directly.
+TEST(Codec, SubnormalInputsAndTinyScalesTakeEveryConversionPath) {
+  std::mt19937_64 rng(8);
+  std::vector<float> x(20003);
+  for (auto& v : x) {
+    uint32_t b = static_cast<uint32_t>(rng() % 0x01000000u);  // subnormals and the first normals
+    b |= static_cast<uint32_t>(rng() & 1) << 31;
+    std::memcpy(&v, &b, 4);
+  }
+  for (const FloatFormat& f : {formats::e4m3, formats::e5m2, formats::bf16, formats::fp16, formats::fp4})
+    for (Rounding r : {Rounding::nearest_even, Rounding::nearest_down})
+      for (float scale : {1.17549435e-38f, 3e-38f, 1e-30f}) {
+        CodecConfig cfg;
+        cfg.format = f;
+        cfg.rounding = r;
+        cfg.scale.policy = ScalePolicy::value;
+        cfg.scale.value = scale;
+        expect_exact_round_trip(x, cfg, to_string(f) + " " + to_string(r) + " scale " + std::to_string(scale));
       }
 }
 

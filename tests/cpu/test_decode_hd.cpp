@@ -15,8 +15,9 @@
 #include "co3/crc32c.h"
 #include "co3/error.h"
 #include "co3/huffman.h"
-#include "co3/detail/decode_chunk.h"
+#include "co3/detail/decode_bulk.h"
 #include "co3/detail/encode_bits.h"
+#include "decode_tables.h"
 #include "hd_validate.h"
 #include "packet_files.h"
 #include "test_data.h"
@@ -134,36 +135,55 @@ Decoded decode_alone(const detail::ChunkTables& t, const std::vector<uint32_t>& 
   return d;
 }
 
-// The rest of a chunk after a bulk start, as host/decoder.cpp finishes it.
-template <uint32_t kCap, int kBits, class Sym>
-kernels::Status finish(detail::ChunkStream& s, const detail::ChunkTables& t, const std::vector<uint32_t>& words,
-                       uint32_t count, uint32_t k, std::vector<Sym>& out) {
-  const auto load = [&](uint32_t i) { return words[i]; };
-  k += detail::decode_bulk<kCap, kBits>(s, t, count - k, load, out.data() + k);
-  const kernels::Status st =
-      detail::decode_run(s, t, count - k, load, [&](uint32_t j, uint32_t v) { out[k + j] = static_cast<Sym>(v); });
+// A chunk's words as the bytes a packet holds, in a buffer of exactly their size (so that a read
+// past the chunk's last word is an out-of-bounds read under ASan).
+std::vector<uint8_t> chunk_bytes(const std::vector<uint32_t>& words) {
+  std::vector<uint8_t> bytes(4 * words.size());
+  if (!words.empty()) std::memcpy(bytes.data(), words.data(), bytes.size());
+  return bytes;
+}
+
+// The rest of a chunk after the bulk, as host/decoder.cpp finishes it: decode_bulk alone, then
+// decode_run from its position, then the end-of-chunk checks.
+template <uint32_t kCap, int kBits, uint32_t kSteps, class Sym>
+kernels::Status finish(detail::BulkStream& b, const detail::TableDecoder& td, const std::vector<uint8_t>& bytes,
+                       uint32_t count, std::vector<Sym>& out) {
+  detail::decode_bulk<kCap, kBits, kSteps>(b, td.bulk(), bytes.data() + bytes.size(), count, out.data());
+  const auto load = [&](uint32_t i) {
+    uint32_t w;
+    std::memcpy(&w, bytes.data() + 4 * size_t{i}, 4);
+    return w;
+  };
+  const auto words = static_cast<uint32_t>(bytes.size() / 4);
+  detail::ChunkStream s = detail::chunk_stream_at(b, words, load);
+  const uint32_t k = b.k;
+  const kernels::Status st = detail::decode_run(s, td.tables(), count - k, load,
+                                                [&](uint32_t j, uint32_t v) { out[k + j] = static_cast<Sym>(v); });
   return st == kernels::Status::ok ? detail::finish_chunk(s) : st;
 }
 
 // decode_bulk and decode_bulk_pair, each continued by decode_run, give decode_run's symbols and
-// verdict on valid chunks and on corrupted ones (flipped bits, missing or extra words, wrong
-// counts), for 8- and 16-bit symbols and codes up to 24 bits.
-template <uint32_t kCap, int kBits>
-void check_bulk_paths(std::mt19937_64& rng) {
+// verdict (decode_run alone on the GPU's tables, without second-level entries) on valid chunks
+// and on corrupted ones (flipped bits, missing or extra words, wrong counts).
+template <uint32_t kCap, int kBits, uint32_t kSteps>
+void check_bulk_paths(const std::vector<uint8_t>& len, int max_len, std::mt19937_64& rng) {
   const uint32_t n = 1u << kBits;
-  const int max_len = kBits + static_cast<int>(rng() % (25 - kBits));
-  const auto len = random_lengths(rng, n, max_len);
   const Built b = build(len, max_len, kBits);
   const detail::ChunkTables t{b.lut.data(), b.view};
+  detail::TableDecoder td;
+  detail::build_table({kBits, max_len, len}, td);
   std::vector<uint32_t> rev(n);
   encode_table(len.data(), n, rev.data());
   std::vector<uint16_t> coded;
   for (uint32_t s = 0; s < n; ++s)
     if (len[s]) coded.push_back(static_cast<uint16_t>(s));
+  // Symbols among the first few coded ones (short codewords, several per lookup) or among all
+  // (long codewords, the second-level tables).
+  const bool all = rng() % 2;
   const auto chunk = [&](uint32_t* count) {
     *count = 1 + static_cast<uint32_t>(rng() % 3000);
     std::vector<uint16_t> sym(*count);
-    for (auto& x : sym) x = coded[rng() % std::min<size_t>(coded.size(), 1 + rng() % 64)];
+    for (auto& x : sym) x = coded[rng() % (all ? coded.size() : std::min<size_t>(coded.size(), 1 + rng() % 64))];
     std::vector<uint32_t> words(detail::chunk_words_for(detail::range_bits(sym.data(), 0, sym.size(), len.data())), 0);
     detail::pack_range(sym.data(), 0, sym.size(), len.data(), rev.data(), 0,
                        [&](uint64_t w, uint32_t v) { words[w] |= v; });
@@ -180,25 +200,22 @@ void check_bulk_paths(std::mt19937_64& rng) {
   const std::vector<uint32_t> wa = chunk(&ca), wb = chunk(&cb);
   if (ca == 0 || cb == 0) return;
   const Decoded ra = decode_alone(t, wa, ca), rb = decode_alone(t, wb, cb);
+  const std::vector<uint8_t> ba = chunk_bytes(wa), bb = chunk_bytes(wb);
   // One chunk by decode_bulk.
   using Sym = std::conditional_t<kBits <= 8, uint8_t, uint16_t>;  // as host/decoder.cpp
   std::vector<Sym> out(ca + 8);
-  detail::ChunkStream s;
-  s.words = static_cast<uint32_t>(wa.size());
-  ASSERT_EQ((finish<kCap, kBits>(s, t, wa, ca, 0, out)), ra.status);
+  detail::BulkStream s = detail::bulk_stream(ba.data());
+  ASSERT_EQ((finish<kCap, kBits, kSteps>(s, td, ba, ca, out)), ra.status);
   if (ra.status == kernels::Status::ok) {
     ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), out.begin()));
   }
   // Two chunks by decode_bulk_pair.
   std::vector<Sym> oa(ca + 8), ob(cb + 8);
-  detail::ChunkStream sa, sb;
-  sa.words = static_cast<uint32_t>(wa.size());
-  sb.words = static_cast<uint32_t>(wb.size());
-  uint32_t ka = 0, kb = 0;
-  detail::decode_bulk_pair<kCap, kBits>(sa, sb, t, ca, cb, [&](uint32_t i) { return wa[i]; },
-                                        [&](uint32_t i) { return wb[i]; }, oa.data(), ob.data(), &ka, &kb);
-  ASSERT_EQ((finish<kCap, kBits>(sa, t, wa, ca, ka, oa)), ra.status);
-  ASSERT_EQ((finish<kCap, kBits>(sb, t, wb, cb, kb, ob)), rb.status);
+  detail::BulkStream sa = detail::bulk_stream(ba.data()), sb = detail::bulk_stream(bb.data());
+  detail::decode_bulk_pair<kCap, kBits, kSteps>(sa, sb, td.bulk(), ba.data() + ba.size(), bb.data() + bb.size(),
+                                                ca, cb, oa.data(), ob.data());
+  ASSERT_EQ((finish<kCap, kBits, kSteps>(sa, td, ba, ca, oa)), ra.status);
+  ASSERT_EQ((finish<kCap, kBits, kSteps>(sb, td, bb, cb, ob)), rb.status);
   if (ra.status == kernels::Status::ok) {
     ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), oa.begin()));
   }
@@ -207,12 +224,54 @@ void check_bulk_paths(std::mt19937_64& rng) {
   }
 }
 
+// The decoder's choice of steps per refill for the table's max_len.
+template <int kBits>
+void check_bulk_paths(const std::vector<uint8_t>& len, int max_len, std::mt19937_64& rng) {
+  constexpr uint32_t kCap = detail::lut_symbol_cap(kBits);
+  switch (detail::bulk_steps_per_refill(max_len)) {
+    case 5: return check_bulk_paths<kCap, kBits, 5>(len, max_len, rng);
+    case 4: return check_bulk_paths<kCap, kBits, 4>(len, max_len, rng);
+    case 3: return check_bulk_paths<kCap, kBits, 3>(len, max_len, rng);
+    default: return check_bulk_paths<kCap, kBits, 2>(len, max_len, rng);
+  }
+}
+
+template <int kBits>
+void check_bulk_paths(std::mt19937_64& rng) {
+  const int max_len = kBits + static_cast<int>(rng() % (25 - kBits));
+  check_bulk_paths<kBits>(random_lengths(rng, 1u << kBits, max_len), max_len, rng);
+}
+
 TEST(DecodeHd, BulkAndPairedDecodingEqualDecodeRun) {
   std::mt19937_64 rng(11);
-  for (int trial = 0; trial < 300; ++trial) {
+  for (int trial = 0; trial < 600; ++trial) {
     SCOPED_TRACE(trial);
-    check_bulk_paths<detail::lut_symbol_cap(8), 8>(rng);
-    check_bulk_paths<detail::lut_symbol_cap(16), 16>(rng);
+    check_bulk_paths<8>(rng);
+    check_bulk_paths<16>(rng);
+  }
+}
+
+// A table whose second-level tables would be mostly empty entries (one 24-bit codeword under an
+// 11-bit prefix: 2^13 entries for one codeword) keeps the canonical path; the bulk still equals
+// decode_run, and so do tables with a single codeword and with every codeword long.
+TEST(DecodeHd, BulkOnSparseAndExtremeTables) {
+  std::mt19937_64 rng(3);
+  std::vector<uint8_t> sparse(256, 0);
+  sparse[7] = 1;
+  sparse[200] = 24;
+  detail::TableDecoder td;
+  detail::build_table({8, 24, sparse}, td);
+  EXPECT_TRUE(td.sub.empty());
+  std::vector<uint8_t> single(1u << 16, 0);
+  single[12345] = 1;
+  std::vector<uint8_t> flat(1u << 16, 16);  // every codeword 16 bits: all through sub-tables
+  detail::build_table({16, 16, flat}, td);
+  EXPECT_EQ(td.sub.size(), size_t{1} << 16);
+  for (int trial = 0; trial < 40; ++trial) {
+    SCOPED_TRACE(trial);
+    check_bulk_paths<8>(sparse, 24, rng);
+    check_bulk_paths<16>(single, 1, rng);
+    check_bulk_paths<16>(flat, 16, rng);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -66,6 +67,40 @@ TEST(EncodeBits, RangesAtAnyOffsetEqualTheWholeChunk) {
   // The padding bits past the last codeword are zero.
   if (bits % 32) {
     EXPECT_EQ(whole.back() >> (bits % 32), 0u);
+  }
+}
+
+// The CPU's bytewise packer (one store per few codewords) writes the words pack_range writes,
+// for codes up to 24 bits, every codewords-per-store the code allows, and chunks of 0, 1 and any
+// number of symbols.
+template <int kPerStore>
+void check_byte_packer(const Code& c, int max_len, std::mt19937_64& rng) {
+  if (kPerStore > codewords_per_store(max_len)) return;
+  std::vector<uint32_t> packed(256);
+  for (uint32_t s = 0; s < 256; ++s) packed[s] = packed_codeword(c.rev[s], c.lengths[s]);
+  const size_t n = rng() % 3 == 0 ? rng() % 3 : rng() % 700;
+  std::vector<uint16_t> sym(n);
+  for (auto& s : sym) s = static_cast<uint16_t>(rng() % 256);
+  std::vector<uint32_t> want(chunk_words_for(range_bits(sym.data(), 0, n, c.lengths.data())), 0);
+  pack_range(sym.data(), 0, n, c.lengths.data(), c.rev.data(), 0, [&](uint64_t w, uint32_t v) { want[w] |= v; });
+  std::vector<uint8_t> bytes(3 * n + 16, 0xAB);
+  const uint64_t bits = pack_chunk_bytes<kPerStore>(sym.data(), 0, n, packed.data(), bytes.data());
+  EXPECT_EQ(bits, range_bits(sym.data(), 0, n, c.lengths.data()));
+  std::vector<uint32_t> got(chunk_words_for(bits));
+  if (!got.empty()) std::memcpy(got.data(), bytes.data(), 4 * got.size());
+  EXPECT_EQ(got, want);
+}
+
+TEST(EncodeBits, BytePackerEqualsPackRange) {
+  std::mt19937_64 rng(21);
+  for (int trial = 0; trial < 400; ++trial) {
+    const int max_len = 8 + static_cast<int>(rng() % 17);  // 256 symbols need 8 bits at least
+    SCOPED_TRACE(max_len);
+    const Code c = random_code(100 + trial, max_len);
+    check_byte_packer<1>(c, max_len, rng);
+    check_byte_packer<2>(c, max_len, rng);
+    check_byte_packer<3>(c, max_len, rng);
+    check_byte_packer<4>(c, max_len, rng);
   }
 }
 

@@ -142,6 +142,48 @@ CO3_HD uint32_t threshold_code(const ThresholdView& v, float u) {
   return mag | (sign & (0u - static_cast<uint32_t>(mag != 0)));
 }
 
+// The signed table: the same codes for a segment whose u are all finite, in one load and one
+// compare (issue 13: threshold_code's NaN mask, clamp, multi-threshold test and sign handling
+// were two thirds of the encoder's conversion). Indexed by u's whole bit pattern >> shift, so
+// the sign selects its own half: entry bits >> shift = (sign << (31 − shift)) | b holds, for
+// bucket b ≤ v.last, bits 0–31 the threshold t as a signed bit pattern (u's bits ≥ t exactly
+// when |u| ≥ the threshold inside the bucket; 0 when none is), bits 32–47 the code below it and
+// bits 48–63 the code at or above it, signs applied (code 0 stays +0). Buckets with several
+// thresholds inside get the code kSignedSlow for both, and the caller takes threshold_code.
+inline constexpr uint32_t kSignedSlow = 0xFFFFu;
+
+CO3_HD uint32_t signed_table_half(int shift) {
+  return 1u << (31 - shift);
+}
+
+CO3_HD uint64_t signed_bucket(const ThresholdView& v, uint32_t b, uint32_t sign) {
+  const uint64_t e = v.buckets[b];
+  if (e >> 63) return uint64_t{kSignedSlow} << 32 | uint64_t{kSignedSlow} << 48;
+  const uint32_t below = static_cast<uint32_t>(e >> 32 & 0xffffu), inside = static_cast<uint32_t>(e);
+  const uint32_t sign_bit = sign << v.sign_shift;
+  const uint64_t lo = below ? below | sign_bit : 0;
+  if (inside == 0xFFFFFFFFu) return lo << 32 | lo << 48;
+  const uint64_t hi = (below + 1) | sign_bit;
+  return (inside | sign << 31) | lo << 32 | hi << 48;
+}
+
+// Entries [0, v.last] and [half, half + v.last] of a table of half + v.last + 1 entries (the
+// ones between are never read).
+CO3_HD void fill_signed_table(const ThresholdView& v, uint64_t* table) {
+  const uint32_t half = signed_table_half(v.shift);
+  for (uint32_t b = 0; b <= v.last; ++b) {
+    table[b] = signed_bucket(v, b, 0);
+    table[half + b] = signed_bucket(v, b, 1);
+  }
+}
+
+// The code of a finite u with |u|'s bits ≤ the view's bound, or kSignedSlow.
+CO3_HD uint32_t signed_table_code(const uint64_t* table, int shift, uint32_t bits) {
+  const uint64_t e = table[bits >> shift];
+  return bits >= static_cast<uint32_t>(e) ? static_cast<uint32_t>(e >> 48)
+                                          : static_cast<uint32_t>(e >> 32) & 0xffffu;
+}
+
 // The same code by counting thresholds, for formats with few codes (kCmax = f.max_code(), fp4's
 // 5): mag = #{c : a ≥ T[c]} is the step function itself, so no bucket is needed, and a loop of
 // these over many entries is a handful of vector compares per entry.

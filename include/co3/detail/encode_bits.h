@@ -50,24 +50,40 @@ CO3_HD void pack_range(const Sym* symbols, uint64_t begin, uint64_t end, const u
   if (bits > 0 && window) or_word(word, static_cast<uint32_t>(window));
 }
 
+// A symbol's codeword and length in one word, so that the packer loads once per symbol:
+// rev_code | length << 24 (codewords have at most kMaxCodeLength = 24 bits).
+CO3_HD uint32_t packed_codeword(uint32_t rev_code, uint32_t length) {
+  return rev_code | length << 24;
+}
+
+// Codewords added between two stores for codes of at most max_len bits: up to 7 bits wait in
+// the accumulator, and 7 + K·max_len ≤ 63 keeps every shift below 64 (at most 4, where the
+// loop's gain ends).
+CO3_HD constexpr int codewords_per_store(int max_len) {
+  return 56 / max_len < 4 ? 56 / max_len : 4;
+}
+
 // A whole chunk's stream written bytewise from offset 0 of a buffer that the chunk owns and that
 // has 8 bytes of room past the stream's last byte: the same bits as pack_range at offset 0 (stream
-// bit b is bit b mod 8 of byte b / 8, i.e. of the little-endian word b / 32), with every byte
-// written by an unconditional 8-byte store instead of a branch per filled word (bits above the
-// stream written so far are zero, so the bytes past it up to its last word end zeroed too).
+// bit b is bit b mod 8 of byte b / 8, i.e. of the little-endian word b / 32), with the bytes
+// written by unconditional 8-byte stores, one after every few codewords, instead of a branch per
+// filled word (bits above the stream written so far are zero, so the bytes past it up to its
+// last word end zeroed too).
 struct ByteStreamWriter {
   uint8_t* start;
   uint8_t* out;
   uint64_t acc = 0;
-  int bits = 0;  // < 8 between codewords
+  int bits = 0;  // < 8 after a store
   CO3_HD explicit ByteStreamWriter(uint8_t* p) : start(p), out(p) {}
-  CO3_HD void put(uint32_t rev_code, int len) {
-    acc |= uint64_t{rev_code} << bits;
-    bits += len;
+  CO3_HD void add(uint32_t packed) {  // requires bits + its length ≤ 63
+    acc |= uint64_t{packed & 0xffffffu} << bits;
+    bits += static_cast<int>(packed >> 24);
+  }
+  CO3_HD void store() {
     memcpy(out, &acc, 8);  // little-endian host: the stream's next bytes
     const int bytes = bits >> 3;
     out += bytes;
-    acc >>= 8 * bytes;  // bits ≤ 7 + kMaxCodeLength < 64
+    acc >>= 8 * bytes;
     bits &= 7;
   }
   CO3_HD uint64_t finish() {  // the stream's bits
@@ -76,33 +92,25 @@ struct ByteStreamWriter {
   }
 };
 
-// Symbols [begin, end) as one chunk's stream into `out` (ByteStreamWriter's room); its bits.
-template <class Sym>
+// Symbols [begin, end) as one chunk's stream into `out` (ByteStreamWriter's room), kPerStore
+// codewords between stores (at most codewords_per_store of the code's longest); its bits.
+// packed: packed_codeword of every symbol. One stream at a time: its dependency chain (add the
+// length, shift the next codeword by it) is a cycle or two a codeword, so two interleaved streams
+// only spill registers.
+template <int kPerStore, class Sym>
 CO3_HD uint64_t pack_chunk_bytes(const Sym* symbols, uint64_t begin, uint64_t end,
-                                 const uint8_t* lengths, const uint32_t* rev_codes, uint8_t* out) {
+                                 const uint32_t* packed, uint8_t* out) {
   ByteStreamWriter w(out);
-  for (uint64_t j = begin; j < end; ++j) w.put(rev_codes[symbols[j]], lengths[symbols[j]]);
-  return w.finish();
-}
-
-// Two chunks at once, a codeword of each in turn: each writer's next step waits on its own
-// previous one only, so the two dependency chains overlap. Their bits in *bits_a and *bits_b.
-template <class Sym>
-CO3_HD void pack_chunk_bytes_pair(const Sym* symbols, uint64_t begin_a, uint64_t end_a,
-                                  uint64_t begin_b, uint64_t end_b, const uint8_t* lengths,
-                                  const uint32_t* rev_codes, uint8_t* out_a, uint8_t* out_b,
-                                  uint64_t* bits_a, uint64_t* bits_b) {
-  ByteStreamWriter a(out_a), b(out_b);
-  const uint64_t both = end_a - begin_a < end_b - begin_b ? end_a - begin_a : end_b - begin_b;
-  for (uint64_t j = 0; j < both; ++j) {
-    const uint32_t sa = symbols[begin_a + j], sb = symbols[begin_b + j];
-    a.put(rev_codes[sa], lengths[sa]);
-    b.put(rev_codes[sb], lengths[sb]);
+  uint64_t j = begin;
+  for (; j + kPerStore <= end; j += kPerStore) {
+    for (int t = 0; t < kPerStore; ++t) w.add(packed[symbols[j + t]]);
+    w.store();
   }
-  for (uint64_t j = begin_a + both; j < end_a; ++j) a.put(rev_codes[symbols[j]], lengths[symbols[j]]);
-  for (uint64_t j = begin_b + both; j < end_b; ++j) b.put(rev_codes[symbols[j]], lengths[symbols[j]]);
-  *bits_a = a.finish();
-  *bits_b = b.finish();
+  for (; j < end; ++j) {
+    w.add(packed[symbols[j]]);
+    w.store();
+  }
+  return w.finish();
 }
 
 }  // namespace co3::detail

@@ -1,0 +1,70 @@
+#include "decode_tables.h"
+
+#include <algorithm>
+
+namespace co3::detail {
+
+namespace {
+
+// Second-level tables: a prefix whose longest codeword has kLutBits + b bits gets 2^b entries
+// indexed by the b stream bits after it. Canonical codes give each prefix codewords of nearly one
+// length, so the entries stay close to the number of long codewords; a table where they would
+// not (possible only in a crafted packet) keeps the canonical path for every prefix instead.
+void build_sub_tables(const ParsedTable& t, TableDecoder& out) {
+  constexpr uint32_t kBits = kLutBits;
+  if (t.max_length <= static_cast<int>(kBits)) return;
+  const uint32_t n = static_cast<uint32_t>(t.lengths.size());
+  std::vector<uint32_t> rev(n);
+  encode_table(t.lengths.data(), n, rev.data());
+  std::vector<uint8_t> index_bits(kLutSize, 0);
+  uint64_t long_codes = 0;
+  for (uint32_t s = 0; s < n; ++s)
+    if (t.lengths[s] > kBits) {
+      uint8_t& b = index_bits[rev[s] & (kLutSize - 1)];
+      b = std::max<uint8_t>(b, static_cast<uint8_t>(t.lengths[s] - kBits));
+      ++long_codes;
+    }
+  std::vector<uint32_t> at(kLutSize);
+  uint64_t total = 0;
+  for (uint32_t p = 0; p < kLutSize; ++p) {
+    at[p] = static_cast<uint32_t>(total);
+    if (index_bits[p]) total += uint64_t{1} << index_bits[p];
+  }
+  if (total > std::max<uint64_t>(4096, 8 * long_codes)) return;
+  out.sub.assign(total, 0);
+  for (uint32_t s = 0; s < n; ++s) {
+    const uint32_t len = t.lengths[s];
+    if (len <= kBits) continue;
+    const uint32_t p = rev[s] & (kLutSize - 1), b = index_bits[p], own = len - kBits;
+    for (uint32_t hi = 0; hi < 1u << (b - own); ++hi)
+      out.sub[at[p] + ((rev[s] >> kBits) | hi << own)] = s | len << 16;
+  }
+  for (uint32_t p = 0; p < kLutSize; ++p)
+    if (index_bits[p]) out.bulk_lut[p] = bulk_sub_entry(at[p], index_bits[p]);
+}
+
+}  // namespace
+
+// Per-length counts, canonical bases, symbols by (length, symbol), one lookup entry per
+// kLutBits-bit prefix, then the second-level tables.
+void build_table(const ParsedTable& t, TableDecoder& out) {
+  uint32_t count[kMaxCodeLength + 1] = {};
+  for (uint8_t len : t.lengths) ++count[len];
+  out.max_len = t.max_length;
+  out.symbol_bits = t.symbol_bits;
+  canonical_bases(count, t.max_length, out.limit, out.offset, out.first);
+  out.symbols.resize(t.lengths.size() - count[0]);
+  uint32_t next[kMaxCodeLength + 1];
+  std::copy(out.first, out.first + kMaxCodeLength + 1, next);
+  for (uint32_t s = 0; s < t.lengths.size(); ++s)
+    if (t.lengths[s]) out.symbols[next[t.lengths[s]]++] = static_cast<uint16_t>(s);
+  out.lut.resize(kLutSize);
+  const ChunkTables view = out.tables();
+  for (uint32_t p = 0; p < kLutSize; ++p) out.lut[p] = lut_entry(view.canonical, p);
+  if (t.symbol_bits != 8 && t.symbol_bits != 16) return;  // no bulk path for other widths
+  out.bulk_lut.resize(kLutSize);
+  for (uint32_t p = 0; p < kLutSize; ++p) out.bulk_lut[p] = bulk_lut_entry(out.lut[p]);
+  build_sub_tables(t, out);
+}
+
+}  // namespace co3::detail
