@@ -30,7 +30,10 @@ void build_sub_tables(const ParsedTable& t, TableDecoder& out) {
     at[p] = static_cast<uint32_t>(total);
     if (index_bits[p]) total += uint64_t{1} << index_bits[p];
   }
-  if (total > std::max<uint64_t>(4096, 8 * long_codes)) return;
+  if (total > std::max<uint64_t>(4096, 8 * long_codes)) {
+    out.sub_refused = true;
+    return;
+  }
   out.sub.assign(total, 0);
   for (uint32_t s = 0; s < n; ++s) {
     const uint32_t len = t.lengths[s];
@@ -45,9 +48,40 @@ void build_sub_tables(const ParsedTable& t, TableDecoder& out) {
 
 }  // namespace
 
+// decode_wide.h's two levels from the first-level entries and second-level tables of the bulk
+// path: the second level is `sub` followed by one entry for each prefix that holds a whole
+// codeword (or none). False where the sub tables were refused as too sparse (that table keeps
+// decode_bulk.h's canonical path).
+bool build_wide_tables(TableDecoder& out) {
+  // Without them, a prefix that holds no whole codeword may still start long ones: the two
+  // levels would take it for one that starts none.
+  if (out.sub_refused) return false;
+  const size_t base = out.sub.size();
+  out.wide_first.resize(kLutSize);
+  out.wide_second.assign(out.sub.begin(), out.sub.end());
+  out.wide_second.resize(base + kLutSize, 0);
+  const CanonicalView view = out.tables().canonical;
+  for (uint32_t p = 0; p < kLutSize; ++p) {
+    // A prefix that holds no whole codeword may have a second-level table (build_sub_tables).
+    const uint64_t e = out.bulk_lut[p];
+    const uint32_t b = lut_count(out.lut[p]) == 0 ? static_cast<uint32_t>(e) & 63 : 0;
+    if (b != 0) {
+      out.wide_first[p] = (e >> 16) << 32 | ((1u << b) - 1);
+      continue;
+    }
+    uint32_t sym = 0;
+    const int len = decode_canonical(view, p, &sym);  // bits past the prefix read as zero
+    if (len > kLutBits) return false;  // longer codewords without a table: not after sub_refused
+    out.wide_first[p] = uint64_t{base + p} << 32;
+    if (len != 0) out.wide_second[base + p] = sym | static_cast<uint32_t>(len) << 16;
+  }
+  return true;
+}
+
 // Per-length counts, canonical bases, symbols by (length, symbol), one lookup entry per
 // kLutBits-bit prefix, then the second-level tables.
 void build_table(const ParsedTable& t, TableDecoder& out) {
+  out = TableDecoder{};  // nothing of a previous table stays (the optional tables above all)
   uint32_t count[kMaxCodeLength + 1] = {};
   for (uint8_t len : t.lengths) ++count[len];
   out.max_len = t.max_length;
@@ -63,8 +97,22 @@ void build_table(const ParsedTable& t, TableDecoder& out) {
   for (uint32_t p = 0; p < kLutSize; ++p) out.lut[p] = lut_entry(view.canonical, p);
   if (t.symbol_bits != 8 && t.symbol_bits != 16) return;  // no bulk path for other widths
   out.bulk_lut.resize(kLutSize);
-  for (uint32_t p = 0; p < kLutSize; ++p) out.bulk_lut[p] = bulk_lut_entry(out.lut[p]);
+  uint64_t symbols_per_lookup = 0;  // summed over the prefixes
+  for (uint32_t p = 0; p < kLutSize; ++p) {
+    out.bulk_lut[p] = bulk_lut_entry(out.lut[p]);
+    symbols_per_lookup += lut_count(out.lut[p]);
+  }
   build_sub_tables(t, out);
+  // One-symbol lookups where multi-symbol entries would rarely hold two (decode_short.h).
+  const bool few_per_lookup = static_cast<double>(symbols_per_lookup) < kShortBelow * kLutSize;
+  if (t.symbol_bits == 8 && t.max_length <= kShortBits && few_per_lookup) {
+    out.short_lut.resize(kShortSize);
+    for (uint32_t p = 0; p < kShortSize; ++p) out.short_lut[p] = short_entry(view.canonical, p);
+  }
+  if (t.symbol_bits == 16 && few_per_lookup && !build_wide_tables(out)) {
+    out.wide_first.clear();
+    out.wide_second.clear();
+  }
 }
 
 }  // namespace co3::detail

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "co3/detail/decode_bulk.h"
+#include "co3/detail/decode_short.h"
+#include "co3/detail/decode_wide.h"
 #include "co3/huffman.h"
 #include "packet.h"
 
@@ -18,14 +20,26 @@ struct TableDecoder {
   std::vector<uint64_t> lut;       // lut_entry's, for decode_run (as on the GPU)
   std::vector<uint64_t> bulk_lut;  // the bulk path's (BulkTables)
   std::vector<uint32_t> sub;
+  bool sub_refused = false;  // long codewords, but sub tables too sparse to build: canonical path
+  std::vector<uint32_t> short_lut;  // decode_short.h's, for the 8-bit tables that take it
+  std::vector<uint64_t> wide_first;  // decode_wide.h's, for the 16-bit tables that take it
+  std::vector<uint32_t> wide_second;
   int max_len = 0, symbol_bits = 0;
   ChunkTables tables() const {
     return {lut.data(), {limit, offset, symbols.data(), max_len, symbol_bits}};
   }
-  BulkTables bulk() const { return {bulk_lut.data(), sub.data(), tables().canonical}; }
+  BulkTables bulk() const {
+    return {bulk_lut.data(), sub.data(), tables().canonical,
+            short_lut.empty() ? nullptr : short_lut.data(),
+            wide_first.empty() ? nullptr : wide_first.data(), wide_second.data()};
+  }
 };
 
 // The decoder of a validated table (lengths within max_length, Kraft ≤ 1, one code at least).
 void build_table(const ParsedTable& t, TableDecoder& out);
+
+// decode_wide.h's tables for a 16-bit table built by build_table (which builds them itself
+// where that path pays); false, tables unusable, where the sub tables were refused.
+bool build_wide_tables(TableDecoder& out);
 
 }  // namespace co3::detail

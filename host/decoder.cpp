@@ -5,6 +5,8 @@
 #include "co3/codec.h"
 #include "co3/detail/class_map.h"
 #include "co3/detail/decode_bulk.h"
+#include "co3/detail/decode_short.h"
+#include "co3/detail/decode_wide.h"
 #include "co3/detail/decode_values.h"
 #include "co3/detail/trace.h"
 #include "co3/dtype.h"
@@ -35,13 +37,25 @@ struct ChunkJob {
 };
 constexpr uint32_t kSymbolSlack = 16;  // ≥ a bulk step's 8 bytes of slots
 
+// Which bulk path a table takes before decode_run: none (decode_run alone), decode_bulk.h's
+// multi-symbol entries, decode_short.h's one-symbol entries (8-bit symbols) or decode_wide.h's
+// two-level ones (16-bit symbols, kSteps a refill).
+enum class Bulk { none, multi, single, wide };
+
 // The rest of a chunk from the bulk stream s: the bulk alone while it can, decode_run from its
 // position for the remainder and every check, then the end-of-chunk checks. Status::ok or the
 // first violation.
-template <uint32_t kCap, int kSymbolBits, uint32_t kSteps, class Sym>
+template <Bulk kBulk, int kSymbolBits, uint32_t kSteps, class Sym>
 kernels::Status finish_chunk_symbols(detail::BulkStream& b, const detail::BulkTables& bt,
                                      const detail::ChunkTables& t, const ChunkJob<Sym>& c) {
-  if constexpr (kCap != 0) detail::decode_bulk<kCap, kSymbolBits, kSteps>(b, bt, c.end(), c.count, c.sym);
+  if constexpr (kBulk == Bulk::multi) {
+    detail::decode_bulk<detail::lut_symbol_cap(kSymbolBits), kSymbolBits, detail::kBulkSteps>(
+        b, bt, c.end(), c.count, c.sym);
+  } else if constexpr (kBulk == Bulk::single) {
+    detail::decode_short(b, bt.short_lut, c.end(), c.count, c.sym);
+  } else if constexpr (kBulk == Bulk::wide) {
+    detail::decode_wide<kSteps>(b, {bt.wide_first, bt.wide_second}, c.end(), c.count, c.sym);
+  }
   const auto load = [&](uint32_t i) { return c.load(i); };
   detail::ChunkStream s = detail::chunk_stream_at(b, c.word_count, load);
   const uint32_t k = b.k;
@@ -54,17 +68,25 @@ kernels::Status finish_chunk_symbols(detail::BulkStream& b, const detail::BulkTa
   return detail::finish_chunk(s);
 }
 
-// Two chunks' symbols (b.count = 0: chunk a alone), their bulk interleaved (decode_bulk_pair).
-template <uint32_t kCap, int kSymbolBits, uint32_t kSteps, class Sym>
+// Two chunks' symbols (b.count = 0: chunk a alone), their bulk interleaved.
+template <Bulk kBulk, int kSymbolBits, uint32_t kSteps, class Sym>
 void decode_chunk_pair(const detail::BulkTables& bt, const detail::ChunkTables& t,
                        const ChunkJob<Sym>& a, const ChunkJob<Sym>& b, kernels::Status* sa,
                        kernels::Status* sb) {
   detail::BulkStream A = detail::bulk_stream(a.words), B = detail::bulk_stream(b.words);
-  if constexpr (kCap != 0)
-    if (b.count) detail::decode_bulk_pair<kCap, kSymbolBits, kSteps>(A, B, bt, a.end(), b.end(), a.count,
-                                                        b.count, a.sym, b.sym);
-  *sa = finish_chunk_symbols<kCap, kSymbolBits, kSteps>(A, bt, t, a);
-  *sb = b.count ? finish_chunk_symbols<kCap, kSymbolBits, kSteps>(B, bt, t, b) : kernels::Status::ok;
+  if (b.count) {
+    if constexpr (kBulk == Bulk::multi) {
+      detail::decode_bulk_pair<detail::lut_symbol_cap(kSymbolBits), kSymbolBits, detail::kBulkSteps>(
+          A, B, bt, a.end(), b.end(), a.count, b.count, a.sym, b.sym);
+    } else if constexpr (kBulk == Bulk::single) {
+      detail::decode_short_pair(A, B, bt.short_lut, a.end(), b.end(), a.count, b.count, a.sym, b.sym);
+    } else if constexpr (kBulk == Bulk::wide) {
+      detail::decode_wide_pair<kSteps>(A, B, {bt.wide_first, bt.wide_second}, a.end(), b.end(),
+                                       a.count, b.count, a.sym, b.sym);
+    }
+  }
+  *sa = finish_chunk_symbols<kBulk, kSymbolBits, kSteps>(A, bt, t, a);
+  *sb = b.count ? finish_chunk_symbols<kBulk, kSymbolBits, kSteps>(B, bt, t, b) : kernels::Status::ok;
 }
 
 template <class Sym>
@@ -72,27 +94,31 @@ using PairDecoder = void (*)(const detail::BulkTables&, const detail::ChunkTable
                              const ChunkJob<Sym>&, const ChunkJob<Sym>&, kernels::Status*,
                              kernels::Status*);
 
-template <int kSymbolBits, class Sym>
-PairDecoder<Sym> pair_decoder_for(int max_len) {
-  constexpr uint32_t kCap = detail::lut_symbol_cap(kSymbolBits);
-  switch (detail::bulk_steps_per_refill(max_len)) {
-    case 5: return decode_chunk_pair<kCap, kSymbolBits, 5, Sym>;
-    case 4: return decode_chunk_pair<kCap, kSymbolBits, 4, Sym>;
-    case 3: return decode_chunk_pair<kCap, kSymbolBits, 3, Sym>;
-    default: return decode_chunk_pair<kCap, kSymbolBits, 2, Sym>;
+// decode_wide.h's path with the steps per refill its max_len allows.
+template <class Sym>
+PairDecoder<Sym> wide_decoder(int max_len) {
+  switch (detail::wide_steps_per_refill(max_len)) {
+    case 5: return decode_chunk_pair<Bulk::wide, 16, 5, Sym>;
+    case 4: return decode_chunk_pair<Bulk::wide, 16, 4, Sym>;
+    case 3: return decode_chunk_pair<Bulk::wide, 16, 3, Sym>;
+    default: return decode_chunk_pair<Bulk::wide, 16, 2, Sym>;
   }
 }
 
 // The bulk path for the common symbol widths (fp4 pairs and 8-bit formats, the 16-bit ones);
-// other widths go through decode_run alone.
+// other widths go through decode_run alone. Tables with a short_lut or wide tables take those.
 template <class Sym>
-PairDecoder<Sym> pair_decoder(int symbol_bits, int max_len) {
+PairDecoder<Sym> pair_decoder(const TableDecoder& table) {
   if constexpr (sizeof(Sym) == 1) {
-    if (symbol_bits == 8) return pair_decoder_for<8, Sym>(max_len);
+    if (table.symbol_bits == 8)
+      return table.short_lut.empty() ? decode_chunk_pair<Bulk::multi, 8, 0, Sym>
+                                     : decode_chunk_pair<Bulk::single, 8, 0, Sym>;
   } else {
-    if (symbol_bits == 16) return pair_decoder_for<16, Sym>(max_len);
+    if (table.symbol_bits == 16)
+      return table.wide_first.empty() ? decode_chunk_pair<Bulk::multi, 16, 0, Sym>
+                                      : wide_decoder<Sym>(table.max_len);
   }
-  return decode_chunk_pair<0, 8 * sizeof(Sym), 2, Sym>;
+  return decode_chunk_pair<Bulk::none, 8 * sizeof(Sym), 0, Sym>;
 }
 
 template <class Out, class Sym>
@@ -124,7 +150,7 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const TableDecoder
   }
   const detail::ChunkTables tables = table.tables();
   const detail::BulkTables bulk = table.bulk();
-  const PairDecoder<Sym> decode_pair = pair_decoder<Sym>(table.symbol_bits, table.max_len);
+  const PairDecoder<Sym> decode_pair = pair_decoder<Sym>(table);
   uint8_t* const out = static_cast<uint8_t*>(output);  // any alignment: stores by store_le
   const auto job = [&](size_t k, Sym* sym) {
     const uint64_t begin = uint64_t{k} * d.chunk_symbols;

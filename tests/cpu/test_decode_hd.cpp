@@ -16,6 +16,8 @@
 #include "co3/error.h"
 #include "co3/huffman.h"
 #include "co3/detail/decode_bulk.h"
+#include "co3/detail/decode_short.h"
+#include "co3/detail/decode_wide.h"
 #include "co3/detail/encode_bits.h"
 #include "decode_tables.h"
 #include "hd_validate.h"
@@ -148,7 +150,8 @@ std::vector<uint8_t> chunk_bytes(const std::vector<uint32_t>& words) {
 template <uint32_t kCap, int kBits, uint32_t kSteps, class Sym>
 kernels::Status finish(detail::BulkStream& b, const detail::TableDecoder& td, const std::vector<uint8_t>& bytes,
                        uint32_t count, std::vector<Sym>& out) {
-  detail::decode_bulk<kCap, kBits, kSteps>(b, td.bulk(), bytes.data() + bytes.size(), count, out.data());
+  if constexpr (kCap != 0)
+    detail::decode_bulk<kCap, kBits, kSteps>(b, td.bulk(), bytes.data() + bytes.size(), count, out.data());
   const auto load = [&](uint32_t i) {
     uint32_t w;
     std::memcpy(&w, bytes.data() + 4 * size_t{i}, 4);
@@ -160,6 +163,35 @@ kernels::Status finish(detail::BulkStream& b, const detail::TableDecoder& td, co
   const kernels::Status st = detail::decode_run(s, td.tables(), count - k, load,
                                                 [&](uint32_t j, uint32_t v) { out[k + j] = static_cast<Sym>(v); });
   return st == kernels::Status::ok ? detail::finish_chunk(s) : st;
+}
+
+// decode_wide and decode_wide_pair, each continued by decode_run, against decode_run alone.
+template <uint32_t kSteps>
+void check_wide(const detail::TableDecoder& td, const std::vector<uint8_t>& ba, const std::vector<uint8_t>& bb,
+                uint32_t ca, uint32_t cb, const Decoded& ra, const Decoded& rb) {
+  const detail::WideTables wt{td.wide_first.data(), td.wide_second.data()};
+  const auto finish_wide = [&](detail::BulkStream& st, const std::vector<uint8_t>& bytes, uint32_t count,
+                               std::vector<uint16_t>& out) {
+    detail::decode_wide<kSteps>(st, wt, bytes.data() + bytes.size(), count, out.data());
+    return finish<0, 16, kSteps>(st, td, bytes, count, out);  // kCap 0: decode_run from st
+  };
+  std::vector<uint16_t> oa(ca + 8), ob(cb + 8);
+  detail::BulkStream s1 = detail::bulk_stream(ba.data());
+  ASSERT_EQ(finish_wide(s1, ba, ca, oa), ra.status);
+  if (ra.status == kernels::Status::ok) {
+    ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), oa.begin()));
+  }
+  detail::BulkStream pa = detail::bulk_stream(ba.data()), pb = detail::bulk_stream(bb.data());
+  detail::decode_wide_pair<kSteps>(pa, pb, wt, ba.data() + ba.size(), bb.data() + bb.size(), ca, cb, oa.data(),
+                                   ob.data());
+  ASSERT_EQ(finish_wide(pa, ba, ca, oa), ra.status);
+  ASSERT_EQ(finish_wide(pb, bb, cb, ob), rb.status);
+  if (ra.status == kernels::Status::ok) {
+    ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), oa.begin()));
+  }
+  if (rb.status == kernels::Status::ok) {
+    ASSERT_TRUE(std::equal(rb.symbols.begin(), rb.symbols.end(), ob.begin()));
+  }
 }
 
 // decode_bulk and decode_bulk_pair, each continued by decode_run, give decode_run's symbols and
@@ -222,13 +254,53 @@ void check_bulk_paths(const std::vector<uint8_t>& len, int max_len, std::mt19937
   if (rb.status == kernels::Status::ok) {
     ASSERT_TRUE(std::equal(rb.symbols.begin(), rb.symbols.end(), ob.begin()));
   }
+  // decode_wide.h's two levels, for every 16-bit table they can serve (as decode_short.h's).
+  if constexpr (kBits == 16) {
+    if (!detail::build_wide_tables(td)) return;
+    switch (detail::wide_steps_per_refill(max_len)) {
+      case 5: return check_wide<5>(td, ba, bb, ca, cb, ra, rb);
+      case 4: return check_wide<4>(td, ba, bb, ca, cb, ra, rb);
+      case 3: return check_wide<3>(td, ba, bb, ca, cb, ra, rb);
+      default: return check_wide<2>(td, ba, bb, ca, cb, ra, rb);
+    }
+  }
+  // decode_short.h's one-symbol entries, for every 8-bit table they can serve (the decoder
+  // takes them only where a lookup averages few symbols; correctness does not depend on it).
+  if constexpr (kBits == 8) {
+    if (max_len > detail::kShortBits) return;
+    std::vector<uint32_t> short_lut(detail::kShortSize);
+    for (uint32_t p = 0; p < detail::kShortSize; ++p) short_lut[p] = detail::short_entry(td.tables().canonical, p);
+    const auto finish_short = [&](detail::BulkStream& st, const std::vector<uint8_t>& bytes, uint32_t count,
+                                  std::vector<Sym>& out) {
+      detail::decode_short(st, short_lut.data(), bytes.data() + bytes.size(), count, out.data());
+      return finish<0, kBits, kSteps>(st, td, bytes, count, out);  // kCap 0: decode_run from st
+    };
+    std::vector<Sym> sa1(ca + 8), sb1(cb + 8);
+    detail::BulkStream s1 = detail::bulk_stream(ba.data());
+    ASSERT_EQ(finish_short(s1, ba, ca, sa1), ra.status);
+    if (ra.status == kernels::Status::ok) {
+      ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), sa1.begin()));
+    }
+    detail::BulkStream pa = detail::bulk_stream(ba.data()), pb = detail::bulk_stream(bb.data());
+    detail::decode_short_pair(pa, pb, short_lut.data(), ba.data() + ba.size(), bb.data() + bb.size(), ca, cb,
+                              sa1.data(), sb1.data());
+    ASSERT_EQ(finish_short(pa, ba, ca, sa1), ra.status);
+    ASSERT_EQ(finish_short(pb, bb, cb, sb1), rb.status);
+    if (ra.status == kernels::Status::ok) {
+      ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), sa1.begin()));
+    }
+    if (rb.status == kernels::Status::ok) {
+      ASSERT_TRUE(std::equal(rb.symbols.begin(), rb.symbols.end(), sb1.begin()));
+    }
+  }
 }
 
-// The decoder's choice of steps per refill for the table's max_len.
+// The decoder's steps per refill (kBulkSteps) and fewer, which end batches at other places.
 template <int kBits>
 void check_bulk_paths(const std::vector<uint8_t>& len, int max_len, std::mt19937_64& rng) {
   constexpr uint32_t kCap = detail::lut_symbol_cap(kBits);
-  switch (detail::bulk_steps_per_refill(max_len)) {
+  static_assert(detail::kBulkSteps == 5, "the cases below");
+  switch (rng() % 3 ? 5 : 2 + rng() % 3) {
     case 5: return check_bulk_paths<kCap, kBits, 5>(len, max_len, rng);
     case 4: return check_bulk_paths<kCap, kBits, 4>(len, max_len, rng);
     case 3: return check_bulk_paths<kCap, kBits, 3>(len, max_len, rng);

@@ -5,14 +5,18 @@
 //
 // What makes it cheap:
 // - the stream is read 64 bits at a time from any byte (a branch-free refill that leaves 56 to 63
-//   bits in the window), then kSteps lookups are taken with no refill and no bound check: the
-//   caller's batch (bulk_refills) guarantees that every refill reads inside the chunk's words and
-//   that the symbols fit in its count, and kSteps · max(kLutBits, max_len) ≤ 56 that every
-//   codeword of the batch lies in bits already read;
+//   bits in the window), then up to kSteps lookups are taken with no refill and no bound check:
+//   the caller's batch (bulk_refills) guarantees that every refill reads inside the chunk's
+//   words and that the symbols fit in its count, and kSteps · kLutBits ≤ 56 that every lookup
+//   entry's codewords lie in bits already read;
 // - a lookup writes all of its entry's symbol slots by one 8-byte store and advances by their
 //   number, with no branch on it;
 // - a codeword longer than kLutBits (8-bit formats' rare ones, most of bf16's and fp16's) takes
-//   one more lookup in a second-level table of its prefix (BulkTables::sub) instead of a search;
+//   one more lookup in a second-level table of its prefix (BulkTables::sub) instead of a search.
+//   Only this rare path checks the window: it needs its own codeword's bits, and leaves enough
+//   for the lookups left in the batch, or it ends the batch early (the next refill tops the
+//   window up). The steps per refill therefore do not shrink with the table's max_len (a bound
+//   by max_len gave 8-bit formats, L = 12, four steps and bf16, L = 20, two);
 // - two chunks interleaved, so that each lookup waits only on its own chunk's previous one.
 // Host+device code like the rest of the decoder, though only the CPU uses it: the GPU decodes
 // one lane per chunk with decode_run, staging runs in shared memory.
@@ -41,12 +45,9 @@ CO3_HD constexpr uint32_t lut_symbol_cap(int symbol_bits) {
              : kMaxLutSymbols;
 }
 
-// Lookups per refill for a table whose codewords are at most max_len bits: each takes at most
-// max(kLutBits, max_len) bits (a lookup entry's codewords fit in its prefix), and a refill
-// leaves at least 56.
-CO3_HD constexpr uint32_t bulk_steps_per_refill(int max_len) {
-  return static_cast<uint32_t>(56 / (max_len > kLutBits ? max_len : kLutBits));
-}
+// Lookups per refill: a lookup entry's codewords fit in its kLutBits-bit prefix, and a refill
+// leaves at least 56 bits (longer codewords check the window themselves: bulk_step).
+inline constexpr uint32_t kBulkSteps = 56 / kLutBits;
 
 // The lookup structures of the bulk path. lut: one entry per kLutBits-bit prefix, lut_entry's
 // codewords in a layout cheaper to use: bits 0–5 their total bits, 8–15 their number, 16–63 the
@@ -59,6 +60,9 @@ struct BulkTables {
   const uint64_t* lut;
   const uint32_t* sub;
   CanonicalView canonical;
+  const uint32_t* short_lut;  // decode_short.h's entries, or null where that path is not taken
+  const uint64_t* wide_first;  // decode_wide.h's two levels, or null where that path is not taken
+  const uint32_t* wide_second;
 };
 
 CO3_HD uint64_t bulk_lut_entry(uint64_t lut_entry_value) {
@@ -106,40 +110,52 @@ CO3_BULK_HD void bulk_refill(BulkStream& s) {
   s.cnt |= 56;
 }
 
-// One lookup: writes its symbols at o (8 bytes of slots; the caller's buffer has the slack) and
-// advances o past them, or returns false with the stream unchanged at a prefix that starts no
-// codeword (decode_run then reports it). The caller keeps s.k = o − out between batches (a
-// pointer in the loop, not an index: one register and one instruction fewer a lookup).
+// What one lookup tells its batch.
+enum BulkStep : uint32_t {
+  kBulkStop = 0,    // a prefix that starts no codeword: the stream is unchanged (decode_run reports it)
+  kBulkNext = 1,    // decoded; the next lookup of the batch may follow
+  kBulkRefill = 2,  // a long codeword that needs a refill first (stream unchanged), or one decoded
+                    // that left too few bits for the rest of the batch: refill before the next
+};
+
+// One lookup, `after` lookups of the batch still to come: writes its symbols at o (8 bytes of
+// slots; the caller's buffer has the slack) and advances o past them. The caller keeps s.k =
+// o − out between batches (a pointer in the loop, not an index: one register and one
+// instruction fewer a lookup). Invariant on entry: s.cnt ≥ kLutBits · (after + 1), so the
+// first-level entry's codewords are in the window; a long codeword checks its own bits.
 template <int kSymbolBits, class Sym>
-CO3_BULK_HD bool bulk_step(BulkStream& s, const BulkTables& t, Sym*& o) {
+CO3_BULK_HD BulkStep bulk_step(BulkStream& s, const BulkTables& t, Sym*& o, uint32_t after) {
   static_assert(8 * sizeof(Sym) == kSymbolBits, "one symbol slot per Sym");
   const uint64_t e = t.lut[s.window & (kLutSize - 1)];
   const uint32_t n = static_cast<uint8_t>(e >> 8);
-  uint32_t len;
   if (n != 0) {
     const uint64_t v = e >> 16;  // the symbol fields, Sym-sized and in order
     memcpy(o, &v, sizeof v);
     o += n;
-    len = static_cast<uint32_t>(e) & 63;
-  } else {
-    uint32_t sym;
-    const uint32_t b = static_cast<uint32_t>(e) & 63;
-    if (b != 0) {
-      const uint32_t x =
-          t.sub[(e >> 16) + (static_cast<uint32_t>(s.window >> kLutBits) & ((1u << b) - 1))];
-      if (x == 0) return false;
-      sym = x & 0xffffu;
-      len = x >> 16;
-    } else {
-      const int l = decode_canonical_long(t.canonical, s.window, &sym);
-      if (l == 0) return false;
-      len = static_cast<uint32_t>(l);
-    }
-    *o++ = static_cast<Sym>(sym);
+    const uint32_t len = static_cast<uint32_t>(e) & 63;
+    s.window >>= len;
+    s.cnt -= len;
+    return kBulkNext;
   }
+  uint32_t sym, len;
+  const uint32_t b = static_cast<uint32_t>(e) & 63;
+  if (b != 0) {
+    if (s.cnt < static_cast<uint32_t>(kLutBits) + b) return kBulkRefill;
+    const uint32_t x =
+        t.sub[(e >> 16) + (static_cast<uint32_t>(s.window >> kLutBits) & ((1u << b) - 1))];
+    if (x == 0) return kBulkStop;
+    sym = x & 0xffffu;
+    len = x >> 16;
+  } else {
+    if (s.cnt < static_cast<uint32_t>(t.canonical.max_len)) return kBulkRefill;
+    const int l = decode_canonical_long(t.canonical, s.window, &sym);
+    if (l == 0) return kBulkStop;
+    len = static_cast<uint32_t>(l);
+  }
+  *o++ = static_cast<Sym>(sym);
   s.window >>= len;
   s.cnt -= len;
-  return true;
+  return s.cnt >= static_cast<uint32_t>(kLutBits) * after ? kBulkNext : kBulkRefill;
 }
 
 // The bulk of one chunk of `count` symbols whose words end at `end`: it stops where
@@ -147,30 +163,37 @@ CO3_BULK_HD bool bulk_step(BulkStream& s, const BulkTables& t, Sym*& o) {
 template <uint32_t kCap, int kSymbolBits, uint32_t kSteps, class Sym>
 CO3_HD void decode_bulk(BulkStream& s, const BulkTables& t, const uint8_t* end, uint32_t count,
                         Sym* out) {
+  static_assert(kSteps * kLutBits <= 56, "a refill leaves 56 bits");
   BulkStream r = s;  // locals in registers: stores to out could otherwise alias them
   const BulkTables tt = t;
   Sym* o = out + r.k;
   for (uint32_t n; (n = bulk_refills<kCap, kSteps>(r, end, count)) != 0;) {
     for (; n != 0; --n) {
       bulk_refill(r);
-      for (uint32_t i = 0; i < kSteps; ++i)
-        if (!bulk_step<kSymbolBits>(r, tt, o)) {
+      for (uint32_t i = 0; i < kSteps; ++i) {
+        const BulkStep st = bulk_step<kSymbolBits>(r, tt, o, kSteps - 1 - i);
+        if (st == kBulkNext) continue;
+        if (st == kBulkStop) {
           r.k = static_cast<uint32_t>(o - out);
           s = r;
           return;
         }
+        break;  // kBulkRefill
+      }
     }
     r.k = static_cast<uint32_t>(o - out);
   }
   s = r;
 }
 
-// decode_bulk on two chunks at once, a lookup of each in turn; stops when either leaves the bulk
-// (each is then continued alone by decode_bulk and decode_run).
+// decode_bulk on two chunks at once, a lookup of each in turn; stops when either meets a prefix
+// that starts no codeword (each is then continued alone by decode_bulk and decode_run). A
+// lookup of either asking for a refill ends the batch of both.
 template <uint32_t kCap, int kSymbolBits, uint32_t kSteps, class Sym>
 CO3_HD void decode_bulk_pair(BulkStream& sa, BulkStream& sb, const BulkTables& t,
                              const uint8_t* end_a, const uint8_t* end_b, uint32_t count_a,
                              uint32_t count_b, Sym* out_a, Sym* out_b) {
+  static_assert(kSteps * kLutBits <= 56, "a refill leaves 56 bits");
   BulkStream a = sa, b = sb;  // locals, as in decode_bulk
   const BulkTables tt = t;
   Sym* oa = out_a + a.k;
@@ -183,8 +206,13 @@ CO3_HD void decode_bulk_pair(BulkStream& sa, BulkStream& sb, const BulkTables& t
     for (; going && n != 0; --n) {
       bulk_refill(a);
       bulk_refill(b);
-      for (uint32_t i = 0; i < kSteps && going; ++i)
-        going = bulk_step<kSymbolBits>(a, tt, oa) && bulk_step<kSymbolBits>(b, tt, ob);
+      for (uint32_t i = 0; i < kSteps; ++i) {
+        BulkStep st = bulk_step<kSymbolBits>(a, tt, oa, kSteps - 1 - i);
+        if (st == kBulkNext) st = bulk_step<kSymbolBits>(b, tt, ob, kSteps - 1 - i);
+        if (st == kBulkNext) continue;
+        going = st != kBulkStop;
+        break;
+      }
     }
     a.k = static_cast<uint32_t>(oa - out_a);
     b.k = static_cast<uint32_t>(ob - out_b);
