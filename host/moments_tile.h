@@ -1,4 +1,4 @@
-// moments.h's tile_moments for a full float32 tile of an encode input, laid out so that the
+// moments.h's tile_moments for a float32 tile of an encode input, laid out so that the
 // compiler vectorizes it: the 256 lanes as arrays (structure of arrays) instead of 256 Moments,
 // and a non-finite entry added as zeros instead of skipped. The bits are tile_moments': every
 // lane performs the same dadd/dmul on the same values in the same order, and adding +0 changes
@@ -23,50 +23,66 @@ struct TileLanes {
   alignas(64) uint32_t finite[kTileLanes];
 };
 
-// Moments::add of every entry of a full tile into its lane (entry r·256 + l into lane l).
+// Moments::add of entries [0, lanes) of one row into lanes [0, lanes).
+template <bool kMemory>
+inline __attribute__((always_inline)) void add_row(TileLanes& t, const float* grad,
+                                                   const float* memory, float gamma, int lanes) {
+  for (int l = 0; l < lanes; ++l) {
+    const float g = grad[l];
+    const float u = kMemory ? fadd(g, fmul(gamma, memory[l])) : g;
+    const uint32_t a = f32_bits(u) & 0x7fffffffu;
+    const uint32_t ok = a < 0x7f800000u;
+    // Masks, not branches: a non-finite u becomes +0 by integer ops, so nothing is converted
+    // speculatively and the loop vectorizes.
+    const uint32_t keep = 0u - ok;
+    const double d = static_cast<double>(bits_f32(f32_bits(u) & keep));
+    const float m = bits_f32(a & keep);
+    t.sum[l] = dadd(t.sum[l], d);
+    t.sum_abs[l] = dadd(t.sum_abs[l], static_cast<double>(m));
+    t.sum_sq[l] = dadd(t.sum_sq[l], dmul(d, d));
+    t.max_abs[l] = t.max_abs[l] < m ? m : t.max_abs[l];
+    t.finite[l] += ok;
+  }
+}
+
+// Moments::add of the first `count` entries of a tile into their lanes (entry r·256 + l into
+// lane l): the whole rows, then the last row's entries into lanes [0, count mod 256). Lanes
+// that get no entry stay at zero, as tile_moments' do.
 template <bool kMemory>
 inline __attribute__((always_inline)) void add_tile_rows(TileLanes& t, const float* grad,
-                                                         const float* memory, float gamma) {
-  for (int row = 0; row < kTileEntries; row += kTileLanes) {
-    for (int l = 0; l < kTileLanes; ++l) {
-      const float g = grad[row + l];
-      const float u = kMemory ? fadd(g, fmul(gamma, memory[row + l])) : g;
-      const uint32_t a = f32_bits(u) & 0x7fffffffu;
-      const uint32_t ok = a < 0x7f800000u;
-      // Masks, not branches: a non-finite u becomes +0 by integer ops, so nothing is converted
-      // speculatively and the loop vectorizes.
-      const uint32_t keep = 0u - ok;
-      const double d = static_cast<double>(bits_f32(f32_bits(u) & keep));
-      const float m = bits_f32(a & keep);
-      t.sum[l] = dadd(t.sum[l], d);
-      t.sum_abs[l] = dadd(t.sum_abs[l], static_cast<double>(m));
-      t.sum_sq[l] = dadd(t.sum_sq[l], dmul(d, d));
-      t.max_abs[l] = t.max_abs[l] < m ? m : t.max_abs[l];
-      t.finite[l] += ok;
-    }
-  }
+                                                         const float* memory, float gamma,
+                                                         int count) {
+  const int whole = count - count % kTileLanes;
+  for (int row = 0; row < whole; row += kTileLanes)
+    add_row<kMemory>(t, grad + row, kMemory ? memory + row : nullptr, gamma, kTileLanes);
+  add_row<kMemory>(t, grad + whole, kMemory ? memory + whole : nullptr, gamma, count - whole);
 }
 
 // The same loop compiled for AVX2 (four doubles a vector instead of SSE2's two) and chosen at
 // run time: the same IEEE operations on the same values, so the same bits (no FMA is enabled).
 template <bool kMemory>
 __attribute__((target("avx2"))) void add_tile_rows_avx2(TileLanes& t, const float* grad,
-                                                        const float* memory, float gamma) {
-  add_tile_rows<kMemory>(t, grad, memory, gamma);
+                                                        const float* memory, float gamma,
+                                                        int count) {
+  add_tile_rows<kMemory>(t, grad, memory, gamma, count);
 }
 template <bool kMemory>
-void add_tile_rows_any(TileLanes& t, const float* grad, const float* memory, float gamma) {
+void add_tile_rows_any(TileLanes& t, const float* grad, const float* memory, float gamma,
+                       int count) {
   static const bool avx2 = __builtin_cpu_supports("avx2");
   if (avx2) {
-    add_tile_rows_avx2<kMemory>(t, grad, memory, gamma);
+    add_tile_rows_avx2<kMemory>(t, grad, memory, gamma, count);
   } else {
-    add_tile_rows<kMemory>(t, grad, memory, gamma);
+    add_tile_rows<kMemory>(t, grad, memory, gamma, count);
   }
 }
 
 // The moments of entries [first, first + count) of `in` (count ≤ kTileEntries), u = g + γ·e.
+// A partial tile (a small tensor, or a tensor's last tile) takes the same lanes: for small
+// models most entries are in one (issue 13: tile_moments' generic loop cost them about 130
+// instructions an entry, a third of a LeNet-sized encode).
 inline Moments tile_moments_fast(const EncodeInput& in, uint64_t first, size_t count) {
-  if (count != kTileEntries || in.grad.dtype != DType::f32) {
+  if (in.grad.dtype != DType::f32) {
     return tile_moments(
         [&](size_t i) {
           return feedback_input(load_as_float(in.grad.data, in.grad.dtype, first + i), in.memory,
@@ -77,9 +93,9 @@ inline Moments tile_moments_fast(const EncodeInput& in, uint64_t first, size_t c
   TileLanes lanes{};
   const float* const grad = static_cast<const float*>(in.grad.data) + first;
   if (in.memory) {
-    add_tile_rows_any<true>(lanes, grad, in.memory + first, in.gamma);
+    add_tile_rows_any<true>(lanes, grad, in.memory + first, in.gamma, static_cast<int>(count));
   } else {
-    add_tile_rows_any<false>(lanes, grad, nullptr, 0.0f);
+    add_tile_rows_any<false>(lanes, grad, nullptr, 0.0f, static_cast<int>(count));
   }
   double* const sum = lanes.sum;
   double* const sum_abs = lanes.sum_abs;
@@ -100,7 +116,7 @@ inline Moments tile_moments_fast(const EncodeInput& in, uint64_t first, size_t c
   m.sum_sq = sum_sq[0];
   m.max_abs = max_abs[0];
   m.count = finite[0];
-  m.non_finite = kTileEntries - finite[0];
+  m.non_finite = count - finite[0];
   return m;
 }
 

@@ -12,6 +12,7 @@
 #include "co3/gennorm.h"
 #include "co3/gennorm_scale.h"
 #include "co3/detail/class_map.h"
+#include "co3/detail/code_shift.h"
 #include "co3/detail/code_thresholds.h"
 #include "co3/detail/encode_checks.h"
 #include "co3/detail/encode_entry.h"
@@ -40,9 +41,10 @@ Moments segment_moments(const EncodeInput& in, int threads) {
 
 // How a segment's codes are found: quantize_entry itself, the bucket table of
 // code_thresholds.h, its signed table (segments whose u are all finite; signed_exact: and no
-// bucket of it holds two thresholds, so no entry needs threshold_code), or (formats with
-// kCountCmax finite magnitudes: fp4) a count of thresholds.
-enum class Conv { reference, buckets, signed_table, signed_exact, count };
+// bucket of it holds two thresholds, so no entry needs threshold_code), (formats with
+// kCountCmax finite magnitudes: fp4) a count of thresholds, or (formats with float32's exponent
+// field: bf16) code_shift.h's rounding of the bits.
+enum class Conv { reference, buckets, signed_table, signed_exact, count, shift };
 constexpr uint32_t kCountCmax = 5;
 
 // The threshold tables of one segment (code_thresholds.h), built when the rounding allows them
@@ -108,6 +110,7 @@ struct LoopArgs {
   const float* values;  // code_value of every code; read only with memory or sums
   ThresholdView view;
   const uint64_t* signed_table;
+  ShiftView shift;
   uint16_t* symbols;
 };
 
@@ -116,7 +119,7 @@ struct LoopArgs {
 // kG = 0: g read at run time. kSums: Σ(u − q)² and Σu² for a report, otherwise not computed.
 // Counts go to four interleaved histograms (symbol j to copy j mod 4, `stride` bins apart; 0
 // for one) so that runs of one symbol do not wait on their own increments; the caller adds them.
-// Conv::count converts blocks of entries first, a loop the compiler vectorizes.
+// Conv::count and Conv::shift convert blocks of entries first, loops the compiler vectorizes.
 template <int kG, bool kF32, bool kMemory, Conv kConv, bool kSums>
 __attribute__((flatten)) void convert_range(const LoopArgs& args, size_t b, size_t e,
                                                uint64_t* hist, size_t stride, double* err_sq,
@@ -136,6 +139,7 @@ __attribute__((flatten)) void convert_range(const LoopArgs& args, size_t b, size
       return __builtin_expect(c != kSignedSlow, 1) ? c : threshold_code(a.view, u);
     }
     if (kConv == Conv::signed_exact) return signed_table_code(a.signed_table, a.view.shift, f32_bits(u));
+    if (kConv == Conv::shift) return shift_code(a.shift, fdiv(u, a.scale));
     // Segments here hold no non-finite u under 'propagate' (those take quantize_mapped).
     return quantize_entry(u, i, a.scale, a.f, a.rounding, a.seed, /*propagate=*/false, value_of).code;
   };
@@ -159,7 +163,7 @@ __attribute__((flatten)) void convert_range(const LoopArgs& args, size_t b, size
   // Every symbol but the segment's last has all g entries.
   const size_t whole = std::min<size_t>(e, a.numel / static_cast<uint64_t>(g));
   size_t j = b;
-  if (kConv == Conv::count) {
+  if (kConv == Conv::count || kConv == Conv::shift) {
     constexpr size_t kBlock = 256;  // symbols; u and codes of their entries stay in L1
     float u[4 * kBlock];
     uint32_t codes[4 * kBlock];
@@ -167,7 +171,13 @@ __attribute__((flatten)) void convert_range(const LoopArgs& args, size_t b, size
       const uint64_t i0 = j * static_cast<uint64_t>(g);
       const size_t n = kBlock * static_cast<size_t>(g);
       for (size_t k = 0; k < n; ++k) u[k] = u_of(i0 + k);
-      for (size_t k = 0; k < n; ++k) codes[k] = threshold_count_code<kCountCmax>(a.view.T, a.view.sign_shift, u[k]);
+      if (kConv == Conv::count) {
+        for (size_t k = 0; k < n; ++k) codes[k] = threshold_count_code<kCountCmax>(a.view.T, a.view.sign_shift, u[k]);
+      } else {
+        const ShiftView v = a.shift;
+        const float scale = a.scale;
+        for (size_t k = 0; k < n; ++k) codes[k] = shift_code(v, fdiv(u[k], scale));
+      }
       for (size_t t = 0; t < kBlock; ++t)
         put(j + t, encode_whole_symbol(j + t, g, a.width,
                                        [&](uint64_t i) { return finish(u[i - i0], i, codes[i - i0]); }),
@@ -200,6 +210,7 @@ LoopFn pick_loop(bool sums) {
 template <int kG, bool kF32, bool kMemory>
 LoopFn pick_loop(Conv conv, bool sums) {
   if (conv == Conv::count) return pick_loop<kG, kF32, kMemory, Conv::count>(sums);
+  if (conv == Conv::shift) return pick_loop<kG, kF32, kMemory, Conv::shift>(sums);
   if (conv == Conv::buckets) return pick_loop<kG, kF32, kMemory, Conv::buckets>(sums);
   if (conv == Conv::signed_table) return pick_loop<kG, kF32, kMemory, Conv::signed_table>(sums);
   if (conv == Conv::signed_exact) return pick_loop<kG, kF32, kMemory, Conv::signed_exact>(sums);
@@ -317,7 +328,9 @@ void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& 
   }
   const bool memory = in.memory != nullptr;
   Thresholds th;
-  const Conv conv = build_thresholds(q, f, cfg.rounding, threads, &th);
+  const Conv conv = shift_format(f) && threshold_rounding(cfg.rounding)
+                        ? Conv::shift
+                        : build_thresholds(q, f, cfg.rounding, threads, &th);
   // Value of each code, for the error memory and the NMSE (and the reference loop's diff).
   std::vector<float> value;
   if (memory || sums) {
@@ -326,7 +339,7 @@ void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& 
   }
   const LoopArgs args{in.grad.data, in.grad.dtype, in.memory, in.gamma, q.numel, g, q.width,
                       f, cfg.rounding, cfg.seed, q.scale, value.data(), th.view,
-                      th.signed_table.get(), q.symbols.data()};
+                      th.signed_table.get(), shift_view(f, cfg.rounding), q.symbols.data()};
   const LoopFn loop = pick_loop(g, in.grad.dtype == DType::f32, memory, conv, sums);
   std::mutex merge;
   // Four interleaved histograms for alphabets up to 4096 symbols (fp4 pairs, 8-bit formats);

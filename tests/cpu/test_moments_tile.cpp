@@ -1,6 +1,6 @@
 // The encoder's vectorized tile moments (host/moments_tile.h) equal moments.h's tile_moments bit
-// for bit: full float32 tiles with and without error memory, with NaN, ±Inf, −0 and subnormal
-// entries, and the partial or 2-byte tiles it hands to tile_moments itself.
+// for bit: full and partial float32 tiles (one entry, part of a row, whole rows, a row and a
+// part) with and without error memory, with NaN, ±Inf, −0 and subnormal entries.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -52,6 +52,15 @@ TEST(MomentsTile, EqualsTileMoments) {
       const Moments ref = tile_moments(
           [&](size_t i) { return detail::feedback_input(g[first + i], in.memory, in.gamma, first + i); }, count);
       SCOPED_TRACE(trial);
+      expect_same(detail::tile_moments_fast(in, first, count), ref);
+    }
+    // Partial tiles at any offset (a small tensor, or a tensor's last tile).
+    for (size_t count : {size_t{1}, size_t{6}, size_t{255}, size_t{256}, size_t{257}, size_t{4000},
+                         size_t{kTileEntries - 1}}) {
+      const uint64_t first = rng() % (n - count + 1);
+      const Moments ref = tile_moments(
+          [&](size_t i) { return detail::feedback_input(g[first + i], in.memory, in.gamma, first + i); }, count);
+      SCOPED_TRACE(count);
       expect_same(detail::tile_moments_fast(in, first, count), ref);
     }
   }

@@ -97,11 +97,24 @@ CO3_HD uint64_t threshold_bucket(const uint32_t* T, uint32_t cmax, uint64_t end,
   return inside | uint64_t{below} << 32 | multi << 63;
 }
 
+// The bucket entry below the first threshold: no threshold at or below it, none inside.
+inline constexpr uint64_t kBucketBelowAll = 0xFFFFFFFFu;
+
+// The buckets that end at or before T[1] (every entry kBucketBelowAll): most of a wide
+// format's range for a small scale (e5m2's codes span 32 of float32's binades, a tensor's values
+// below them many more), which a small tensor would otherwise pay a merge step each for.
+CO3_HD uint32_t buckets_below_all(const uint32_t* T, uint32_t cmax, int shift, uint32_t count) {
+  const uint32_t b = cmax ? T[1] >> shift : count;
+  return b < count ? b : count;
+}
+
 // Buckets 0 … count − 1 from T[1 … cmax] (non-decreasing), in one merge pass.
 CO3_HD void fill_threshold_buckets(const uint32_t* T, uint32_t cmax, int shift, uint64_t* buckets,
                                    uint32_t count) {
+  const uint32_t low = buckets_below_all(T, cmax, shift, count);
+  for (uint32_t b = 0; b < low; ++b) buckets[b] = kBucketBelowAll;
   uint32_t below = 0;
-  for (uint32_t b = 0; b < count; ++b) {
+  for (uint32_t b = low; b < count; ++b) {
     const uint64_t start = uint64_t{b} << shift, end = start + (uint64_t{1} << shift);
     while (below < cmax && T[below + 1] <= start) ++below;
     buckets[b] = threshold_bucket(T, cmax, end, below);
@@ -171,7 +184,10 @@ CO3_HD uint64_t signed_bucket(const ThresholdView& v, uint32_t b, uint32_t sign)
 // ones between are never read).
 CO3_HD void fill_signed_table(const ThresholdView& v, uint64_t* table) {
   const uint32_t half = signed_table_half(v.shift);
-  for (uint32_t b = 0; b <= v.last; ++b) {
+  // Buckets below every threshold give code 0 (+0) for either sign: signed_bucket's 0.
+  const uint32_t low = buckets_below_all(v.T, v.cmax, v.shift, v.last + 1);
+  for (uint32_t b = 0; b < low; ++b) table[b] = table[half + b] = 0;
+  for (uint32_t b = low; b <= v.last; ++b) {
     table[b] = signed_bucket(v, b, 0);
     table[half + b] = signed_bucket(v, b, 1);
   }
