@@ -26,6 +26,7 @@
 #include "co3/dtype.h"
 #include "co3/error.h"
 #include "io/readers.h"
+#include "small_model.h"
 #include "zstd_rows.h"
 
 namespace {
@@ -137,15 +138,8 @@ void run_table(const std::vector<float>& x, const Options& o, int threads, std::
 // packet, GenNorm scale, histogram codes, against the time the same entries take at the large
 // tensor's encode rate (its streaming cost).
 std::string small_model(const std::vector<float>& x, const Options& o, int threads, const Timing& big) {
-  const size_t sizes[] = {150, 6, 2400, 16, 48000, 120, 10080, 84, 840, 10};
-  std::vector<co3::EncodeInput> in;
-  size_t at = 0;
-  for (size_t n : sizes) {
-    co3::EncodeInput e;
-    e.grad = {x.data() + at, n, co3::DType::f32};
-    at += n;
-    in.push_back(e);
-  }
+  const std::vector<co3::EncodeInput> in = co3::bench::lenet_inputs(x.data());
+  const size_t at = co3::bench::lenet_entries();
   co3::CodecConfig cfg;
   cfg.format = co3::formats::e5m2;
   cfg.threads = threads;
@@ -192,7 +186,7 @@ int main(int argc, char** argv) {
   for (int t : o.threads) {
     std::vector<Timing> e5m2_s;
     run_table(x, o, t, &rows, &e5m2_s);
-    if (x.size() >= 61706 * 2 && !e5m2_s.empty()) small.push_back(small_model(x, o, t, e5m2_s[0]));
+    if (x.size() >= co3::bench::lenet_entries() * 2 && !e5m2_s.empty()) small.push_back(small_model(x, o, t, e5m2_s[0]));
   }
   if (!o.json.empty()) {
     std::string out = "{\"source\":\"" + source + "\",\"entries\":" + std::to_string(x.size()) +

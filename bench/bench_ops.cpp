@@ -4,6 +4,8 @@
 //
 //   co3_bench_ops --data FILE.f32|.npy|.pt --format fp4|e4m3|e5m2|bf16|... --op encode|decode
 //                 [--entries N] [--repeats R]          (one thread, histogram code, GenNorm scale)
+//                 [--split lenet]   (the first 61,706 entries as a LeNet-5's ten tensors in one
+//                                    packet: the small-model case's fixed costs)
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -13,9 +15,10 @@
 #include "co3/dtype.h"
 #include "co3/error.h"
 #include "io/readers.h"
+#include "small_model.h"
 
 int main(int argc, char** argv) {
-  std::string data = "../shared/data/resnet18_step120.f32", format = "e4m3", op = "encode";
+  std::string data = "../shared/data/resnet18_step120.f32", format = "e4m3", op = "encode", split;
   size_t entries = 1000000;
   int repeats = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -25,6 +28,7 @@ int main(int argc, char** argv) {
     else if (k == "--op") op = v;
     else if (k == "--entries") entries = std::stoull(v);
     else if (k == "--repeats") repeats = std::stoi(v);
+    else if (k == "--split") split = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -34,6 +38,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--op is encode or decode\n");
     return 2;
   }
+  if (!split.empty() && split != "lenet") {
+    std::fprintf(stderr, "--split is lenet\n");
+    return 2;
+  }
   try {
     const co3::io::LoadedTensor t = co3::io::load_tensor_file(data);
     std::vector<float> x(std::min<uint64_t>(entries, t.numel));
@@ -41,15 +49,31 @@ int main(int argc, char** argv) {
     co3::CodecConfig cfg;
     cfg.format = co3::parse_format(format);
     cfg.threads = 1;
-    const co3::TensorView view{x.data(), x.size(), co3::DType::f32};
-    std::vector<uint8_t> pkt = co3::encode(view, cfg);
-    std::vector<float> y(x.size());
-    for (int r = 0; r < repeats; ++r) {
-      if (op == "encode") pkt = co3::encode(view, cfg);
-      else co3::decode_into(pkt.data(), pkt.size(), {y.data()}, true, 1);
+    if (split == "lenet" && x.size() < co3::bench::lenet_entries()) {
+      std::fprintf(stderr, "--split lenet needs %zu entries\n", co3::bench::lenet_entries());
+      return 2;
     }
-    std::printf("%s %s: %zu entries, %zu packet bytes, %d repeats\n", format.c_str(), op.c_str(),
-                x.size(), pkt.size(), repeats);
+    std::vector<co3::EncodeInput> in;
+    if (split == "lenet") {
+      in = co3::bench::lenet_inputs(x.data());
+    } else {
+      in.resize(1);
+      in[0].grad = {x.data(), x.size(), co3::DType::f32};
+    }
+    std::vector<uint8_t> pkt = co3::encode(in, cfg);
+    std::vector<float> y(x.size());
+    std::vector<void*> outs;
+    size_t at = 0;
+    for (const auto& e : in) {
+      outs.push_back(y.data() + at);
+      at += e.grad.numel;
+    }
+    for (int r = 0; r < repeats; ++r) {
+      if (op == "encode") pkt = co3::encode(in, cfg);
+      else co3::decode_into(pkt.data(), pkt.size(), outs, true, 1);
+    }
+    std::printf("%s %s: %zu tensors, %zu entries, %zu packet bytes, %d repeats\n", format.c_str(),
+                op.c_str(), in.size(), at, pkt.size(), repeats);
   } catch (const co3::Error& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
