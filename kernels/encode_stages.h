@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "co3/detail/class_map.h"
+#include "co3/detail/code_shift.h"
 #include "co3/detail/crc32c_hd.h"
 #include "co3/detail/encode_bits.h"
 #include "co3/detail/encode_code.h"
@@ -118,15 +119,29 @@ CO3_HD SymbolTile symbol_tile(const EncodeParams& p, uint64_t b, uint32_t first_
 // entry's new error memory written into `memory` unless it is null. Entry i's memory is read
 // (in u) and then written by this call only. value_of(code) is code_value(format, code, scale):
 // computed, or read from a table of it (the kernel's shared-memory table for formats of ≤ 8 bits).
+// Formats with float32's exponent field (bf16) under a deterministic rounding take code_shift.h's
+// rounding of the bits, as the CPU encoder does: the same codes as quantize_entry's
+// encode_float, without its branches (a condition uniform over the kernel).
 template <class ValueOf>
 CO3_HD uint32_t convert_symbol(const EncodeParams& p, const SegmentJob& job, float scale,
                                float* memory, uint64_t j, ValueOf value_of) {
   const FloatFormat f = p.pc.format;
+  const bool shift = detail::shift_format(f) && detail::threshold_rounding(p.pc.rounding);
+  const detail::ShiftView sv = detail::shift_view(f, p.pc.rounding);
   return detail::encode_symbol(j, p.pc.entries_per_symbol, f.width(), job.numel, [&](uint64_t i) {
     const float u =
         detail::feedback_input(load_entry(job.grad, job.dtype, i), job.memory, job.gamma, i);
-    const detail::EntryCode c = detail::quantize_entry(u, i, scale, f, p.pc.rounding, p.seed,
-                                                       p.pc.propagate, value_of);
+    detail::EntryCode c;
+    if (shift) {
+      // quantize_entry's cases: under 'propagate' a non-finite u has code 0 (its class map
+      // carries it); otherwise NaN gives 0 and ±Inf saturates, as shift_code does.
+      const bool finite = (detail::f32_bits(u) & 0x7fffffffu) < detail::kF32InfBits;
+      const uint32_t code =
+          finite || !p.pc.propagate ? detail::shift_code(sv, detail::fdiv(u, scale)) : 0u;
+      c = detail::entry_code(u, code, value_of);
+    } else {
+      c = detail::quantize_entry(u, i, scale, f, p.pc.rounding, p.seed, p.pc.propagate, value_of);
+    }
     if (memory) memory[i] = c.memory();
     return c.code;
   });

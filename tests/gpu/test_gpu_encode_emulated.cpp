@@ -11,6 +11,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../../kernels/encode_stages.h"
@@ -292,6 +293,27 @@ TEST(GpuEncodeEmulated, ChunksTooLargeForSharedMemoryAndSixteenBitSymbols) {
   expect_like_cpu(c, false);
 }
 
+// bf16 under the deterministic roundings converts by code_shift.h in the kernels: NaN, ±Inf,
+// overflowing u (the clamp policy codes them) and subnormals, with error memory, as the CPU.
+TEST(GpuEncodeEmulated, Bf16ByRoundedBitsUnderClamp) {
+  for (co3::Rounding r : {co3::Rounding::nearest_even, co3::Rounding::nearest_down}) {
+    co3::golden::Case c;
+    c.config = co3::golden::config(co3::formats::bf16, r, co3::ScalePolicy::gennorm,
+                                   co3::CodeSource::histogram);
+    c.config.non_finite = co3::NonFinitePolicy::clamp;
+    std::vector<float> v(6000);
+    for (uint64_t i = 0; i < v.size(); ++i) v[i] = co3::golden::synthetic_value(77, i);
+    v[3] = NAN, v[40] = INFINITY, v[41] = -INFINITY, v[500] = 3e38f, v[501] = -3e38f;
+    v[900] = 1e-40f, v[901] = -1e-42f;
+    c.tensors = {co3::golden::make_tensor(v, co3::DType::f32)};
+    c.tensors[0].gamma = 0.7f;
+    c.tensors[0].memory.assign(v.size(), 1e-5f);
+    c.steps = 2;
+    SCOPED_TRACE(static_cast<int>(r));
+    expect_like_cpu(c, false);
+  }
+}
+
 TEST(GpuEncodeEmulated, NoTensorsAndOnlyEmptyOnes) {
   co3::golden::Case c;
   c.config = co3::golden::config(co3::formats::e5m2, co3::Rounding::nearest_even,
@@ -401,11 +423,16 @@ TEST(GpuEncodeEmulated, HistogramCodeTooShort) {
 
 // The 'propagate' policy: segments holding ±Inf/NaN (also in u only, through the memory) get
 // class maps and keep their memory; the others are coded and remember as usual.
+// bf16 under nearest-even takes code_shift.h's conversion in the kernels.
 TEST(GpuEncodeEmulated, PropagateGivesTheCpuPacketAndMemory) {
-  for (co3::FloatFormat f : {co3::formats::fp4, co3::formats::e4m3, co3::formats::bf16}) {
+  const std::pair<co3::FloatFormat, co3::Rounding> cases[] = {
+      {co3::formats::fp4, co3::Rounding::stochastic},
+      {co3::formats::e4m3, co3::Rounding::stochastic},
+      {co3::formats::bf16, co3::Rounding::stochastic},
+      {co3::formats::bf16, co3::Rounding::nearest_even}};
+  for (const auto& [f, r] : cases) {
     co3::golden::Case c;
-    c.config = co3::golden::config(f, co3::Rounding::stochastic, co3::ScalePolicy::gennorm,
-                                   co3::CodeSource::histogram);
+    c.config = co3::golden::config(f, r, co3::ScalePolicy::gennorm, co3::CodeSource::histogram);
     c.config.non_finite = co3::NonFinitePolicy::propagate;
     c.config.chunk_symbols = 500;
     const co3::DType dtypes[4] = {co3::DType::f32, co3::DType::bf16, co3::DType::f16,
