@@ -87,6 +87,17 @@ PackChunk pack_chunk_for(int max_len) {
   }
 }
 
+// The pair table pays for itself (65,536 entries) from about this many symbols on.
+constexpr size_t kPairSymbols = size_t{1} << 18;
+
+// pack_chunk_pairs' table for an 8-bit alphabet's packed codewords.
+std::vector<uint32_t> pair_table(const std::vector<uint32_t>& packed) {
+  std::vector<uint32_t> pairs(size_t{1} << 16);
+  for (uint32_t b = 0; b < 256; ++b)
+    for (uint32_t a = 0; a < 256; ++a) pairs[a | b << 8] = packed_pair(packed[a], packed[b]);
+  return pairs;
+}
+
 }  // namespace
 
 PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t>& lengths,
@@ -95,7 +106,17 @@ PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t
   encode_table(lengths.data(), static_cast<uint32_t>(lengths.size()), packed.data());
   for (size_t s = 0; s < packed.size(); ++s) packed[s] = packed_codeword(packed[s], lengths[s]);
   const uint8_t max_len = *std::max_element(lengths.begin(), lengths.end());
-  const PackChunk pack = pack_chunk_for(max_len);
+  const PackChunk by_symbol = pack_chunk_for(max_len);
+  // 8-bit alphabets with short codes (e4m3, e5m2: L = 12) add codewords in pairs.
+  std::vector<uint32_t> pairs;
+  if (lengths.size() == 256 && max_len <= kPairMaxLen && symbols.size() >= kPairSymbols)
+    pairs = pair_table(packed);
+  const auto pack = [&](const uint16_t* sym, uint64_t begin, uint64_t end, uint8_t* out) {
+    if (pairs.empty()) return by_symbol(sym, begin, end, packed.data(), out);
+    return codewords_per_store(2 * max_len) >= 2
+               ? pack_chunk_pairs<2>(sym, begin, end, pairs.data(), packed.data(), out)
+               : pack_chunk_pairs<1>(sym, begin, end, pairs.data(), packed.data(), out);
+  };
   const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
   PackedChunks p;
   p.words.resize(chunks);
@@ -111,7 +132,7 @@ PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t
     for (size_t k = b; k < e; ++k) {
       const size_t begin = k * size_t{chunk_symbols};
       const size_t end = std::min(symbols.size(), begin + chunk_symbols);
-      const uint64_t words = chunk_words_for(pack(symbols.data(), begin, end, packed.data(), bytes + at));
+      const uint64_t words = chunk_words_for(pack(symbols.data(), begin, end, bytes + at));
       p.words[k] = static_cast<uint16_t>(words);
       at += 4 * words;
     }

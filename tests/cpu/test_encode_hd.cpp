@@ -91,6 +91,38 @@ void check_byte_packer(const Code& c, int max_len, std::mt19937_64& rng) {
   EXPECT_EQ(got, want);
 }
 
+// The pair packer (8-bit alphabets, codewords of at most kPairMaxLen bits) writes the same words,
+// for chunks of even and odd lengths.
+template <int kPairsPerStore>
+void check_pair_packer(const Code& c, int max_len, std::mt19937_64& rng) {
+  if (max_len > kPairMaxLen || kPairsPerStore > codewords_per_store(2 * max_len)) return;
+  std::vector<uint32_t> packed(256), pairs(1u << 16);
+  for (uint32_t s = 0; s < 256; ++s) packed[s] = packed_codeword(c.rev[s], c.lengths[s]);
+  for (uint32_t x = 0; x < pairs.size(); ++x) pairs[x] = packed_pair(packed[x & 255], packed[x >> 8]);
+  const size_t n = rng() % 3 == 0 ? rng() % 4 : rng() % 700;
+  std::vector<uint16_t> sym(n);
+  for (auto& s : sym) s = static_cast<uint16_t>(rng() % 256);
+  std::vector<uint32_t> want(chunk_words_for(range_bits(sym.data(), 0, n, c.lengths.data())), 0);
+  pack_range(sym.data(), 0, n, c.lengths.data(), c.rev.data(), 0, [&](uint64_t w, uint32_t v) { want[w] |= v; });
+  std::vector<uint8_t> bytes(3 * n + 16, 0xAB);
+  const uint64_t bits = pack_chunk_pairs<kPairsPerStore>(sym.data(), 0, n, pairs.data(), packed.data(), bytes.data());
+  EXPECT_EQ(bits, range_bits(sym.data(), 0, n, c.lengths.data()));
+  std::vector<uint32_t> got(chunk_words_for(bits));
+  if (!got.empty()) std::memcpy(got.data(), bytes.data(), 4 * got.size());
+  EXPECT_EQ(got, want);
+}
+
+TEST(EncodeBits, PairPackerEqualsPackRange) {
+  std::mt19937_64 rng(23);
+  for (int trial = 0; trial < 400; ++trial) {
+    const int max_len = 8 + static_cast<int>(rng() % (kPairMaxLen - 7));
+    SCOPED_TRACE(max_len);
+    const Code c = random_code(500 + trial, max_len);
+    check_pair_packer<1>(c, max_len, rng);
+    check_pair_packer<2>(c, max_len, rng);
+  }
+}
+
 TEST(EncodeBits, BytePackerEqualsPackRange) {
   std::mt19937_64 rng(21);
   for (int trial = 0; trial < 400; ++trial) {
