@@ -68,57 +68,69 @@ kernels::Status finish_chunk_symbols(detail::BulkStream& b, const detail::BulkTa
   return detail::finish_chunk(s);
 }
 
-// Two chunks' symbols (b.count = 0: chunk a alone), their bulk interleaved.
+// Chunks decoded together, their bulk interleaved: four chains of dependent lookups hide each
+// other's latency (decode_short_group); the multi-symbol path takes them in pairs.
+constexpr uint32_t kGroup = 4;
+
+// Chunks jobs[0 … n) (1 ≤ n ≤ kGroup): their symbols, st[i] the verdict of chunk i.
 template <Bulk kBulk, int kSymbolBits, uint32_t kSteps, class Sym>
-void decode_chunk_pair(const detail::BulkTables& bt, const detail::ChunkTables& t,
-                       const ChunkJob<Sym>& a, const ChunkJob<Sym>& b, kernels::Status* sa,
-                       kernels::Status* sb) {
-  detail::BulkStream A = detail::bulk_stream(a.words), B = detail::bulk_stream(b.words);
-  if (b.count) {
-    if constexpr (kBulk == Bulk::multi) {
-      detail::decode_bulk_pair<detail::lut_symbol_cap(kSymbolBits), kSymbolBits, detail::kBulkSteps>(
-          A, B, bt, a.end(), b.end(), a.count, b.count, a.sym, b.sym);
-    } else if constexpr (kBulk == Bulk::single) {
-      detail::decode_short_pair(A, B, bt.short_lut, a.end(), b.end(), a.count, b.count, a.sym, b.sym);
-    } else if constexpr (kBulk == Bulk::wide) {
-      detail::decode_wide_pair<kSteps>(A, B, {bt.wide_first, bt.wide_second}, a.end(), b.end(),
-                                       a.count, b.count, a.sym, b.sym);
-    }
+void decode_chunk_group(const detail::BulkTables& bt, const detail::ChunkTables& t,
+                        const ChunkJob<Sym>* jobs, uint32_t n, kernels::Status* st) {
+  detail::BulkStream s[kGroup];
+  const uint8_t* end[kGroup];
+  uint32_t count[kGroup];
+  Sym* out[kGroup];
+  for (uint32_t i = 0; i < n; ++i) {
+    s[i] = detail::bulk_stream(jobs[i].words);
+    end[i] = jobs[i].end();
+    count[i] = jobs[i].count;
+    out[i] = jobs[i].sym;
   }
-  *sa = finish_chunk_symbols<kBulk, kSymbolBits, kSteps>(A, bt, t, a);
-  *sb = b.count ? finish_chunk_symbols<kBulk, kSymbolBits, kSteps>(B, bt, t, b) : kernels::Status::ok;
+  if constexpr (kBulk == Bulk::multi) {
+    for (uint32_t i = 0; i + 1 < n; i += 2)
+      detail::decode_bulk_pair<detail::lut_symbol_cap(kSymbolBits), kSymbolBits, detail::kBulkSteps>(
+          s[i], s[i + 1], bt, end[i], end[i + 1], count[i], count[i + 1], out[i], out[i + 1]);
+  } else if constexpr (kBulk == Bulk::single) {
+    if (n == 4) detail::decode_short_group<4>(s, bt.short_lut, end, count, out);
+    else if (n >= 2) detail::decode_short_group<2>(s, bt.short_lut, end, count, out);
+  } else if constexpr (kBulk == Bulk::wide) {
+    const detail::WideTables wt{bt.wide_first, bt.wide_second};
+    if (n == 4) detail::decode_wide_group<kSteps, 4>(s, wt, end, count, out);
+    else if (n >= 2) detail::decode_wide_group<kSteps, 2>(s, wt, end, count, out);
+  }
+  static_assert(kGroup == 4, "the groups above");
+  for (uint32_t i = 0; i < n; ++i) st[i] = finish_chunk_symbols<kBulk, kSymbolBits, kSteps>(s[i], bt, t, jobs[i]);
 }
 
 template <class Sym>
-using PairDecoder = void (*)(const detail::BulkTables&, const detail::ChunkTables&,
-                             const ChunkJob<Sym>&, const ChunkJob<Sym>&, kernels::Status*,
-                             kernels::Status*);
+using GroupDecoder = void (*)(const detail::BulkTables&, const detail::ChunkTables&,
+                              const ChunkJob<Sym>*, uint32_t, kernels::Status*);
 
 // decode_wide.h's path with the steps per refill its max_len allows.
 template <class Sym>
-PairDecoder<Sym> wide_decoder(int max_len) {
+GroupDecoder<Sym> wide_decoder(int max_len) {
   switch (detail::wide_steps_per_refill(max_len)) {
-    case 5: return decode_chunk_pair<Bulk::wide, 16, 5, Sym>;
-    case 4: return decode_chunk_pair<Bulk::wide, 16, 4, Sym>;
-    case 3: return decode_chunk_pair<Bulk::wide, 16, 3, Sym>;
-    default: return decode_chunk_pair<Bulk::wide, 16, 2, Sym>;
+    case 5: return decode_chunk_group<Bulk::wide, 16, 5, Sym>;
+    case 4: return decode_chunk_group<Bulk::wide, 16, 4, Sym>;
+    case 3: return decode_chunk_group<Bulk::wide, 16, 3, Sym>;
+    default: return decode_chunk_group<Bulk::wide, 16, 2, Sym>;
   }
 }
 
 // The bulk path for the common symbol widths (fp4 pairs and 8-bit formats, the 16-bit ones);
 // other widths go through decode_run alone. Tables with a short_lut or wide tables take those.
 template <class Sym>
-PairDecoder<Sym> pair_decoder(const TableDecoder& table) {
+GroupDecoder<Sym> group_decoder(const TableDecoder& table) {
   if constexpr (sizeof(Sym) == 1) {
     if (table.symbol_bits == 8)
-      return table.short_lut.empty() ? decode_chunk_pair<Bulk::multi, 8, 0, Sym>
-                                     : decode_chunk_pair<Bulk::single, 8, 0, Sym>;
+      return table.short_lut.empty() ? decode_chunk_group<Bulk::multi, 8, 0, Sym>
+                                     : decode_chunk_group<Bulk::single, 8, 0, Sym>;
   } else {
     if (table.symbol_bits == 16)
-      return table.wide_first.empty() ? decode_chunk_pair<Bulk::multi, 16, 0, Sym>
+      return table.wide_first.empty() ? decode_chunk_group<Bulk::multi, 16, 0, Sym>
                                       : wide_decoder<Sym>(table.max_len);
   }
-  return decode_chunk_pair<Bulk::none, 8 * sizeof(Sym), 0, Sym>;
+  return decode_chunk_group<Bulk::none, 8 * sizeof(Sym), 0, Sym>;
 }
 
 template <class Out, class Sym>
@@ -150,7 +162,7 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const TableDecoder
   }
   const detail::ChunkTables tables = table.tables();
   const detail::BulkTables bulk = table.bulk();
-  const PairDecoder<Sym> decode_pair = pair_decoder<Sym>(table);
+  const GroupDecoder<Sym> decode_group = group_decoder<Sym>(table);
   uint8_t* const out = static_cast<uint8_t*>(output);  // any alignment: stores by store_le
   const auto job = [&](size_t k, Sym* sym) {
     const uint64_t begin = uint64_t{k} * d.chunk_symbols;
@@ -191,18 +203,18 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const TableDecoder
     }
   };
   detail::parallel_for(chunks, threads, 4, [&](size_t b, size_t e) {
-    std::vector<Sym> sym(2 * (size_t{d.chunk_symbols} + kSymbolSlack));
-    Sym* const sym_b = sym.data() + d.chunk_symbols + kSymbolSlack;
-    for (size_t k = b; k < e; k += 2) {
-      const ChunkJob ja = job(k, sym.data());
-      const ChunkJob<Sym> jb = k + 1 < e ? job(k + 1, sym_b) : ChunkJob<Sym>{nullptr, 0, 0, sym_b, 0};
-      kernels::Status st[2];
-      decode_pair(bulk, tables, ja, jb, &st[0], &st[1]);
-      for (size_t i = 0; i < 2; ++i)
+    const size_t stride = size_t{d.chunk_symbols} + kSymbolSlack;
+    std::vector<Sym> sym(kGroup * stride);
+    for (size_t k = b; k < e; k += kGroup) {
+      const uint32_t n = static_cast<uint32_t>(std::min<size_t>(kGroup, e - k));
+      ChunkJob<Sym> jobs[kGroup];
+      for (uint32_t i = 0; i < n; ++i) jobs[i] = job(k + i, sym.data() + i * stride);
+      kernels::Status st[kGroup];
+      decode_group(bulk, tables, jobs, n, st);
+      for (uint32_t i = 0; i < n; ++i)
         if (st[i] != kernels::Status::ok)
           throw kernels::status_error({static_cast<uint32_t>(st[i]), static_cast<uint32_t>(segment), k + i});
-      write(k, ja);
-      if (jb.count) write(k + 1, jb);
+      for (uint32_t i = 0; i < n; ++i) write(k + i, jobs[i]);
     }
   });
 }

@@ -165,7 +165,37 @@ kernels::Status finish(detail::BulkStream& b, const detail::TableDecoder& td, co
   return st == kernels::Status::ok ? detail::finish_chunk(s) : st;
 }
 
-// decode_wide and decode_wide_pair, each continued by decode_run, against decode_run alone.
+// A group decoder on the chunks (a, b), or (a, b, b, a) for four, each chunk then continued by
+// finish_one (its bulk alone, then decode_run), against decode_run alone.
+template <int N, class Sym, class Group, class FinishOne>
+void check_group(Group group, FinishOne finish_one, const std::vector<uint8_t>& ba,
+                 const std::vector<uint8_t>& bb, uint32_t ca, uint32_t cb, const Decoded& ra, const Decoded& rb) {
+  const std::vector<uint8_t>* bytes[4] = {&ba, &bb, &bb, &ba};
+  const uint32_t counts[4] = {ca, cb, cb, ca};
+  const Decoded* want[4] = {&ra, &rb, &rb, &ra};
+  detail::BulkStream s[N];
+  const uint8_t* end[N];
+  uint32_t count[N];
+  std::vector<Sym> out[N];
+  Sym* outp[N];
+  for (int i = 0; i < N; ++i) {
+    s[i] = detail::bulk_stream(bytes[i]->data());
+    end[i] = bytes[i]->data() + bytes[i]->size();
+    count[i] = counts[i];
+    out[i].resize(count[i] + 8);
+    outp[i] = out[i].data();
+  }
+  group(s, end, count, outp);
+  for (int i = 0; i < N; ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(finish_one(s[i], *bytes[i], count[i], out[i]), want[i]->status);
+    if (want[i]->status == kernels::Status::ok) {
+      ASSERT_TRUE(std::equal(want[i]->symbols.begin(), want[i]->symbols.end(), out[i].begin()));
+    }
+  }
+}
+
+// decode_wide and decode_wide_group, each continued by decode_run, against decode_run alone.
 template <uint32_t kSteps>
 void check_wide(const detail::TableDecoder& td, const std::vector<uint8_t>& ba, const std::vector<uint8_t>& bb,
                 uint32_t ca, uint32_t cb, const Decoded& ra, const Decoded& rb) {
@@ -181,17 +211,14 @@ void check_wide(const detail::TableDecoder& td, const std::vector<uint8_t>& ba, 
   if (ra.status == kernels::Status::ok) {
     ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), oa.begin()));
   }
-  detail::BulkStream pa = detail::bulk_stream(ba.data()), pb = detail::bulk_stream(bb.data());
-  detail::decode_wide_pair<kSteps>(pa, pb, wt, ba.data() + ba.size(), bb.data() + bb.size(), ca, cb, oa.data(),
-                                   ob.data());
-  ASSERT_EQ(finish_wide(pa, ba, ca, oa), ra.status);
-  ASSERT_EQ(finish_wide(pb, bb, cb, ob), rb.status);
-  if (ra.status == kernels::Status::ok) {
-    ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), oa.begin()));
-  }
-  if (rb.status == kernels::Status::ok) {
-    ASSERT_TRUE(std::equal(rb.symbols.begin(), rb.symbols.end(), ob.begin()));
-  }
+  const auto group2 = [&](auto* st, auto* end, auto* count, auto* out) {
+    detail::decode_wide_group<kSteps, 2>(st, wt, end, count, out);
+  };
+  const auto group4 = [&](auto* st, auto* end, auto* count, auto* out) {
+    detail::decode_wide_group<kSteps, 4>(st, wt, end, count, out);
+  };
+  check_group<2, uint16_t>(group2, finish_wide, ba, bb, ca, cb, ra, rb);
+  check_group<4, uint16_t>(group4, finish_wide, ba, bb, ca, cb, ra, rb);
 }
 
 // decode_bulk and decode_bulk_pair, each continued by decode_run, give decode_run's symbols and
@@ -281,17 +308,14 @@ void check_bulk_paths(const std::vector<uint8_t>& len, int max_len, std::mt19937
     if (ra.status == kernels::Status::ok) {
       ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), sa1.begin()));
     }
-    detail::BulkStream pa = detail::bulk_stream(ba.data()), pb = detail::bulk_stream(bb.data());
-    detail::decode_short_pair(pa, pb, short_lut.data(), ba.data() + ba.size(), bb.data() + bb.size(), ca, cb,
-                              sa1.data(), sb1.data());
-    ASSERT_EQ(finish_short(pa, ba, ca, sa1), ra.status);
-    ASSERT_EQ(finish_short(pb, bb, cb, sb1), rb.status);
-    if (ra.status == kernels::Status::ok) {
-      ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), sa1.begin()));
-    }
-    if (rb.status == kernels::Status::ok) {
-      ASSERT_TRUE(std::equal(rb.symbols.begin(), rb.symbols.end(), sb1.begin()));
-    }
+    const auto group2 = [&](auto* st, auto* end, auto* count, auto* out) {
+      detail::decode_short_group<2>(st, short_lut.data(), end, count, out);
+    };
+    const auto group4 = [&](auto* st, auto* end, auto* count, auto* out) {
+      detail::decode_short_group<4>(st, short_lut.data(), end, count, out);
+    };
+    check_group<2, Sym>(group2, finish_short, ba, bb, ca, cb, ra, rb);
+    check_group<4, Sym>(group4, finish_short, ba, bb, ca, cb, ra, rb);
   }
 }
 

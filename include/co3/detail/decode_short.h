@@ -78,24 +78,29 @@ CO3_HD void decode_short(BulkStream& s, const uint32_t* lut, const uint8_t* end,
   s = r;
 }
 
-// decode_short on two chunks at once, a batch of each in turn, while both allow one; each is
-// then continued alone by decode_short and decode_run.
-CO3_HD void decode_short_pair(BulkStream& sa, BulkStream& sb, const uint32_t* lut,
-                              const uint8_t* end_a, const uint8_t* end_b, uint32_t count_a,
-                              uint32_t count_b, uint8_t* out_a, uint8_t* out_b) {
-  BulkStream a = sa, b = sb;  // locals, as in decode_short
-  for (;;) {
-    const uint32_t na = short_refills(a, end_a, count_a);
-    const uint32_t nb = short_refills(b, end_b, count_b);
-    uint32_t n = na < nb ? na : nb;
-    if (n == 0) break;
-    for (; n != 0; --n, a.k += kShortSteps, b.k += kShortSteps) {
-      short_batch(a, lut, out_a + a.k);
-      short_batch(b, lut, out_b + b.k);
-    }
+// decode_short on N chunks at once (N = 2 or 4), a batch of each in turn, while every one allows
+// a batch; each is then continued alone by decode_short and decode_run. Each lookup waits only on
+// its own chunk's previous one: four chunks hide the load-to-shift chain that two left exposed
+// (e4m3 and e5m2 decode about 30% faster with four on the development machine).
+template <int N>
+CO3_HD void decode_short_group(BulkStream* s, const uint32_t* lut, const uint8_t* const* end,
+                               const uint32_t* count, uint8_t* const* out) {
+  static_assert(N == 2 || N == 4, "lanes below");
+  using Lane = BulkLane<uint8_t>;
+  const auto refills = [](const Lane& l) { return short_refills(l.s, l.end, l.count); };
+  const auto batch = [lut](Lane& l) {
+    short_batch(l.s, lut, l.out + l.s.k);
+    l.s.k += kShortSteps;
+  };
+  Lane a{s[0], end[0], count[0], out[0]}, b{s[1], end[1], count[1], out[1]};
+  if constexpr (N == 4) {
+    Lane c{s[2], end[2], count[2], out[2]}, d{s[3], end[3], count[3], out[3]};
+    interleave_lanes(refills, batch, a, b, c, d);
+    s[2] = c.s, s[3] = d.s;
+  } else {
+    interleave_lanes(refills, batch, a, b);
   }
-  sa = a;
-  sb = b;
+  s[0] = a.s, s[1] = b.s;
 }
 
 }  // namespace co3::detail

@@ -69,26 +69,27 @@ CO3_HD void decode_wide(BulkStream& s, const WideTables& t, const uint8_t* end, 
   s = r;
 }
 
-// decode_wide on two chunks at once, a batch of each in turn, while both allow one; each is then
-// continued alone by decode_wide and decode_run.
-template <uint32_t kSteps>
-CO3_HD void decode_wide_pair(BulkStream& sa, BulkStream& sb, const WideTables& t,
-                             const uint8_t* end_a, const uint8_t* end_b, uint32_t count_a,
-                             uint32_t count_b, uint16_t* out_a, uint16_t* out_b) {
-  BulkStream a = sa, b = sb;  // locals, as in decode_wide
+// decode_wide on N chunks at once (N = 2 or 4), as decode_short_group.
+template <uint32_t kSteps, int N>
+CO3_HD void decode_wide_group(BulkStream* s, const WideTables& t, const uint8_t* const* end,
+                              const uint32_t* count, uint16_t* const* out) {
+  static_assert(N == 2 || N == 4, "lanes below");
+  using Lane = BulkLane<uint16_t>;
   const WideTables tt = t;
-  for (;;) {
-    const uint32_t na = wide_refills<kSteps>(a, end_a, count_a);
-    const uint32_t nb = wide_refills<kSteps>(b, end_b, count_b);
-    uint32_t n = na < nb ? na : nb;
-    if (n == 0) break;
-    for (; n != 0; --n, a.k += kSteps, b.k += kSteps) {
-      wide_batch<kSteps>(a, tt, out_a + a.k);
-      wide_batch<kSteps>(b, tt, out_b + b.k);
-    }
+  const auto refills = [](const Lane& l) { return wide_refills<kSteps>(l.s, l.end, l.count); };
+  const auto batch = [&tt](Lane& l) {
+    wide_batch<kSteps>(l.s, tt, l.out + l.s.k);
+    l.s.k += kSteps;
+  };
+  Lane a{s[0], end[0], count[0], out[0]}, b{s[1], end[1], count[1], out[1]};
+  if constexpr (N == 4) {
+    Lane c{s[2], end[2], count[2], out[2]}, d{s[3], end[3], count[3], out[3]};
+    interleave_lanes(refills, batch, a, b, c, d);
+    s[2] = c.s, s[3] = d.s;
+  } else {
+    interleave_lanes(refills, batch, a, b);
   }
-  sa = a;
-  sb = b;
+  s[0] = a.s, s[1] = b.s;
 }
 
 }  // namespace co3::detail
