@@ -244,6 +244,22 @@ CO3_BULK_HD void interleave_lanes(Refills refills, Batch batch, Lane&... lane) {
   }
 }
 
+// N chunks (2 or 4) given as arrays, interleaved as lanes, their streams written back.
+template <int N, class Sym, class Refills, class Batch>
+CO3_BULK_HD void interleave_group(BulkStream* s, const uint8_t* const* end, const uint32_t* count,
+                                  Sym* const* out, Refills refills, Batch batch) {
+  static_assert(N == 2 || N == 4, "the lanes below");
+  BulkLane<Sym> a{s[0], end[0], count[0], out[0]}, b{s[1], end[1], count[1], out[1]};
+  if constexpr (N == 4) {
+    BulkLane<Sym> c{s[2], end[2], count[2], out[2]}, d{s[3], end[3], count[3], out[3]};
+    interleave_lanes(refills, batch, a, b, c, d);
+    s[2] = c.s, s[3] = d.s;
+  } else {
+    interleave_lanes(refills, batch, a, b);
+  }
+  s[0] = a.s, s[1] = b.s;
+}
+
 // decode_run's state at the bulk stream's position, for a chunk of `words` words.
 template <class Load>
 CO3_HD ChunkStream chunk_stream_at(const BulkStream& s, uint32_t words, Load&& load) {

@@ -85,22 +85,13 @@ CO3_HD void decode_short(BulkStream& s, const uint32_t* lut, const uint8_t* end,
 template <int N>
 CO3_HD void decode_short_group(BulkStream* s, const uint32_t* lut, const uint8_t* const* end,
                                const uint32_t* count, uint8_t* const* out) {
-  static_assert(N == 2 || N == 4, "lanes below");
-  using Lane = BulkLane<uint8_t>;
-  const auto refills = [](const Lane& l) { return short_refills(l.s, l.end, l.count); };
-  const auto batch = [lut](Lane& l) {
-    short_batch(l.s, lut, l.out + l.s.k);
-    l.s.k += kShortSteps;
-  };
-  Lane a{s[0], end[0], count[0], out[0]}, b{s[1], end[1], count[1], out[1]};
-  if constexpr (N == 4) {
-    Lane c{s[2], end[2], count[2], out[2]}, d{s[3], end[3], count[3], out[3]};
-    interleave_lanes(refills, batch, a, b, c, d);
-    s[2] = c.s, s[3] = d.s;
-  } else {
-    interleave_lanes(refills, batch, a, b);
-  }
-  s[0] = a.s, s[1] = b.s;
+  interleave_group<N>(
+      s, end, count, out,
+      [](const BulkLane<uint8_t>& l) { return short_refills(l.s, l.end, l.count); },
+      [lut](BulkLane<uint8_t>& l) {
+        short_batch(l.s, lut, l.out + l.s.k);
+        l.s.k += kShortSteps;
+      });
 }
 
 }  // namespace co3::detail

@@ -73,23 +73,14 @@ CO3_HD void decode_wide(BulkStream& s, const WideTables& t, const uint8_t* end, 
 template <uint32_t kSteps, int N>
 CO3_HD void decode_wide_group(BulkStream* s, const WideTables& t, const uint8_t* const* end,
                               const uint32_t* count, uint16_t* const* out) {
-  static_assert(N == 2 || N == 4, "lanes below");
-  using Lane = BulkLane<uint16_t>;
   const WideTables tt = t;
-  const auto refills = [](const Lane& l) { return wide_refills<kSteps>(l.s, l.end, l.count); };
-  const auto batch = [&tt](Lane& l) {
-    wide_batch<kSteps>(l.s, tt, l.out + l.s.k);
-    l.s.k += kSteps;
-  };
-  Lane a{s[0], end[0], count[0], out[0]}, b{s[1], end[1], count[1], out[1]};
-  if constexpr (N == 4) {
-    Lane c{s[2], end[2], count[2], out[2]}, d{s[3], end[3], count[3], out[3]};
-    interleave_lanes(refills, batch, a, b, c, d);
-    s[2] = c.s, s[3] = d.s;
-  } else {
-    interleave_lanes(refills, batch, a, b);
-  }
-  s[0] = a.s, s[1] = b.s;
+  interleave_group<N>(
+      s, end, count, out,
+      [](const BulkLane<uint16_t>& l) { return wide_refills<kSteps>(l.s, l.end, l.count); },
+      [&tt](BulkLane<uint16_t>& l) {
+        wide_batch<kSteps>(l.s, tt, l.out + l.s.k);
+        l.s.k += kSteps;
+      });
 }
 
 }  // namespace co3::detail
