@@ -14,6 +14,7 @@
 #include "co3/detail/code_thresholds.h"
 #include "co3/detail/encode_entry.h"
 #include "co3/float_format.h"
+#include "all_patterns.h"
 
 namespace {
 
@@ -158,21 +159,14 @@ TEST(CodeThresholds, AllBitPatternsOptIn) {
       const float s = 3.1e-4f;
       SCOPED_TRACE(std::string(c.name) + " rounding " + std::to_string(static_cast<int>(r)));
       const Tables t = build(c.f, r, s);
-      const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-      std::vector<uint64_t> bad(threads, 0);
-      std::vector<std::thread> pool;
-      for (unsigned k = 0; k < threads; ++k)
-        pool.emplace_back([&, k] {
-          for (uint64_t b = k; b < (uint64_t{1} << 32); b += threads) {
-            const float u = bits_f32(static_cast<uint32_t>(b));
-            const uint32_t ref = reference_code(u, s, c.f, r);
-            bad[k] += threshold_code(t.view, u) != ref;
-            if (finite(u)) bad[k] += t.signed_code(u) != ref;
-            if (c.f.max_code() == 5) bad[k] += threshold_count_code<5>(t.T.data(), t.view.sign_shift, u) != ref;
-          }
-        });
-      for (auto& th : pool) th.join();
-      for (uint64_t b : bad) ASSERT_EQ(b, 0u);
+      EXPECT_EQ(co3::testing::mismatches_over_all_floats([&](float u) {
+                  const uint32_t ref = reference_code(u, s, c.f, r);
+                  uint64_t bad = threshold_code(t.view, u) != ref;
+                  if (finite(u)) bad += t.signed_code(u) != ref;
+                  if (c.f.max_code() == 5) bad += threshold_count_code<5>(t.T.data(), t.view.sign_shift, u) != ref;
+                  return bad;
+                }),
+                0u);
     }
 }
 
