@@ -2,8 +2,9 @@
 //
 // A chunk decodes sequentially from its first word. ChunkStream holds the position, so a caller
 // can decode a chunk in runs (the GPU stages each run in shared memory before writing it out);
-// the CPU takes the unchecked bulk of a chunk by decode_bulk.h and the rest as one run. Both end
-// in decode_run, so they accept and reject the same chunks and produce the same symbols.
+// the CPU takes the unchecked bulk of a chunk by decode_bulk.h, decode_short.h or decode_wide.h
+// (by the table) and the rest as one run. Both end in decode_run, so they accept and reject the
+// same chunks and produce the same symbols.
 #pragma once
 
 #include <cstdint>
