@@ -111,11 +111,10 @@ PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t
   std::vector<uint32_t> pairs;
   if (lengths.size() == 256 && max_len <= kPairMaxLen && symbols.size() >= kPairSymbols)
     pairs = pair_table(packed);
+  static_assert(codewords_per_store(2 * kPairMaxLen) >= 2, "two pairs between stores");
   const auto pack = [&](const uint16_t* sym, uint64_t begin, uint64_t end, uint8_t* out) {
-    if (pairs.empty()) return by_symbol(sym, begin, end, packed.data(), out);
-    return codewords_per_store(2 * max_len) >= 2
-               ? pack_chunk_pairs<2>(sym, begin, end, pairs.data(), packed.data(), out)
-               : pack_chunk_pairs<1>(sym, begin, end, pairs.data(), packed.data(), out);
+    return pairs.empty() ? by_symbol(sym, begin, end, packed.data(), out)
+                         : pack_chunk_pairs<2>(sym, begin, end, pairs.data(), packed.data(), out);
   };
   const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
   PackedChunks p;

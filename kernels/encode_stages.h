@@ -10,7 +10,6 @@
 #include <type_traits>
 
 #include "co3/detail/class_map.h"
-#include "co3/detail/code_shift.h"
 #include "co3/detail/crc32c_hd.h"
 #include "co3/detail/encode_bits.h"
 #include "co3/detail/encode_code.h"
@@ -131,17 +130,10 @@ CO3_HD uint32_t convert_symbol(const EncodeParams& p, const SegmentJob& job, flo
   return detail::encode_symbol(j, p.pc.entries_per_symbol, f.width(), job.numel, [&](uint64_t i) {
     const float u =
         detail::feedback_input(load_entry(job.grad, job.dtype, i), job.memory, job.gamma, i);
-    detail::EntryCode c;
-    if (shift) {
-      // quantize_entry's cases: under 'propagate' a non-finite u has code 0 (its class map
-      // carries it); otherwise NaN gives 0 and ±Inf saturates, as shift_code does.
-      const bool finite = (detail::f32_bits(u) & 0x7fffffffu) < detail::kF32InfBits;
-      const uint32_t code =
-          finite || !p.pc.propagate ? detail::shift_code(sv, detail::fdiv(u, scale)) : 0u;
-      c = detail::entry_code(u, code, value_of);
-    } else {
-      c = detail::quantize_entry(u, i, scale, f, p.pc.rounding, p.seed, p.pc.propagate, value_of);
-    }
+    const detail::EntryCode c =
+        shift ? detail::quantize_entry_shift(u, scale, sv, p.pc.propagate, value_of)
+              : detail::quantize_entry(u, i, scale, f, p.pc.rounding, p.seed, p.pc.propagate,
+                                       value_of);
     if (memory) memory[i] = c.memory();
     return c.code;
   });

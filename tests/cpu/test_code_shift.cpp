@@ -71,6 +71,26 @@ TEST(CodeShift, EveryRoundingBoundaryAndSpecialValue) {
     }
 }
 
+// quantize_entry_shift (the GPU encoder's bf16 conversion) is quantize_entry's EntryCode under
+// both non-finite policies that reach the conversion: NaN, ±Inf, overflow, zeros, subnormals.
+TEST(CodeShift, QuantizeEntryShiftIsQuantizeEntry) {
+  const float s = 3.1e-4f;
+  const auto value_of = [&](uint32_t c) { return code_value(formats::bf16, c, s); };
+  for (Rounding r : kRoundings) {
+    const ShiftView v = shift_view(formats::bf16, r);
+    for (bool propagate : {false, true})
+      for (uint32_t bits : {0u, 0x80000000u, 1u, 0x80000001u, 0x3f800000u, 0xbc23d70au, 0x7f7fffffu,
+                            0xff7fffffu, kF32InfBits, 0xff800000u, 0x7fc00000u, 0xffc00001u}) {
+        const float u = bits_f32(bits);
+        const EntryCode a = quantize_entry_shift(u, s, v, propagate, value_of);
+        const EntryCode b = quantize_entry(u, 0, s, formats::bf16, r, 0, propagate, value_of);
+        EXPECT_EQ(a.code, b.code) << std::hex << bits << " propagate " << propagate;
+        EXPECT_EQ(f32_bits(a.memory()), f32_bits(b.memory())) << std::hex << bits;
+        EXPECT_EQ(a.finite, b.finite);
+      }
+  }
+}
+
 TEST(CodeShift, RandomPatternsOverScales) {
   std::mt19937_64 rng(17);
   for (const Case& c : kFormats)

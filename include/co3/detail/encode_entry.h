@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "co3/detail/code_shift.h"
 #include "co3/detail/hd.h"
 #include "co3/float_format.h"
 #include "co3/rng.h"
@@ -53,6 +54,17 @@ CO3_HD EntryCode quantize_entry(float u, uint64_t i, float scale, FloatFormat f,
     code = encode_float(fdiv(u, scale), f, r, r == Rounding::stochastic ? random_word(seed, i) : 0);
   }
   return entry_code(u, code, value_of);
+}
+
+// quantize_entry for formats with float32's exponent field under a deterministic rounding
+// (shift_format(f) and threshold_rounding(r), v = shift_view(f, r)): the same EntryCode, its code
+// by code_shift.h's rounding of the bits instead of encode_float's branches (NaN gives 0 and ±Inf
+// saturates there as here; under `propagate` every non-finite u is code 0).
+template <class ValueOf>
+CO3_HD EntryCode quantize_entry_shift(float u, float scale, const ShiftView& v, bool propagate,
+                                      ValueOf value_of) {
+  const bool finite = (f32_bits(u) & 0x7fffffffu) < 0x7f800000u;
+  return entry_code(u, finite || !propagate ? shift_code(v, fdiv(u, scale)) : 0u, value_of);
 }
 
 // Symbol j of a segment of numel entries packs entries g·j … g·j + g − 1 (FORMAT.md §6), entry t
