@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <type_traits>
 
@@ -13,6 +14,7 @@
 #include "co3/error.h"
 #include "co3/huffman.h"
 #include "co3/kernels/status.h"
+#include "cpu_features.h"
 #include "decode_tables.h"
 #include "packet.h"
 #include "thread_pool.h"
@@ -106,14 +108,30 @@ template <class Sym>
 using GroupDecoder = void (*)(const detail::BulkTables&, const detail::ChunkTables&,
                               const ChunkJob<Sym>*, uint32_t, kernels::Status*);
 
+// The same decoders compiled for BMI2 (shifts by a register without the count in CL and the
+// moves around it: the bit buffer's refills and every lookup's consume), chosen at run time
+// (cpu_features.h).
+template <Bulk kBulk, int kSymbolBits, uint32_t kSteps, class Sym>
+__attribute__((flatten)) CO3_TARGET_BMI2 void decode_chunk_group_bmi2(
+    const detail::BulkTables& bt, const detail::ChunkTables& t, const ChunkJob<Sym>* jobs,
+    uint32_t n, kernels::Status* st) {
+  decode_chunk_group<kBulk, kSymbolBits, kSteps, Sym>(bt, t, jobs, n, st);
+}
+
+template <Bulk kBulk, int kSymbolBits, uint32_t kSteps, class Sym>
+GroupDecoder<Sym> group_for() {
+  return detail::cpu_has_bmi2() ? decode_chunk_group_bmi2<kBulk, kSymbolBits, kSteps, Sym>
+                                : decode_chunk_group<kBulk, kSymbolBits, kSteps, Sym>;
+}
+
 // decode_wide.h's path with the steps per refill its max_len allows.
 template <class Sym>
 GroupDecoder<Sym> wide_decoder(int max_len) {
   switch (detail::wide_steps_per_refill(max_len)) {
-    case 5: return decode_chunk_group<Bulk::wide, 16, 5, Sym>;
-    case 4: return decode_chunk_group<Bulk::wide, 16, 4, Sym>;
-    case 3: return decode_chunk_group<Bulk::wide, 16, 3, Sym>;
-    default: return decode_chunk_group<Bulk::wide, 16, 2, Sym>;
+    case 5: return group_for<Bulk::wide, 16, 5, Sym>();
+    case 4: return group_for<Bulk::wide, 16, 4, Sym>();
+    case 3: return group_for<Bulk::wide, 16, 3, Sym>();
+    default: return group_for<Bulk::wide, 16, 2, Sym>();
   }
 }
 
@@ -123,14 +141,38 @@ template <class Sym>
 GroupDecoder<Sym> group_decoder(const TableDecoder& table) {
   if constexpr (sizeof(Sym) == 1) {
     if (table.symbol_bits == 8)
-      return table.short_lut.empty() ? decode_chunk_group<Bulk::multi, 8, 0, Sym>
-                                     : decode_chunk_group<Bulk::single, 8, 0, Sym>;
+      return table.short_lut.empty() ? group_for<Bulk::multi, 8, 0, Sym>()
+                                     : group_for<Bulk::single, 8, 0, Sym>();
   } else {
     if (table.symbol_bits == 16)
-      return table.wide_first.empty() ? decode_chunk_group<Bulk::multi, 16, 0, Sym>
+      return table.wide_first.empty() ? group_for<Bulk::multi, 16, 0, Sym>()
                                       : wide_decoder<Sym>(table.max_len);
   }
-  return decode_chunk_group<Bulk::none, 8 * sizeof(Sym), 0, Sym>;
+  return group_for<Bulk::none, 8 * sizeof(Sym), 0, Sym>();
+}
+
+// n entries of bf16 codes into float32 at o (any alignment): bf16_code_f32_bits of each.
+inline __attribute__((always_inline)) void write_bf16_f32_body(const uint16_t* sym, uint64_t n,
+                                                               float scale, uint8_t* o) {
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint32_t v = detail::bf16_code_f32_bits(sym[i], scale);
+    std::memcpy(o + 4 * i, &v, 4);  // little-endian host (store_le)
+  }
+}
+__attribute__((flatten)) CO3_TARGET_AVX2 void write_bf16_f32_avx2(const uint16_t* sym, uint64_t n,
+                                                                  float scale, uint8_t* o) {
+  write_bf16_f32_body(sym, n, scale, o);
+}
+__attribute__((flatten)) void write_bf16_f32_base(const uint16_t* sym, uint64_t n, float scale,
+                                                  uint8_t* o) {
+  write_bf16_f32_body(sym, n, scale, o);
+}
+void write_bf16_f32(const uint16_t* sym, uint64_t n, float scale, uint8_t* o) {
+  if (detail::cpu_has_avx2()) {
+    write_bf16_f32_avx2(sym, n, scale, o);
+  } else {
+    write_bf16_f32_base(sym, n, scale, o);
+  }
 }
 
 template <class Out, class Sym>
@@ -160,6 +202,9 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const TableDecoder
     for (uint32_t s = 0; s < 256; ++s)
       pairs[s] = Pair{values[s & mask]} | Pair{values[(s >> w) & mask]} << (8 * sizeof(Out));
   }
+  // bf16 into float32: the values computed (vectorized), not looked up.
+  const bool bf16_f32 = sizeof(Sym) == 2 && sizeof(Out) == 4 && g == 1 && out_dtype == DType::f32 &&
+                        f == formats::bf16;
   const detail::ChunkTables tables = table.tables();
   const detail::BulkTables bulk = table.bulk();
   const GroupDecoder<Sym> decode_group = group_decoder<Sym>(table);
@@ -176,7 +221,9 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const TableDecoder
     const uint64_t i0 = begin * g, i1 = std::min<uint64_t>(d.numel, (begin + c.count) * g);
     uint8_t* const o = out + i0 * sizeof(Out);
     const Sym* const sym = c.sym;
-    if (g == 1) {
+    if (bf16_f32) {
+      write_bf16_f32(reinterpret_cast<const uint16_t*>(sym), i1 - i0, d.scale, o);
+    } else if (g == 1) {
       const uint64_t n = i1 - i0;
       uint64_t i = 0;
       for (; i + 4 <= n; i += 4) {  // unrolled: the loop's own instructions were a third of it

@@ -17,6 +17,7 @@
 #include "co3/detail/encode_layout.h"
 #include "co3/detail/encode_stats.h"
 #include "co3/detail/trace.h"
+#include "cpu_features.h"
 #include "encode_pipeline.h"
 #include "packet.h"
 #include "thread_pool.h"
@@ -77,44 +78,62 @@ std::vector<uint16_t> chunk_words(const SymbolVector& symbols, const uint8_t* le
 
 namespace {
 
-using PackChunk = uint64_t (*)(const uint16_t*, uint64_t, uint64_t, const uint32_t*, uint8_t*);
+using PackChunk = uint64_t (*)(const uint16_t*, uint64_t, uint64_t, CodeWords, uint8_t*);
+using PackPairs = uint64_t (*)(const uint16_t*, uint64_t, uint64_t, CodeWords, CodeWords, uint8_t*);
+
+// The packers compiled for BMI2 as well (shifts by a register without the count in CL, and
+// without the moves around it), chosen at run time (cpu_features.h).
+template <int kPerStore>
+__attribute__((flatten)) CO3_TARGET_BMI2 uint64_t pack_bytes_bmi2(const uint16_t* sym, uint64_t begin,
+                                                                 uint64_t end, CodeWords cw,
+                                                                 uint8_t* out) {
+  return pack_chunk_bytes<kPerStore, uint16_t>(sym, begin, end, cw, out);
+}
+__attribute__((flatten)) CO3_TARGET_BMI2 uint64_t pack_pairs_bmi2(const uint16_t* sym, uint64_t begin,
+                                                                 uint64_t end, CodeWords pairs,
+                                                                 CodeWords cw, uint8_t* out) {
+  return pack_chunk_pairs<2>(sym, begin, end, pairs, cw, out);
+}
 
 PackChunk pack_chunk_for(int max_len) {
+  const bool bmi2 = cpu_has_bmi2();
   switch (codewords_per_store(max_len)) {
-    case 4: return pack_chunk_bytes<4, uint16_t>;
-    case 3: return pack_chunk_bytes<3, uint16_t>;
-    default: return pack_chunk_bytes<2, uint16_t>;
+    case 4: return bmi2 ? pack_bytes_bmi2<4> : pack_chunk_bytes<4, uint16_t>;
+    case 3: return bmi2 ? pack_bytes_bmi2<3> : pack_chunk_bytes<3, uint16_t>;
+    default: return bmi2 ? pack_bytes_bmi2<2> : pack_chunk_bytes<2, uint16_t>;
   }
+}
+
+PackPairs pack_pairs_for() {
+  return cpu_has_bmi2() ? pack_pairs_bmi2 : pack_chunk_pairs<2>;
 }
 
 // The pair table pays for itself (65,536 entries) from about this many symbols on.
 constexpr size_t kPairSymbols = size_t{1} << 18;
 
-// pack_chunk_pairs' table for an 8-bit alphabet's packed codewords.
-std::vector<uint32_t> pair_table(const std::vector<uint32_t>& packed) {
-  std::vector<uint32_t> pairs(size_t{1} << 16);
-  for (uint32_t b = 0; b < 256; ++b)
-    for (uint32_t a = 0; a < 256; ++a) pairs[a | b << 8] = packed_pair(packed[a], packed[b]);
-  return pairs;
-}
-
 }  // namespace
 
 PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t>& lengths,
                           uint32_t chunk_symbols, int threads) {
-  std::vector<uint32_t> packed(lengths.size());
-  encode_table(lengths.data(), static_cast<uint32_t>(lengths.size()), packed.data());
-  for (size_t s = 0; s < packed.size(); ++s) packed[s] = packed_codeword(packed[s], lengths[s]);
+  std::vector<uint32_t> codes(lengths.size());
+  encode_table(lengths.data(), static_cast<uint32_t>(lengths.size()), codes.data());
+  const CodeWords cw{codes.data(), lengths.data()};
   const uint8_t max_len = *std::max_element(lengths.begin(), lengths.end());
   const PackChunk by_symbol = pack_chunk_for(max_len);
   // 8-bit alphabets with short codes (e4m3, e5m2: L = 12) add codewords in pairs.
-  std::vector<uint32_t> pairs;
-  if (lengths.size() == 256 && max_len <= kPairMaxLen && symbols.size() >= kPairSymbols)
-    pairs = pair_table(packed);
+  std::vector<uint32_t> pair_codes;
+  std::vector<uint8_t> pair_lens;
+  if (lengths.size() == 256 && max_len <= kPairMaxLen && symbols.size() >= kPairSymbols) {
+    pair_codes.resize(size_t{1} << 16);
+    pair_lens.resize(size_t{1} << 16);
+    for (uint32_t b = 0; b < 256; ++b)
+      for (uint32_t a = 0; a < 256; ++a) pair_codeword(cw, a, b, &pair_codes[a | b << 8], &pair_lens[a | b << 8]);
+  }
+  const CodeWords pairs{pair_codes.data(), pair_lens.data()};
   static_assert(codewords_per_store(2 * kPairMaxLen) >= 2, "two pairs between stores");
+  const PackPairs by_pairs = pack_pairs_for();
   const auto pack = [&](const uint16_t* sym, uint64_t begin, uint64_t end, uint8_t* out) {
-    return pairs.empty() ? by_symbol(sym, begin, end, packed.data(), out)
-                         : pack_chunk_pairs<2>(sym, begin, end, pairs.data(), packed.data(), out);
+    return pair_codes.empty() ? by_symbol(sym, begin, end, cw, out) : by_pairs(sym, begin, end, pairs, cw, out);
   };
   const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
   PackedChunks p;

@@ -13,6 +13,7 @@
 #include "co3/dtype.h"
 #include "co3/moments.h"
 #include "co3/detail/encode_entry.h"
+#include "cpu_features.h"
 
 namespace co3::detail {
 
@@ -58,19 +59,25 @@ inline __attribute__((always_inline)) void add_tile_rows(TileLanes& t, const flo
   add_row<kMemory>(t, grad + whole, kMemory ? memory + whole : nullptr, gamma, count - whole);
 }
 
-// The same loop compiled for AVX2 (four doubles a vector instead of SSE2's two) and chosen at
-// run time: the same IEEE operations on the same values, so the same bits (no FMA is enabled).
+// The same loop compiled for AVX2 and AVX-512 (four or eight doubles a vector instead of
+// SSE2's two) and chosen at run time (cpu_features.h): the same IEEE operations on the same
+// values, so the same bits (no FMA is enabled).
 template <bool kMemory>
-__attribute__((target("avx2"))) void add_tile_rows_avx2(TileLanes& t, const float* grad,
-                                                        const float* memory, float gamma,
-                                                        int count) {
+CO3_TARGET_AVX2 void add_tile_rows_avx2(TileLanes& t, const float* grad, const float* memory,
+                                        float gamma, int count) {
+  add_tile_rows<kMemory>(t, grad, memory, gamma, count);
+}
+template <bool kMemory>
+CO3_TARGET_AVX512 void add_tile_rows_avx512(TileLanes& t, const float* grad, const float* memory,
+                                            float gamma, int count) {
   add_tile_rows<kMemory>(t, grad, memory, gamma, count);
 }
 template <bool kMemory>
 void add_tile_rows_any(TileLanes& t, const float* grad, const float* memory, float gamma,
                        int count) {
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) {
+  if (cpu_has_avx512()) {
+    add_tile_rows_avx512<kMemory>(t, grad, memory, gamma, count);
+  } else if (cpu_has_avx2()) {
     add_tile_rows_avx2<kMemory>(t, grad, memory, gamma, count);
   } else {
     add_tile_rows<kMemory>(t, grad, memory, gamma, count);

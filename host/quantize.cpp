@@ -19,7 +19,9 @@
 #include "co3/detail/encode_layout.h"
 #include "co3/detail/encode_stats.h"
 #include "co3/detail/trace.h"
+#include "cpu_features.h"
 #include "encode_pipeline.h"
+#include "gennorm_fit.h"
 #include "moments_tile.h"
 #include "thread_pool.h"
 
@@ -119,11 +121,14 @@ struct LoopArgs {
 // kG = 0: g read at run time. kSums: Σ(u − q)² and Σu² for a report, otherwise not computed.
 // Counts go to four interleaved histograms (symbol j to copy j mod 4, `stride` bins apart; 0
 // for one) so that runs of one symbol do not wait on their own increments; the caller adds them.
-// Conv::count and Conv::shift convert blocks of entries first, loops the compiler vectorizes.
+// Conv::count and Conv::shift take blocks of symbols through separate loops (u, codes, memory,
+// symbols, counts), of which the first two and the symbols' vectorize; the AVX2 and AVX-512
+// versions below take eight or sixteen lanes with variable shifts, chosen at run time.
 template <int kG, bool kF32, bool kMemory, Conv kConv, bool kSums>
-__attribute__((flatten)) void convert_range(const LoopArgs& args, size_t b, size_t e,
-                                               uint64_t* hist, size_t stride, double* err_sq,
-                                               double* ref_sq) {
+inline __attribute__((always_inline)) void convert_range_body(const LoopArgs& args, size_t b,
+                                                              size_t e, uint64_t* hist,
+                                                              size_t stride, double* err_sq,
+                                                              double* ref_sq) {
   const LoopArgs a = args;  // a local copy: stores to hist or symbols cannot change it
   const int g = kG ? kG : a.g;
   const DType dtype = kF32 ? DType::f32 : a.dtype;
@@ -178,10 +183,21 @@ __attribute__((flatten)) void convert_range(const LoopArgs& args, size_t b, size
         const float scale = a.scale;
         for (size_t k = 0; k < n; ++k) codes[k] = shift_code(v, fdiv(u[k], scale));
       }
-      for (size_t t = 0; t < kBlock; ++t)
-        put(j + t, encode_whole_symbol(j + t, g, a.width,
-                                       [&](uint64_t i) { return finish(u[i - i0], i, codes[i - i0]); }),
-            t & 3);
+      if (kMemory || kSums)
+        for (size_t k = 0; k < n; ++k) finish(u[k], i0 + k, codes[k]);
+      uint16_t* const sym = a.symbols + j;
+      if (g == 1) {
+        for (size_t t = 0; t < kBlock; ++t) sym[t] = static_cast<uint16_t>(codes[t]);
+      } else {
+        for (size_t t = 0; t < kBlock; ++t)
+          sym[t] = static_cast<uint16_t>(encode_whole_symbol(t, g, a.width, [&](uint64_t i) { return codes[i]; }));
+      }
+      for (size_t t = 0; t < kBlock; t += 4) {
+        ++hist[sym[t]];
+        ++hist[stride + sym[t + 1]];
+        ++hist[2 * stride + sym[t + 2]];
+        ++hist[3 * stride + sym[t + 3]];
+      }
     }
   }
   for (; j + 4 <= whole; j += 4) {
@@ -199,10 +215,33 @@ __attribute__((flatten)) void convert_range(const LoopArgs& args, size_t b, size
   *ref_sq += ref;
 }
 
+// convert_range_body as a function for each instruction set (cpu_features.h): the baseline and
+// the AVX2 and AVX-512 versions, same bits.
+#define CO3_CONVERT_RANGE(name, target)                                                          \
+  template <int kG, bool kF32, bool kMemory, Conv kConv, bool kSums>                            \
+  __attribute__((flatten)) target void name(const LoopArgs& args, size_t b, size_t e,           \
+                                            uint64_t* hist, size_t stride, double* err_sq,      \
+                                            double* ref_sq) {                                   \
+    convert_range_body<kG, kF32, kMemory, kConv, kSums>(args, b, e, hist, stride, err_sq, ref_sq); \
+  }
+CO3_CONVERT_RANGE(convert_range, )
+CO3_CONVERT_RANGE(convert_range_avx2, CO3_TARGET_AVX2)
+CO3_CONVERT_RANGE(convert_range_avx512, CO3_TARGET_AVX512)
+#undef CO3_CONVERT_RANGE
+
 using LoopFn = void (*)(const LoopArgs&, size_t, size_t, uint64_t*, size_t, double*, double*);
 
+// The vectorized conversions (Conv::shift, Conv::count) in the widest version the CPU runs.
 template <int kG, bool kF32, bool kMemory, Conv kConv>
 LoopFn pick_loop(bool sums) {
+  if (kConv == Conv::shift || kConv == Conv::count) {
+    if (cpu_has_avx512())
+      return sums ? convert_range_avx512<kG, kF32, kMemory, kConv, true>
+                  : convert_range_avx512<kG, kF32, kMemory, kConv, false>;
+    if (cpu_has_avx2())
+      return sums ? convert_range_avx2<kG, kF32, kMemory, kConv, true>
+                  : convert_range_avx2<kG, kF32, kMemory, kConv, false>;
+  }
   return sums ? convert_range<kG, kF32, kMemory, kConv, true>
               : convert_range<kG, kF32, kMemory, kConv, false>;
 }
@@ -299,8 +338,9 @@ Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, size_t se
   q.moments = segment_moments(in, threads);
   if (q.moments.non_finite && cfg.non_finite == NonFinitePolicy::error)
     fail(Errc::non_finite, non_finite_message(segment, q.moments.non_finite));
-  const GenNormFit fit = segment_fit(q.moments, in.fit.has_value(), in.fit ? in.fit->beta : 0.0,
-                                     in.fit ? in.fit->alpha : 0.0);
+  // segment_fit's result, its bisection by gennorm_fit.h's shortcut.
+  const GenNormFit fit = in.fit ? GenNormFit{in.fit->beta, in.fit->alpha}
+                                : fit_gennorm_host(moments_mean_abs(q.moments), moments_mean_sq(q.moments));
   q.beta = fit.beta;
   q.alpha = fit.alpha;
   q.scale = choose_scale(cfg.scale.policy, cfg.scale.value, f, q.moments.max_abs, fit.beta,
@@ -351,7 +391,8 @@ void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& 
     double err = 0, ref = 0;
     loop(args, b, e, hist.data(), copies == 4 ? alphabet : 0, &err, &ref);
     std::lock_guard<std::mutex> lock(merge);
-    for (size_t k = 0; k < hist.size(); ++k) q.symbol_hist[k % alphabet] += hist[k];
+    for (size_t c = 0; c < copies; ++c)  // copy by copy: no division per bin
+      for (size_t k = 0; k < alphabet; ++k) q.symbol_hist[k] += hist[c * alphabet + k];
     q.err_sq += err;
     q.ref_sq += ref;
   });

@@ -118,9 +118,10 @@ CO3_HD SymbolTile symbol_tile(const EncodeParams& p, uint64_t b, uint32_t first_
 // entry's new error memory written into `memory` unless it is null. Entry i's memory is read
 // (in u) and then written by this call only. value_of(code) is code_value(format, code, scale):
 // computed, or read from a table of it (the kernel's shared-memory table for formats of ≤ 8 bits).
-// Formats with float32's exponent field (bf16) under a deterministic rounding take code_shift.h's
-// rounding of the bits, as the CPU encoder does: the same codes as quantize_entry's
-// encode_float, without its branches (a condition uniform over the kernel).
+// Formats whose normal range starts in float32's (fp4, e4m3, e5m2, fp16, bf16: shift_format)
+// under a deterministic rounding take code_shift.h's rounding of the bits, as the CPU encoder
+// does: the same codes as quantize_entry's encode_float, without its branches (a condition
+// uniform over the kernel).
 template <class ValueOf>
 CO3_HD uint32_t convert_symbol(const EncodeParams& p, const SegmentJob& job, float scale,
                                float* memory, uint64_t j, ValueOf value_of) {

@@ -17,6 +17,7 @@
 #include "co3/huffman.h"
 #include "co3/detail/decode_bulk.h"
 #include "co3/detail/decode_short.h"
+#include "co3/detail/decode_values.h"
 #include "co3/detail/decode_wide.h"
 #include "co3/detail/encode_bits.h"
 #include "decode_tables.h"
@@ -472,6 +473,16 @@ TEST(DecodeHd, AcceptsEveryGoldenPacket) {
     EXPECT_TRUE(cpu_accepts(g.bytes)) << g.name;
     EXPECT_TRUE(hd_accepts(g.bytes)) << g.name;
   }
+}
+
+// The CPU decoder's computed bf16 → float32 values (decode_values.h) are entry_bits' for every
+// code (NaN codes, ±Inf, subnormals, zeros) under scales that keep, underflow and overflow them.
+TEST(DecodeHd, Bf16ValuesComputedEqualEntryBits) {
+  for (float scale : {1.0f, 3.1e-4f, 1.17549435e-38f, 7.5e-30f, 2.5e3f, 1e30f, 3.4028235e38f})
+    for (uint32_t code = 0; code < 65536; ++code)
+      ASSERT_EQ(co3::detail::bf16_code_f32_bits(code, scale),
+                co3::detail::entry_bits(co3::formats::bf16, scale, code, co3::DType::f32))
+          << std::hex << "code " << code << " scale " << scale;
 }
 
 TEST(DecodeHd, EveryStatusBecomesAnErrorNamingIt) {

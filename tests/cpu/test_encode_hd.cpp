@@ -76,15 +76,14 @@ TEST(EncodeBits, RangesAtAnyOffsetEqualTheWholeChunk) {
 template <int kPerStore>
 void check_byte_packer(const Code& c, int max_len, std::mt19937_64& rng) {
   if (kPerStore > codewords_per_store(max_len)) return;
-  std::vector<uint32_t> packed(256);
-  for (uint32_t s = 0; s < 256; ++s) packed[s] = packed_codeword(c.rev[s], c.lengths[s]);
+  const CodeWords cw{c.rev.data(), c.lengths.data()};
   const size_t n = rng() % 3 == 0 ? rng() % 3 : rng() % 700;
   std::vector<uint16_t> sym(n);
   for (auto& s : sym) s = static_cast<uint16_t>(rng() % 256);
   std::vector<uint32_t> want(chunk_words_for(range_bits(sym.data(), 0, n, c.lengths.data())), 0);
   pack_range(sym.data(), 0, n, c.lengths.data(), c.rev.data(), 0, [&](uint64_t w, uint32_t v) { want[w] |= v; });
   std::vector<uint8_t> bytes(3 * n + 16, 0xAB);
-  const uint64_t bits = pack_chunk_bytes<kPerStore>(sym.data(), 0, n, packed.data(), bytes.data());
+  const uint64_t bits = pack_chunk_bytes<kPerStore>(sym.data(), 0, n, cw, bytes.data());
   EXPECT_EQ(bits, range_bits(sym.data(), 0, n, c.lengths.data()));
   std::vector<uint32_t> got(chunk_words_for(bits));
   if (!got.empty()) std::memcpy(got.data(), bytes.data(), 4 * got.size());
@@ -96,16 +95,17 @@ void check_byte_packer(const Code& c, int max_len, std::mt19937_64& rng) {
 template <int kPairsPerStore>
 void check_pair_packer(const Code& c, int max_len, std::mt19937_64& rng) {
   if (max_len > kPairMaxLen || kPairsPerStore > codewords_per_store(2 * max_len)) return;
-  std::vector<uint32_t> packed(256), pairs(1u << 16);
-  for (uint32_t s = 0; s < 256; ++s) packed[s] = packed_codeword(c.rev[s], c.lengths[s]);
-  for (uint32_t x = 0; x < pairs.size(); ++x) pairs[x] = packed_pair(packed[x & 255], packed[x >> 8]);
+  const CodeWords cw{c.rev.data(), c.lengths.data()};
+  std::vector<uint32_t> pair_codes(1u << 16);
+  std::vector<uint8_t> pair_lens(1u << 16);
+  for (uint32_t x = 0; x < pair_codes.size(); ++x) pair_codeword(cw, x & 255, x >> 8, &pair_codes[x], &pair_lens[x]);
   const size_t n = rng() % 3 == 0 ? rng() % 4 : rng() % 700;
   std::vector<uint16_t> sym(n);
   for (auto& s : sym) s = static_cast<uint16_t>(rng() % 256);
   std::vector<uint32_t> want(chunk_words_for(range_bits(sym.data(), 0, n, c.lengths.data())), 0);
   pack_range(sym.data(), 0, n, c.lengths.data(), c.rev.data(), 0, [&](uint64_t w, uint32_t v) { want[w] |= v; });
   std::vector<uint8_t> bytes(3 * n + 16, 0xAB);
-  const uint64_t bits = pack_chunk_pairs<kPairsPerStore>(sym.data(), 0, n, pairs.data(), packed.data(), bytes.data());
+  const uint64_t bits = pack_chunk_pairs<kPairsPerStore>(sym.data(), 0, n, {pair_codes.data(), pair_lens.data()}, cw, bytes.data());
   EXPECT_EQ(bits, range_bits(sym.data(), 0, n, c.lengths.data()));
   std::vector<uint32_t> got(chunk_words_for(bits));
   if (!got.empty()) std::memcpy(got.data(), bytes.data(), 4 * got.size());

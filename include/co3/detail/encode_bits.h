@@ -50,11 +50,13 @@ CO3_HD void pack_range(const Sym* symbols, uint64_t begin, uint64_t end, const u
   if (bits > 0 && window) or_word(word, static_cast<uint32_t>(window));
 }
 
-// A symbol's codeword and length in one word, so that the packer loads once per symbol:
-// rev_code | length << 24 (codewords have at most kMaxCodeLength = 24 bits).
-CO3_HD uint32_t packed_codeword(uint32_t rev_code, uint32_t length) {
-  return rev_code | length << 24;
-}
+// A code's codewords as the packers read them: each symbol's reversed codeword (rev_code, as
+// encode_table makes it) and its length, in two arrays, so that adding a codeword is two loads,
+// a shift, an OR and an add (issue 13: one word holding both cost a mask and a shift more).
+struct CodeWords {
+  const uint32_t* code;
+  const uint8_t* len;
+};
 
 // Codewords added between two stores for codes of at most max_len bits: up to 7 bits wait in
 // the accumulator, and 7 + K·max_len ≤ 63 keeps every shift below 64 (at most 4, where the
@@ -68,81 +70,87 @@ CO3_HD constexpr int codewords_per_store(int max_len) {
 // bit b is bit b mod 8 of byte b / 8, i.e. of the little-endian word b / 32), with the bytes
 // written by unconditional 8-byte stores, one after every few codewords, instead of a branch per
 // filled word (bits above the stream written so far are zero, so the bytes past it up to its
-// last word end zeroed too).
+// last word end zeroed too). Unsigned 64-bit counts throughout: no sign extension between the
+// shifts.
 struct ByteStreamWriter {
   uint8_t* start;
   uint8_t* out;
   uint64_t acc = 0;
-  int bits = 0;  // < 8 after a store
+  uint64_t bits = 0;  // < 8 after a store
   CO3_HD explicit ByteStreamWriter(uint8_t* p) : start(p), out(p) {}
-  CO3_HD void add(uint32_t packed) {  // requires bits + its length ≤ 63
-    acc |= uint64_t{packed & 0xffffffu} << bits;
-    bits += static_cast<int>(packed >> 24);
+  CO3_HD void add(uint32_t code, uint32_t len) {  // requires bits + len ≤ 63
+    acc |= uint64_t{code} << bits;
+    bits += len;
   }
   CO3_HD void store() {
     memcpy(out, &acc, 8);  // little-endian host: the stream's next bytes
-    const int bytes = bits >> 3;
-    out += bytes;
-    acc >>= 8 * bytes;
+    out += bits >> 3;
+    acc >>= bits & ~uint64_t{7};  // the bytes stored
     bits &= 7;
   }
   CO3_HD uint64_t finish() {  // the stream's bits
     memcpy(out, &acc, 8);
-    return 8 * static_cast<uint64_t>(out - start) + static_cast<uint64_t>(bits);
+    return 8 * static_cast<uint64_t>(out - start) + bits;
   }
 };
 
 // Symbols [begin, end) as one chunk's stream into `out` (ByteStreamWriter's room), kPerStore
 // codewords between stores (at most codewords_per_store of the code's longest); its bits.
-// packed: packed_codeword of every symbol. One stream at a time: its dependency chain (add the
-// length, shift the next codeword by it) is a cycle or two a codeword, so two interleaved streams
-// only spill registers.
+// One stream at a time: its dependency chain (add the length, shift the next codeword by it) is
+// a cycle or two a codeword, so two interleaved streams only spill registers.
 template <int kPerStore, class Sym>
-CO3_HD uint64_t pack_chunk_bytes(const Sym* symbols, uint64_t begin, uint64_t end,
-                                 const uint32_t* packed, uint8_t* out) {
+CO3_HD uint64_t pack_chunk_bytes(const Sym* symbols, uint64_t begin, uint64_t end, CodeWords cw,
+                                 uint8_t* out) {
   ByteStreamWriter w(out);
   uint64_t j = begin;
   for (; j + kPerStore <= end; j += kPerStore) {
-    for (int t = 0; t < kPerStore; ++t) w.add(packed[symbols[j + t]]);
+    for (int t = 0; t < kPerStore; ++t) {
+      const uint32_t s = symbols[j + t];
+      w.add(cw.code[s], cw.len[s]);
+    }
     w.store();
   }
   for (; j < end; ++j) {
-    w.add(packed[symbols[j]]);
+    w.add(cw.code[symbols[j]], cw.len[symbols[j]]);
     w.store();
   }
   return w.finish();
 }
 
 // Two symbols' codewords as one (8-bit alphabets whose codewords have at most kPairMaxLen bits,
-// so that a pair fits packed_codeword's 24 bits): the first codeword in the low bits, as the
-// stream takes it first. The packer then adds half as many codewords (issue 13: packing was
-// the 8-bit encoder's largest cost, about 12 instructions an entry).
+// so that a pair has at most 24): the first codeword in the low bits, as the stream takes it
+// first. The packer then adds half as many codewords (issue 13: packing was the 8-bit encoder's
+// largest cost, about 12 instructions an entry).
 inline constexpr int kPairMaxLen = 12;
 
-CO3_HD uint32_t packed_pair(uint32_t first, uint32_t second) {
-  const uint32_t len = first >> 24;
-  return ((first & 0xffffffu) | (second & 0xffffffu) << len) | ((len + (second >> 24)) << 24);
+// Entry a | b << 8 of a pair table: the codewords of a then b.
+CO3_HD void pair_codeword(CodeWords cw, uint32_t a, uint32_t b, uint32_t* code, uint8_t* len) {
+  *code = cw.code[a] | cw.code[b] << cw.len[a];
+  *len = static_cast<uint8_t>(cw.len[a] + cw.len[b]);
 }
 
-// pack_chunk_bytes by pairs: pairs[a | b << 8] = packed_pair(packed[a], packed[b]) for symbols
-// below 256; kPairsPerStore pairs (at most codewords_per_store(2 · max_len)) between stores, and
-// a last odd symbol by `packed`. The same bits.
+// pack_chunk_bytes by pairs: `pairs` holds pair_codeword of every two symbols below 256;
+// kPairsPerStore pairs (at most codewords_per_store(2 · max_len)) between stores, and a last odd
+// symbol by `cw`. The same bits.
 template <int kPairsPerStore>
 CO3_HD uint64_t pack_chunk_pairs(const uint16_t* symbols, uint64_t begin, uint64_t end,
-                                 const uint32_t* pairs, const uint32_t* packed, uint8_t* out) {
+                                 CodeWords pairs, CodeWords cw, uint8_t* out) {
   ByteStreamWriter w(out);
   uint64_t j = begin;
   for (; j + 2 * kPairsPerStore <= end; j += 2 * kPairsPerStore) {
-    for (int t = 0; t < kPairsPerStore; ++t)
-      w.add(pairs[symbols[j + 2 * t] | uint32_t{symbols[j + 2 * t + 1]} << 8]);
+    for (int t = 0; t < kPairsPerStore; ++t) {
+      const uint32_t x = symbols[j + 2 * t] | uint32_t{symbols[j + 2 * t + 1]} << 8;
+      w.add(pairs.code[x], pairs.len[x]);
+    }
     w.store();
   }
   for (; j + 2 <= end; j += 2) {
-    w.add(pairs[symbols[j] | uint32_t{symbols[j + 1]} << 8]);
+    const uint32_t x = symbols[j] | uint32_t{symbols[j + 1]} << 8;
+    w.add(pairs.code[x], pairs.len[x]);
     w.store();
   }
   if (j < end) {
-    w.add(packed[symbols[j]]);
+    w.add(cw.code[symbols[j]], cw.len[symbols[j]]);
     w.store();
   }
   return w.finish();

@@ -56,7 +56,7 @@ CO3_HD EntryCode quantize_entry(float u, uint64_t i, float scale, FloatFormat f,
   return entry_code(u, code, value_of);
 }
 
-// quantize_entry for formats with float32's exponent field under a deterministic rounding
+// quantize_entry for the formats of code_shift.h under a deterministic rounding
 // (shift_format(f) and threshold_rounding(r), v = shift_view(f, r)): the same EntryCode, its code
 // by code_shift.h's rounding of the bits instead of encode_float's branches (NaN gives 0 and ±Inf
 // saturates there as here; under `propagate` every non-finite u is code 0).

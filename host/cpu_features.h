@@ -1,0 +1,32 @@
+// The instruction sets the CPU codec's loops are also compiled for (target attributes), checked
+// once per process: each loop has a baseline version and runs the widest one the CPU has. The
+// versions perform the same integer and IEEE operations on the same values (FMA contraction is
+// off for the whole library), so they give the same bits. Internal to host/.
+#pragma once
+
+namespace co3::detail {
+
+inline bool cpu_has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2");
+  return yes;
+}
+
+// AVX-512 with the byte/word, double/quad and 256-bit forms the compiler uses for the loops.
+inline bool cpu_has_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  return yes;
+}
+
+inline bool cpu_has_bmi2() {
+  static const bool yes = __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+  return yes;
+}
+
+}  // namespace co3::detail
+
+// The target attribute of each version (GCC and Clang).
+#define CO3_TARGET_AVX2 __attribute__((target("avx2")))
+#define CO3_TARGET_AVX512 \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,prefer-vector-width=512")))
+#define CO3_TARGET_BMI2 __attribute__((target("bmi,bmi2")))
