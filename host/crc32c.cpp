@@ -54,6 +54,29 @@ __attribute__((target("sse4.2"))) uint32_t crc_sse42(const uint8_t* p, size_t n,
   while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
   return c32;
 }
+// Three streams at once: the crc32 instruction has a latency of three cycles and a throughput
+// of one, so one chain runs at a third of its speed. The buffer's thirds are checksummed
+// together and joined by crc32c_combine (exact); the last third takes the remainder. Below
+// kThreeWay bytes one chain is as fast.
+constexpr size_t kThreeWay = size_t{1} << 14;
+__attribute__((target("sse4.2"))) uint32_t crc_sse42_3way(const uint8_t* p, size_t n, uint32_t c) {
+  if (n < kThreeWay) return crc_sse42(p, n, c);
+  const size_t third = (n / 3) & ~size_t{7};
+  uint64_t r0 = c, r1 = ~0u, r2 = ~0u;  // the first third continues c; the others start afresh
+  for (size_t i = 0; i < third; i += 8) {
+    uint64_t v0, v1, v2;
+    __builtin_memcpy(&v0, p + i, 8);
+    __builtin_memcpy(&v1, p + third + i, 8);
+    __builtin_memcpy(&v2, p + 2 * third + i, 8);
+    r0 = __builtin_ia32_crc32di(r0, v0);
+    r1 = __builtin_ia32_crc32di(r1, v1);
+    r2 = __builtin_ia32_crc32di(r2, v2);
+  }
+  const uint32_t last = crc_sse42(p + 3 * third, n - 3 * third, static_cast<uint32_t>(r2));
+  // Registers to finished CRCs, joined, and back to a register for the caller.
+  const uint32_t ab = detail::crc32c_combine_hd(~static_cast<uint32_t>(r0), ~static_cast<uint32_t>(r1), third);
+  return ~detail::crc32c_combine_hd(ab, ~last, n - 2 * third);
+}
 bool have_sse42() {
   static const bool ok = __builtin_cpu_supports("sse4.2");
   return ok;
@@ -65,7 +88,7 @@ bool have_sse42() {
 uint32_t crc32c(const uint8_t* data, size_t size, uint32_t crc) {
   uint32_t c = ~crc;
 #if defined(__x86_64__)
-  if (have_sse42()) return ~crc_sse42(data, size, c);
+  if (have_sse42()) return ~crc_sse42_3way(data, size, c);
 #endif
   return ~crc_software(data, size, c);
 }

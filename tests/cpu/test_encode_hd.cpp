@@ -173,6 +173,27 @@ TEST(Crc, PiecesCombinedInATreeEqualTheWhole) {
   EXPECT_EQ(p[0].bytes, buf.size());
 }
 
+// crc32c (three interleaved streams from 16 KiB on, where the CPU has SSE4.2) is the byte-table
+// CRC for sizes around the three-way threshold and its thirds' rounding, and when it continues
+// an earlier CRC.
+TEST(Crc, EverySizeAndContinuationEqualsTheTableUpdate) {
+  std::mt19937_64 rng(8);
+  std::vector<uint8_t> buf(200000);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  uint32_t table[256];
+  for (uint32_t b = 0; b < 256; ++b) table[b] = crc32c_table_entry(b);
+  std::vector<size_t> sizes = {0, 1, 7, 8, 9, 100, 16383, 16384, 16385, 199999, 200000};
+  for (int k = 0; k < 60; ++k) sizes.push_back(16384 + rng() % (buf.size() - 16384));
+  for (size_t n : sizes)
+    for (uint32_t prev : {0u, 0x12345678u}) {
+      const uint32_t want = ~crc32c_update(table, ~prev, buf.data(), n);
+      EXPECT_EQ(co3::crc32c(buf.data(), n, prev), want) << n;
+      // Unaligned starts too.
+      if (n + 3 <= buf.size())
+        EXPECT_EQ(co3::crc32c(buf.data() + 3, n, prev), ~crc32c_update(table, ~prev, buf.data() + 3, n)) << n;
+    }
+}
+
 TEST(EncodeStats, InPlaceFoldIsFoldPairwise) {
   std::mt19937_64 rng(4);
   for (size_t n : {0, 1, 2, 3, 7, 64, 1001}) {
