@@ -179,10 +179,14 @@ template <class Out, class Sym>
 void decode_segment(const uint8_t* data, const Descriptor& d, const TableDecoder& table,
                     DType out_dtype, void* output, size_t segment, int threads) {
   const FloatFormat f = d.format();
-  std::vector<Out> values(size_t{1} << f.width());
+  const int g = d.entries_per_symbol;
+  // bf16 into float32: the values computed (vectorized), not looked up.
+  const bool bf16_f32 = sizeof(Sym) == 2 && sizeof(Out) == 4 && g == 1 && out_dtype == DType::f32 &&
+                        f == formats::bf16;
+  // The value of every code otherwise (65,536 of them for 16-bit formats: not built for bf16).
+  std::vector<Out> values(bf16_f32 ? 0 : size_t{1} << f.width());
   for (uint32_t c = 0; c < values.size(); ++c)
     values[c] = static_cast<Out>(detail::entry_bits(f, d.scale, c, out_dtype));
-  const int g = d.entries_per_symbol;
   const int w = f.width();
   const uint32_t mask = (1u << w) - 1;
   const uint64_t chunks = d.num_chunks(), nsym = d.num_symbols();
@@ -202,9 +206,6 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const TableDecoder
     for (uint32_t s = 0; s < 256; ++s)
       pairs[s] = Pair{values[s & mask]} | Pair{values[(s >> w) & mask]} << (8 * sizeof(Out));
   }
-  // bf16 into float32: the values computed (vectorized), not looked up.
-  const bool bf16_f32 = sizeof(Sym) == 2 && sizeof(Out) == 4 && g == 1 && out_dtype == DType::f32 &&
-                        f == formats::bf16;
   const detail::ChunkTables tables = table.tables();
   const detail::BulkTables bulk = table.bulk();
   const GroupDecoder<Sym> decode_group = group_decoder<Sym>(table);
