@@ -9,6 +9,7 @@
 #include <iterator>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "co3/codec.h"
@@ -166,14 +167,25 @@ kernels::Status finish(detail::BulkStream& b, const detail::TableDecoder& td, co
   return st == kernels::Status::ok ? detail::finish_chunk(s) : st;
 }
 
-// A group decoder on the chunks (a, b), or (a, b, b, a) for four, each chunk then continued by
+// f(std::integral_constant<int, N>) for every lane count the decoder interleaves, 2 … 6.
+template <int... N, class F>
+void for_each_lane_count(std::integer_sequence<int, N...>, F f) {
+  (f(std::integral_constant<int, N + 2>{}), ...);
+}
+template <class F>
+void for_each_lane_count(F f) {
+  for_each_lane_count(std::make_integer_sequence<int, 5>{}, f);
+}
+
+// A group decoder on N of the chunks (a, b, b, a, a, b), each chunk then continued by
 // finish_one (its bulk alone, then decode_run), against decode_run alone.
 template <int N, class Sym, class Group, class FinishOne>
 void check_group(Group group, FinishOne finish_one, const std::vector<uint8_t>& ba,
                  const std::vector<uint8_t>& bb, uint32_t ca, uint32_t cb, const Decoded& ra, const Decoded& rb) {
-  const std::vector<uint8_t>* bytes[4] = {&ba, &bb, &bb, &ba};
-  const uint32_t counts[4] = {ca, cb, cb, ca};
-  const Decoded* want[4] = {&ra, &rb, &rb, &ra};
+  static_assert(N <= 6, "the chunks below");
+  const std::vector<uint8_t>* bytes[6] = {&ba, &bb, &bb, &ba, &ba, &bb};
+  const uint32_t counts[6] = {ca, cb, cb, ca, ca, cb};
+  const Decoded* want[6] = {&ra, &rb, &rb, &ra, &ra, &rb};
   detail::BulkStream s[N];
   const uint8_t* end[N];
   uint32_t count[N];
@@ -212,14 +224,14 @@ void check_wide(const detail::TableDecoder& td, const std::vector<uint8_t>& ba, 
   if (ra.status == kernels::Status::ok) {
     ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), oa.begin()));
   }
-  const auto group2 = [&](auto* st, auto* end, auto* count, auto* out) {
-    detail::decode_wide_group<kSteps, 2>(st, wt, end, count, out);
-  };
-  const auto group4 = [&](auto* st, auto* end, auto* count, auto* out) {
-    detail::decode_wide_group<kSteps, 4>(st, wt, end, count, out);
-  };
-  check_group<2, uint16_t>(group2, finish_wide, ba, bb, ca, cb, ra, rb);
-  check_group<4, uint16_t>(group4, finish_wide, ba, bb, ca, cb, ra, rb);
+  for_each_lane_count([&](auto lanes) {
+    constexpr int L = decltype(lanes)::value;
+    check_group<L, uint16_t>(
+        [&](auto* st, auto* end, auto* count, auto* out) {
+          detail::decode_wide_group<kSteps, L>(st, wt, end, count, out);
+        },
+        finish_wide, ba, bb, ca, cb, ra, rb);
+  });
 }
 
 // decode_bulk and decode_bulk_pair, each continued by decode_run, give decode_run's symbols and
@@ -309,14 +321,14 @@ void check_bulk_paths(const std::vector<uint8_t>& len, int max_len, std::mt19937
     if (ra.status == kernels::Status::ok) {
       ASSERT_TRUE(std::equal(ra.symbols.begin(), ra.symbols.end(), sa1.begin()));
     }
-    const auto group2 = [&](auto* st, auto* end, auto* count, auto* out) {
-      detail::decode_short_group<2>(st, short_lut.data(), end, count, out);
-    };
-    const auto group4 = [&](auto* st, auto* end, auto* count, auto* out) {
-      detail::decode_short_group<4>(st, short_lut.data(), end, count, out);
-    };
-    check_group<2, Sym>(group2, finish_short, ba, bb, ca, cb, ra, rb);
-    check_group<4, Sym>(group4, finish_short, ba, bb, ca, cb, ra, rb);
+    for_each_lane_count([&](auto lanes) {
+      constexpr int L = decltype(lanes)::value;
+      check_group<L, Sym>(
+          [&](auto* st, auto* end, auto* count, auto* out) {
+            detail::decode_short_group<L>(st, short_lut.data(), end, count, out);
+          },
+          finish_short, ba, bb, ca, cb, ra, rb);
+    });
   }
 }
 

@@ -244,18 +244,31 @@ CO3_BULK_HD void interleave_lanes(Refills refills, Batch batch, Lane&... lane) {
   }
 }
 
-// N chunks (2 or 4) given as arrays, interleaved as lanes, their streams written back.
+// N chunks (2 to 6) given as arrays, interleaved as lanes, their streams written back.
 template <int N, class Sym, class Refills, class Batch>
 CO3_BULK_HD void interleave_group(BulkStream* s, const uint8_t* const* end, const uint32_t* count,
                                   Sym* const* out, Refills refills, Batch batch) {
-  static_assert(N == 2 || N == 4, "the lanes below");
-  BulkLane<Sym> a{s[0], end[0], count[0], out[0]}, b{s[1], end[1], count[1], out[1]};
-  if constexpr (N == 4) {
-    BulkLane<Sym> c{s[2], end[2], count[2], out[2]}, d{s[3], end[3], count[3], out[3]};
+  static_assert(N >= 2 && N <= 6, "the lanes below");
+  const auto lane = [&](int i) { return BulkLane<Sym>{s[i], end[i], count[i], out[i]}; };
+  BulkLane<Sym> a = lane(0), b = lane(1);
+  if constexpr (N == 2) {
+    interleave_lanes(refills, batch, a, b);
+  } else if constexpr (N == 3) {
+    BulkLane<Sym> c = lane(2);
+    interleave_lanes(refills, batch, a, b, c);
+    s[2] = c.s;
+  } else if constexpr (N == 4) {
+    BulkLane<Sym> c = lane(2), d = lane(3);
     interleave_lanes(refills, batch, a, b, c, d);
     s[2] = c.s, s[3] = d.s;
+  } else if constexpr (N == 5) {
+    BulkLane<Sym> c = lane(2), d = lane(3), e = lane(4);
+    interleave_lanes(refills, batch, a, b, c, d, e);
+    s[2] = c.s, s[3] = d.s, s[4] = e.s;
   } else {
-    interleave_lanes(refills, batch, a, b);
+    BulkLane<Sym> c = lane(2), d = lane(3), e = lane(4), f = lane(5);
+    interleave_lanes(refills, batch, a, b, c, d, e, f);
+    s[2] = c.s, s[3] = d.s, s[4] = e.s, s[5] = f.s;
   }
   s[0] = a.s, s[1] = b.s;
 }

@@ -78,7 +78,7 @@ CO3_HD void decode_short(BulkStream& s, const uint32_t* lut, const uint8_t* end,
   s = r;
 }
 
-// decode_short on N chunks at once (N = 2 or 4), a batch of each in turn, while every one allows
+// decode_short on N chunks at once (N = 2 … 6), a batch of each in turn, while every one allows
 // a batch; each is then continued alone by decode_short and decode_run. Each lookup waits only on
 // its own chunk's previous one: four chunks hide the load-to-shift chain that two left exposed
 // (e4m3 and e5m2 decode about 30% faster with four on the development machine).

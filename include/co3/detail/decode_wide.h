@@ -69,7 +69,7 @@ CO3_HD void decode_wide(BulkStream& s, const WideTables& t, const uint8_t* end, 
   s = r;
 }
 
-// decode_wide on N chunks at once (N = 2 or 4), as decode_short_group.
+// decode_wide on N chunks at once (N = 2 … 6), as decode_short_group.
 template <uint32_t kSteps, int N>
 CO3_HD void decode_wide_group(BulkStream* s, const WideTables& t, const uint8_t* const* end,
                               const uint32_t* count, uint16_t* const* out) {
