@@ -267,7 +267,9 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const TableDecoder
         detail::store_le(o + i * sizeof(Out), values[(sym[i / g] >> (w * (i % g))) & mask]);
     }
   };
-  detail::parallel_for(chunks, threads, 4, [&](size_t b, size_t e) {
+  // At least 65,536 symbols a thread, as the encoder's conversion: less is not worth a worker.
+  const size_t min_chunks = std::max<size_t>(1, (size_t{1} << 16) / d.chunk_symbols);
+  detail::parallel_for(chunks, threads, min_chunks, [&](size_t b, size_t e) {
     const size_t stride = size_t{d.chunk_symbols} + kSymbolSlack;
     std::vector<Sym> sym(kGroup * stride);
     for (size_t k = b; k < e; k += kGroup) {
