@@ -109,14 +109,20 @@ inline Moments tile_moments_fast(const EncodeInput& in, uint64_t first, size_t c
   double* const sum_sq = lanes.sum_sq;
   float* const max_abs = lanes.max_abs;
   uint32_t* const finite = lanes.finite;
-  for (int h = kTileLanes / 2; h >= 1; h /= 2)
-    for (int l = 0; l < h; ++l) {
+  // Lanes at or past `active` hold zeros (a partial tile's first row is shorter than 256),
+  // and adding +0 to a sum changes no bit (above), so each level adds only the lanes that can
+  // hold entries: a tensor of a few entries (a bias) does not pay for 255 empty lanes.
+  int active = static_cast<int>(count < static_cast<size_t>(kTileLanes) ? count : kTileLanes);
+  for (int h = kTileLanes / 2; h >= 1; h /= 2) {
+    for (int l = 0; l + h < active; ++l) {
       sum[l] = dadd(sum[l], sum[l + h]);
       sum_abs[l] = dadd(sum_abs[l], sum_abs[l + h]);
       sum_sq[l] = dadd(sum_sq[l], sum_sq[l + h]);
       max_abs[l] = max_abs[l + h] > max_abs[l] ? max_abs[l + h] : max_abs[l];
       finite[l] += finite[l + h];
     }
+    if (active > h) active = h;  // the lanes below h hold everything now
+  }
   Moments m;
   m.sum = sum[0];
   m.sum_abs = sum_abs[0];

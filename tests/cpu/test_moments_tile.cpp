@@ -55,7 +55,8 @@ TEST(MomentsTile, EqualsTileMoments) {
       expect_same(detail::tile_moments_fast(in, first, count), ref);
     }
     // Partial tiles at any offset (a small tensor, or a tensor's last tile).
-    for (size_t count : {size_t{1}, size_t{6}, size_t{255}, size_t{256}, size_t{257}, size_t{4000},
+    for (size_t count : {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{6}, size_t{17}, size_t{100},
+                         size_t{128}, size_t{129}, size_t{255}, size_t{256}, size_t{257}, size_t{4000},
                          size_t{kTileEntries - 1}}) {
       const uint64_t first = rng() % (n - count + 1);
       const Moments ref = tile_moments(
