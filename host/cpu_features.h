@@ -2,24 +2,39 @@
 // once per process: each loop has a baseline version and runs the widest one the CPU has. The
 // versions perform the same integer and IEEE operations on the same values (FMA contraction is
 // off for the whole library), so they give the same bits. Internal to host/.
+// CO3_CPU_BASELINE=1 in the environment makes every check below false, so that the baseline
+// versions run (and are tested: ctest's cpu_baseline) on a machine that has the others.
 #pragma once
+
+#include <cstdlib>
+#include <cstring>
 
 namespace co3::detail {
 
+inline bool cpu_baseline_forced() {
+  static const bool yes = [] {
+    const char* v = std::getenv("CO3_CPU_BASELINE");
+    return v && std::strcmp(v, "1") == 0;
+  }();
+  return yes;
+}
+
 inline bool cpu_has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
+  static const bool yes = !cpu_baseline_forced() && __builtin_cpu_supports("avx2");
   return yes;
 }
 
 // AVX-512 with the byte/word, double/quad and 256-bit forms the compiler uses for the loops.
 inline bool cpu_has_avx512() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  static const bool yes = !cpu_baseline_forced() && __builtin_cpu_supports("avx512f") &&
+                          __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("avx512dq");
   return yes;
 }
 
 inline bool cpu_has_bmi2() {
-  static const bool yes = __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+  static const bool yes =
+      !cpu_baseline_forced() && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
   return yes;
 }
 
