@@ -44,9 +44,10 @@ Moments segment_moments(const EncodeInput& in, int threads) {
 // How a segment's codes are found: quantize_entry itself, the bucket table of
 // code_thresholds.h, its signed table (segments whose u are all finite; signed_exact: and no
 // bucket of it holds two thresholds, so no entry needs threshold_code), (formats with
-// kCountCmax finite magnitudes: fp4) a count of thresholds, or (formats with float32's exponent
-// field: bf16) code_shift.h's rounding of the bits.
-enum class Conv { reference, buckets, signed_table, signed_exact, count, shift };
+// kCountCmax finite magnitudes: fp4) a count of thresholds, or code_shift.h's rounding of the
+// bits: shift_code (per-entry shifts, vectorized with AVX2 and up) or shift_code_f1 (bias 127:
+// one shift, vectorized everywhere).
+enum class Conv { reference, buckets, signed_table, signed_exact, count, shift, shift_f1 };
 constexpr uint32_t kCountCmax = 5;
 
 // The threshold tables of one segment (code_thresholds.h), built when the rounding allows them
@@ -121,7 +122,7 @@ struct LoopArgs {
 // kG = 0: g read at run time. kSums: Σ(u − q)² and Σu² for a report, otherwise not computed.
 // Counts go to four interleaved histograms (symbol j to copy j mod 4, `stride` bins apart; 0
 // for one) so that runs of one symbol do not wait on their own increments; the caller adds them.
-// Conv::count and Conv::shift take blocks of symbols through separate loops (u, codes, memory,
+// Conv::count and the shifts take blocks of symbols through separate loops (u, codes, memory,
 // symbols, counts), of which the first two and the symbols' vectorize; the AVX2 and AVX-512
 // versions below take eight or sixteen lanes with variable shifts, chosen at run time.
 template <int kG, bool kF32, bool kMemory, Conv kConv, bool kSums>
@@ -145,6 +146,7 @@ inline __attribute__((always_inline)) void convert_range_body(const LoopArgs& ar
     }
     if (kConv == Conv::signed_exact) return signed_table_code(a.signed_table, a.view.shift, f32_bits(u));
     if (kConv == Conv::shift) return shift_code(a.shift, fdiv(u, a.scale));
+    if (kConv == Conv::shift_f1) return shift_code_f1(a.shift, fdiv(u, a.scale));
     // Segments here hold no non-finite u under 'propagate' (those take quantize_mapped).
     return quantize_entry(u, i, a.scale, a.f, a.rounding, a.seed, /*propagate=*/false, value_of).code;
   };
@@ -168,7 +170,7 @@ inline __attribute__((always_inline)) void convert_range_body(const LoopArgs& ar
   // Every symbol but the segment's last has all g entries.
   const size_t whole = std::min<size_t>(e, a.numel / static_cast<uint64_t>(g));
   size_t j = b;
-  if (kConv == Conv::count || kConv == Conv::shift) {
+  if (kConv == Conv::count || kConv == Conv::shift || kConv == Conv::shift_f1) {
     constexpr size_t kBlock = 256;  // symbols; u and codes of their entries stay in L1
     float u[4 * kBlock];
     uint32_t codes[4 * kBlock];
@@ -178,10 +180,14 @@ inline __attribute__((always_inline)) void convert_range_body(const LoopArgs& ar
       for (size_t k = 0; k < n; ++k) u[k] = u_of(i0 + k);
       if (kConv == Conv::count) {
         for (size_t k = 0; k < n; ++k) codes[k] = threshold_count_code<kCountCmax>(a.view.T, a.view.sign_shift, u[k]);
-      } else {
+      } else if (kConv == Conv::shift) {
         const ShiftView v = a.shift;
         const float scale = a.scale;
         for (size_t k = 0; k < n; ++k) codes[k] = shift_code(v, fdiv(u[k], scale));
+      } else {
+        const ShiftView v = a.shift;
+        const float scale = a.scale;
+        for (size_t k = 0; k < n; ++k) codes[k] = shift_code_f1(v, fdiv(u[k], scale));
       }
       if (kMemory || kSums)
         for (size_t k = 0; k < n; ++k) finish(u[k], i0 + k, codes[k]);
@@ -231,10 +237,11 @@ CO3_CONVERT_RANGE(convert_range_avx512, CO3_TARGET_AVX512)
 
 using LoopFn = void (*)(const LoopArgs&, size_t, size_t, uint64_t*, size_t, double*, double*);
 
-// The vectorized conversions (Conv::shift, Conv::count) in the widest version the CPU runs.
+// The vectorized conversions (Conv::shift, Conv::shift_f1, Conv::count) in the widest version the
+// CPU runs.
 template <int kG, bool kF32, bool kMemory, Conv kConv>
 LoopFn pick_loop(bool sums) {
-  if (kConv == Conv::shift || kConv == Conv::count) {
+  if (kConv == Conv::shift || kConv == Conv::shift_f1 || kConv == Conv::count) {
     if (cpu_has_avx512())
       return sums ? convert_range_avx512<kG, kF32, kMemory, kConv, true>
                   : convert_range_avx512<kG, kF32, kMemory, kConv, false>;
@@ -250,6 +257,7 @@ template <int kG, bool kF32, bool kMemory>
 LoopFn pick_loop(Conv conv, bool sums) {
   if (conv == Conv::count) return pick_loop<kG, kF32, kMemory, Conv::count>(sums);
   if (conv == Conv::shift) return pick_loop<kG, kF32, kMemory, Conv::shift>(sums);
+  if (conv == Conv::shift_f1) return pick_loop<kG, kF32, kMemory, Conv::shift_f1>(sums);
   if (conv == Conv::buckets) return pick_loop<kG, kF32, kMemory, Conv::buckets>(sums);
   if (conv == Conv::signed_table) return pick_loop<kG, kF32, kMemory, Conv::signed_table>(sums);
   if (conv == Conv::signed_exact) return pick_loop<kG, kF32, kMemory, Conv::signed_exact>(sums);
@@ -368,9 +376,13 @@ void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& 
   }
   const bool memory = in.memory != nullptr;
   Thresholds th;
-  const Conv conv = shift_format(f) && threshold_rounding(cfg.rounding)
-                        ? Conv::shift
-                        : build_thresholds(q, f, cfg.rounding, threads, &th);
+  // The rounding of the bits where it vectorizes: everywhere for bias 127 (bf16), with AVX2's
+  // per-lane shifts for the others (fp4, e4m3, e5m2, fp16). Without AVX2 those take the
+  // thresholds: scalar shifts were 2–4 times slower than the thresholds' lookups there.
+  const bool shift = shift_format(f) && threshold_rounding(cfg.rounding);
+  const Conv conv = shift && f.bias == 127 ? Conv::shift_f1
+                    : shift && cpu_has_avx2() ? Conv::shift
+                                              : build_thresholds(q, f, cfg.rounding, threads, &th);
   // Value of each code, for the error memory and the NMSE (and the reference loop's diff).
   std::vector<float> value;
   if (memory || sums) {

@@ -1,5 +1,6 @@
 // Conversion by rounding float32 bits (include/co3/detail/code_shift.h) gives quantize_entry's
-// code for every format whose normal range starts at or above float32's (bias ≤ 127): the named
+// code for every format whose normal range starts at or above float32's (bias ≤ 127), and
+// shift_code_f1 for those whose normal range starts at float32's (bias 127): the named
 // formats (fp4, e4m3, e5m2, fp16, bf16), E8 formats of other widths, and formats with other
 // biases and layouts. Checked on every rounding boundary of every code (the tie, one pattern
 // either side, both signs; a sample of them for formats with over 70,000 codes), on zeros,
@@ -89,6 +90,8 @@ TEST(CodeShift, EveryRoundingBoundaryAndSpecialValue) {
         for (uint32_t sign : {0u, 0x80000000u}) {
           const float x = bits_f32(a | sign);
           ASSERT_EQ(shift_code(v, x), reference_code(x, 1.0f, c.f, r)) << std::hex << "bits 0x" << (a | sign);
+          if (c.f.bias == 127)
+            ASSERT_EQ(shift_code_f1(v, x), reference_code(x, 1.0f, c.f, r)) << std::hex << "f1 bits 0x" << (a | sign);
         }
     }
 }
@@ -131,6 +134,8 @@ TEST(CodeShift, RandomPatternsOverScales) {
                                 : bits_f32((f32_bits(s) & 0x7f800000u) + static_cast<uint32_t>(w % (60u << 23)) -
                                            (30u << 23) + (static_cast<uint32_t>(w >> 63) << 31));
           ASSERT_EQ(shift_code(v, fdiv(u, s)), reference_code(u, s, c.f, r)) << std::hex << "u bits 0x" << f32_bits(u);
+          if (c.f.bias == 127)
+            ASSERT_EQ(shift_code_f1(v, fdiv(u, s)), reference_code(u, s, c.f, r)) << std::hex << "f1 u bits 0x" << f32_bits(u);
         }
       }
 }
@@ -141,7 +146,9 @@ TEST(CodeShift, AllBitPatternsOptIn) {
     for (Rounding r : kRoundings) {
       const ShiftView v = shift_view(c.f, r);
       EXPECT_EQ(co3::testing::mismatches_over_all_floats([&](float x) {
-                  return uint64_t{shift_code(v, x) != reference_code(x, 1.0f, c.f, r)};
+                  const uint32_t want = reference_code(x, 1.0f, c.f, r);
+                  return uint64_t{shift_code(v, x) != want} +
+                         uint64_t{c.f.bias == 127 && shift_code_f1(v, x) != want};
                 }),
                 0u)
           << c.name << " rounding " << static_cast<int>(r);

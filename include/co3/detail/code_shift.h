@@ -77,4 +77,18 @@ CO3_HD uint32_t shift_code(const ShiftView& v, float x) {
   return mag | (sign & (0u - static_cast<uint32_t>(mag != 0)));
 }
 
+// shift_code for formats whose normal range starts at float32's (bias 127, F = 1: bf16 and the
+// other E8 formats): no float32 binade lies below the format's normal range, so the shift is the
+// same for every entry and the code is the bits of |x| rounded by it, which a loop vectorizes
+// without per-lane shifts (SSE2 has none; the CPU encoder takes this one there).
+CO3_HD uint32_t shift_code_f1(const ShiftView& v, float x) {
+  const uint32_t bits = f32_bits(x);
+  uint32_t a = bits & 0x7fffffffu;
+  a &= 0u - static_cast<uint32_t>(a <= kF32InfBits);  // NaN → 0 → code 0
+  uint32_t mag = (a + ((1u << v.shift) >> 1) - 1u + ((a >> v.shift) & v.even)) >> v.shift;
+  mag = mag < v.max_code ? mag : v.max_code;
+  const uint32_t sign = (bits >> 31) << v.sign_shift;
+  return mag | (sign & (0u - static_cast<uint32_t>(mag != 0)));
+}
+
 }  // namespace co3::detail
