@@ -20,7 +20,7 @@ long parse_long(const std::string& field, const std::string& s) {
   char* end = nullptr;
   const long v = std::strtol(s.c_str(), &end, 10);
   check(!s.empty() && end && *end == '\0' && errno == 0, Errc::invalid_argument,
-        "format: " + field + " '" + s + "' is not an integer");
+        [&] { return "format: " + field + " '" + s + "' is not an integer"; });
   return v;
 }
 
@@ -37,22 +37,25 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 void validate(const FloatFormat& f) {
   check(f.exp_bits >= 1 && f.exp_bits <= 8, Errc::invalid_argument,
-        "format: exponent bits " + str(f.exp_bits) + " outside 1..8");
+        [&] { return "format: exponent bits " + str(f.exp_bits) + " outside 1..8"; });
   check(f.man_bits <= 10, Errc::invalid_argument,
-        "format: mantissa bits " + str(f.man_bits) + " outside 0..10");
+        [&] { return "format: mantissa bits " + str(f.man_bits) + " outside 0..10"; });
   check(f.width() <= 16, Errc::invalid_argument,
-        "format: 1 + E + M = " + str(f.width()) + " exceeds 16 bits");
+        [&] { return "format: 1 + E + M = " + str(f.width()) + " exceeds 16 bits"; });
   check(f.layout == Layout::ieee || f.layout == Layout::finite || f.layout == Layout::fn,
-        Errc::invalid_argument, "format: unknown layout " + str(static_cast<int>(f.layout)));
+        Errc::invalid_argument,
+        [&] { return "format: unknown layout " + str(static_cast<int>(f.layout)); });
   check(f.max_code() >= 1, Errc::invalid_argument,
-        "format " + to_string(f) + " has no nonzero finite value");
+        [&] { return "format " + to_string(f) + " has no nonzero finite value"; });
   // Every finite value must be exactly a float32 (FORMAT.md §5's range rule).
-  check(f.emin() - f.man_bits >= -149, Errc::invalid_argument,
-        "format: bias " + str(f.bias) + " puts the smallest subnormal below float32's 2^-149");
+  check(f.emin() - f.man_bits >= -149, Errc::invalid_argument, [&] {
+    return "format: bias " + str(f.bias) + " puts the smallest subnormal below float32's 2^-149";
+  });
   const uint32_t top = f.max_code() >> f.man_bits;
   const int top_exp = (top == 0 ? f.emin() - 1 : static_cast<int>(top) - 1 + f.emin());
-  check(top_exp <= 127, Errc::invalid_argument,
-        "format: bias " + str(f.bias) + " puts the largest value beyond float32's range");
+  check(top_exp <= 127, Errc::invalid_argument, [&] {
+    return "format: bias " + str(f.bias) + " puts the largest value beyond float32's range";
+  });
 }
 
 int resolved_entries_per_symbol(const CodecConfig& c) {
@@ -70,32 +73,38 @@ void validate(const CodecConfig& c) {
   validate(c.format);
   check(c.rounding == Rounding::nearest_even || c.rounding == Rounding::nearest_down ||
             c.rounding == Rounding::stochastic,
-        Errc::invalid_argument, "rounding: unknown mode " + str(static_cast<int>(c.rounding)));
+        Errc::invalid_argument,
+        [&] { return "rounding: unknown mode " + str(static_cast<int>(c.rounding)); });
   check(static_cast<int>(c.scale.policy) <= 3, Errc::invalid_argument,
-        "scale: unknown policy " + str(static_cast<int>(c.scale.policy)));
+        [&] { return "scale: unknown policy " + str(static_cast<int>(c.scale.policy)); });
   if (c.scale.policy == ScalePolicy::value)
     check(std::isfinite(c.scale.value) && c.scale.value >= std::numeric_limits<float>::min(),
-          Errc::invalid_argument,
-          "scale: value " + std::to_string(c.scale.value) + " is not a finite normal number > 0");
+          Errc::invalid_argument, [&] {
+            return "scale: value " + std::to_string(c.scale.value) +
+                   " is not a finite normal number > 0";
+          });
   check(static_cast<int>(c.code) <= 3, Errc::invalid_argument,
-        "code: unknown source " + str(static_cast<int>(c.code)));
+        [&] { return "code: unknown source " + str(static_cast<int>(c.code)); });
   check(c.chunk_symbols >= 32 && c.chunk_symbols <= 65536, Errc::invalid_argument,
-        "chunk: " + std::to_string(c.chunk_symbols) + " symbols outside 32..65536");
+        [&] { return "chunk: " + std::to_string(c.chunk_symbols) + " symbols outside 32..65536"; });
   const int g = resolved_entries_per_symbol(c);
-  check(g >= 1 && g <= 4 && g * c.format.width() <= 16, Errc::invalid_argument,
-        "entries per symbol " + str(g) + " with a " + str(c.format.width()) +
-            "-bit format exceeds the 16-bit symbol limit (or is outside 1..4)");
+  check(g >= 1 && g <= 4 && g * c.format.width() <= 16, Errc::invalid_argument, [&] {
+    return "entries per symbol " + str(g) + " with a " + str(c.format.width()) +
+           "-bit format exceeds the 16-bit symbol limit (or is outside 1..4)";
+  });
   const int L = resolved_max_code_length(c);
   check(L >= 1 && L <= kMaxCodeLength, Errc::invalid_argument,
-        "max code length " + str(L) + " outside 1..24");
+        [&] { return "max code length " + str(L) + " outside 1..24"; });
   // A model code gives every symbol a codeword, which needs 2^L >= alphabet size.
-  check(c.code == CodeSource::histogram || L >= g * c.format.width(), Errc::invalid_argument,
-        "max code length " + str(L) + " cannot give all 2^" + str(g * c.format.width()) +
-            " symbols a code (model codes need at least the symbol width)");
+  check(c.code == CodeSource::histogram || L >= g * c.format.width(), Errc::invalid_argument, [&] {
+    return "max code length " + str(L) + " cannot give all 2^" + str(g * c.format.width()) +
+           " symbols a code (model codes need at least the symbol width)";
+  });
   check(c.non_finite == NonFinitePolicy::error || c.non_finite == NonFinitePolicy::clamp ||
             c.non_finite == NonFinitePolicy::propagate,
         Errc::invalid_argument, "non-finite: unknown policy");
-  check(c.threads >= 0, Errc::invalid_argument, "threads: " + str(c.threads) + " is negative");
+  check(c.threads >= 0, Errc::invalid_argument,
+        [&] { return "threads: " + str(c.threads) + " is negative"; });
 }
 
 const char* to_string(Layout l) {
@@ -152,12 +161,15 @@ FloatFormat parse_format(const std::string& s) {
   if (s == "fp16") return formats::fp16;
   if (s == "bf16") return formats::bf16;
   const auto parts = split(s, ',');
-  check(parts.size() >= 2 && parts.size() <= 4, Errc::invalid_argument,
-        "format '" + s + "': expected fp4|e5m2|e4m3|fp16|bf16 or E,M[,bias[,ieee|finite|fn]]");
+  check(parts.size() >= 2 && parts.size() <= 4, Errc::invalid_argument, [&] {
+    return "format '" + s + "': expected fp4|e5m2|e4m3|fp16|bf16 or E,M[,bias[,ieee|finite|fn]]";
+  });
   const long e = parse_long("exponent bits", parts[0]);
   const long m = parse_long("mantissa bits", parts[1]);
-  check(e >= 1 && e <= 8, Errc::invalid_argument, "format '" + s + "': exponent bits outside 1..8");
-  check(m >= 0 && m <= 10, Errc::invalid_argument, "format '" + s + "': mantissa bits outside 0..10");
+  check(e >= 1 && e <= 8, Errc::invalid_argument,
+        [&] { return "format '" + s + "': exponent bits outside 1..8"; });
+  check(m >= 0 && m <= 10, Errc::invalid_argument,
+        [&] { return "format '" + s + "': mantissa bits outside 0..10"; });
   FloatFormat f;
   f.exp_bits = static_cast<uint8_t>(e);
   f.man_bits = static_cast<uint8_t>(m);
@@ -165,7 +177,8 @@ FloatFormat parse_format(const std::string& s) {
   f.layout = Layout::ieee;
   if (parts.size() >= 3) {
     const long b = parse_long("bias", parts[2]);
-    check(b >= -32768 && b <= 32767, Errc::invalid_argument, "format '" + s + "': bias out of range");
+    check(b >= -32768 && b <= 32767, Errc::invalid_argument,
+          [&] { return "format '" + s + "': bias out of range"; });
     f.bias = static_cast<int16_t>(b);
   }
   if (parts.size() == 4) {
@@ -195,7 +208,7 @@ Scale parse_scale(const std::string& s) {
   check(!s.empty() && end && *end == '\0' && errno == 0 && std::isfinite(v) &&
             v >= std::numeric_limits<float>::min(),
         Errc::invalid_argument,
-        "scale '" + s + "': expected none, absmax, gennorm or a finite number > 0");
+        [&] { return "scale '" + s + "': expected none, absmax, gennorm or a finite number > 0"; });
   return {ScalePolicy::value, v};
 }
 

@@ -304,9 +304,10 @@ void apply_class_map(const uint8_t* data, const Descriptor& d, DType out_dtype, 
 void decode_parsed(const uint8_t* data, const detail::ParsedPacket& p,
                    const std::vector<void*>& outputs, bool as_f32, int threads) {
   CO3_TRACE("decode chunks");
-  check(outputs.size() == p.segments.size(), Errc::invalid_argument,
-        "decode: " + std::to_string(outputs.size()) + " outputs for a packet of " +
-            std::to_string(p.segments.size()) + " segments");
+  check(outputs.size() == p.segments.size(), Errc::invalid_argument, [&] {
+    return "decode: " + std::to_string(outputs.size()) + " outputs for a packet of " +
+           std::to_string(p.segments.size()) + " segments";
+  });
   // Each table once, however many segments share it.
   std::vector<TableDecoder> tables(p.tables.size());
   for (size_t t = 0; t < p.tables.size(); ++t) build_table(p.tables[t], tables[t]);
@@ -314,7 +315,7 @@ void decode_parsed(const uint8_t* data, const detail::ParsedPacket& p,
     const Descriptor& d = p.segments[s];
     if (!d.numel) continue;
     check(outputs[s] != nullptr, Errc::invalid_argument,
-          "decode: output " + std::to_string(s) + " is null");
+          [&] { return "decode: output " + std::to_string(s) + " is null"; });
     const DType out = as_f32 ? DType::f32 : static_cast<DType>(d.dtype);
     const TableDecoder& view = tables[d.code_table];
     const bool byte_symbols = view.symbol_bits <= 8;

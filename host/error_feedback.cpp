@@ -7,8 +7,9 @@
 namespace co3 {
 
 ErrorFeedback::ErrorFeedback(float gamma) : gamma_(gamma) {
-  check(std::isfinite(gamma) && gamma >= 0.0f, Errc::invalid_argument,
-        "error feedback: gamma " + std::to_string(gamma) + " must be finite and >= 0");
+  check(std::isfinite(gamma) && gamma >= 0.0f, Errc::invalid_argument, [&] {
+    return "error feedback: gamma " + std::to_string(gamma) + " must be finite and >= 0";
+  });
 }
 
 std::vector<uint8_t> ErrorFeedback::encode(
@@ -25,9 +26,10 @@ std::vector<uint8_t> ErrorFeedback::encode(
       it = fresh.find(name);
       if (it == fresh.end()) it = fresh.emplace(name, std::vector<float>(grad.numel, 0.0f)).first;
     }
-    check(it->second.size() == grad.numel, Errc::invalid_argument,
-          "error feedback: tensor '" + name + "' has " + std::to_string(grad.numel) +
-              " elements but its memory has " + std::to_string(it->second.size()));
+    check(it->second.size() == grad.numel, Errc::invalid_argument, [&] {
+      return "error feedback: tensor '" + name + "' has " + std::to_string(grad.numel) +
+             " elements but its memory has " + std::to_string(it->second.size());
+    });
     inputs.push_back({grad, it->second.data(), gamma_});
   }
   std::vector<uint8_t> packet = co3::encode(inputs, config, report);
@@ -37,7 +39,8 @@ std::vector<uint8_t> ErrorFeedback::encode(
 
 const std::vector<float>& ErrorFeedback::memory(const std::string& name) const {
   const auto it = memory_.find(name);
-  check(it != memory_.end(), Errc::invalid_argument, "error feedback: no memory for '" + name + "'");
+  check(it != memory_.end(), Errc::invalid_argument,
+        [&] { return "error feedback: no memory for '" + name + "'"; });
   return it->second;
 }
 

@@ -46,9 +46,10 @@ std::string at_symbol(uint32_t s) { return " at symbol " + std::to_string(s); }
 }  // namespace
 
 std::vector<uint8_t> code_lengths(const std::vector<uint64_t>& weights, int max_len) {
-  check(max_len >= 1 && max_len <= kMaxCodeLength, Errc::invalid_argument,
-        "code lengths: max_len " + std::to_string(max_len) + " outside 1.." +
-            std::to_string(kMaxCodeLength));
+  check(max_len >= 1 && max_len <= kMaxCodeLength, Errc::invalid_argument, [&] {
+    return "code lengths: max_len " + std::to_string(max_len) + " outside 1.." +
+           std::to_string(kMaxCodeLength);
+  });
   check(weights.size() <= UINT32_MAX, Errc::invalid_argument, "code lengths: too many symbols");
   const auto n = static_cast<uint32_t>(weights.size());
   uint64_t used = 0;
@@ -81,9 +82,9 @@ std::vector<uint8_t> write_code_lengths(const uint8_t* lengths, uint32_t n) {
 void read_code_lengths(const uint8_t* body, size_t body_bytes, uint32_t n, int max_len,
                        uint8_t* lengths) {
   check(n >= 1 && n <= kMaxAlphabet, Errc::invalid_argument,
-        "code table: alphabet of " + std::to_string(n) + " symbols");
+        [&] { return "code table: alphabet of " + std::to_string(n) + " symbols"; });
   check(max_len >= 1 && max_len <= kMaxCodeLength, Errc::invalid_argument,
-        "code table: max_length " + std::to_string(max_len));
+        [&] { return "code table: max_length " + std::to_string(max_len); });
   BitReader in(body, body_bytes);
   uint64_t kraft = 0;
   uint32_t coded = 0;
@@ -122,10 +123,10 @@ void read_code_lengths(const uint8_t* body, size_t body_bytes, uint32_t n, int m
 
 DecodeTable build_decode_table(const uint8_t* lengths, uint32_t n, int max_len) {
   check(max_len >= 1 && max_len <= kMaxCodeLength, Errc::invalid_argument,
-        "decode table: max_len " + std::to_string(max_len));
+        [&] { return "decode table: max_len " + std::to_string(max_len); });
   // The lookup table packs symbol << 8 | length into 32 bits.
   check(n <= kMaxAlphabet, Errc::invalid_argument,
-        "decode table: alphabet of " + std::to_string(n) + " symbols");
+        [&] { return "decode table: alphabet of " + std::to_string(n) + " symbols"; });
   std::vector<uint32_t> count(max_len + 1, 0);
   uint64_t kraft = 0;
   for (uint32_t s = 0; s < n; ++s) {

@@ -124,18 +124,21 @@ void AopLinearImpl::reset_memory() {
 
 at::Tensor AopLinearImpl::forward(const at::Tensor& input) {
   check(input.defined() && input.dim() >= 1 && input.size(-1) == options_.in_features(),
-        Errc::invalid_argument,
-        "AopLinear: input must be [..., " + std::to_string(options_.in_features()) + "], got " +
-            (input.defined() ? std::to_string(input.dim()) + " dimensions, last " +
-                                   (input.dim() ? std::to_string(input.size(-1)) : "none")
-                             : std::string("undefined")));
+        Errc::invalid_argument, [&] {
+          return "AopLinear: input must be [..., " + std::to_string(options_.in_features()) +
+                 "], got " +
+                 (input.defined() ? std::to_string(input.dim()) + " dimensions, last " +
+                                        (input.dim() ? std::to_string(input.size(-1)) : "none")
+                                  : std::string("undefined"));
+        });
   if (!is_training() || !torch::GradMode::is_enabled() || !weight.requires_grad())
     return at::linear(input, weight, bias);
 
   const int64_t rows = input.numel() / options_.in_features();
-  check(options_.k() <= rows, Errc::invalid_argument,
-        "AopLinear: k = " + std::to_string(options_.k()) + " exceeds the batch's " +
-            std::to_string(rows) + " rows");
+  check(options_.k() <= rows, Errc::invalid_argument, [&] {
+    return "AopLinear: k = " + std::to_string(options_.k()) + " exceeds the batch's " +
+           std::to_string(rows) + " rows";
+  });
   at::Tensor ma, mb;
   if (options_.memory()) {
     torch::NoGradGuard no_grad;
@@ -143,10 +146,11 @@ at::Tensor AopLinearImpl::forward(const at::Tensor& input) {
       mem_a.set_data(torch::zeros({rows, options_.in_features()}, weight.options()));
       mem_b.set_data(torch::zeros({rows, options_.out_features()}, weight.options()));
     }
-    check(mem_a.size(0) == rows, Errc::invalid_argument,
-          "AopLinear: batch of " + std::to_string(rows) + " rows, but the memory holds " +
-              std::to_string(mem_a.size(0)) +
-              " sample slots (drop the last partial batch, or call reset_memory())");
+    check(mem_a.size(0) == rows, Errc::invalid_argument, [&] {
+      return "AopLinear: batch of " + std::to_string(rows) + " rows, but the memory holds " +
+             std::to_string(mem_a.size(0)) +
+             " sample slots (drop the last partial batch, or call reset_memory())";
+    });
     ma = mem_a.detach();
     mb = mem_b.detach();
   }

@@ -40,34 +40,39 @@ void check_device(const at::Tensor& t, const std::string& what) {
 // A contiguous tensor of `dtype` with `dims` dimensions, on `device` when given.
 void check_tensor(const at::Tensor& t, const std::string& what, int64_t dims, at::ScalarType dtype,
                   const at::Tensor* same_device_as = nullptr) {
-  check(t.defined(), Errc::invalid_argument, what + ": undefined tensor");
-  check(t.dim() == dims, Errc::invalid_argument,
-        what + ": shape " + shape_of(t) + ", expected " + std::to_string(dims) + " dimensions");
-  check(t.scalar_type() == dtype, Errc::invalid_argument,
-        what + ": dtype " + std::string(c10::toString(t.scalar_type())) + ", expected " +
-            c10::toString(dtype));
+  check(t.defined(), Errc::invalid_argument, [&] { return what + ": undefined tensor"; });
+  check(t.dim() == dims, Errc::invalid_argument, [&] {
+    return what + ": shape " + shape_of(t) + ", expected " + std::to_string(dims) + " dimensions";
+  });
+  check(t.scalar_type() == dtype, Errc::invalid_argument, [&] {
+    return what + ": dtype " + std::string(c10::toString(t.scalar_type())) + ", expected " +
+           c10::toString(dtype);
+  });
   check_device(t, what);
   if (same_device_as)
-    check(t.device() == same_device_as->device(), Errc::invalid_argument,
-          what + ": on " + t.device().str() + ", but the inputs are on " +
-              same_device_as->device().str());
-  check(t.is_contiguous(), Errc::invalid_argument, what + ": not contiguous");
+    check(t.device() == same_device_as->device(), Errc::invalid_argument, [&] {
+      return what + ": on " + t.device().str() + ", but the inputs are on " +
+             same_device_as->device().str();
+    });
+  check(t.is_contiguous(), Errc::invalid_argument, [&] { return what + ": not contiguous"; });
 }
 
 void check_k(int64_t k, int64_t rows) {
-  check(k >= 1 && k <= rows, Errc::invalid_argument,
-        "k = " + std::to_string(k) + " is outside [1, " + std::to_string(rows) +
-            "] (the batch's rows)");
+  check(k >= 1 && k <= rows, Errc::invalid_argument, [&] {
+    return "k = " + std::to_string(k) + " is outside [1, " + std::to_string(rows) +
+           "] (the batch's rows)";
+  });
 }
 
 void check_config(const AopConfig& c) {
   check(std::isfinite(c.lr) && c.lr > 0, Errc::invalid_argument,
-        "lr = " + std::to_string(c.lr) + ": must be finite and > 0");
+        [&] { return "lr = " + std::to_string(c.lr) + ": must be finite and > 0"; });
   check(std::isfinite(c.alpha) && c.alpha >= 0 && c.alpha <= 1, Errc::invalid_argument,
-        "alpha = " + std::to_string(c.alpha) + ": must be in [0, 1]");
+        [&] { return "alpha = " + std::to_string(c.alpha) + ": must be in [0, 1]"; });
   check(c.policy == AopPolicy::topk || c.policy == AopPolicy::weighted ||
             c.policy == AopPolicy::random,
-        Errc::invalid_argument, "policy = " + std::to_string(static_cast<int>(c.policy)));
+        Errc::invalid_argument,
+        [&] { return "policy = " + std::to_string(static_cast<int>(c.policy)); });
 }
 
 // The stages of one device, bound once per call.
@@ -127,21 +132,24 @@ AopResult aop_weight_grad(const at::Tensor& x, const at::Tensor& delta, const at
   check_tensor(x, "x", 2, at::kFloat);
   check_tensor(delta, "delta", 2, at::kFloat, &x);
   const int64_t rows = x.size(0);
-  check(delta.size(0) == rows, Errc::invalid_argument,
-        "delta: shape " + shape_of(delta) + " has " + std::to_string(delta.size(0)) + " rows, x " +
-            shape_of(x) + " has " + std::to_string(rows));
+  check(delta.size(0) == rows, Errc::invalid_argument, [&] {
+    return "delta: shape " + shape_of(delta) + " has " + std::to_string(delta.size(0)) +
+           " rows, x " + shape_of(x) + " has " + std::to_string(rows);
+  });
   check(mem_a.defined() == mem_b.defined(), Errc::invalid_argument,
         "mem_a and mem_b: give both (memory) or neither (no memory)");
   const bool memory = mem_a.defined();
   if (memory) {
     check_tensor(mem_a, "mem_a", 2, at::kFloat, &x);
     check_tensor(mem_b, "mem_b", 2, at::kFloat, &x);
-    check(mem_a.sizes() == x.sizes(), Errc::invalid_argument,
-          "mem_a: shape " + shape_of(mem_a) + ", expected x's " + shape_of(x) +
-              " (the memory holds one row per sample slot: the batch size must not change)");
-    check(mem_b.sizes() == delta.sizes(), Errc::invalid_argument,
-          "mem_b: shape " + shape_of(mem_b) + ", expected delta's " + shape_of(delta) +
-              " (the memory holds one row per sample slot: the batch size must not change)");
+    check(mem_a.sizes() == x.sizes(), Errc::invalid_argument, [&] {
+      return "mem_a: shape " + shape_of(mem_a) + ", expected x's " + shape_of(x) +
+             " (the memory holds one row per sample slot: the batch size must not change)";
+    });
+    check(mem_b.sizes() == delta.sizes(), Errc::invalid_argument, [&] {
+      return "mem_b: shape " + shape_of(mem_b) + ", expected delta's " + shape_of(delta) +
+             " (the memory holds one row per sample slot: the batch size must not change)";
+    });
   }
   check_k(config.k, rows);
   check_config(config);

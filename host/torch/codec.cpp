@@ -15,9 +15,11 @@ namespace {
 
 void check_packet_tensor(const at::Tensor& p) {
   check(p.defined(), Errc::invalid_argument, "packet: undefined tensor");
-  check(p.scalar_type() == at::kByte && p.dim() == 1, Errc::invalid_argument,
-        "packet: a 1-D uint8 tensor was expected, got " + std::string(c10::toString(p.scalar_type())) +
-            " with " + std::to_string(p.dim()) + " dimensions");
+  check(p.scalar_type() == at::kByte && p.dim() == 1, Errc::invalid_argument, [&] {
+    return "packet: a 1-D uint8 tensor was expected, got " +
+           std::string(c10::toString(p.scalar_type())) + " with " + std::to_string(p.dim()) +
+           " dimensions";
+  });
 }
 
 // The packet's bytes on the host and its length from the header.
@@ -40,17 +42,19 @@ std::vector<EncodeInput> Codec::inputs_of(const std::vector<at::Tensor>& tensors
                                           const std::vector<std::string>& names, bool want_device,
                                           std::vector<at::Tensor>* kept, c10::Device* device,
                                           bool* on_device) const {
-  check(names.empty() || names.size() == tensors.size(), Errc::invalid_argument,
-        "encode: " + std::to_string(names.size()) + " names for " + std::to_string(tensors.size()) +
-            " tensors");
+  check(names.empty() || names.size() == tensors.size(), Errc::invalid_argument, [&] {
+    return "encode: " + std::to_string(names.size()) + " names for " +
+           std::to_string(tensors.size()) + " tensors";
+  });
   const auto name = [&](size_t i) { return tensor_label(i, names.empty() ? "" : names[i]); };
   *device = c10::Device(at::kCPU);
   for (size_t i = 0; i < tensors.size(); ++i) {
     const at::Tensor& t = tensors[i];
     dtype_of(t, name(i));  // a clear error before any copy
     if (i == 0) *device = t.device();
-    check(t.device() == *device, Errc::invalid_argument,
-          name(i) + ": on " + t.device().str() + " while tensor 0 is on " + device->str());
+    check(t.device() == *device, Errc::invalid_argument, [&] {
+      return name(i) + ": on " + t.device().str() + " while tensor 0 is on " + device->str();
+    });
   }
   *on_device = want_device && device->is_cuda() && cuda_path::available();
   kept->assign(tensors.size(), at::Tensor());
@@ -90,14 +94,17 @@ void Codec::encode_into(const std::vector<at::Tensor>& tensors, const at::Tensor
   c10::Device device(at::kCPU);
   bool on_device = false;
   const std::vector<EncodeInput> inputs = inputs_of(tensors, names, true, &kept, &device, &on_device);
-  check(buffer.device() == device, Errc::invalid_argument,
-        "encode_into: the buffer is on " + buffer.device().str() + ", the tensors on " + device.str());
+  check(buffer.device() == device, Errc::invalid_argument, [&] {
+    return "encode_into: the buffer is on " + buffer.device().str() + ", the tensors on " +
+           device.str();
+  });
   try {
     if (on_device) return cuda_path::encode_into(inputs, config_, buffer);
     const std::vector<uint8_t> packet = co3::encode(inputs, config_);
-    check(static_cast<uint64_t>(buffer.numel()) >= packet.size(), Errc::invalid_argument,
-          "encode_into: the buffer holds " + std::to_string(buffer.numel()) + " bytes, the packet " +
-              std::to_string(packet.size()));
+    check(static_cast<uint64_t>(buffer.numel()) >= packet.size(), Errc::invalid_argument, [&] {
+      return "encode_into: the buffer holds " + std::to_string(buffer.numel()) +
+             " bytes, the packet " + std::to_string(packet.size());
+    });
     buffer.narrow(0, 0, static_cast<int64_t>(packet.size())).copy_(packet_tensor(packet, device));
   } catch (const Error& e) {
     rethrow_named(e, names);
@@ -156,17 +163,20 @@ void Codec::decode_into(const at::Tensor& packet, const std::vector<at::Tensor>&
   const at::Tensor bytes = host_packet(packet, &size);
   const uint8_t* data = bytes.data_ptr<uint8_t>();
   const PacketInfo info = co3::inspect(data, static_cast<size_t>(size));
-  check(outputs.size() == info.segments.size(), Errc::invalid_argument,
-        "decode_into: " + std::to_string(outputs.size()) + " outputs for a packet of " +
-            std::to_string(info.segments.size()) + " tensors");
+  check(outputs.size() == info.segments.size(), Errc::invalid_argument, [&] {
+    return "decode_into: " + std::to_string(outputs.size()) + " outputs for a packet of " +
+           std::to_string(info.segments.size()) + " tensors";
+  });
   bool direct = !accumulate;  // every output a contiguous CPU tensor of its segment's dtype
   for (size_t i = 0; i < outputs.size(); ++i) {
     const at::Tensor& o = outputs[i];
-    check(o.defined() && at::isFloatingType(o.scalar_type()), Errc::invalid_argument,
-          "decode_into: output " + std::to_string(i) + " is not a floating-point tensor");
-    check(static_cast<uint64_t>(o.numel()) == info.segments[i].numel, Errc::invalid_argument,
-          "decode_into: output " + std::to_string(i) + " has " + std::to_string(o.numel()) +
-              " elements, the packet's tensor " + std::to_string(info.segments[i].numel));
+    check(o.defined() && at::isFloatingType(o.scalar_type()), Errc::invalid_argument, [&] {
+      return "decode_into: output " + std::to_string(i) + " is not a floating-point tensor";
+    });
+    check(static_cast<uint64_t>(o.numel()) == info.segments[i].numel, Errc::invalid_argument, [&] {
+      return "decode_into: output " + std::to_string(i) + " has " + std::to_string(o.numel()) +
+             " elements, the packet's tensor " + std::to_string(info.segments[i].numel);
+    });
     direct = direct && o.device().is_cpu() && o.is_contiguous() &&
              o.scalar_type() == scalar_type_of(info.segments[i].dtype);
   }
@@ -191,9 +201,10 @@ void Codec::decode_into(const at::Tensor& packet, const std::vector<at::Tensor>&
 void Codec::decode_accumulate(const std::vector<at::Tensor>& packets,
                               const std::vector<at::Tensor>& outputs,
                               const std::vector<std::string>& labels) const {
-  check(labels.empty() || labels.size() == packets.size(), Errc::invalid_argument,
-        "decode_accumulate: " + std::to_string(labels.size()) + " labels for " +
-            std::to_string(packets.size()) + " packets");
+  check(labels.empty() || labels.size() == packets.size(), Errc::invalid_argument, [&] {
+    return "decode_accumulate: " + std::to_string(labels.size()) + " labels for " +
+           std::to_string(packets.size()) + " packets";
+  });
   const auto named = [&](size_t r, const Error& e) {
     return Error(e.code(), (labels.empty() ? "packet " + std::to_string(r) : labels[r]) + ": " + e.what());
   };
@@ -202,8 +213,9 @@ void Codec::decode_accumulate(const std::vector<at::Tensor>& packets,
   std::vector<at::Tensor> sums(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
     const at::Tensor& o = outputs[i];
-    check(o.defined() && at::isFloatingType(o.scalar_type()), Errc::invalid_argument,
-          "decode_accumulate: output " + std::to_string(i) + " is not a floating-point tensor");
+    check(o.defined() && at::isFloatingType(o.scalar_type()), Errc::invalid_argument, [&] {
+      return "decode_accumulate: output " + std::to_string(i) + " is not a floating-point tensor";
+    });
     sums[i] = o.scalar_type() == at::kFloat && o.is_contiguous() ? o : o.to(at::kFloat).contiguous();
   }
   bool device_path = cuda_path::available() && !packets.empty();
@@ -245,7 +257,7 @@ int64_t packet_size(const at::Tensor& packet) {
   check_packet_tensor(packet);
   const int64_t n = packet.numel();
   check(n >= 36, Errc::corrupt_packet,
-        "packet: " + std::to_string(n) + " bytes is shorter than a header");
+        [&] { return "packet: " + std::to_string(n) + " bytes is shorter than a header"; });
   const at::Tensor head = host_contiguous(packet.narrow(0, 0, 32));
   const uint8_t* h = head.data_ptr<uint8_t>();
   // A sender's failure record (FORMAT.md §11) raises the sender's own error.
@@ -253,9 +265,10 @@ int64_t packet_size(const at::Tensor& packet) {
   check(std::memcmp(h, "CO3p", 4) == 0, Errc::corrupt_packet, "packet: bad magic (not a co3 packet)");
   uint64_t total = 0;
   std::memcpy(&total, h + 8, 8);
-  check(total >= 36 && total <= static_cast<uint64_t>(n), Errc::corrupt_packet,
-        "packet: total_bytes " + std::to_string(total) + " but the tensor holds " +
-            std::to_string(n) + " bytes (truncated)");
+  check(total >= 36 && total <= static_cast<uint64_t>(n), Errc::corrupt_packet, [&] {
+    return "packet: total_bytes " + std::to_string(total) + " but the tensor holds " +
+           std::to_string(n) + " bytes (truncated)";
+  });
   return static_cast<int64_t>(total);
 }
 

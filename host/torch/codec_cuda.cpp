@@ -77,9 +77,11 @@ at::Tensor encode(const std::vector<EncodeInput>& inputs, const CodecConfig& con
 void encode_into(const std::vector<EncodeInput>& inputs, const CodecConfig& config, const at::Tensor& buffer) {
   const kernels::EncodePlan plan(inputs, config);
   check(static_cast<uint64_t>(buffer.numel()) >= plan.max_packet_bytes(), Errc::invalid_argument,
-        "encode_into: the buffer holds " + std::to_string(buffer.numel()) +
-            " bytes; these tensors need up to " + std::to_string(plan.max_packet_bytes()) +
-            " (max_packet_bytes)");
+        [&] {
+          return "encode_into: the buffer holds " + std::to_string(buffer.numel()) +
+                 " bytes; these tensors need up to " + std::to_string(plan.max_packet_bytes()) +
+                 " (max_packet_bytes)";
+        });
   encode_with(plan, buffer);
 }
 
@@ -92,16 +94,16 @@ at::Tensor decode_into(const at::Tensor& packet, const std::vector<at::Tensor>& 
   // The packet's length is its header's total_bytes (gather padding may follow): the decoder
   // reads it from the header in device memory, which it validates against the capacity.
   check(capacity >= 16, Errc::corrupt_packet,
-        "packet: " + std::to_string(capacity) + " bytes is shorter than a header");
+        [&] { return "packet: " + std::to_string(capacity) + " bytes is shorter than a header"; });
   std::vector<at::Tensor> direct(outputs.size());
   std::vector<kernels::DecodeOutput> outs(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
     const at::Tensor& o = outputs[i];
     const std::string what = "decode_into: output " + std::to_string(i);
     check(o.defined() && at::isFloatingType(o.scalar_type()), Errc::invalid_argument,
-          what + " is not a floating-point tensor");
+          [&] { return what + " is not a floating-point tensor"; });
     check(o.device() == device, Errc::invalid_argument,
-          what + ": on " + o.device().str() + ", the packet on " + device.str());
+          [&] { return what + ": on " + o.device().str() + ", the packet on " + device.str(); });
     const bool usable = o.is_contiguous() && (o.scalar_type() == at::kFloat ||
                                               o.scalar_type() == at::kHalf ||
                                               o.scalar_type() == at::kBFloat16);

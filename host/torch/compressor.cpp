@@ -49,22 +49,25 @@ Refit parse_refit(const std::string& s) {
 Compressor::Compressor(CompressorOptions options) : options_(options), codec_(options.config) {
   const CompressorOptions& o = options_;
   check(o.gamma >= 0.0f && o.gamma <= 1.0f, Errc::invalid_argument,
-        "compressor: gamma " + std::to_string(o.gamma) + " outside [0, 1]");
-  check(o.refit_every >= 1, Errc::invalid_argument,
-        "compressor: refit_every " + std::to_string(o.refit_every) + " must be >= 1");
-  check(o.average_decay >= 0.0 && o.average_decay < 1.0, Errc::invalid_argument,
-        "compressor: average_decay " + std::to_string(o.average_decay) + " outside [0, 1)");
+        [&] { return "compressor: gamma " + std::to_string(o.gamma) + " outside [0, 1]"; });
+  check(o.refit_every >= 1, Errc::invalid_argument, [&] {
+    return "compressor: refit_every " + std::to_string(o.refit_every) + " must be >= 1";
+  });
+  check(o.average_decay >= 0.0 && o.average_decay < 1.0, Errc::invalid_argument, [&] {
+    return "compressor: average_decay " + std::to_string(o.average_decay) + " outside [0, 1)";
+  });
 }
 
 at::Tensor Compressor::compress(const std::vector<std::string>& names,
                                 const std::vector<at::Tensor>& grads, EncodeReport* report) {
-  check(names.size() == grads.size(), Errc::invalid_argument,
-        "compress: " + std::to_string(names.size()) + " names for " + std::to_string(grads.size()) +
-            " gradients");
+  check(names.size() == grads.size(), Errc::invalid_argument, [&] {
+    return "compress: " + std::to_string(names.size()) + " names for " +
+           std::to_string(grads.size()) + " gradients";
+  });
   std::set<std::string> seen;
   for (size_t i = 0; i < names.size(); ++i)
     check(seen.insert(names[i]).second, Errc::invalid_argument,
-          tensor_label(i, names[i]) + ": the name appears twice");
+          [&] { return tensor_label(i, names[i]) + ": the name appears twice"; });
   c10::Device device(at::kCPU);
   if (!grads.empty() && grads[0].defined()) device = grads[0].device();
   // CUDA gradients are encoded on the device when nothing needs the step's statistics on the
@@ -89,8 +92,9 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
     const std::string label = tensor_label(i, names[i]);
     dtype_of(g, label);
     if (i == 0) device = g.device();
-    check(g.device() == device, Errc::invalid_argument,
-          label + ": on " + g.device().str() + " while tensor 0 is on " + device.str());
+    check(g.device() == device, Errc::invalid_argument, [&] {
+      return label + ": on " + g.device().str() + " while tensor 0 is on " + device.str();
+    });
     auto it = entries_.find(names[i]);
     if (it == entries_.end()) {
       Entry e;
@@ -99,9 +103,10 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
       created.push_back(names[i]);
     }
     Entry& e = it->second;
-    check(e.memory.sizes() == g.sizes(), Errc::invalid_argument,
-          label + ": shape " + c10::str(g.sizes()) + " but its error memory has shape " +
-              c10::str(e.memory.sizes()));
+    check(e.memory.sizes() == g.sizes(), Errc::invalid_argument, [&] {
+      return label + ": shape " + c10::str(g.sizes()) + " but its error memory has shape " +
+             c10::str(e.memory.sizes());
+    });
     // The memory lives on the gradient's device (a loaded checkpoint starts on the CPU).
     if (e.memory.device() != g.device()) e.memory = e.memory.to(g.device());
     if (on_device) {
@@ -184,19 +189,22 @@ std::vector<std::string> Compressor::names() const {
 
 at::Tensor Compressor::memory(const std::string& name) const {
   auto it = entries_.find(name);
-  check(it != entries_.end(), Errc::invalid_argument, "compressor: no tensor named '" + name + "'");
+  check(it != entries_.end(), Errc::invalid_argument,
+        [&] { return "compressor: no tensor named '" + name + "'"; });
   return it->second.memory;
 }
 
 GenNormParams Compressor::fit(const std::string& name) const {
   auto it = entries_.find(name);
-  check(it != entries_.end(), Errc::invalid_argument, "compressor: no tensor named '" + name + "'");
+  check(it != entries_.end(), Errc::invalid_argument,
+        [&] { return "compressor: no tensor named '" + name + "'"; });
   return it->second.fit;
 }
 
 void Compressor::restore_statistics(const std::string& name) {
   auto it = entries_.find(name);
-  check(it != entries_.end(), Errc::invalid_argument, "compressor: no tensor named '" + name + "'");
+  check(it != entries_.end(), Errc::invalid_argument,
+        [&] { return "compressor: no tensor named '" + name + "'"; });
   Entry& e = it->second;
   static_cast<Statistics&>(e) = e.before_last;
 }
@@ -264,14 +272,14 @@ void Compressor::save(const std::string& path) const {
   for (const auto& [k, v] : state()) dict.insert(k, v);
   const std::vector<char> bytes = torch::jit::pickle_save(c10::IValue(dict));
   FILE* f = std::fopen(path.c_str(), "wb");
-  check(f != nullptr, Errc::io, "compressor: cannot write " + path);
+  check(f != nullptr, Errc::io, [&] { return "compressor: cannot write " + path; });
   const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  check(std::fclose(f) == 0 && ok, Errc::io, "compressor: cannot write " + path);
+  check(std::fclose(f) == 0 && ok, Errc::io, [&] { return "compressor: cannot write " + path; });
 }
 
 void Compressor::load(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "rb");
-  check(f != nullptr, Errc::io, "compressor: cannot read " + path);
+  check(f != nullptr, Errc::io, [&] { return "compressor: cannot read " + path; });
   std::vector<char> bytes;
   char buf[65536];
   size_t n = 0;
@@ -283,11 +291,12 @@ void Compressor::load(const std::string& path) {
   } catch (const c10::Error& e) {
     fail(Errc::io, "compressor: " + path + " is not a saved compressor state: " + e.what_without_backtrace());
   }
-  check(v.isGenericDict(), Errc::io, "compressor: " + path + " does not hold a state dictionary");
+  check(v.isGenericDict(), Errc::io,
+        [&] { return "compressor: " + path + " does not hold a state dictionary"; });
   std::map<std::string, at::Tensor> state;
   for (const auto& kv : v.toGenericDict()) {
     check(kv.key().isString() && kv.value().isTensor(), Errc::io,
-          "compressor: " + path + " holds a non-tensor entry");
+          [&] { return "compressor: " + path + " holds a non-tensor entry"; });
     state[kv.key().toStringRef()] = kv.value().toTensor();
   }
   load_state(state);

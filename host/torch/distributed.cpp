@@ -49,7 +49,7 @@ std::vector<at::Tensor> exchange_packets(const AllGather& all_gather, int world_
                                          c10::Device device, int64_t entries, int64_t tensors,
                                          CommStats* stats) {
   check(world_size >= 1, Errc::invalid_argument,
-        "exchange_packets: world size " + std::to_string(world_size));
+        [&] { return "exchange_packets: world size " + std::to_string(world_size); });
   const at::TensorOptions bytes_opts = at::TensorOptions(at::kByte).device(device);
   // The packet's length is its header's (a host read for a CUDA packet); a failure sends its
   // message instead, and so does a failure record, whose error packet_size raises.
@@ -77,17 +77,20 @@ std::vector<at::Tensor> exchange_packets(const AllGather& all_gather, int world_
   int64_t largest = 0;
   for (int r = 0; r < world_size; ++r) {
     const int64_t k = h[4 * r], len = h[4 * r + 1], n = h[4 * r + 2], t = h[4 * r + 3];
-    check(k == kPacket || k == kFailure, Errc::corrupt_packet,
-          "exchange: " + rank_label(r) + " announced payload kind " + std::to_string(k) +
-              " (not a co3 peer?)");
-    check(n == h[2] && t == h[3], Errc::invalid_argument,
-          "exchange: " + rank_label(r) + " codes " + std::to_string(n) + " entries in " +
-              std::to_string(t) + " tensors, rank 0 " + std::to_string(h[2]) + " in " +
-              std::to_string(h[3]) + " (the ranks' gradients differ)");
+    check(k == kPacket || k == kFailure, Errc::corrupt_packet, [&] {
+      return "exchange: " + rank_label(r) + " announced payload kind " + std::to_string(k) +
+             " (not a co3 peer?)";
+    });
+    check(n == h[2] && t == h[3], Errc::invalid_argument, [&] {
+      return "exchange: " + rank_label(r) + " codes " + std::to_string(n) + " entries in " +
+             std::to_string(t) + " tensors, rank 0 " + std::to_string(h[2]) + " in " +
+             std::to_string(h[3]) + " (the ranks' gradients differ)";
+    });
     const int64_t bound = payload_bound(std::max<int64_t>(n, 0), std::max<int64_t>(t, 0));
-    check(len >= 0 && len <= bound, Errc::corrupt_packet,
-          "exchange: " + rank_label(r) + " announced " + std::to_string(len) +
-              " bytes, beyond the bound of " + std::to_string(bound) + " for its entries");
+    check(len >= 0 && len <= bound, Errc::corrupt_packet, [&] {
+      return "exchange: " + rank_label(r) + " announced " + std::to_string(len) +
+             " bytes, beyond the bound of " + std::to_string(bound) + " for its entries";
+    });
     largest = std::max(largest, len);
   }
   at::Tensor padded = at::zeros({largest}, bytes_opts);
@@ -104,7 +107,7 @@ std::vector<at::Tensor> exchange_packets(const AllGather& all_gather, int world_
                   std::string(reinterpret_cast<const char*>(text.data_ptr<uint8_t>()), text.numel());
     }
   }
-  check(failures.empty(), Errc::invalid_argument, "exchange: " + failures);
+  check(failures.empty(), Errc::invalid_argument, [&] { return "exchange: " + failures; });
   if (stats) {
     stats->packet_bytes = payload.numel();
     stats->contributed_bytes = 32 + largest;

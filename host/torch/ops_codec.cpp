@@ -38,16 +38,19 @@ CodecConfig make_config(const std::string& format, const std::string& rounding,
   c.rounding = parse_rounding(rounding);
   c.scale = parse_scale(scale);
   c.code = parse_code_source(code);
-  check(chunk >= 0 && chunk <= UINT32_MAX, Errc::invalid_argument, "chunk " + std::to_string(chunk) + " out of range");
+  check(chunk >= 0 && chunk <= UINT32_MAX, Errc::invalid_argument,
+        [&] { return "chunk " + std::to_string(chunk) + " out of range"; });
   c.chunk_symbols = static_cast<uint32_t>(chunk);
   check(max_code_length >= 0 && max_code_length <= 64, Errc::invalid_argument,
-        "max_code_length " + std::to_string(max_code_length) + " out of range");
+        [&] { return "max_code_length " + std::to_string(max_code_length) + " out of range"; });
   c.max_code_length = static_cast<int>(max_code_length);
-  check(seed >= 0, Errc::invalid_argument, "seed " + std::to_string(seed) + " is negative");
+  check(seed >= 0, Errc::invalid_argument,
+        [&] { return "seed " + std::to_string(seed) + " is negative"; });
   c.seed = static_cast<uint64_t>(seed);
   c.shared_code = shared_code;
   c.non_finite = parse_non_finite(non_finite);
-  check(threads >= 0 && threads <= 1024, Errc::invalid_argument, "threads " + std::to_string(threads) + " out of range");
+  check(threads >= 0 && threads <= 1024, Errc::invalid_argument,
+        [&] { return "threads " + std::to_string(threads) + " out of range"; });
   c.threads = static_cast<int>(threads);
   validate(c);
   return c;

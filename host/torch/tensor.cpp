@@ -11,7 +11,7 @@
 namespace co3 {
 
 DType dtype_of(const at::Tensor& t, const std::string& what) {
-  check(t.defined(), Errc::invalid_argument, what + ": undefined tensor");
+  check(t.defined(), Errc::invalid_argument, [&] { return what + ": undefined tensor"; });
   switch (t.scalar_type()) {
     case at::kFloat: return DType::f32;
     case at::kHalf: return DType::f16;
@@ -35,8 +35,8 @@ TensorView cpu_view(const at::Tensor& t, const std::string& what) {
   TensorView v;
   v.dtype = dtype_of(t, what);
   check(t.device().is_cpu(), Errc::invalid_argument,
-        what + ": on " + t.device().str() + ", a CPU tensor was expected");
-  check(t.is_contiguous(), Errc::invalid_argument, what + ": not contiguous");
+        [&] { return what + ": on " + t.device().str() + ", a CPU tensor was expected"; });
+  check(t.is_contiguous(), Errc::invalid_argument, [&] { return what + ": not contiguous"; });
   v.data = t.data_ptr();
   v.numel = static_cast<uint64_t>(t.numel());
   return v;

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace co3 {
 
@@ -26,6 +27,17 @@ class Error : public std::runtime_error {
 [[noreturn]] inline void fail(Errc code, const std::string& what) { throw Error(code, what); }
 inline void check(bool ok, Errc code, const std::string& what) {
   if (!ok) fail(code, what);
+}
+// A literal message: no std::string is made unless the check fails.
+inline void check(bool ok, Errc code, const char* what) {
+  if (!ok) fail(code, what);
+}
+// A message built only on failure: check(ok, code, [&] { return "…" + std::to_string(x); }).
+// Checks on every call of the codec take this form: building their messages eagerly cost more
+// than a small tensor's encode in places (a prior code's check per symbol).
+template <class Message, std::enable_if_t<std::is_invocable_v<Message&>, int> = 0>
+inline void check(bool ok, Errc code, Message&& message) {
+  if (!ok) fail(code, std::string(message()));
 }
 
 }  // namespace co3
