@@ -174,9 +174,11 @@ inline __attribute__((always_inline)) void convert_range_body(const LoopArgs& ar
     constexpr size_t kBlock = 256;  // symbols; u and codes of their entries stay in L1
     float u[4 * kBlock];
     uint32_t codes[4 * kBlock];
-    for (; j + kBlock <= whole; j += kBlock) {
+    // Whole blocks, then the rest of the whole symbols as one shorter block (a small tensor is
+    // mostly rest: per entry, the scalar loop below cost several times the blocks).
+    for (size_t bs; (bs = std::min(kBlock, whole > j ? whole - j : 0)) != 0; j += bs) {
       const uint64_t i0 = j * static_cast<uint64_t>(g);
-      const size_t n = kBlock * static_cast<size_t>(g);
+      const size_t n = bs * static_cast<size_t>(g);
       for (size_t k = 0; k < n; ++k) u[k] = u_of(i0 + k);
       if (kConv == Conv::count) {
         for (size_t k = 0; k < n; ++k) codes[k] = threshold_count_code<kCountCmax>(a.view.T, a.view.sign_shift, u[k]);
@@ -193,17 +195,19 @@ inline __attribute__((always_inline)) void convert_range_body(const LoopArgs& ar
         for (size_t k = 0; k < n; ++k) finish(u[k], i0 + k, codes[k]);
       uint16_t* const sym = a.symbols + j;
       if (g == 1) {
-        for (size_t t = 0; t < kBlock; ++t) sym[t] = static_cast<uint16_t>(codes[t]);
+        for (size_t t = 0; t < bs; ++t) sym[t] = static_cast<uint16_t>(codes[t]);
       } else {
-        for (size_t t = 0; t < kBlock; ++t)
+        for (size_t t = 0; t < bs; ++t)
           sym[t] = static_cast<uint16_t>(encode_whole_symbol(t, g, a.width, [&](uint64_t i) { return codes[i]; }));
       }
-      for (size_t t = 0; t < kBlock; t += 4) {
+      size_t t = 0;
+      for (; t + 4 <= bs; t += 4) {
         ++hist[sym[t]];
         ++hist[stride + sym[t + 1]];
         ++hist[2 * stride + sym[t + 2]];
         ++hist[3 * stride + sym[t + 3]];
       }
+      for (; t < bs; ++t) ++hist[sym[t]];
     }
   }
   for (; j + 4 <= whole; j += 4) {
