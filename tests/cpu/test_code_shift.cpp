@@ -90,8 +90,9 @@ TEST(CodeShift, EveryRoundingBoundaryAndSpecialValue) {
         for (uint32_t sign : {0u, 0x80000000u}) {
           const float x = bits_f32(a | sign);
           ASSERT_EQ(shift_code(v, x), reference_code(x, 1.0f, c.f, r)) << std::hex << "bits 0x" << (a | sign);
-          if (c.f.bias == 127)
+          if (c.f.bias == 127) {
             ASSERT_EQ(shift_code_f1(v, x), reference_code(x, 1.0f, c.f, r)) << std::hex << "f1 bits 0x" << (a | sign);
+          }
         }
     }
 }
@@ -134,8 +135,9 @@ TEST(CodeShift, RandomPatternsOverScales) {
                                 : bits_f32((f32_bits(s) & 0x7f800000u) + static_cast<uint32_t>(w % (60u << 23)) -
                                            (30u << 23) + (static_cast<uint32_t>(w >> 63) << 31));
           ASSERT_EQ(shift_code(v, fdiv(u, s)), reference_code(u, s, c.f, r)) << std::hex << "u bits 0x" << f32_bits(u);
-          if (c.f.bias == 127)
+          if (c.f.bias == 127) {
             ASSERT_EQ(shift_code_f1(v, fdiv(u, s)), reference_code(u, s, c.f, r)) << std::hex << "f1 u bits 0x" << f32_bits(u);
+          }
         }
       }
 }

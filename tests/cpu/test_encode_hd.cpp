@@ -189,8 +189,9 @@ TEST(Crc, EverySizeAndContinuationEqualsTheTableUpdate) {
       const uint32_t want = ~crc32c_update(table, ~prev, buf.data(), n);
       EXPECT_EQ(co3::crc32c(buf.data(), n, prev), want) << n;
       // Unaligned starts too.
-      if (n + 3 <= buf.size())
+      if (n + 3 <= buf.size()) {
         EXPECT_EQ(co3::crc32c(buf.data() + 3, n, prev), ~crc32c_update(table, ~prev, buf.data() + 3, n)) << n;
+      }
     }
 }
 

@@ -65,7 +65,9 @@ void expect_bits_match_packets(TrainOptions o, double exact = -1) {
   co3::train::RunHooks hooks;
   hooks.on_packet = [&](int64_t, int, const std::vector<uint8_t>& p) {
     sizes.push_back(p.size());
-    if (o.method.kind == "co3") EXPECT_EQ(co3::inspect(p.data(), p.size()).total_bytes, p.size());
+    if (o.method.kind == "co3") {
+      EXPECT_EQ(co3::inspect(p.data(), p.size()).total_bytes, p.size());
+    }
   };
   const RunResult r = co3::train::run_simulation(o, hooks);
   ASSERT_EQ(sizes.size(), static_cast<size_t>(o.users * o.rounds));
@@ -75,7 +77,9 @@ void expect_bits_match_packets(TrainOptions o, double exact = -1) {
   EXPECT_DOUBLE_EQ(r.bits_per_entry(), expected) << o.method.label();
   ASSERT_EQ(r.evals.size(), 1u);
   EXPECT_NEAR(r.evals[0].bits_per_entry, expected, 1e-12);
-  if (exact > 0) EXPECT_DOUBLE_EQ(expected, exact) << o.method.label();
+  if (exact > 0) {
+    EXPECT_DOUBLE_EQ(expected, exact) << o.method.label();
+  }
 }
 
 TEST(Train, BitsPerEntryAreThePacketSizes) {
