@@ -40,8 +40,14 @@ inline bool cpu_has_bmi2() {
 
 }  // namespace co3::detail
 
-// The target attribute of each version (GCC and Clang).
+// The target attribute of each version. The AVX-512 one asks for 512-bit vectors, which each
+// compiler spells its own way (Clang ignores a whole target attribute that names GCC's option).
 #define CO3_TARGET_AVX2 __attribute__((target("avx2")))
+#if defined(__clang__)
+#define CO3_TARGET_AVX512 \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), min_vector_width(512)))
+#else
 #define CO3_TARGET_AVX512 \
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,prefer-vector-width=512")))
+#endif
 #define CO3_TARGET_BMI2 __attribute__((target("bmi,bmi2")))

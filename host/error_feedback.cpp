@@ -26,10 +26,11 @@ std::vector<uint8_t> ErrorFeedback::encode(
       it = fresh.find(name);
       if (it == fresh.end()) it = fresh.emplace(name, std::vector<float>(grad.numel, 0.0f)).first;
     }
-    check(it->second.size() == grad.numel, Errc::invalid_argument, [&] {
-      return "error feedback: tensor '" + name + "' has " + std::to_string(grad.numel) +
-             " elements but its memory has " + std::to_string(it->second.size());
-    });
+    // Not check() with a lambda: C++17 lambdas cannot capture the structured bindings.
+    if (it->second.size() != grad.numel)
+      fail(Errc::invalid_argument, "error feedback: tensor '" + name + "' has " +
+                                       std::to_string(grad.numel) + " elements but its memory has " +
+                                       std::to_string(it->second.size()));
     inputs.push_back({grad, it->second.data(), gamma_});
   }
   std::vector<uint8_t> packet = co3::encode(inputs, config, report);
