@@ -180,15 +180,11 @@ __attribute__((flatten)) CO3_TARGET_AVX2 void write_bf16_f32_avx2(const uint16_t
                                                                   float scale, uint8_t* o) {
   write_bf16_f32_body(sym, n, scale, o);
 }
-__attribute__((flatten)) void write_bf16_f32_base(const uint16_t* sym, uint64_t n, float scale,
-                                                  uint8_t* o) {
-  write_bf16_f32_body(sym, n, scale, o);
-}
 void write_bf16_f32(const uint16_t* sym, uint64_t n, float scale, uint8_t* o) {
   if (detail::cpu_has_avx2()) {
     write_bf16_f32_avx2(sym, n, scale, o);
   } else {
-    write_bf16_f32_base(sym, n, scale, o);
+    write_bf16_f32_body(sym, n, scale, o);
   }
 }
 

@@ -82,28 +82,21 @@ double estimate_log_beta(const RatioGrid& g, double r) {
 }  // namespace
 
 GenNormFit fit_gennorm_host(double mean_abs, double mean_sq) {
-  if (fit_degenerate(mean_abs, mean_sq)) return {2.0, 0.0};
-  const double r = ddiv(mean_abs, dsqrt(mean_sq));
   const RatioGrid& g = ratio_grid();
-  double beta;
-  if (r <= g.r_min) {
-    beta = kBetaMin;
-  } else if (r >= g.r_max) {
-    beta = kBetaMax;
-  } else {
+  return fit_gennorm_by(mean_abs, mean_sq, g.r_min, g.r_max, [&](double r) {
     const double b = std::exp(estimate_log_beta(g, r));
     const bool bracketed = std::isfinite(b) && gennorm_ratio(b * (1 - kBand)) < r &&
                            !(gennorm_ratio(b * (1 + kBand)) < r);
     if (!bracketed) g_fallbacks.fetch_add(1, std::memory_order_relaxed);
-    const double lo = b * (1 - 2 * kBand), hi = b * (1 + 2 * kBand);
-    beta = bracketed ? bisect_log_beta([&](double mid) {
+    // Unbracketed, every midpoint is evaluated: the plain bisection.
+    const double lo = bracketed ? b * (1 - 2 * kBand) : 0.0;
+    const double hi = bracketed ? b * (1 + 2 * kBand) : INFINITY;
+    return bisect_log_beta([&](double mid) {
       if (mid < lo) return true;
       if (mid > hi) return false;
       return gennorm_ratio(mid) < r;
-    })
-                     : bisect_log_beta([&](double mid) { return gennorm_ratio(mid) < r; });
-  }
-  return {beta, gennorm_alpha(beta, mean_sq)};
+    });
+  });
 }
 
 uint64_t fit_gennorm_host_fallbacks() { return g_fallbacks.load(std::memory_order_relaxed); }

@@ -180,15 +180,15 @@ inline __attribute__((always_inline)) void convert_range_body(const LoopArgs& ar
       const uint64_t i0 = j * static_cast<uint64_t>(g);
       const size_t n = bs * static_cast<size_t>(g);
       for (size_t k = 0; k < n; ++k) u[k] = u_of(i0 + k);
+      // The loop invariants as locals (read through code_for's captures, the per-entry shifts
+      // did not vectorize).
+      const ShiftView v = a.shift;
+      const float scale = a.scale;
       if (kConv == Conv::count) {
         for (size_t k = 0; k < n; ++k) codes[k] = threshold_count_code<kCountCmax>(a.view.T, a.view.sign_shift, u[k]);
       } else if (kConv == Conv::shift) {
-        const ShiftView v = a.shift;
-        const float scale = a.scale;
         for (size_t k = 0; k < n; ++k) codes[k] = shift_code(v, fdiv(u[k], scale));
       } else {
-        const ShiftView v = a.shift;
-        const float scale = a.scale;
         for (size_t k = 0; k < n; ++k) codes[k] = shift_code_f1(v, fdiv(u[k], scale));
       }
       if (kMemory || kSums)

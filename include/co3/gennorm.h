@@ -35,9 +35,8 @@ CO3_HD double gennorm_ratio(double beta) {
   return exp(dsub(l2, dmul(0.5, dadd(l1, l3))));
 }
 
-// fit_gennorm's pieces, shared with the host's faster search of the same bisection
-// (host/gennorm_fit.h). β's bisection in log β: 56 halvings of log(kBetaMax/kBetaMin) < 6.3
-// reach 2^-53; below(mid) says whether gennorm_ratio(mid) < r.
+// β's bisection in log β: 56 halvings of log(kBetaMax/kBetaMin) < 6.3 reach 2^-53;
+// below(mid) says whether gennorm_ratio(mid) < r.
 template <class Below>
 CO3_HD double bisect_log_beta(Below below) {
   using namespace detail;
@@ -53,34 +52,28 @@ CO3_HD double bisect_log_beta(Below below) {
   return dsqrt(dmul(lo, hi));
 }
 
-// α of the GenNorm with shape β and E x² = mean_sq.
-CO3_HD double gennorm_alpha(double beta, double mean_sq) {
+// fit_gennorm's steps, with the search for β between the clamps given: beta_between(r) must
+// return bisect_log_beta's β for gennorm_ratio(mid) < r (the host computes it with fewer
+// evaluations, host/gennorm_fit.h); r_min and r_max are gennorm_ratio at kBetaMin and kBetaMax.
+template <class BetaBetween>
+CO3_HD GenNormFit fit_gennorm_by(double mean_abs, double mean_sq, double r_min, double r_max,
+                                 BetaBetween beta_between) {
   using namespace detail;
+  if (!dfinite(mean_abs) || !dfinite(mean_sq) || !(mean_sq > 0) || !(mean_abs >= 0))
+    return {2.0, 0.0};
+  const double r = ddiv(mean_abs, dsqrt(mean_sq));
+  const double beta = r <= r_min ? kBetaMin : r >= r_max ? kBetaMax : beta_between(r);
   const double inv = ddiv(1.0, beta);
-  return dsqrt(dmul(mean_sq, exp(dsub(lgamma(inv), lgamma(dmul(3.0, inv))))));
-}
-
-// Moments a fit cannot use (non-finite, E x² ≤ 0, E|x| < 0): fit_gennorm gives {2, 0}.
-CO3_HD bool fit_degenerate(double mean_abs, double mean_sq) {
-  using namespace detail;
-  return !dfinite(mean_abs) || !dfinite(mean_sq) || !(mean_sq > 0) || !(mean_abs >= 0);
+  return {beta, dsqrt(dmul(mean_sq, exp(dsub(lgamma(inv), lgamma(dmul(3.0, inv))))))};
 }
 
 // The GenNorm with the given E|x| and E x² (β clamped to [kBetaMin, kBetaMax]). Degenerate or
 // non-finite moments give {2, 0}.
 CO3_HD GenNormFit fit_gennorm(double mean_abs, double mean_sq) {
-  using namespace detail;
-  if (fit_degenerate(mean_abs, mean_sq)) return {2.0, 0.0};
-  const double r = ddiv(mean_abs, dsqrt(mean_sq));
-  double beta;
-  if (r <= gennorm_ratio(kBetaMin)) {
-    beta = kBetaMin;
-  } else if (r >= gennorm_ratio(kBetaMax)) {
-    beta = kBetaMax;
-  } else {
-    beta = bisect_log_beta([&](double mid) { return gennorm_ratio(mid) < r; });
-  }
-  return {beta, gennorm_alpha(beta, mean_sq)};
+  return fit_gennorm_by(mean_abs, mean_sq, gennorm_ratio(kBetaMin), gennorm_ratio(kBetaMax),
+                        [](double r) {
+                          return bisect_log_beta([&](double mid) { return gennorm_ratio(mid) < r; });
+                        });
 }
 
 // β = 2 with E x² = α²/2; β = 1 with E|x| = α.

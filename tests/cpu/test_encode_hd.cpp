@@ -143,12 +143,24 @@ TEST(EncodeBits, ChunkWords) {
   EXPECT_EQ(chunk_words_for(33), 2u);
 }
 
+// Random bytes for the CRC tests, and the byte table their reference update reads.
+std::vector<uint8_t> random_bytes(size_t n, std::mt19937_64& rng) {
+  std::vector<uint8_t> buf(n);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  return buf;
+}
+struct CrcTable {
+  uint32_t t[256];
+  CrcTable() {
+    for (uint32_t b = 0; b < 256; ++b) t[b] = crc32c_table_entry(b);
+  }
+};
+
 TEST(Crc, PiecesCombinedInATreeEqualTheWhole) {
   std::mt19937_64 rng(3);
-  std::vector<uint8_t> buf(100003);
-  for (auto& b : buf) b = static_cast<uint8_t>(rng());
-  uint32_t table[256];
-  for (uint32_t b = 0; b < 256; ++b) table[b] = crc32c_table_entry(b);
+  const std::vector<uint8_t> buf = random_bytes(100003, rng);
+  const CrcTable crc_table;
+  const uint32_t* const table = crc_table.t;
   const uint32_t whole = co3::crc32c(buf.data(), buf.size());
   EXPECT_EQ(~crc32c_update(table, ~0u, buf.data(), buf.size()), whole);
   // Pieces of 4096 bytes (the last short, some empty past the end), folded pairwise.
@@ -178,10 +190,9 @@ TEST(Crc, PiecesCombinedInATreeEqualTheWhole) {
 // an earlier CRC.
 TEST(Crc, EverySizeAndContinuationEqualsTheTableUpdate) {
   std::mt19937_64 rng(8);
-  std::vector<uint8_t> buf(200000);
-  for (auto& b : buf) b = static_cast<uint8_t>(rng());
-  uint32_t table[256];
-  for (uint32_t b = 0; b < 256; ++b) table[b] = crc32c_table_entry(b);
+  const std::vector<uint8_t> buf = random_bytes(200000, rng);
+  const CrcTable crc_table;
+  const uint32_t* const table = crc_table.t;
   std::vector<size_t> sizes = {0, 1, 7, 8, 9, 100, 16383, 16384, 16385, 199999, 200000};
   for (int k = 0; k < 60; ++k) sizes.push_back(16384 + rng() % (buf.size() - 16384));
   for (size_t n : sizes)

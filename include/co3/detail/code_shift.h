@@ -53,12 +53,25 @@ CO3_HD ShiftView shift_view(FloatFormat f, Rounding r) {
           f.max_code(), static_cast<uint32_t>(f.exp_bits + f.man_bits)};
 }
 
+// |x|'s bits, NaN read as 0 (code 0).
+CO3_HD uint32_t shift_magnitude_bits(uint32_t bits) {
+  const uint32_t a = bits & 0x7fffffffu;
+  return a & (0u - static_cast<uint32_t>(a <= kF32InfBits));
+}
+
+// The code of a rounded magnitude: saturated at max_code (the largest finite value, +Inf
+// included), with x's sign except on code 0.
+CO3_HD uint32_t shift_signed_code(const ShiftView& v, uint32_t bits, uint32_t mag) {
+  mag = mag < v.max_code ? mag : v.max_code;
+  const uint32_t sign = (bits >> 31) << v.sign_shift;
+  return mag | (sign & (0u - static_cast<uint32_t>(mag != 0)));
+}
+
 // The code of x = fdiv(u, scale) (shift_format(f), threshold_rounding(r)). Masks, min and max
 // rather than branches, so that a loop over entries vectorizes.
 CO3_HD uint32_t shift_code(const ShiftView& v, float x) {
   const uint32_t bits = f32_bits(x);
-  uint32_t a = bits & 0x7fffffffu;
-  a &= 0u - static_cast<uint32_t>(a <= kF32InfBits);  // NaN → 0 → code 0
+  const uint32_t a = shift_magnitude_bits(bits);
   const uint32_t e0 = a >> 23;
   const uint32_t sig = (a & 0x007fffffu) | (e0 < 1u ? e0 : 1u) << 23;  // hidden bit if normal
   const uint32_t e = e0 > 1u ? e0 : 1u;                                // a subnormal's binade
@@ -71,10 +84,7 @@ CO3_HD uint32_t shift_code(const ShiftView& v, float x) {
   // The tie goes to the even code: the parity of base + the truncated quotient (base is odd only
   // when M = 0, where the exponent is the whole code).
   const uint32_t q = (sig + (1u << (k - 1)) - 1u + ((base + (sig >> k)) & v.even)) >> k;
-  uint32_t mag = base + q;
-  mag = mag < v.max_code ? mag : v.max_code;
-  const uint32_t sign = (bits >> 31) << v.sign_shift;
-  return mag | (sign & (0u - static_cast<uint32_t>(mag != 0)));
+  return shift_signed_code(v, bits, base + q);
 }
 
 // shift_code for formats whose normal range starts at float32's (bias 127, F = 1: bf16 and the
@@ -83,12 +93,8 @@ CO3_HD uint32_t shift_code(const ShiftView& v, float x) {
 // without per-lane shifts (SSE2 has none; the CPU encoder takes this one there).
 CO3_HD uint32_t shift_code_f1(const ShiftView& v, float x) {
   const uint32_t bits = f32_bits(x);
-  uint32_t a = bits & 0x7fffffffu;
-  a &= 0u - static_cast<uint32_t>(a <= kF32InfBits);  // NaN → 0 → code 0
-  uint32_t mag = (a + ((1u << v.shift) >> 1) - 1u + ((a >> v.shift) & v.even)) >> v.shift;
-  mag = mag < v.max_code ? mag : v.max_code;
-  const uint32_t sign = (bits >> 31) << v.sign_shift;
-  return mag | (sign & (0u - static_cast<uint32_t>(mag != 0)));
+  const uint32_t a = shift_magnitude_bits(bits);
+  return shift_signed_code(v, bits, (a + ((1u << v.shift) >> 1) - 1u + ((a >> v.shift) & v.even)) >> v.shift);
 }
 
 }  // namespace co3::detail
