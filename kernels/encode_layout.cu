@@ -1,5 +1,5 @@
 // Pass 3's bookkeeping: the bits of every chunk, their word offsets (a one-block scan), and the
-// packet's layout: every offset computed as host/encoder.cpp computes it (LayoutCursor), then the
+// packet's layout: every offset computed as host/codec/encode_plan.cpp computes it (LayoutCursor), then the
 // header, descriptors, shape records and code tables written, and the packet's size stored.
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>

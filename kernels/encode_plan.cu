@@ -144,7 +144,7 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   }
   p.num_tables = static_cast<uint32_t>(tables.size());
   p.shape_section_bytes = shape_at - kHeaderBytes - kDescriptorBytes * inputs.size();
-  // The bound the CPU side gives too (host/packet_bound.cpp): callers size buffers by it.
+  // The bound the CPU side gives too (host/codec/packet_bound.cpp): callers size buffers by it.
   data_->max_packet = co3::max_packet_bytes(inputs, cfg);
   p.crc_blocks =
       (data_->max_packet + enc::kCrcPiece * enc::kThreads - 1) / (enc::kCrcPiece * enc::kThreads);

@@ -56,7 +56,7 @@ CO3_HD void fold_buffers(const EncodeParams& p, uint32_t s, uint32_t levels, Mom
 }
 
 // Thread 0 of segment s's block, once its tiles are folded to `total`: the fit and the scale,
-// as host/encoder.cpp computes them.
+// as host/codec/encode_plan.cpp computes them.
 CO3_HD void finish_segment(const EncodeParams& p, uint32_t s, const Moments& total) {
   const SegmentJob& job = p.jobs[s];
   const GenNormFit fit = detail::segment_fit(total, job.has_fit, job.fit_beta, job.fit_alpha);
@@ -114,7 +114,7 @@ CO3_HD SymbolTile symbol_tile(const EncodeParams& p, uint64_t b, uint32_t first_
           p.defer_memory ? writable : nullptr, begin, end};
 }
 
-// Symbol j of a segment: its entries converted by exactly host/encoder.cpp's calls, each
+// Symbol j of a segment: its entries converted by exactly host/codec/encode_plan.cpp's calls, each
 // entry's new error memory written into `memory` unless it is null. Entry i's memory is read
 // (in u) and then written by this call only. value_of(code) is code_value(format, code, scale):
 // computed, or read from a table of it (the kernel's shared-memory table for formats of ≤ 8 bits).
@@ -284,7 +284,7 @@ CO3_HD void scan_run_write(const EncodeParams& p, uint32_t lane, uint32_t lanes,
 
 // Thread 0 of the layout block: the first failed table's status (unless an earlier error is
 // set: the CPU quantizes every segment before it builds a code), every offset by LayoutCursor in
-// FORMAT.md §1's order (host/encoder.cpp's walk), the size and the header.
+// FORMAT.md §1's order (host/codec/encode_plan.cpp's walk), the size and the header.
 CO3_HD void layout_offsets(const EncodeParams& p, uint8_t* packet, uint64_t* packet_bytes,
                            DeviceStatus* status) {
   if (status->code == static_cast<uint32_t>(Status::ok)) {

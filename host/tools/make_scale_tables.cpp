@@ -1,6 +1,6 @@
-// Writes host/gennorm_scale_presets.cpp: the GenNorm scale tables of the preset formats, in hex
+// Writes host/codec/gennorm_scale_presets.cpp: the GenNorm scale tables of the preset formats, in hex
 // floats so that the checked-in doubles are exactly what make_scale_table computes.
-//   build/host/tools/co3_make_scale_tables > host/gennorm_scale_presets.cpp
+//   build/host/tools/co3_make_scale_tables > host/codec/gennorm_scale_presets.cpp
 // test_gennorm_scale recomputes the tables and compares them bit for bit.
 #include <cstdio>
 #include <string>

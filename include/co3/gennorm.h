@@ -54,7 +54,7 @@ CO3_HD double bisect_log_beta(Below below) {
 
 // fit_gennorm's steps, with the search for β between the clamps given: beta_between(r) must
 // return bisect_log_beta's β for gennorm_ratio(mid) < r (the host computes it with fewer
-// evaluations, host/gennorm_fit.h); r_min and r_max are gennorm_ratio at kBetaMin and kBetaMax.
+// evaluations, host/codec/gennorm_fit.h); r_min and r_max are gennorm_ratio at kBetaMin and kBetaMax.
 template <class BetaBetween>
 CO3_HD GenNormFit fit_gennorm_by(double mean_abs, double mean_sq, double r_min, double r_max,
                                  BetaBetween beta_between) {

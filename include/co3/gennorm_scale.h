@@ -63,7 +63,7 @@ ScaleTable make_scale_table(FloatFormat f, Rounding r, int threads = 0);
 // computed once on first use (thread-safe). Never invalidated.
 const ScaleTable& scale_table(FloatFormat f, Rounding r);
 
-// The checked-in table for a preset format, or nullptr (host/gennorm_scale_presets.cpp).
+// The checked-in table for a preset format, or nullptr (host/codec/gennorm_scale_presets.cpp).
 const ScaleTable* preset_scale_table(FloatFormat f, Rounding r);
 
 }  // namespace co3

@@ -1,7 +1,7 @@
 // Canonical, length-limited prefix codes (docs/FORMAT.md §4 and §6).
 //
 // The CO3_HD pieces run unchanged on the host and on the GPU: they work in caller-provided
-// arrays, never allocate and never throw. The host wrappers at the end (host/huffman.cpp)
+// arrays, never allocate and never throw. The host wrappers at the end (host/codec/huffman.cpp)
 // allocate, and validate code tables read from untrusted packets.
 //
 // Bit order: a payload stream is least-significant-bit first, and each codeword goes into it
@@ -276,7 +276,7 @@ CO3_HD int decode_symbol(const DecodeTableView& t, uint64_t window, uint32_t* sy
   return 0;
 }
 
-// ---- Host wrappers (host/huffman.cpp) ----
+// ---- Host wrappers (host/codec/huffman.cpp) ----
 
 // The host-side storage of a DecodeTableView.
 struct DecodeTable {

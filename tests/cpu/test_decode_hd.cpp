@@ -21,7 +21,7 @@
 #include "co3/detail/decode_values.h"
 #include "co3/detail/decode_wide.h"
 #include "co3/detail/encode_bits.h"
-#include "decode_tables.h"
+#include "codec/decode_tables.h"
 #include "hd_validate.h"
 #include "packet_files.h"
 #include "test_data.h"
@@ -147,7 +147,7 @@ std::vector<uint8_t> chunk_bytes(const std::vector<uint32_t>& words) {
   return bytes;
 }
 
-// The rest of a chunk after the bulk, as host/decoder.cpp finishes it: decode_bulk alone, then
+// The rest of a chunk after the bulk, as host/codec/decode_payload.cpp finishes it: decode_bulk alone, then
 // decode_run from its position, then the end-of-chunk checks.
 template <uint32_t kCap, int kBits, uint32_t kSteps, class Sym>
 kernels::Status finish(detail::BulkStream& b, const detail::TableDecoder& td, const std::vector<uint8_t>& bytes,
@@ -274,7 +274,7 @@ void check_bulk_paths(const std::vector<uint8_t>& len, int max_len, std::mt19937
   const Decoded ra = decode_alone(t, wa, ca), rb = decode_alone(t, wb, cb);
   const std::vector<uint8_t> ba = chunk_bytes(wa), bb = chunk_bytes(wb);
   // One chunk by decode_bulk.
-  using Sym = std::conditional_t<kBits <= 8, uint8_t, uint16_t>;  // as host/decoder.cpp
+  using Sym = std::conditional_t<kBits <= 8, uint8_t, uint16_t>;  // as host/codec/decode_payload.cpp
   std::vector<Sym> out(ca + 8);
   detail::BulkStream s = detail::bulk_stream(ba.data());
   ASSERT_EQ((finish<kCap, kBits, kSteps>(s, td, ba, ca, out)), ra.status);

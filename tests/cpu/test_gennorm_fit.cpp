@@ -1,4 +1,4 @@
-// The host's GenNorm fit (host/gennorm_fit.cpp: the bisection with its far midpoints decided
+// The host's GenNorm fit (host/codec/gennorm_fit.cpp: the bisection with its far midpoints decided
 // in advance) gives fit_gennorm's bits: β and α compared bit for bit on ratios spread over the
 // whole range of shapes, on ratios that are gennorm_ratio at a shape exactly, next to the
 // clamps, on degenerate moments, and on the moments of the real gradients' tiles; and the
@@ -13,7 +13,7 @@
 #include "co3/gennorm.h"
 #include "co3/moments.h"
 #include "co3/detail/encode_stats.h"
-#include "gennorm_fit.h"
+#include "codec/gennorm_fit.h"
 #include "test_data.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// The encoder's vectorized tile moments (host/moments_tile.h) equal moments.h's tile_moments bit
+// The encoder's vectorized tile moments (host/codec/encode_moments.h) equal moments.h's tile_moments bit
 // for bit: full and partial float32 tiles (one entry, part of a row, whole rows, a row and a
 // part) with and without error memory, with NaN, ±Inf, −0 and subnormal entries.
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "moments_tile.h"
+#include "codec/encode_moments.h"
 
 namespace {
 

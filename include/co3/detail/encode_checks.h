@@ -1,5 +1,5 @@
 // The encoder's host-side argument checks and error messages, shared by the CPU codec
-// (host/encoder.cpp) and the GPU plan (kernels/encode_plan.cu) so that both refuse the same
+// (host/codec/encode_plan.cpp) and the GPU plan (kernels/encode_plan.cu) so that both refuse the same
 // inputs with the same co3::Error, and a device status turns into the message the CPU would give.
 #pragma once
 

@@ -1,6 +1,6 @@
 // Where an encoder puts each part of a packet (FORMAT.md §1–3a), as host+device code on top of
 // packet_layout.h: the coding parameters every segment of a packet shares, the descriptor of a
-// segment, a shape record, and the running layout cursor. host/encoder.cpp and
+// segment, a shape record, and the running layout cursor. host/codec/encode_plan.cpp and
 // kernels/encode_layout.cu walk the same cursor, so every offset agrees.
 #pragma once
 

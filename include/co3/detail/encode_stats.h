@@ -1,6 +1,6 @@
 // The encoder's per-segment statistics as host+device code: the pairwise fold of tile moments
 // (moments.h's order), the means the fits read, the scale choice, the model behind a model code,
-// and the float32 fields of the descriptor. host/encoder.cpp and kernels/encode_moments.cu call
+// and the float32 fields of the descriptor. host/codec/encode_plan.cpp and kernels/encode_moments.cu call
 // the same functions, so a segment gets the same fit and scale bits on the CPU and the GPU.
 #pragma once
 

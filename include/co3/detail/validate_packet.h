@@ -1,5 +1,5 @@
 // The packet checks of docs/FORMAT.md §9 as host+device code that returns a status instead of
-// throwing (host/packet.cpp's parse_packet makes the same checks with rich messages).
+// throwing (host/codec/decode_validate.cpp's parse_packet makes the same checks with rich messages).
 //
 // The checks are split where the GPU spreads them over threads: the header (§9.1), the
 // directory walk (§9.3, table headers, §9.5 without the chunk table entries: one thread per
@@ -90,7 +90,7 @@ CO3_HD Status check_descriptor_hd(const Descriptor& d, const uint8_t* raw, bool 
   if (w > 16) return Status::width_range;
   *detail = d.layout;
   if (d.layout > 2) return Status::layout_range;
-  // validate(FloatFormat)'s range rule (host/config.cpp).
+  // validate(FloatFormat)'s range rule (host/codec/config.cpp).
   const FloatFormat f = d.format();
   *detail = static_cast<uint64_t>(static_cast<int64_t>(d.bias));
   if (f.max_code() < 1) return Status::format_no_value;

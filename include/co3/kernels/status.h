@@ -115,7 +115,7 @@ struct DeviceStatus {
 };
 
 // The error the CPU codec raises for the same fault: corrupt_packet for §9, invalid_argument
-// for the caller's side, with a message naming the field (host/packet.cpp).
+// for the caller's side, with a message naming the field (host/codec/decode_validate.cpp).
 Error status_error(const DeviceStatus& s);
 
 // Throws status_error(s) unless s is ok.

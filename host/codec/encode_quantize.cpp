@@ -22,7 +22,7 @@
 #include "cpu_features.h"
 #include "encode_pipeline.h"
 #include "gennorm_fit.h"
-#include "moments_tile.h"
+#include "encode_moments.h"
 #include "thread_pool.h"
 
 namespace co3::detail {
