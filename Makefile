@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 45
 export CCACHE_BASEDIR   := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all setup build demo test bench gpu-check clean
+.PHONY: all setup build demo test bench gpu-check gpu-sim clean
 
 all: build
 
@@ -50,6 +50,11 @@ bench: build
 gpu-check:
 	@bash scripts/gpu_check.sh build-gpu-check/out
 
+# Without a GPU: the device tests on a simulated GPU (GPGPU-Sim from ../shared/gpusim, built once),
+# small sizes, about an hour on 2 cores; logs in build-gpusim/out. Not part of `make test`.
+gpu-sim:
+	@bash scripts/gpu_sim_check.sh build-gpusim/out
+
 clean:
 	rm -rf $(BUILD) $(BUILD).configure.log .venv-path build-asan build-tsan build-fuzz \
-	  build-gpu-check build-gpu-check-torch build-wheel
+	  build-gpu-check build-gpu-check-torch build-wheel build-gpusim

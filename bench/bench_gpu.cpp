@@ -165,7 +165,10 @@ BenchResult run_copy_d2d(const GpuInput& in, cudaStream_t stream, const TimingOp
   const uint64_t bytes = in.entries * 4;
   Rotation rot(bytes, 2);  // source and destination of each run
   for (int s = 0; s < rot.sets; ++s) {
-    CO3_CUDA_CHECK(cudaMemcpy(rot.buffers[2 * s], in.device, bytes, cudaMemcpyDeviceToDevice));
+    // On the timed stream: a legacy-stream device-to-device copy does not wait for the host,
+    // and a non-blocking stream does not wait for it.
+    CO3_CUDA_CHECK(
+        cudaMemcpyAsync(rot.buffers[2 * s], in.device, bytes, cudaMemcpyDeviceToDevice, stream));
   }
   BenchResult r = copy_row("copy d2d", in, 2.0 * static_cast<double>(bytes));
   r.timing = time_on_stream(stream, t, [&](int run) {
@@ -182,7 +185,10 @@ BenchResult run_copy_d2d_per_tensor(const GpuInput& in, cudaStream_t stream,
   const uint64_t bytes = in.entries * 4;
   Rotation rot(bytes, 2);
   for (int s = 0; s < rot.sets; ++s) {
-    CO3_CUDA_CHECK(cudaMemcpy(rot.buffers[2 * s], in.device, bytes, cudaMemcpyDeviceToDevice));
+    // On the timed stream: a legacy-stream device-to-device copy does not wait for the host,
+    // and a non-blocking stream does not wait for it.
+    CO3_CUDA_CHECK(
+        cudaMemcpyAsync(rot.buffers[2 * s], in.device, bytes, cudaMemcpyDeviceToDevice, stream));
   }
   BenchResult r = copy_row("copy d2d/tensor", in, 2.0 * static_cast<double>(bytes));
   r.timing = time_on_stream(stream, t, [&](int run) {
@@ -273,7 +279,7 @@ BenchResult run_encode(const GpuInput& in, cudaStream_t stream, const TimingOpti
   float* memory = nullptr;
   if (c.gamma > 0) {
     CO3_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&memory), in.entries * 4));
-    CO3_CUDA_CHECK(cudaMemset(memory, 0, in.entries * 4));
+    CO3_CUDA_CHECK(cudaMemsetAsync(memory, 0, in.entries * 4, stream));  // before the runs
   }
   std::vector<EncodeInput> inputs;
   uint64_t offset = 0;
@@ -396,22 +402,25 @@ std::string json_number(double v) {
   return buf;
 }
 
-void print_rows(const std::vector<BenchResult>& rows) {
+void print_header() {
   std::printf("%-16s %-9s %-16s %11s %7s %10s %10s %10s %9s %10s %8s\n", "stage", "input",
               "format", "entries", "tensors", "median ms", "min ms", "max ms", "GB/s", "bits/entry",
               "entropy");
-  for (const BenchResult& r : rows) {
-    char bits[16] = "-", entropy[16] = "-";
-    if (r.packet_bytes) {
-      std::snprintf(bits, sizeof bits, "%.4f", 8.0 * r.packet_bytes / r.entries);
-    }
-    if (r.entropy_bits > 0) std::snprintf(entropy, sizeof entropy, "%.4f", r.entropy_bits);
-    std::printf("%-16s %-9s %-16s %11llu %7llu %10.4f %10.4f %10.4f %9.1f %10s %8s\n",
-                r.stage.c_str(), r.input.c_str(), r.format.empty() ? "-" : r.format.c_str(),
-                static_cast<unsigned long long>(r.entries),
-                static_cast<unsigned long long>(r.tensors), r.timing.median_ms, r.timing.min_ms,
-                r.timing.max_ms, r.gb_per_s(), bits, entropy);
+}
+
+// One row, flushed as soon as it is measured: a run cut short by a time limit keeps its rows.
+void print_row(const BenchResult& r) {
+  char bits[16] = "-", entropy[16] = "-";
+  if (r.packet_bytes) {
+    std::snprintf(bits, sizeof bits, "%.4f", 8.0 * r.packet_bytes / r.entries);
   }
+  if (r.entropy_bits > 0) std::snprintf(entropy, sizeof entropy, "%.4f", r.entropy_bits);
+  std::printf("%-16s %-9s %-16s %11llu %7llu %10.4f %10.4f %10.4f %9.1f %10s %8s\n",
+              r.stage.c_str(), r.input.c_str(), r.format.empty() ? "-" : r.format.c_str(),
+              static_cast<unsigned long long>(r.entries),
+              static_cast<unsigned long long>(r.tensors), r.timing.median_ms, r.timing.min_ms,
+              r.timing.max_ms, r.gb_per_s(), bits, entropy);
+  std::fflush(stdout);
 }
 
 void print_model(const std::vector<ModelRow>& model) {
@@ -562,25 +571,31 @@ int run(int argc, char** argv) {
   }
   std::vector<double> entropy;
   for (const CodecCase& c : kCodecCases) entropy.push_back(source_entropy(src, c));
+  // The JSON is rewritten after each input, so that a run cut short keeps what it measured.
+  const auto write_json = [&](const std::vector<BenchResult>& rows) {
+    if (json.empty()) return true;
+    const std::string j = to_json(prop, src, t, rows, model_rows(rows));
+    FILE* f = std::fopen(json.c_str(), "w");
+    bool ok = f && std::fputs(j.c_str(), f) >= 0;
+    if (f && std::fclose(f) != 0) ok = false;
+    if (!ok) std::fprintf(stderr, "co3_bench_gpu: cannot write %s\n", json.c_str());
+    return ok;
+  };
+  print_header();
   std::vector<BenchResult> rows;
   for (const auto& [name, tensors] : inputs) {
     GpuInput in = make_input(name, tensors, src);
-    for (BenchResult& r : run_cases(in, stream, t, entropy)) rows.push_back(std::move(r));
+    for (BenchResult& r : run_cases(in, stream, t, entropy)) {
+      print_row(r);
+      rows.push_back(std::move(r));
+    }
     free_input(in);
+    if (!write_json(rows)) return 1;
   }
   CO3_CUDA_CHECK(cudaStreamDestroy(stream));
 
-  print_rows(rows);
   const std::vector<ModelRow> model = model_rows(rows);
   if (!model.empty()) print_model(model);
-  if (!json.empty()) {
-    const std::string j = to_json(prop, src, t, rows, model);
-    FILE* f = std::fopen(json.c_str(), "w");
-    if (!f || std::fputs(j.c_str(), f) < 0 || std::fclose(f) != 0) {
-      std::fprintf(stderr, "co3_bench_gpu: cannot write %s\n", json.c_str());
-      return 1;
-    }
-  }
   return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "../cpu/hostile_packets.h"
 #include "../cpu/packet_files.h"
 #include "../cpu/test_data.h"
+#include "gpu_test_size.h"
 #include "co3/codec.h"
 #include "co3/crc32c.h"
 #include "co3/detail/decode_values.h"
@@ -32,9 +33,11 @@ using kernels::DecodeOutput;
 using kernels::DecodePacket;
 using kernels::DecodePlan;
 
-// scripts/gpu_check.sh sets it for the sanitizer and ncu runs: a few blocks' worth per case.
-const bool kSmall = std::getenv("CO3_GPU_TEST_SMALL") != nullptr;
-const size_t kRealLimit = kSmall ? (size_t{1} << 17) + 17 : SIZE_MAX;
+// Below full size (gpu_test_size.h): the sanitizer and ncu runs, the simulated GPU.
+using co3::testing::by_size;
+const bool kSmall = co3::testing::gpu_test_size() != co3::testing::GpuTestSize::full;
+const size_t kRealLimit = by_size(SIZE_MAX, (size_t{1} << 17) + 17, (size_t{1} << 13) + 17);
+const size_t kSamples = by_size(size_t{1} << 20, size_t{1} << 17, size_t{1} << 13);
 
 bool have_gpu() {
   int n = 0;
@@ -86,7 +89,8 @@ struct GpuBatch {
     return memory.back()->p;
   }
 
-  // Uploads packets, outputs and jobs (outside any capture).
+  // Uploads packets, outputs and jobs (outside any capture), ordered on `stream`: a legacy-stream
+  // cudaMemset or pageable cudaMemcpy may land after a kernel on a non-blocking stream starts.
   void prepare(cudaStream_t stream) {
     std::vector<uint64_t> caps;
     std::vector<uint32_t> counts;
@@ -96,7 +100,8 @@ struct GpuBatch {
       caps.push_back(packets[p].size());
       counts.push_back(static_cast<uint32_t>(numels[p].size()));
       void* d = alloc(packets[p].size());
-      cuda_check(cudaMemcpy(d, packets[p].data(), packets[p].size(), cudaMemcpyHostToDevice),
+      cuda_check(cudaMemcpyAsync(d, packets[p].data(), packets[p].size(), cudaMemcpyHostToDevice,
+                                 stream),
                  "copy");
       ps.push_back({static_cast<const uint8_t*>(d), packets[p].size(), nullptr});
       for (size_t s = 0; s < numels[p].size(); ++s) {
@@ -115,13 +120,15 @@ struct GpuBatch {
     status = static_cast<kernels::DeviceStatus*>(alloc(sizeof(kernels::DeviceStatus)));
     jobs_host.resize(plan->jobs_bytes());
     plan->write_jobs(ps, outputs, jobs_host.data());
-    cuda_check(cudaMemcpy(jobs, jobs_host.data(), jobs_host.size(), cudaMemcpyHostToDevice),
-               "jobs");
-    reset_outputs();
-    (void)stream;
+    cuda_check(
+        cudaMemcpyAsync(jobs, jobs_host.data(), jobs_host.size(), cudaMemcpyHostToDevice, stream),
+        "jobs");
+    reset_outputs(stream);
   }
 
-  void reset_outputs() {
+  // The outputs poisoned (or set to their initial sums), ordered before the next launch on
+  // `stream`.
+  void reset_outputs(cudaStream_t stream) {
     size_t o = 0;
     for (size_t p = 0; p < packets.size(); ++p)
       for (size_t s = 0; s < numels[p].size(); ++s, ++o) {
@@ -129,10 +136,11 @@ struct GpuBatch {
         if (!outputs[o].numel) continue;
         const size_t bytes = outputs[o].numel * dtype_size(w.dtype);
         if (w.accumulate) {
-          cuda_check(cudaMemcpy(outputs[o].data, w.initial.data(), bytes, cudaMemcpyHostToDevice),
+          cuda_check(cudaMemcpyAsync(outputs[o].data, w.initial.data(), bytes,
+                                     cudaMemcpyHostToDevice, stream),
                      "init");
         } else {
-          cuda_check(cudaMemset(outputs[o].data, 0xA5, bytes), "memset");  // no stale zeros
+          cuda_check(cudaMemsetAsync(outputs[o].data, 0xA5, bytes, stream), "memset");  // no stale zeros
         }
       }
   }
@@ -159,6 +167,28 @@ struct GpuBatch {
     return results();
   }
 };
+
+// Decoded values compared as FORMAT.md §7 specifies them: bit for bit, except that a NaN matches
+// any NaN (a GPU's float32 arithmetic returns the canonical NaN 0x7fffffff where the CPU's keeps
+// the operand's sign and payload; the format leaves a NaN entry's sign and payload open).
+bool same_values(const std::vector<uint8_t>& got, const std::vector<uint8_t>& want, DType d) {
+  if (got.size() != want.size()) return false;
+  const size_t w = dtype_size(d);
+  for (size_t i = 0; i + w <= got.size(); i += w) {
+    if (std::memcmp(got.data() + i, want.data() + i, w) == 0) continue;
+    uint32_t a = 0, b = 0;
+    std::memcpy(&a, got.data() + i, w);
+    std::memcpy(&b, want.data() + i, w);
+    const uint32_t exp = d == DType::f32 ? 0x7f800000u : (d == DType::f16 ? 0x7c00u : 0x7f80u);
+    const uint32_t mag = d == DType::f32 ? 0x7fffffffu : 0x7fffu;
+    if ((a & mag) > exp && (b & mag) > exp) continue;  // both NaN
+    return false;
+  }
+  return true;
+}
+bool same_values(const std::vector<uint8_t>& got, const std::vector<uint8_t>& want) {
+  return same_values(got, want, DType::f32);
+}
 
 // The CPU oracle for one segment: decoded as float32, converted or accumulated by §7's rule.
 std::vector<uint8_t> expected(const DecodedTensor& f32, const Want& w) {
@@ -210,7 +240,7 @@ void expect_gpu_equals_cpu(const std::vector<uint8_t>& packet, const std::string
       }
       const auto got = b.run();
       for (size_t s = 0; s < cpu.size(); ++s)
-        ASSERT_TRUE(got[s] == expected(cpu[s], b.wants[0][s]))
+        ASSERT_TRUE(same_values(got[s], expected(cpu[s], b.wants[0][s]), d))
             << what << ": segment " << s << " into " << to_string(d)
             << (acc ? " accumulating" : "");
     }
@@ -226,7 +256,7 @@ TEST(GpuDecode, EveryFormatCodeAndDtypeOnRealGradients) {
   for (size_t k = 0; k < (kSmall ? 1 : 2); ++k) {  // one is enough for the sanitizers
     const char* file = files[k];
     auto x = co3::testing::real_gradient(file, kRealLimit);
-    if (x.empty()) x = co3::testing::gennorm_samples(kSmall ? 1 << 17 : 1 << 20, 0.3, 1e-3, 5);
+    if (x.empty()) x = co3::testing::gennorm_samples(kSamples, 0.3, 1e-3, 5);
     for (FloatFormat f : kFormats)
       for (CodeSource c : {CodeSource::histogram, CodeSource::gennorm}) {
         CodecConfig cfg;
@@ -247,10 +277,10 @@ TEST(GpuDecode, GoldenPackets) {
 
 TEST(GpuDecode, MixedSegmentsChunkSizesAndSharedTables) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
-  const auto x = co3::testing::gennorm_samples(kSmall ? 20000 : 400000, 0.6, 2e-3, 9);  // ≥ Σ sizes
+  const auto x = co3::testing::gennorm_samples(by_size(400000, 20000, 12000), 0.6, 2e-3, 9);  // ≥ Σ sizes
   // Sizes around chunk and tile boundaries, an empty tensor and a single entry.
   const uint64_t sizes[] = {
-      0, 1, 31, 4097, 32 * 64 + 5, kSmall ? 10000u : 100000u, 77, kSmall ? 0u : 8192u * 32 + 5};
+      0, 1, 31, 4097, 32 * 64 + 5, by_size(100000u, 10000u, 5000u), 77, kSmall ? 0u : 8192u * 32 + 5};
   for (FloatFormat f : kFormats)
     for (uint32_t chunk : {32u, 100u, 4096u, 65536u})
       for (int group : {0, 3})  // 0: automatic (2 for fp4, else 1)
@@ -279,7 +309,7 @@ TEST(GpuDecode, MixedSegmentsChunkSizesAndSharedTables) {
 // scalar, never copied to the host.
 TEST(GpuDecode, TheGpuEncodersPacketInPlace) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
-  const auto x = co3::testing::gennorm_samples(kSmall ? 50000 : 1000000, 0.4, 1e-3, 77);
+  const auto x = co3::testing::gennorm_samples(by_size(1000000, 50000, 6000), 0.4, 1e-3, 77);
   for (FloatFormat f : kFormats) {
     CodecConfig cfg;
     cfg.format = f;
@@ -307,14 +337,14 @@ TEST(GpuDecode, TheGpuEncodersPacketInPlace) {
     kernels::raise_status_sync(st, nullptr);
     std::vector<uint8_t> got(x.size() * 4);
     CUDA_OK(cudaMemcpy(got.data(), out.p, got.size(), cudaMemcpyDeviceToHost));
-    EXPECT_TRUE(got == cpu[0].bytes) << to_string(f);
+    EXPECT_TRUE(same_values(got, cpu[0].bytes)) << to_string(f);
   }
 }
 
 // Averaging ranks' packets: each decoded into one sum, one batch after another on the stream.
 TEST(GpuDecode, AccumulatesPacketsOneAfterAnother) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
-  const uint64_t n = kSmall ? 30000 : 500000;
+  const uint64_t n = by_size(500000, 30000, 5000);
   for (DType d : {DType::f32, DType::f16, DType::bf16}) {
     std::vector<uint8_t> want = random_initial(n, d, 1);
     DeviceBuffer sum(n * dtype_size(d));
@@ -344,7 +374,7 @@ TEST(GpuDecode, AccumulatesPacketsOneAfterAnother) {
     }
     std::vector<uint8_t> got(want.size());
     CUDA_OK(cudaMemcpy(got.data(), sum.p, got.size(), cudaMemcpyDeviceToHost));
-    EXPECT_TRUE(got == want) << to_string(d);
+    EXPECT_TRUE(same_values(got, want, d)) << to_string(d);
   }
 }
 
@@ -353,12 +383,14 @@ TEST(GpuDecode, SeveralPacketsInOneBatch) {
   GpuBatch b;
   std::vector<std::vector<DecodedTensor>> cpu;
   for (int p = 0; p < 5; ++p) {
-    const auto x = co3::testing::gennorm_samples(20000 + 7919 * p, 0.5, 1e-3, 40 + p);
+    const size_t first = by_size(10000, 10000, 2000);
+    const auto x = co3::testing::gennorm_samples(2 * first + by_size(7919, 7919, 797) * p, 0.5,
+                                                 1e-3, 40 + p);
     CodecConfig cfg;
     cfg.format = kFormats[p % 5];
     std::vector<EncodeInput> in = {
-        EncodeInput(TensorView{x.data(), 10000, DType::f32}),
-        EncodeInput(TensorView{x.data() + 10000, x.size() - 10000, DType::f32})};
+        EncodeInput(TensorView{x.data(), first, DType::f32}),
+        EncodeInput(TensorView{x.data() + first, x.size() - first, DType::f32})};
     b.packets.push_back(encode(in, cfg));
     cpu.push_back(decode(b.packets.back().data(), b.packets.back().size(), true));
     b.numels.push_back({cpu.back()[0].numel, cpu.back()[1].numel});
@@ -368,7 +400,7 @@ TEST(GpuDecode, SeveralPacketsInOneBatch) {
   size_t o = 0;
   for (size_t p = 0; p < cpu.size(); ++p)
     for (size_t s = 0; s < cpu[p].size(); ++s, ++o)
-      EXPECT_TRUE(got[o] == cpu[p][s].bytes) << "packet " << p << " segment " << s;
+      EXPECT_TRUE(same_values(got[o], cpu[p][s].bytes)) << "packet " << p << " segment " << s;
 }
 
 // The CPU's verdict and the GPU's on the same bytes.
@@ -412,7 +444,7 @@ void expect_same_verdict(const std::vector<uint8_t>& packet, const std::string& 
   ASSERT_EQ(cpu_ok, gpu_ok) << what;
   if (cpu_ok) {
     const auto got = b.results();
-    for (size_t s = 0; s < cpu.size(); ++s) ASSERT_TRUE(got[s] == cpu[s].bytes) << what;
+    for (size_t s = 0; s < cpu.size(); ++s) ASSERT_TRUE(same_values(got[s], cpu[s].bytes)) << what;
   }
 }
 
@@ -436,9 +468,9 @@ TEST(GpuDecode, SameVerdictOnTheFuzzCorpusAndCorruptions) {
   for (const auto& file : packets) {
     const std::vector<uint8_t>& p = file.bytes;
     expect_same_verdict(p, "corpus packet");
-    for (size_t n = 0; n < p.size(); n += 1 + p.size() / (kSmall ? 2 : 13))
+    for (size_t n = 0; n < p.size(); n += 1 + p.size() / by_size(13, 2, 1))
       expect_same_verdict(std::vector<uint8_t>(p.begin(), p.begin() + n), "truncated");
-    for (int trial = 0; trial < (kSmall ? 2 : 40); ++trial) {
+    for (int trial = 0; trial < by_size(40, 2, 1); ++trial) {
       auto m = p;
       m[rng() % (m.size() - 4)] ^= static_cast<uint8_t>(1 + rng() % 255);
       expect_same_verdict(m, "flipped byte");
@@ -473,7 +505,7 @@ TEST(GpuDecode, CallerMistakesAreInvalidArguments) {
 TEST(GpuDecode, TwoStreamsAtOnceAndGraphReplay) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
   auto x = co3::testing::real_gradient("resnet18_step120.f32", kRealLimit);
-  if (x.empty()) x = co3::testing::gennorm_samples(kSmall ? 1 << 17 : 1 << 20, 0.3, 1e-3, 5);
+  if (x.empty()) x = co3::testing::gennorm_samples(kSamples, 0.3, 1e-3, 5);
   CodecConfig cfg;
   cfg.format = formats::fp4;
   const auto a = encode(TensorView{x.data(), x.size(), DType::f32}, cfg);
@@ -500,8 +532,8 @@ TEST(GpuDecode, TwoStreamsAtOnceAndGraphReplay) {
   }
   kernels::raise_status_sync(ba.status, s1);
   kernels::raise_status_sync(bb.status, s2);
-  EXPECT_TRUE(ba.results()[0] == cpu_a[0].bytes);
-  EXPECT_TRUE(bb.results()[0] == cpu_b[0].bytes);
+  EXPECT_TRUE(same_values(ba.results()[0], cpu_a[0].bytes));
+  EXPECT_TRUE(same_values(bb.results()[0], cpu_b[0].bytes));
 
   // Captured once, replayed twice (outputs cleared in between): the same values each time.
   cudaGraph_t graph;
@@ -511,10 +543,10 @@ TEST(GpuDecode, TwoStreamsAtOnceAndGraphReplay) {
   CUDA_OK(cudaStreamEndCapture(s1, &graph));
   CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
   for (int rep = 0; rep < 2; ++rep) {
-    ba.reset_outputs();
+    ba.reset_outputs(s1);
     CUDA_OK(cudaGraphLaunch(exec, s1));
     kernels::raise_status_sync(ba.status, s1);
-    EXPECT_TRUE(ba.results()[0] == cpu_a[0].bytes) << "replay " << rep;
+    EXPECT_TRUE(same_values(ba.results()[0], cpu_a[0].bytes)) << "replay " << rep;
   }
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);

@@ -201,7 +201,8 @@ struct Batch {
     const DecodePlan plan(caps, counts);
     std::vector<uint64_t> jobs((plan.jobs_bytes() + 7) / 8);
     plan.write_jobs(ps, outs, jobs.data());
-    std::vector<uint64_t> workspace((plan.workspace_bytes() + 7) / 8);
+    // Garbage, as a device workspace holds: every byte a stage reads must be written first.
+    std::vector<uint64_t> workspace((plan.workspace_bytes() + 7) / 8, 0xA5A5A5A5A5A5A5A5ull);
     const auto* pj = reinterpret_cast<const PacketJob*>(jobs.data());
     const DeviceStatus s = emulate(
         plan, pj, reinterpret_cast<const OutputJob*>(pj + plan.num_packets()), workspace.data());

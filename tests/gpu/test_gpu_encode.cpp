@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "../golden/golden_cases.h"
+#include "encode_cases.h"
+#include "gpu_test_size.h"
 #include "co3/codec.h"
 #include "co3/error.h"
 #include "co3/kernels/encode.h"
@@ -66,6 +68,9 @@ struct DeviceBatch {
       in.fit = t.fit;
       inputs.push_back(in);
     }
+    // A pageable cudaMemcpy may return before its DMA lands; the encoders run on non-blocking
+    // streams, which do not wait for the legacy stream: the uploads finish here.
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   }
   std::vector<std::vector<float>> memory() const {
     std::vector<std::vector<float>> out;
@@ -118,7 +123,7 @@ std::vector<uint8_t> encode_gpu(const co3::golden::Case& c,
   Encoder e(b.inputs, c.config, nullptr);
   std::vector<uint8_t> packet;
   for (int step = 0; step < c.steps; ++step) {
-    EXPECT_EQ(cudaMemset(e.packet.ptr, 0xEE, e.plan.max_packet_bytes()), cudaSuccess);
+    EXPECT_EQ(cudaMemsetAsync(e.packet.ptr, 0xEE, e.plan.max_packet_bytes(), nullptr), cudaSuccess);
     EXPECT_EQ(e.launch(nullptr), cudaSuccess);
     packet = e.result(nullptr);
   }
@@ -165,12 +170,14 @@ TEST(GpuEncode, GoldenPacketsAndCpuMemory) {
 }
 
 // 160 tensors of the three dtypes, sizes from 0 to ~70K entries, error feedback on most (24
-// under CO3_GPU_TEST_SMALL, which scripts/gpu_check.sh sets for the sanitizers).
+// at the small size of the sanitizers, 20 of at most 4,000 entries on the simulated GPU:
+// gpu_test_size.h).
 std::vector<Tensor> batch160() {
-  const bool small = std::getenv("CO3_GPU_TEST_SMALL") != nullptr;
+  using co3::testing::by_size;
+  const uint64_t max_entries = by_size<uint64_t>(70001, 70001, 4001);
   std::vector<Tensor> ts;
-  for (int k = 0; k < (small ? 24 : 160); ++k) {
-    const uint64_t n = k % 17 == 0 ? 0 : (uint64_t{37} * k * k + 13 * k) % 70001;
+  for (int k = 0; k < by_size(160, 24, 20); ++k) {
+    const uint64_t n = k % 17 == 0 ? 0 : (uint64_t{37} * k * k + 13 * k) % max_entries;
     const co3::DType d =
         k % 3 == 0 ? co3::DType::f32 : (k % 3 == 1 ? co3::DType::f16 : co3::DType::bf16);
     Tensor t = co3::golden::synthetic(n, 1000 + k, d);
@@ -283,7 +290,7 @@ TEST(GpuEncode, PriorCodeGivesTheCpuPacket) {
     const co3::PriorCode prior = co3::prior_code(cpu.data(), cpu.size());
     DeviceBatch b(c.tensors);
     Encoder e(b.inputs, c.config, nullptr, &prior);
-    cuda_ok(cudaMemset(e.packet.ptr, 0xEE, e.plan.max_packet_bytes()));
+    cuda_ok(cudaMemsetAsync(e.packet.ptr, 0xEE, e.plan.max_packet_bytes(), nullptr));
     cuda_ok(e.launch(nullptr));
     EXPECT_EQ(e.result(nullptr), cpu);
     expect_same_memory(b.memory(), cpu_mem);
@@ -395,13 +402,50 @@ TEST(GpuEncode, HistogramCodeTooShortIsTheCpuError) {
   expect_same_error(c);
 }
 
+// The device's packet and error memory after a case's steps equal the CPU codec's.
+void expect_gpu_like_cpu(const co3::golden::Case& c) {
+  std::vector<std::vector<float>> gpu_mem, cpu_mem;
+  const std::vector<uint8_t> gpu = encode_gpu(c, &gpu_mem);
+  const std::vector<uint8_t> cpu = co3::golden::encode_cpu(c, &cpu_mem);
+  EXPECT_EQ(gpu.size(), cpu.size());
+  EXPECT_EQ(first_difference(gpu, cpu), cpu.size()) << "first differing byte";
+  expect_same_memory(gpu_mem, cpu_mem);
+}
+
+// The cases that only the CPU emulation ran before (tests/gpu/encode_cases.h), on the device.
+TEST(GpuEncode, ChunksTooLargeForSharedMemoryPackWithGlobalAtomics) {
+  SKIP_WITHOUT_GPU();
+  expect_gpu_like_cpu(co3::testing::chunks_too_large_for_shared_memory());
+}
+
+TEST(GpuEncode, Bf16ByRoundedBitsUnderClamp) {
+  SKIP_WITHOUT_GPU();
+  for (co3::Rounding r : {co3::Rounding::nearest_even, co3::Rounding::nearest_down}) {
+    SCOPED_TRACE(static_cast<int>(r));
+    expect_gpu_like_cpu(co3::testing::bf16_rounded_bits_under_clamp(r));
+  }
+}
+
+TEST(GpuEncode, NoTensorsAndOnlyEmptyOnes) {
+  SKIP_WITHOUT_GPU();
+  for (const co3::golden::Case& c : co3::testing::no_tensors_and_only_empty_ones()) {
+    SCOPED_TRACE(c.name);
+    expect_gpu_like_cpu(c);
+  }
+}
+
+TEST(GpuEncode, DeferredMemoryPassWhenTheCodeSucceeds) {
+  SKIP_WITHOUT_GPU();
+  expect_gpu_like_cpu(co3::testing::deferred_memory_when_the_code_may_fail());
+}
+
 TEST(GpuEncode, MoreThan2To31Entries) {
   SKIP_WITHOUT_GPU();
   const char* opt = std::getenv("CO3_LARGE_TESTS");
   if (!opt || std::string(opt) != "1")
     GTEST_SKIP() << "set CO3_LARGE_TESTS=1 (2^31 + 4097 entries)";
-  if (std::getenv("CO3_GPU_TEST_SMALL"))
-    GTEST_SKIP() << "2^31 + 4097 entries: not under CO3_GPU_TEST_SMALL";
+  if (co3::testing::gpu_test_size() != co3::testing::GpuTestSize::full)
+    GTEST_SKIP() << "2^31 + 4097 entries: not at the small or simulator sizes";
   co3::golden::Case c;
   c.config = co3::golden::config(co3::formats::fp4, co3::Rounding::nearest_even,
                                  co3::ScalePolicy::gennorm, co3::CodeSource::histogram);

@@ -16,6 +16,7 @@
 
 #include "../../kernels/encode_stages.h"
 #include "../golden/golden_cases.h"
+#include "encode_cases.h"
 #include "co3/codec.h"
 #include "co3/error.h"
 #include "co3/kernels/encode.h"
@@ -36,7 +37,9 @@ struct Emulated {
 
 // encode_async's launch sequence, one block and one thread at a time.
 Emulated emulate(const EncodePlan& plan) {
-  std::vector<uint8_t> storage(plan.workspace_bytes() + 256);
+  // Garbage, as a device allocation holds (cudaMalloc does not clear, the caching allocator
+  // hands back used blocks): every workspace byte a stage reads must have been written first.
+  std::vector<uint8_t> storage(plan.workspace_bytes() + 256, 0xA5);
   void* ws = storage.data() + (256 - reinterpret_cast<uintptr_t>(storage.data()) % 256);
   const std::vector<uint8_t>& upload = plan_upload_bytes(plan);
   std::memcpy(ws, upload.data(), upload.size());
@@ -282,48 +285,25 @@ TEST(GpuEncodeEmulated, MixedBatchOfManyTensors) {
 }
 
 TEST(GpuEncodeEmulated, ChunksTooLargeForSharedMemoryAndSixteenBitSymbols) {
-  co3::golden::Case c;
-  c.config = co3::golden::config(co3::formats::bf16, co3::Rounding::nearest_even,
-                                 co3::ScalePolicy::absmax, co3::CodeSource::histogram);
-  c.config.chunk_symbols = 65536;  // 65536 · 20 bits: beyond the shared-memory buffer
-  c.tensors = {co3::golden::synthetic(70000, 5), co3::golden::synthetic(3, 6, co3::DType::f16)};
+  const co3::golden::Case c = co3::testing::chunks_too_large_for_shared_memory();
   std::vector<std::vector<float>> no_memory(2);
   EXPECT_EQ(plan_params(EncodePlan(inputs_of(c.tensors, no_memory), c.config)).pack_shared_words,
             0u);
   expect_like_cpu(c, false);
 }
 
-// bf16 under the deterministic roundings converts by code_shift.h in the kernels: NaN, ±Inf,
-// overflowing u (the clamp policy codes them) and subnormals, with error memory, as the CPU.
 TEST(GpuEncodeEmulated, Bf16ByRoundedBitsUnderClamp) {
   for (co3::Rounding r : {co3::Rounding::nearest_even, co3::Rounding::nearest_down}) {
-    co3::golden::Case c;
-    c.config = co3::golden::config(co3::formats::bf16, r, co3::ScalePolicy::gennorm,
-                                   co3::CodeSource::histogram);
-    c.config.non_finite = co3::NonFinitePolicy::clamp;
-    std::vector<float> v(6000);
-    for (uint64_t i = 0; i < v.size(); ++i) v[i] = co3::golden::synthetic_value(77, i);
-    v[3] = NAN, v[40] = INFINITY, v[41] = -INFINITY, v[500] = 3e38f, v[501] = -3e38f;
-    v[900] = 1e-40f, v[901] = -1e-42f;
-    c.tensors = {co3::golden::make_tensor(v, co3::DType::f32)};
-    c.tensors[0].gamma = 0.7f;
-    c.tensors[0].memory.assign(v.size(), 1e-5f);
-    c.steps = 2;
     SCOPED_TRACE(static_cast<int>(r));
-    expect_like_cpu(c, false);
+    expect_like_cpu(co3::testing::bf16_rounded_bits_under_clamp(r), false);
   }
 }
 
 TEST(GpuEncodeEmulated, NoTensorsAndOnlyEmptyOnes) {
-  co3::golden::Case c;
-  c.config = co3::golden::config(co3::formats::e5m2, co3::Rounding::nearest_even,
-                                 co3::ScalePolicy::gennorm, co3::CodeSource::gennorm);
-  expect_like_cpu(c, false);
-  c.tensors = {co3::golden::synthetic(0, 1), co3::golden::synthetic(0, 2, co3::DType::bf16)};
-  c.tensors[1].shape = std::vector<int64_t>{0, 5};
-  expect_like_cpu(c, false);
-  c.config.shared_code = true;
-  expect_like_cpu(c, false);
+  for (const co3::golden::Case& c : co3::testing::no_tensors_and_only_empty_ones()) {
+    SCOPED_TRACE(c.name);
+    expect_like_cpu(c, false);
+  }
 }
 
 // A prior code (the tables of a first encode with given fits) reproduces that packet, on a second
@@ -463,17 +443,7 @@ TEST(GpuEncodeEmulated, PropagateGivesTheCpuPacketAndMemory) {
 
 // A code that could fail but does not: the memory pass writes the memory pass 2 would have.
 TEST(GpuEncodeEmulated, DeferredMemoryWhenTheCodeMayFail) {
-  co3::golden::Case c;
-  c.config = co3::golden::config(co3::formats::e5m2, co3::Rounding::stochastic,
-                                 co3::ScalePolicy::absmax, co3::CodeSource::histogram);
-  c.config.max_code_length = 7;  // 128 codes for 256 symbols: enough for these tensors
-  c.tensors = {co3::golden::synthetic(20000, 83), co3::golden::synthetic(777, 84)};
-  for (co3::golden::Tensor& t : c.tensors) {
-    t.gamma = 0.7f;
-    t.memory.resize(t.numel);
-    for (uint64_t i = 0; i < t.numel; ++i) t.memory[i] = co3::golden::synthetic_value(85, i);
-  }
-  c.steps = 2;
+  const co3::golden::Case c = co3::testing::deferred_memory_when_the_code_may_fail();
   std::vector<std::vector<float>> mem = initial_memory(c);
   EXPECT_TRUE(plan_params(EncodePlan(inputs_of(c.tensors, mem), c.config)).defer_memory);
   expect_like_cpu(c, false);
