@@ -115,12 +115,6 @@ LoadedTensor flatten(const std::string& path, at::Tensor t) {
 
 }  // namespace
 
-LoadedTensor load_pt_file(const std::string& path) {
-  std::vector<char> file;
-  read_file(path, file);
-  return parse_pt(file.data(), file.size(), path);
-}
-
 LoadedTensor parse_pt(const char* data, size_t size, const std::string& path) {
   std::vector<at::Tensor> tensors;
   try {
@@ -148,8 +142,6 @@ LoadedTensor parse_pt(const char* data, size_t size, const std::string& path) {
 #else  // !CO3_HAVE_TORCH
 
 namespace co3::io {
-
-LoadedTensor load_pt_file(const std::string& path) { return parse_pt(nullptr, 0, path); }
 
 LoadedTensor parse_pt(const char*, size_t, const std::string& path) {
   fail(Errc::invalid_argument,

@@ -275,7 +275,11 @@ LoadedTensor parse_npy(const uint8_t* data, size_t size, const std::string& name
 LoadedTensor load_tensor_file(const std::string& path) {
   const std::string ext = extension(path);
   if (ext == ".f32") return load_f32(path);
-  if (ext == ".pt") return load_pt_file(path);
+  if (ext == ".pt") {
+    std::vector<char> file;
+    read_file(path, file);
+    return parse_pt(file.data(), file.size(), path);
+  }
   if (ext == ".npy") {
     // Parsed in place: the values stay in the buffer they were read into.
     std::vector<uint8_t> file;
