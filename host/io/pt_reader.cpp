@@ -2,8 +2,6 @@
 
 #include "co3/error.h"
 
-#ifdef CO3_HAVE_TORCH
-
 #include <cstring>
 #include <vector>
 
@@ -138,17 +136,3 @@ LoadedTensor parse_pt(const char* data, size_t size, const std::string& path) {
 }
 
 }  // namespace co3::io
-
-#else  // !CO3_HAVE_TORCH
-
-namespace co3::io {
-
-LoadedTensor parse_pt(const char*, size_t, const std::string& path) {
-  fail(Errc::invalid_argument,
-       path + ": .pt input needs LibTorch, but co3 was built without LibTorch "
-              "(CO3_WITH_TORCH=OFF); convert the tensor to .npy or .f32");
-}
-
-}  // namespace co3::io
-
-#endif
