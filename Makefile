@@ -9,21 +9,28 @@ FUZZ_SECONDS ?= 45
 export CCACHE_BASEDIR   := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all setup build demo test bench gpu-check gpu-sim clean
+# The programs scripts/demo.sh runs (and so all that `make demo` builds): the training app and
+# the CLI, with their libraries. Every test, fuzzer helper and benchmark is left to `make test`.
+DEMO_TARGETS := co3-train co3
+
+.PHONY: all setup configure build demo test bench gpu-check gpu-sim clean
 
 all: build
 
 setup:
 	@bash scripts/setup.sh > .venv-path.tmp && mv .venv-path.tmp .venv-path
 
-build: setup
+configure: setup
 	@VENV=$$(cat .venv-path); \
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_PREFIX_PATH="$$($$VENV/bin/python -c 'import torch;print(torch.utils.cmake_prefix_path)')" \
 	  -DCO3_WITH_CUDA=ON -DCO3_PYTHON="$$VENV/bin/python" > $(BUILD).configure.log 2>&1 || { cat $(BUILD).configure.log; exit 1; }
+
+build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+demo: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target $(DEMO_TARGETS)
 	@bash scripts/demo.sh $(BUILD)
 
 # The sanitizer and fuzz stages (CPU only, their own build directories) run first and stop at

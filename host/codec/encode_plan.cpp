@@ -1,179 +1,27 @@
+// The CPU encoder's plan (twin of kernels/encode_plan.cu and encode_layout.cu): checks every
+// input, runs the stages (encode_quantize.cpp, encode_code.cpp, encode_pack.cpp) segment by
+// segment, lays the packet out (include/co3/detail/encode_layout.h), writes its header, tables
+// and descriptors, and closes it with its CRC.
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "co3/crc32c.h"
 #include "co3/dtype.h"
 #include "co3/error.h"
-#include "co3/gennorm.h"
 #include "co3/huffman.h"
 #include "co3/detail/class_map.h"
-#include "co3/detail/encode_bits.h"
 #include "co3/detail/encode_checks.h"
 #include "co3/detail/encode_code.h"
 #include "co3/detail/encode_layout.h"
-#include "co3/detail/encode_stats.h"
 #include "co3/detail/trace.h"
-#include "cpu_features.h"
 #include "encode_pipeline.h"
 #include "packet.h"
 #include "thread_pool.h"
 
 namespace co3::detail {
-
-void model_parameters(const Quantized& q, CodeSource src, double* beta, double* alpha) {
-  const GenNormFit fit = model_fit(src, GenNormFit{q.beta, q.alpha}, q.moments);
-  *beta = fit.beta;
-  *alpha = fit.alpha;
-}
-
-std::vector<uint8_t> code_lengths_for(const std::vector<const Quantized*>& qs, CodeSource src,
-                                      const CodecConfig& cfg) {
-  const int L = resolved_max_code_length(cfg);
-  const size_t symbols = qs.front()->symbol_hist.size();
-  if (src == CodeSource::histogram) {
-    std::vector<uint64_t> counts(symbols, 0);
-    for (const Quantized* q : qs)
-      for (size_t k = 0; k < symbols; ++k) counts[k] += q->symbol_hist[k];
-    return code_lengths(counts, L);
-  }
-  // A model code for several segments codes their mixture, each weighted by its entries.
-  uint64_t total = 0;
-  for (const Quantized* q : qs) total += q->numel;
-  std::vector<double> mix(symbols, 0.0), pmf;
-  for (const Quantized* q : qs) {
-    double beta, alpha;
-    model_parameters(*q, src, &beta, &alpha);
-    pmf.assign(size_t{1} << q->width, 0.0);
-    gennorm_code_pmf(cfg.format, cfg.rounding, beta, ddiv(alpha, q->scale), pmf.data());
-    const double share = mixture_share(q->numel, total);
-    for (uint32_t s = 0; s < symbols; ++s)
-      mix[s] = dadd(mix[s], symbol_model_mass(pmf.data(), s, q->width, q->entries_per_symbol, share));
-  }
-  std::vector<uint64_t> w(symbols);
-  for (size_t s = 0; s < symbols; ++s) w[s] = model_weight(mix[s]);
-  return code_lengths(w, L);
-}
-
-std::vector<uint8_t> code_lengths_for(const Quantized& q, CodeSource src, const CodecConfig& cfg) {
-  return code_lengths_for(std::vector<const Quantized*>{&q}, src, cfg);
-}
-
-std::vector<uint16_t> chunk_words(const SymbolVector& symbols, const uint8_t* lengths,
-                                  uint32_t chunk_symbols, int threads) {
-  const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
-  std::vector<uint16_t> words(chunks);
-  parallel_for(chunks, threads, 16, [&](size_t b, size_t e) {
-    for (size_t k = b; k < e; ++k) {
-      const size_t end = std::min(symbols.size(), (k + 1) * size_t{chunk_symbols});
-      words[k] = static_cast<uint16_t>(
-          chunk_words_for(range_bits(symbols.data(), k * size_t{chunk_symbols}, end, lengths)));
-    }
-  });
-  return words;
-}
-
-namespace {
-
-using PackChunk = uint64_t (*)(const uint16_t*, uint64_t, uint64_t, CodeWords, uint8_t*);
-using PackPairs = uint64_t (*)(const uint16_t*, uint64_t, uint64_t, CodeWords, CodeWords, uint8_t*);
-
-// The packers compiled for BMI2 as well (shifts by a register without the count in CL, and
-// without the moves around it), chosen at run time (cpu_features.h).
-template <int kPerStore>
-__attribute__((flatten)) CO3_TARGET_BMI2 uint64_t pack_bytes_bmi2(const uint16_t* sym, uint64_t begin,
-                                                                 uint64_t end, CodeWords cw,
-                                                                 uint8_t* out) {
-  return pack_chunk_bytes<kPerStore, uint16_t>(sym, begin, end, cw, out);
-}
-__attribute__((flatten)) CO3_TARGET_BMI2 uint64_t pack_pairs_bmi2(const uint16_t* sym, uint64_t begin,
-                                                                 uint64_t end, CodeWords pairs,
-                                                                 CodeWords cw, uint8_t* out) {
-  return pack_chunk_pairs<2>(sym, begin, end, pairs, cw, out);
-}
-
-PackChunk pack_chunk_for(int max_len) {
-  const bool bmi2 = cpu_has_bmi2();
-  switch (codewords_per_store(max_len)) {
-    case 4: return bmi2 ? pack_bytes_bmi2<4> : pack_chunk_bytes<4, uint16_t>;
-    case 3: return bmi2 ? pack_bytes_bmi2<3> : pack_chunk_bytes<3, uint16_t>;
-    default: return bmi2 ? pack_bytes_bmi2<2> : pack_chunk_bytes<2, uint16_t>;
-  }
-}
-
-PackPairs pack_pairs_for() {
-  return cpu_has_bmi2() ? pack_pairs_bmi2 : pack_chunk_pairs<2>;
-}
-
-// The pair table pays for itself (65,536 entries) from about this many symbols on.
-constexpr size_t kPairSymbols = size_t{1} << 18;
-
-}  // namespace
-
-PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t>& lengths,
-                          uint32_t chunk_symbols, int threads) {
-  std::vector<uint32_t> codes(lengths.size());
-  encode_table(lengths.data(), static_cast<uint32_t>(lengths.size()), codes.data());
-  const CodeWords cw{codes.data(), lengths.data()};
-  const uint8_t max_len = *std::max_element(lengths.begin(), lengths.end());
-  const PackChunk by_symbol = pack_chunk_for(max_len);
-  // 8-bit alphabets with short codes (e4m3, e5m2: L = 12) add codewords in pairs.
-  std::vector<uint32_t> pair_codes;
-  std::vector<uint8_t> pair_lens;
-  if (lengths.size() == 256 && max_len <= kPairMaxLen && symbols.size() >= kPairSymbols) {
-    pair_codes.resize(size_t{1} << 16);
-    pair_lens.resize(size_t{1} << 16);
-    for (uint32_t b = 0; b < 256; ++b)
-      for (uint32_t a = 0; a < 256; ++a) pair_codeword(cw, a, b, &pair_codes[a | b << 8], &pair_lens[a | b << 8]);
-  }
-  const CodeWords pairs{pair_codes.data(), pair_lens.data()};
-  static_assert(codewords_per_store(2 * kPairMaxLen) >= 2, "two pairs between stores");
-  const PackPairs by_pairs = pack_pairs_for();
-  const auto pack = [&](const uint16_t* sym, uint64_t begin, uint64_t end, uint8_t* out) {
-    return pair_codes.empty() ? by_symbol(sym, begin, end, cw, out) : by_pairs(sym, begin, end, pairs, cw, out);
-  };
-  const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
-  PackedChunks p;
-  p.words.resize(chunks);
-  std::vector<std::pair<size_t, PackedChunks::Part>> parts;
-  std::mutex mu;
-  parallel_for(chunks, threads, 16, [&](size_t b, size_t e) {
-    const size_t first = b * size_t{chunk_symbols}, last = std::min(symbols.size(), e * size_t{chunk_symbols});
-    // Each chunk at most max_len bits a symbol, whole words, and the packer's 8 bytes of room.
-    // Not zeroed: the packer's stores cover every byte of every chunk's words.
-    PackedChunks::Part part{std::unique_ptr<uint8_t[]>(new uint8_t[(last - first) * max_len / 8 + 4 * (e - b) + 8]), 0};
-    uint8_t* const bytes = part.bytes.get();
-    size_t at = 0;
-    for (size_t k = b; k < e; ++k) {
-      const size_t begin = k * size_t{chunk_symbols};
-      const size_t end = std::min(symbols.size(), begin + chunk_symbols);
-      const uint64_t words = chunk_words_for(pack(symbols.data(), begin, end, bytes + at));
-      p.words[k] = static_cast<uint16_t>(words);
-      at += 4 * words;
-    }
-    part.size = at;
-    std::lock_guard<std::mutex> lock(mu);
-    parts.emplace_back(b, std::move(part));
-  });
-  std::sort(parts.begin(), parts.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
-  for (auto& part : parts) p.parts.push_back(std::move(part.second));
-  for (uint16_t w : p.words) p.payload_words += w;
-  return p;
-}
-
-void write_payload(const PackedChunks& p, uint8_t* payload, int threads) {
-  // One part per packing thread: copied in parallel (a serial copy of a large payload was the
-  // encoder's one pass that did not scale with threads).
-  std::vector<size_t> at(p.parts.size() + 1, 0);
-  for (size_t i = 0; i < p.parts.size(); ++i) at[i + 1] = at[i] + p.parts[i].size;
-  parallel_for(p.parts.size(), threads, 1, [&](size_t b, size_t e) {
-    for (size_t i = b; i < e; ++i)
-      std::copy(p.parts[i].bytes.get(), p.parts[i].bytes.get() + p.parts[i].size, payload + at[i]);
-  });
-}
 
 double entropy_bits(const std::vector<uint64_t>& hist) {
   uint64_t total = 0;

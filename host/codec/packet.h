@@ -8,6 +8,8 @@
 
 #include "co3/codec.h"
 #include "co3/detail/packet_layout.h"
+#include "co3/error.h"
+#include "co3/kernels/status.h"
 
 namespace co3::detail {
 
@@ -33,5 +35,10 @@ inline uint64_t shape_section_bytes(const std::vector<std::vector<int64_t>>& sha
 
 // Validates steps 1–5 of FORMAT.md §9 and throws Error(corrupt_packet) naming the field.
 ParsedPacket parse_packet(const uint8_t* data, size_t size, int threads);
+
+// The error for a status of validate_packet.h (or any kernels::Status), worded as the CPU
+// parser words it; `data` (may be null) is the packet it was found in, read (bounds-checked)
+// for the values the message names. kernels::status_error is this without the bytes.
+Error packet_error(const kernels::DeviceStatus& st, const uint8_t* data, size_t size);
 
 }  // namespace co3::detail

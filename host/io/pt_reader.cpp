@@ -2,8 +2,6 @@
 
 #include "co3/error.h"
 
-#ifdef CO3_HAVE_TORCH
-
 #include <cstring>
 #include <vector>
 
@@ -115,12 +113,6 @@ LoadedTensor flatten(const std::string& path, at::Tensor t) {
 
 }  // namespace
 
-LoadedTensor load_pt_file(const std::string& path) {
-  std::vector<char> file;
-  read_file(path, file);
-  return parse_pt(file.data(), file.size(), path);
-}
-
 LoadedTensor parse_pt(const char* data, size_t size, const std::string& path) {
   std::vector<at::Tensor> tensors;
   try {
@@ -144,19 +136,3 @@ LoadedTensor parse_pt(const char* data, size_t size, const std::string& path) {
 }
 
 }  // namespace co3::io
-
-#else  // !CO3_HAVE_TORCH
-
-namespace co3::io {
-
-LoadedTensor load_pt_file(const std::string& path) { return parse_pt(nullptr, 0, path); }
-
-LoadedTensor parse_pt(const char*, size_t, const std::string& path) {
-  fail(Errc::invalid_argument,
-       path + ": .pt input needs LibTorch, but co3 was built without LibTorch "
-              "(CO3_WITH_TORCH=OFF); convert the tensor to .npy or .f32");
-}
-
-}  // namespace co3::io
-
-#endif

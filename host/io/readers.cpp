@@ -10,7 +10,7 @@
 #include <memory>
 
 #include "co3/error.h"
-#include "io/pt_reader.h"
+#include "io/pt_loader.h"
 
 // LoadedTensor holds little-endian values and the codec reads them in place.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "co3 I/O assumes a little-endian host");
@@ -275,7 +275,11 @@ LoadedTensor parse_npy(const uint8_t* data, size_t size, const std::string& name
 LoadedTensor load_tensor_file(const std::string& path) {
   const std::string ext = extension(path);
   if (ext == ".f32") return load_f32(path);
-  if (ext == ".pt") return load_pt_file(path);
+  if (ext == ".pt") {
+    std::vector<char> file;
+    read_file(path, file);
+    return parse_pt_loaded(file.data(), file.size(), path);
+  }
   if (ext == ".npy") {
     // Parsed in place: the values stay in the buffer they were read into.
     std::vector<uint8_t> file;

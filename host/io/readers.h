@@ -13,15 +13,9 @@
 #include <vector>
 
 #include "co3/config.h"
+#include "io/loaded_tensor.h"
 
 namespace co3::io {
-
-// A flat tensor: `numel` values of `dtype`, little-endian, in `bytes`.
-struct LoadedTensor {
-  DType dtype = DType::f32;
-  uint64_t numel = 0;
-  std::vector<uint8_t> bytes;
-};
 
 // Chooses the reader by the file's extension (.f32, .npy, .pt; case-insensitive).
 LoadedTensor load_tensor_file(const std::string& path);

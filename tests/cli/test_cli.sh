@@ -144,6 +144,20 @@ else
   expect_error 2 "co3: error: " pt_two_tensors "$CO3" compress "$IN/two.pt" "$S/x.co3"
   cp "$IN/small_f4.npy" "$S/fake.pt"
   expect_error 2 "co3: error: " pt_garbage "$CO3" compress "$S/fake.pt" "$S/x.co3"
+  # The reader library (libco3_pt_reader.so, loaded on the first .pt file) missing or not
+  # loadable: one line naming it and what failed.
+  expect_error 2 "co3: error: .*libco3_pt_reader.so was not found.*/nowhere/libco3_pt_reader.so" \
+    pt_reader_missing env CO3_PT_READER=/nowhere/libco3_pt_reader.so "$CO3" compress "$IN/small.pt" "$S/x.co3"
+  expect_error 2 "co3: error: .*cannot load the .pt reader $S/fake.pt: .*needs LibTorch" \
+    pt_reader_unloadable env CO3_PT_READER="$S/fake.pt" "$CO3" compress "$IN/small.pt" "$S/x.co3"
+fi
+# The CLI itself links no LibTorch (it starts in milliseconds); only the .pt reader does.
+if command -v ldd >/dev/null; then
+  if ldd "$CO3" | grep -q "libtorch\|libc10"; then
+    fail "co3 links LibTorch: $(ldd "$CO3" | grep -c "libtorch\|libc10") torch libraries"
+  else
+    pass
+  fi
 fi
 
 # --- stats ---------------------------------------------------------------------------------

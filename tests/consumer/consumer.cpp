@@ -12,7 +12,7 @@
 
 namespace {
 
-// A segment's moments as host/codec/encode_plan.cpp folds them (tiles of kTileEntries, pairwise), here.
+// A segment's moments as host/codec/encode_quantize.cpp folds them (tiles of kTileEntries, pairwise), here.
 co3::Moments moments_here(const co3::golden::Tensor& t) {
   std::vector<co3::Moments> tiles;
   for (uint64_t first = 0; first < t.numel; first += co3::kTileEntries) {

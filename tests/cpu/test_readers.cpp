@@ -40,8 +40,8 @@ using co3::io::load_tensor_file;
 
 class Readers : public ::testing::Test {
  protected:
-  // POSIX rather than std::filesystem: libtorch.so, linked when co3_io has LibTorch, exports
-  // its own std::filesystem symbols, and remove_all resolved to them crashes.
+  // POSIX rather than std::filesystem: libtorch.so (loaded with the .pt reader) exports its own
+  // std::filesystem symbols, and remove_all resolved to them crashed.
   void SetUp() override {
     std::string tmpl = ::testing::TempDir() + "co3_readers_XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);

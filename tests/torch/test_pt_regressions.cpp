@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "co3/error.h"
-#include "io/pt_reader.h"
+#include "io/readers.h"
 
 namespace {
 
@@ -23,7 +23,7 @@ TEST(PtRegressions, FuzzCrashesAreRefusedCleanly) {
   ASSERT_GE(files.size(), 2u);
   for (const std::string& f : files) {
     try {
-      co3::io::load_pt_file(f);
+      co3::io::load_tensor_file(f);
       ADD_FAILURE() << f << " was accepted";
     } catch (const co3::Error& e) {
       EXPECT_EQ(e.code(), co3::Errc::invalid_argument) << e.what();

@@ -1,6 +1,6 @@
 // The class map of a version-3 segment (docs/FORMAT.md §6a) as host+device code: which entries
 // held +Inf, -Inf or NaN under the 'propagate' policy, two bits per entry, and what they decode
-// to. The CPU codec (host/codec/encode_plan.cpp, host/codec/decode_payload.cpp, host/codec/decode_validate.cpp) and the kernels
+// to. The CPU codec (host/codec/encode_quantize.cpp, host/codec/decode_payload.cpp, host/codec/decode_validate.cpp) and the kernels
 // (kernels/encode_*.cu, kernels/decode_*.cu) write, check and apply maps with these functions.
 #pragma once
 

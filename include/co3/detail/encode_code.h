@@ -1,7 +1,7 @@
 // The encoder's code construction as host+device code: the weights of a model code (the
 // entry-weighted mixture of per-segment code pmfs) and the §4 token body of a code table, written
 // into a caller buffer. Code lengths come from package_merge_lengths and codewords from
-// encode_table (co3/huffman.h). host/codec/encode_plan.cpp and kernels/encode_code.cu call these.
+// encode_table (co3/huffman.h). host/codec/encode_code.cpp and kernels/encode_code.cu call these.
 #pragma once
 
 #include <cstdint>

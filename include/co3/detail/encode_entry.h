@@ -1,6 +1,6 @@
 // The encoder's per-entry arithmetic (docs/FORMAT.md §10) as host+device code: error feedback,
 // the non-finite policy, division by the scale, conversion, the new error memory, and the packing
-// of g entry codes into one symbol. host/codec/encode_plan.cpp loops over these; kernels/encode_*.cu spread
+// of g entry codes into one symbol. host/codec/encode_quantize.cpp loops over these; kernels/encode_*.cu spread
 // the same calls over threads, so the two produce the same bits by construction.
 #pragma once
 

@@ -1,13 +1,17 @@
 // The packet checks of docs/FORMAT.md §9 as host+device code that returns a status instead of
-// throwing (host/codec/decode_validate.cpp's parse_packet makes the same checks with rich messages).
+// throwing: the only copy of them. The GPU decoder (kernels/decode_validate.cu) and the CPU
+// parser (host/codec/decode_validate.cpp's parse_packet) both call these, and one table there
+// (packet_error; kernels::status_error for the GPU) turns a status into its message, reading
+// the packet's bytes again, where it has them, for the values the message names.
 //
 // The checks are split where the GPU spreads them over threads: the header (§9.1), the
 // directory walk (§9.3, table headers, §9.5 without the chunk table entries: one thread per
 // packet), each table's token stream (§9.4: one thread per table, decode_table.h), each chunk
 // table entry and the per-segment sums (§9.5), each chunk's payload (§9.6, decode_chunk.h).
-// Every predicate is the CPU parser's; only the order in which independent checks run differs,
-// so a packet is accepted or refused alike (which fault is named first may differ when a packet
-// has several). No check reads outside [data, data + size).
+// The CPU runs them in one pass (the tables' token streams and the chunk tables through
+// walk_directory's hooks); only the order in which independent checks run differs between the
+// two, so a packet is accepted or refused alike (which fault is named first may differ when a
+// packet has several). No check reads outside [data, data + size).
 #pragma once
 
 #include <cstdint>
@@ -130,14 +134,31 @@ CO3_HD uint64_t max_tables_in(uint64_t size) {
   return size / 24;
 }
 
+// walk_directory's default hooks: nothing (the GPU reads the token streams and the chunk table
+// entries in stages of their own, a thread per table or per entry).
+struct NoTableHook {
+  CO3_HD void operator()(uint32_t, uint64_t) const {}
+};
+struct NoChunkTableHook {
+  CO3_HD DeviceStatus operator()(uint32_t, const SegmentLayout&) const {
+    return make_status(Status::ok);
+  }
+};
+
 // §9.3 and §9.5 (and §9.4's table headers) for a packet whose header and CRC passed.
-// table_offsets: at least min(max_tables_in(size), 65535) entries of scratch. For each segment
-// visit(s, layout) is called in order, after its checks passed. The chunk table entries, their
-// sum and the token streams are left to the caller (check_chunk_words, read_code_tokens), and
-// so is comparing num_segments with what the caller expects.
-template <class Visit>
+// table_offsets: at least min(max_tables_in(size), 65535) entries of scratch. For each table
+// on_table(t, offset) is called as soon as its header passed (the CPU reads its token stream
+// there, so that a bad table is named before anything after it); for each segment
+// on_chunk_table(s, layout) is called once its data lies inside the packet, before its padding
+// is checked (the CPU checks the entries there: a wrong payload_words is named as such rather
+// than as the padding it displaces), and a fault it returns ends the walk; visit(s, layout) is
+// called in order, after the segment's checks passed. The chunk table entries, their sum
+// (check_chunk_table) and the token streams (read_code_tokens) are otherwise left to the
+// caller, and so is comparing num_segments with what the caller expects.
+template <class OnTable, class OnChunkTable, class Visit>
 CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t* table_offsets,
-                                   uint32_t table_capacity, uint32_t packet, Visit&& visit) {
+                                   uint32_t table_capacity, uint32_t packet, OnTable&& on_table,
+                                   OnChunkTable&& on_chunk_table, Visit&& visit) {
   const uint64_t end = size - kCrcBytes;
   const uint32_t num_tables = load_le<uint32_t>(data + 16);
   const uint32_t num_segments = load_le<uint32_t>(data + 20);
@@ -177,6 +198,7 @@ CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t*
     if (!bytes_zero(h + kTableHeaderBytes + body, next - cursor - kTableHeaderBytes - body))
       return make_status(Status::table_padding, t);
     table_offsets[t] = cursor;
+    on_table(t, cursor);
     cursor = next;
   }
   uint64_t shape_cursor = shapes_at;
@@ -211,6 +233,7 @@ CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t*
       if (data[L.table_offset] != symbol_bits) return make_status(Status::code_table_width, s);
       L.max_length = data[L.table_offset + 1];
     }
+    L.max_words = static_cast<uint32_t>((uint64_t{d.chunk_symbols} * L.max_length + 31) / 32);
     if (d.data_offset != cursor) return make_status(Status::data_offset, s, d.data_offset);
     const uint64_t chunks = d.num_chunks();
     // Every chunk has at least one word and every symbol at least one bit.
@@ -222,15 +245,16 @@ CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t*
     if (L.map_bytes > end) return make_status(Status::data_past_end, s);
     const uint64_t next = cursor + segment_data_bytes(chunks, d.payload_words, L.map_bytes);
     if (next > end) return make_status(Status::data_past_end, s);
+    L.map_offset = d.class_map ? next - L.map_bytes : 0;
+    const DeviceStatus chunk_table = on_chunk_table(s, L);
+    if (chunk_table.code) return chunk_table;
     if (!bytes_zero(data + cursor + 2 * chunks, align8(2 * chunks) - 2 * chunks))
       return make_status(Status::chunk_table_padding, s);
     const uint64_t payload_end = cursor + align8(2 * chunks) + 4 * d.payload_words;
-    L.map_offset = d.class_map ? next - L.map_bytes : 0;
     if (!bytes_zero(data + payload_end, next - L.map_bytes - payload_end))
       return make_status(Status::payload_padding, s);
     if (d.class_map && !class_map_padding_zero(data + L.map_offset, d.numel, L.map_bytes))
       return make_status(Status::class_map_padding, s);
-    L.max_words = static_cast<uint32_t>((uint64_t{d.chunk_symbols} * L.max_length + 31) / 32);
     visit(s, L);
     cursor = next;
   }
@@ -238,9 +262,32 @@ CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t*
   return make_status(Status::ok);
 }
 
+template <class Visit>
+CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t* table_offsets,
+                                   uint32_t table_capacity, uint32_t packet, Visit&& visit) {
+  return walk_directory(data, size, table_offsets, table_capacity, packet, NoTableHook{},
+                        NoChunkTableHook{}, visit);
+}
+
 // One chunk table entry (§9.5): 1 … max_words words.
 CO3_HD bool chunk_words_ok(uint32_t words, uint32_t max_words) {
   return words >= 1 && words <= max_words;
+}
+
+// §9.5's chunk table of segment s, which walk_directory accepted (so it lies inside the
+// packet): every entry, in order, then their sum against payload_words. The GPU checks the
+// same entries one thread each (kernels/decode_validate.cu).
+CO3_HD DeviceStatus check_chunk_table(const uint8_t* data, uint32_t s, const SegmentLayout& L) {
+  const uint8_t* table = data + L.d.data_offset;
+  const uint64_t chunks = L.d.num_chunks();
+  uint64_t sum = 0;
+  for (uint64_t k = 0; k < chunks; ++k) {
+    const uint16_t words = load_le<uint16_t>(table + 2 * k);
+    if (!chunk_words_ok(words, L.max_words)) return make_status(Status::chunk_size, s, k);
+    sum += words;
+  }
+  if (sum != L.d.payload_words) return make_status(Status::chunk_sum, s, sum);
+  return make_status(Status::ok);
 }
 
 }  // namespace co3::detail
