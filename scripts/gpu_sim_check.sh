@@ -77,15 +77,16 @@ if ((rebuild)); then
     exit 2
   }
 fi
-# Each patch's probe, a standalone program of the kit's probes/ that fails on the unpatched
-# simulator and passes on a GPU: extern_shared.diff ↔ extern_shared_alias.cu; the kit's own
-# cvt fixes ↔ cvt_u64_f64.cu and cvt_f64_u64.cu.
+# Each fix's probe, a standalone program that fails on the unpatched simulator and passes on a
+# GPU: the kit's own cvt fixes ↔ its probes/cvt_u64_f64.cu and cvt_f64_u64.cu;
+# extern_shared.diff ↔ its probes/extern_shared_alias.cu; loc_inlined_at.diff ↔
+# scripts/gpusim/loc_inlined_at.cu (built with -lineinfo, as the kernels are).
 NVCC=${CUDACXX:-/usr/local/cuda/bin/nvcc}
 mkdir -p "$B/probes"
-for name in extern_shared_alias cvt_u64_f64 cvt_f64_u64; do
-  probe=$KIT/probes/$name.cu
-  [[ -f $probe ]] || { say "probe $probe is absent from the kit"; exit 2; }
-  "$NVCC" -std=c++17 -O2 -gencode arch=compute_80,code=compute_80 -cudart shared -I"$KIT/probes" "$probe" \
+for probe in "$KIT"/probes/{cvt_u64_f64,cvt_f64_u64,extern_shared_alias}.cu "$ROOT"/scripts/gpusim/*.cu; do
+  name=$(basename "$probe" .cu)
+  [[ -f $probe ]] || { say "probe $probe is absent"; exit 2; }
+  "$NVCC" -std=c++17 -O2 -lineinfo -gencode arch=compute_80,code=compute_80 -cudart shared -I"$KIT/probes" "$probe" \
     -o "$B/probes/$name" || { say "probe $name does not build"; exit 2; }
   if ! (cd "$B/probes" && timeout 300 "$GS/simrun.sh" "$B/probes/$name" >"$OUT/probe_$name.log" 2>&1); then
     grep -v '^GPGPU-Sim' "$OUT/probe_$name.log" | tail -n 5
