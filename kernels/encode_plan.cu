@@ -72,7 +72,7 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   }
   check(cfg.shared_code || non_empty <= 65535, Errc::invalid_argument,
         "more than 65535 non-empty tensors in one packet without shared_code");
-  if (prior) check_prior_code(*prior, cfg, non_empty);
+  if (prior) check_prior_code(*prior, packet_coding(cfg), cfg.shared_code, non_empty);
 
   EncodeParams& p = data_->params;
   p.pc = packet_coding(cfg);
@@ -83,7 +83,7 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   p.given_code = prior != nullptr;
   bool any_memory = false;
   for (const EncodeInput& in : inputs) any_memory = any_memory || (in.memory && in.grad.numel);
-  p.defer_memory = any_memory && !p.given_code && code_may_fail(cfg);
+  p.defer_memory = any_memory && !p.given_code && code_may_fail(p.pc);
   if (cfg.scale.policy == ScalePolicy::gennorm)
     p.scale_table = scale_table(cfg.format, cfg.rounding);
   p.num_segments = static_cast<uint32_t>(inputs.size());

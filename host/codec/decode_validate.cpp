@@ -152,7 +152,8 @@ class PacketBytes {
     for (uint32_t k = 0; k < s; ++k) {
       const std::optional<Descriptor> d = descriptor(k);
       if (!d || d->numel > kMaxElements || d->chunk_symbols < 32) return std::nullopt;
-      layout.segment(d->num_chunks(), d->payload_words, class_map_bytes(d->numel, d->class_map != 0));
+      layout.segment(d->num_chunks(), d->payload_words,
+                     class_map_bytes(d->numel, d->class_map != 0));
     }
     return layout.at;
   }
@@ -191,9 +192,10 @@ Error packet_error(const DeviceStatus& st, const uint8_t* data, size_t size) {
                      (version ? "version " + str(*version) : "the version"));
     }
     case Status::size_mismatch:
-      return corrupt(pkt + "total_bytes " + n +
-                     (data ? " but " + str(bytes.size()) + " bytes given" : " differs from the buffer") +
-                     " (truncated or padded)");
+      return corrupt(
+          pkt + "total_bytes " + n +
+          (data ? " but " + str(bytes.size()) + " bytes given" : " differs from the buffer") +
+          " (truncated or padded)");
     case Status::header_reserved: return corrupt(pkt + "reserved header bytes are not zero");
     case Status::crc_mismatch:
       return corrupt(pkt + "CRC32C mismatch (corrupted in transit or storage)");

@@ -7,6 +7,7 @@
 #include "co3/gennorm.h"
 #include "co3/huffman.h"
 #include "co3/detail/encode_code.h"
+#include "co3/detail/encode_layout.h"
 #include "co3/detail/encode_stats.h"
 #include "encode_pipeline.h"
 
@@ -19,8 +20,8 @@ void model_parameters(const Quantized& q, CodeSource src, double* beta, double* 
 }
 
 std::vector<uint8_t> code_lengths_for(const std::vector<const Quantized*>& qs, CodeSource src,
-                                      const CodecConfig& cfg) {
-  const int L = resolved_max_code_length(cfg);
+                                      const PacketCoding& pc) {
+  const int L = pc.max_code_length;
   const size_t symbols = qs.front()->symbol_hist.size();
   if (src == CodeSource::histogram) {
     std::vector<uint64_t> counts(symbols, 0);
@@ -36,7 +37,7 @@ std::vector<uint8_t> code_lengths_for(const std::vector<const Quantized*>& qs, C
     double beta, alpha;
     model_parameters(*q, src, &beta, &alpha);
     pmf.assign(size_t{1} << q->width, 0.0);
-    gennorm_code_pmf(cfg.format, cfg.rounding, beta, ddiv(alpha, q->scale), pmf.data());
+    gennorm_code_pmf(pc.format, pc.rounding, beta, ddiv(alpha, q->scale), pmf.data());
     const double share = mixture_share(q->numel, total);
     for (uint32_t s = 0; s < symbols; ++s)
       mix[s] = dadd(mix[s], symbol_model_mass(pmf.data(), s, q->width, q->entries_per_symbol, share));
@@ -46,8 +47,8 @@ std::vector<uint8_t> code_lengths_for(const std::vector<const Quantized*>& qs, C
   return code_lengths(w, L);
 }
 
-std::vector<uint8_t> code_lengths_for(const Quantized& q, CodeSource src, const CodecConfig& cfg) {
-  return code_lengths_for(std::vector<const Quantized*>{&q}, src, cfg);
+std::vector<uint8_t> code_lengths_for(const Quantized& q, CodeSource src, const PacketCoding& pc) {
+  return code_lengths_for(std::vector<const Quantized*>{&q}, src, pc);
 }
 
 }  // namespace co3::detail

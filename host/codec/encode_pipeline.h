@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "co3/codec.h"
+#include "co3/detail/encode_layout.h"
 
 namespace co3::detail {
 
@@ -64,11 +65,12 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment
 // The GenNorm (β, α) behind a model code source, in unscaled units.
 void model_parameters(const Quantized& q, CodeSource src, double* beta, double* alpha);
 
-// Code lengths of every symbol for a code source (histogram or a model): for one segment, or
-// one code shared by several (their summed histograms, or the entry-weighted mixture of models).
-std::vector<uint8_t> code_lengths_for(const Quantized& q, CodeSource src, const CodecConfig& cfg);
+// Code lengths of every symbol for a code source (histogram or a model) under the packet's
+// resolved coding: for one segment, or one code shared by several (their summed histograms, or
+// the entry-weighted mixture of models).
+std::vector<uint8_t> code_lengths_for(const Quantized& q, CodeSource src, const PacketCoding& pc);
 std::vector<uint8_t> code_lengths_for(const std::vector<const Quantized*>& qs, CodeSource src,
-                                      const CodecConfig& cfg);
+                                      const PacketCoding& pc);
 
 // 32-bit words each chunk takes under `lengths`.
 std::vector<uint16_t> chunk_words(const SymbolVector& symbols, const uint8_t* lengths,

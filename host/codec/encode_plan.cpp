@@ -69,6 +69,9 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   using namespace detail;
   CO3_TRACE("co3::encode");
   validate(cfg);
+  // The configuration resolved once (entries per symbol, max code length, ...): what every
+  // stage below and the packet writer read.
+  const PacketCoding pc = packet_coding(cfg);
   check(inputs.size() <= kMaxSegments, Errc::invalid_argument, "more than 2^24 tensors in one packet");
   const int threads = resolve_threads(cfg.threads);
   struct Segment {
@@ -84,7 +87,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   }
   check(cfg.shared_code || non_empty <= 65535, Errc::invalid_argument,
         "more than 65535 non-empty tensors in one packet without shared_code");
-  if (prior) check_prior_code(*prior, cfg, non_empty);
+  if (prior) check_prior_code(*prior, pc, cfg.shared_code, non_empty);
   // Every segment's statistics (and the non-finite check) before any error memory is written,
   // so that a refused tensor leaves every memory as it was.
   std::vector<Segment> segs(inputs.size());
@@ -96,7 +99,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   // Only a code built from the data can fail after the conversion (more symbols occur than
   // codes of max_code_length bits tell apart): then the memories are copied, to be put back
   // if the encode does not complete.
-  MemoryRollback rollback(inputs, !prior && code_may_fail(cfg));
+  MemoryRollback rollback(inputs, !prior && code_may_fail(pc));
   for (size_t i = 0; i < inputs.size(); ++i)
     quantize_symbols(inputs[i], cfg, segs[i].q, threads, report != nullptr);
   // One code for all (shared_code) or one per non-empty segment.
@@ -104,14 +107,14 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   std::optional<TraceRange> codebook_range(std::in_place, "codebook");
   std::vector<std::vector<uint8_t>> tables;
   const auto next_table = [&](const std::vector<const Quantized*>& qs) {
-    tables.push_back(prior ? prior->tables[tables.size()] : code_lengths_for(qs, cfg.code, cfg));
+    tables.push_back(prior ? prior->tables[tables.size()] : code_lengths_for(qs, pc.code, pc));
   };
   if (cfg.shared_code && !coded.empty()) next_table(coded);
   for (Segment& s : segs) {
     if (!s.q.numel) continue;
     if (!cfg.shared_code) next_table({&s.q});
     s.table = static_cast<uint16_t>(tables.size() - 1);
-    s.packed = pack_segment(s.q.symbols, tables[s.table], cfg.chunk_symbols, threads);
+    s.packed = pack_segment(s.q.symbols, tables[s.table], pc.chunk_symbols, threads);
   }
   // Shapes (a version-2 packet) as soon as one input carries one; the others get [numel].
   std::vector<std::vector<int64_t>> shapes;
@@ -122,7 +125,6 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
       shapes.push_back(inputs[i].shape ? *inputs[i].shape
                                        : std::vector<int64_t>{static_cast<int64_t>(inputs[i].grad.numel)});
   }
-  const PacketCoding pc = packet_coding(cfg);
   std::vector<std::vector<uint8_t>> bodies;
   uint64_t shape_bytes = 0;
   for (const auto& shape : shapes) shape_bytes += shape_record_bytes(shape.size());

@@ -1,6 +1,7 @@
 #include "co3/codec.h"
 #include "co3/huffman.h"
 #include "co3/detail/encode_code.h"
+#include "co3/detail/encode_layout.h"
 #include "encode_pipeline.h"
 #include "packet.h"
 #include "thread_pool.h"
@@ -10,6 +11,7 @@ namespace co3 {
 TensorStats stats(const TensorView& tensor, const CodecConfig& cfg) {
   using namespace detail;
   validate(cfg);
+  const PacketCoding pc = packet_coding(cfg);  // resolved once, as encode() does
   const int threads = resolve_threads(cfg.threads);
   EncodeInput in;
   in.grad = tensor;
@@ -26,13 +28,13 @@ TensorStats stats(const TensorView& tensor, const CodecConfig& cfg) {
   uint64_t packet = kHeaderBytes + kDescriptorBytes + 4;
   if (q.numel) {
     for (int src = 0; src < 4; ++src) {
-      const std::vector<uint8_t> lengths = code_lengths_for(q, static_cast<CodeSource>(src), cfg);
-      const std::vector<uint16_t> words = chunk_words(q.symbols, lengths.data(), cfg.chunk_symbols, threads);
+      const std::vector<uint8_t> lengths = code_lengths_for(q, static_cast<CodeSource>(src), pc);
+      const std::vector<uint16_t> words = chunk_words(q.symbols, lengths.data(), pc.chunk_symbols, threads);
       uint64_t total = 0;
       for (uint16_t w : words) total += w;
       const uint64_t data_bytes = segment_data_bytes(words.size(), total);
       s.bits_per_entry[src] = 8.0 * static_cast<double>(data_bytes) / static_cast<double>(q.numel);
-      if (src == static_cast<int>(cfg.code)) {
+      if (src == static_cast<int>(pc.code)) {
         packet += table_bytes(code_table_body_bytes(lengths.data(),
                                                     static_cast<uint32_t>(lengths.size()))) +
                   data_bytes;

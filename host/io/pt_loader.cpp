@@ -104,7 +104,8 @@ LoadedTensor parse_pt_loaded(const char* data, size_t size, const std::string& n
     ~Result() { release(this); }
   } res(r.release);
   r.parse(data, size, name.c_str(), &res);
-  if (!res.ok) fail(static_cast<Errc>(res.errc), res.message ? res.message : name + ": .pt reader failed");
+  if (!res.ok)
+    fail(static_cast<Errc>(res.errc), res.message ? res.message : name + ": .pt reader failed");
   LoadedTensor t;
   t.dtype = static_cast<DType>(res.dtype);
   t.numel = res.numel;
@@ -115,9 +116,9 @@ LoadedTensor parse_pt_loaded(const char* data, size_t size, const std::string& n
 #else  // built without LibTorch: no reader library exists
 
 LoadedTensor parse_pt_loaded(const char*, size_t, const std::string& name) {
-  fail(Errc::invalid_argument,
-       name + ": .pt input needs LibTorch, but co3 was built without LibTorch "
-              "(CO3_WITH_TORCH=OFF); convert the tensor to .npy or .f32");
+  fail(Errc::invalid_argument, name +
+                                   ": .pt input needs LibTorch, but co3 was built without LibTorch "
+                                   "(CO3_WITH_TORCH=OFF); convert the tensor to .npy or .f32");
 }
 
 #endif

@@ -26,9 +26,10 @@ void refuse(Co3PtResult* out, co3::Errc code, const std::string& what) {
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) void co3_pt_parse_v1(const char* data, size_t size,
-                                                                      const char* name,
-                                                                      Co3PtResult* out) {
+extern "C" __attribute__((visibility("default"))) void co3_pt_parse_v1(const char* data,
+                                                                       size_t size,
+                                                                       const char* name,
+                                                                       Co3PtResult* out) {
   std::memset(out, 0, sizeof *out);
   try {
     co3::io::LoadedTensor t = co3::io::parse_pt(data, size, name);
@@ -42,7 +43,8 @@ extern "C" __attribute__((visibility("default"))) void co3_pt_parse_v1(const cha
   } catch (const co3::Error& e) {
     refuse(out, e.code(), e.what());
   } catch (const std::bad_alloc&) {
-    refuse(out, co3::Errc::invalid_argument, std::string(name) + ": out of memory reading the tensor");
+    refuse(out, co3::Errc::invalid_argument,
+           std::string(name) + ": out of memory reading the tensor");
   } catch (const std::exception& e) {
     refuse(out, co3::Errc::invalid_argument, std::string(name) + ": " + e.what());
   }

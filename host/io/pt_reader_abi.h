@@ -18,7 +18,7 @@ struct Co3PtResult {
   uint64_t numel;  // when ok
   uint8_t* bytes;  // numel values of dtype, little-endian (nbytes of them), when ok
   size_t nbytes;
-  char* message;   // one line, NUL-terminated, when !ok
+  char* message;  // one line, NUL-terminated, when !ok
 };
 
 // Parses a torch.save file's bytes as co3::io::parse_pt does; `name` labels the messages.

@@ -34,7 +34,8 @@ check() {
         bad=1
       fi
     done < <(grep -E '^[[:space:]]*#[[:space:]]*include' "$f")
-  done < <(find $room -type f \( -name '*.h' -o -name '*.cpp' -o -name '*.cu' -o -name '*.cuh' \) -print | sort)
+  done < <(find $room -type f \( -name '*.h' -o -name '*.cpp' -o -name '*.cu' -o -name '*.cuh' \) \
+    -print | sort)
 }
 
 # include/co3 (public API and detail/): only itself; LibTorch only in co3/torch/.

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "co3/codec.h"
+#include "co3/detail/encode_layout.h"
 #include "co3/detail/packet_layout.h"
 #include "co3/error.h"
 #include "co3/gennorm.h"
@@ -57,15 +58,17 @@ inline void check_encode_input(const EncodeInput& in, size_t segment) {
   }
 }
 
-// A prior code (codec.h) for a packet of `non_empty` coded tensors under cfg.
-inline void check_prior_code(const PriorCode& prior, const CodecConfig& cfg, size_t non_empty) {
-  const size_t want = cfg.shared_code ? (non_empty ? 1 : 0) : non_empty;
+// A prior code (codec.h) for a packet of `non_empty` coded tensors coded as pc (one table in
+// all when shared_code).
+inline void check_prior_code(const PriorCode& prior, const PacketCoding& pc, bool shared_code,
+                             size_t non_empty) {
+  const size_t want = shared_code ? (non_empty ? 1 : 0) : non_empty;
   check(prior.tables.size() == want, Errc::invalid_argument, [&] {
     return "prior code: " + std::to_string(prior.tables.size()) + " tables, the packet needs " +
            std::to_string(want);
   });
-  const int bits = resolved_entries_per_symbol(cfg) * cfg.format.width();
-  const int max_len = resolved_max_code_length(cfg);
+  const int bits = pc.symbol_bits();
+  const int max_len = pc.max_code_length;
   for (size_t t = 0; t < prior.tables.size(); ++t) {
     const std::vector<uint8_t>& len = prior.tables[t];
     const auto at = [&] { return "prior code table " + std::to_string(t) + ": "; };
@@ -89,9 +92,8 @@ inline void check_prior_code(const PriorCode& prior, const CodecConfig& cfg, siz
 // Can a code built from the data fail once the symbols are known (so after the error memory
 // would be written)? Only when the alphabet has more symbols than codes of max_code_length bits
 // can tell apart (validate() refuses that for model codes).
-inline bool code_may_fail(const CodecConfig& cfg) {
-  const int symbol_bits = resolved_entries_per_symbol(cfg) * cfg.format.width();
-  return resolved_max_code_length(cfg) < symbol_bits;
+inline bool code_may_fail(const PacketCoding& pc) {
+  return pc.max_code_length < pc.symbol_bits();
 }
 
 inline std::string non_finite_message(size_t segment, uint64_t count) {
