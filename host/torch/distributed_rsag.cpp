@@ -200,34 +200,40 @@ CommStats rsag(const Collectives& comm, Compressor& worker, Compressor& shard,
   for (int r = 0; r < world; ++r) any_failed = any_failed || h[r * width] == kFailure;
   if (any_failed) raise_failures(comm, announced, failure, device);
   const auto length = [&](int from, int of_shard) { return h[from * width + 2 + of_shard]; };
+  // Each packet travels in a slot rounded up to 8 bytes: the CUDA decoder reads packets at
+  // 8-byte aligned addresses, and the slots keep them so inside the all-to-all's buffers.
+  const auto slot = [](int64_t len) { return (len + 7) / 8 * 8; };
   std::vector<int64_t> send_splits(world), receive_splits(world);
   int64_t total = 0;
   for (int r = 0; r < world; ++r) {
-    send_splits[r] = length(me, r);
-    receive_splits[r] = length(r, me);
+    send_splits[r] = slot(length(me, r));
+    receive_splits[r] = slot(length(r, me));
     for (int s = 0; s < world; ++s) total += length(r, s);
   }
   const int64_t head_bytes = 8 * width;
   stats.sent_bytes = (world - 1) * head_bytes;
   stats.received_bytes = (world - 1) * head_bytes;
   for (int r = 0; r < world; ++r) {
-    stats.packet_bytes += send_splits[r];
+    stats.packet_bytes += length(me, r);
     if (r == me) continue;
     stats.sent_bytes += send_splits[r];
     stats.received_bytes += receive_splits[r];
   }
   std::vector<at::Tensor> mine(world);  // rank r's packet of my shard
   if (total > 0) {  // every rank reads the same matrix: all join the all-to-all or none
-    std::vector<at::Tensor> pieces;
-    for (int s = 0; s < world; ++s)
-      if (send_splits[s] > 0) pieces.push_back(packets[s].narrow(0, 0, send_splits[s]));
-    at::Tensor send = pieces.empty() ? at::empty({0}, bytes_opts) : at::cat(pieces);
+    at::Tensor send = at::zeros({std::accumulate(send_splits.begin(), send_splits.end(), int64_t{0})},
+                                bytes_opts);
+    int64_t offset = 0;
+    for (int s = 0; s < world; ++s) {
+      if (length(me, s) > 0) send.narrow(0, offset, length(me, s)).copy_(packets[s].narrow(0, 0, length(me, s)));
+      offset += send_splits[s];
+    }
     at::Tensor receive = at::empty({std::accumulate(receive_splits.begin(), receive_splits.end(), int64_t{0})},
                                    bytes_opts);
     comm.all_to_all(receive, send, receive_splits, send_splits);
-    int64_t offset = 0;
+    offset = 0;
     for (int r = 0; r < world; ++r) {
-      mine[r] = receive.narrow(0, offset, receive_splits[r]);
+      mine[r] = receive.narrow(0, offset, length(r, me));
       offset += receive_splits[r];
     }
   }
