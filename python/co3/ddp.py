@@ -58,6 +58,7 @@ class CO3HookState:
         self.process_group = process_group
         self.start_iter = start_iter
         self.iter = 0
+        self.plain_until = 0  # plain all-reduces until this iteration (start_iter, a resume)
         self.algorithm = algorithm
         self.compressor = Compressor(gamma=gamma, refit=refit, refit_every=refit_every,
                                      average_decay=average_decay, non_finite=non_finite, **config)
@@ -79,6 +80,47 @@ class CO3HookState:
     def _advance(self, bucket):
         if bucket.is_last():
             self.iter += 1
+
+    _COUNTERS = ("packet_bytes", "contributed_bytes", "elements", "uncompressed_bytes",
+                 "sent_bytes", "received_bytes")
+
+    def state_dict(self):
+        """What a resumed job needs to continue with its error feedback: the iteration count,
+        both compressors' state (error memories, step, GenNorm fits and running averages, per
+        bucket) and the byte counters, as a flat dict of tensors and ints (torch.save it)."""
+        state = {"iter": self.iter, "algorithm": self.algorithm}
+        state.update({k: getattr(self, k) for k in self._COUNTERS})
+        state.update({"compressor/" + k: v for k, v in self.compressor.state_dict().items()})
+        state.update({"shard_compressor/" + k: v
+                      for k, v in self.shard_compressor.state_dict().items()})
+        return state
+
+    def load_state_dict(self, state):
+        """Replaces this state's memories, statistics, iteration count and counters with a
+        state_dict()'s. The configuration (format, γ, refit, algorithm) stays this object's;
+        a checkpoint of another algorithm is refused, its memories being keyed otherwise."""
+        state = dict(state)
+        if state.get("algorithm", self.algorithm) != self.algorithm:
+            raise ValueError(f"co3: a checkpoint of algorithm {state['algorithm']!r} loaded into a "
+                             f"hook state of algorithm {self.algorithm!r}")
+        known = {"iter", "algorithm", *self._COUNTERS}
+        unknown = [k for k in state if k not in known and
+                   not k.startswith(("compressor/", "shard_compressor/"))]
+        if unknown or "iter" not in state:
+            raise ValueError(f"co3: not a CO3HookState state_dict (unknown keys {unknown[:3]}, "
+                             f"or no 'iter')")
+        self.compressor.load_state_dict({k[len("compressor/"):]: v for k, v in state.items()
+                                         if k.startswith("compressor/")})
+        self.shard_compressor.load_state_dict({k[len("shard_compressor/"):]: v
+                                               for k, v in state.items()
+                                               if k.startswith("shard_compressor/")})
+        self.iter = int(state["iter"])
+        for k in self._COUNTERS:
+            setattr(self, k, int(state.get(k, 0)))
+        # A resumed job's DDP builds its buckets anew and rebuilds them after its first
+        # iteration, so that iteration's buckets need not match the memories' keys: it runs a
+        # plain all-reduce, and the memories apply from the next one.
+        self.plain_until = self.iter + 1
 
     def algorithm_for(self, world, entries):
         """The algorithm a bucket of `entries` entries uses among `world` ranks ("auto": rsag
@@ -167,7 +209,7 @@ def ddp_comm_hook(state, bucket):
     group = state.process_group
     world = _group_size(group)
     buffer = bucket.buffer()
-    if state.iter < state.start_iter:
+    if state.iter < max(state.start_iter, state.plain_until):
         state._advance(bucket)
         state.uncompressed_bytes += buffer.numel() * buffer.element_size()
         fut = dist.all_reduce(buffer, group=group, async_op=True).get_future()
