@@ -48,14 +48,20 @@ class CO3HookState:
 
     def __init__(self, process_group=None, gamma=0.7, start_iter=2, refit="every-step",
                  refit_every=1, average_decay=0.9, non_finite="propagate", algorithm="auto",
-                 shard_gamma=None, shard_format=None, **config):
+                 shard_gamma=None, shard_format=None, intra_group=None, inter_group=None,
+                 intra_dtype=torch.float32, **config):
         from . import Compressor  # the package has loaded the library by now
         if start_iter < 2:
             raise ValueError("co3: start_iter must be >= 2: DDP rebuilds its buckets after the "
                              "first iteration, and the error memory is keyed by bucket")
         if algorithm not in ALGORITHMS:
             raise ValueError(f"co3: algorithm {algorithm!r} unknown (one of {ALGORITHMS})")
+        if (intra_group is None) != (inter_group is None):
+            raise ValueError("co3: intra_group and inter_group go together (hierarchical)")
+        if intra_dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"co3: intra_dtype {intra_dtype} (float32 or bfloat16)")
         self.process_group = process_group
+        self.intra_group, self.inter_group, self.intra_dtype = intra_group, inter_group, intra_dtype
         self.start_iter = start_iter
         self.iter = 0
         self.plain_until = 0  # plain all-reduces until this iteration (start_iter, a resume)
@@ -71,6 +77,7 @@ class CO3HookState:
             **shard_config)
         self.sent_bytes = 0         # bytes of this rank's that reached other ranks
         self.received_bytes = 0     # other ranks' bytes that reached this rank
+        self.intra_bytes = 0        # hierarchical: bytes sent inside the machine, uncompressed
         # What went over the network from this rank, for reports.
         self.packet_bytes = 0       # co3 packets produced
         self.contributed_bytes = 0  # allgather: its piece of the all-gathers; rsag: sent_bytes
@@ -82,7 +89,7 @@ class CO3HookState:
             self.iter += 1
 
     _COUNTERS = ("packet_bytes", "contributed_bytes", "elements", "uncompressed_bytes",
-                 "sent_bytes", "received_bytes")
+                 "sent_bytes", "received_bytes", "intra_bytes")
 
     def state_dict(self):
         """What a resumed job needs to continue with its error feedback: the iteration count,
@@ -180,6 +187,32 @@ def _check_heads(heads, bucket_index):
                                f"bound of {payload_bound(n)} for {n} entries")
 
 
+def _hierarchical(state, bucket, name, index):
+    """Reduce-scatter in the machine, co3 across machines, all-gather in the machine (blocking;
+    co3/hierarchical.py): a completed future."""
+    from .hierarchical import hierarchical_average
+    state._advance(bucket)
+    fut = torch.futures.Future()
+    try:
+        stats = hierarchical_average(state, name, index, bucket.buffer())
+    except (RuntimeError, ValueError) as e:
+        fut.set_exception(e if str(e).startswith("co3 DDP hook") else
+                          RuntimeError(f"co3 DDP hook, bucket {index}: {e}"))
+        return fut
+    _count(state, stats)
+    state.intra_bytes += stats["intra_bytes"]
+    fut.set_result(bucket.buffer())
+    return fut
+
+
+def _count(state, stats):
+    state.packet_bytes += stats["packet_bytes"]
+    state.contributed_bytes += stats["sent_bytes"]
+    state.sent_bytes += stats["sent_bytes"]
+    state.received_bytes += stats["received_bytes"]
+    state.elements += stats["entries"]
+
+
 def _rsag(state, bucket, group, name, index):
     """The reduce-scatter + all-gather of shard packets, in C++ (blocking): a completed future."""
     from . import compressed_allreduce
@@ -192,11 +225,7 @@ def _rsag(state, bucket, group, name, index):
     except (RuntimeError, ValueError) as e:  # co3's invalid_argument arrives as a ValueError
         fut.set_exception(RuntimeError(f"co3 DDP hook, bucket {index}: {e}"))
         return fut
-    state.packet_bytes += stats["packet_bytes"]
-    state.contributed_bytes += stats["sent_bytes"]
-    state.sent_bytes += stats["sent_bytes"]
-    state.received_bytes += stats["received_bytes"]
-    state.elements += stats["entries"]
+    _count(state, stats)
     fut.set_result(buffer)
     return fut
 
@@ -217,6 +246,8 @@ def ddp_comm_hook(state, bucket):
 
     index = bucket.index()
     name = f"bucket{index}"
+    if state.intra_group is not None:
+        return _hierarchical(state, bucket, name, index)
     if state.algorithm_for(world, buffer.numel()) == "rsag":
         return _rsag(state, bucket, group, name, index)
     # The memory before this step, to put back if the averaged gradient is not finite.
