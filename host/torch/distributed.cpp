@@ -35,7 +35,8 @@ std::string rank_label(int r) { return "rank " + std::to_string(r); }
 std::vector<at::Tensor> exchange_payloads(const AllGather& all_gather, int world_size,
                                           const at::Tensor& packet, const std::string& failure,
                                           c10::Device device, int64_t entries, int64_t tensors,
-                                          const std::vector<int64_t>& expected, CommStats* stats) {
+                                          const std::vector<int64_t>& expected, CommStats* stats,
+                                          const AllToAll* exact, int rank) {
   check(world_size >= 1, Errc::invalid_argument,
         [&] { return "exchange_packets: world size " + std::to_string(world_size); });
   check(expected.empty() || expected.size() == static_cast<size_t>(world_size),
@@ -91,11 +92,42 @@ std::vector<at::Tensor> exchange_payloads(const AllGather& all_gather, int world
     });
     largest = std::max(largest, len);
   }
-  at::Tensor padded = at::zeros({largest}, bytes_opts);
-  padded.narrow(0, 0, payload.numel()).copy_(payload.to(device));
   std::vector<at::Tensor> gathered;
-  for (int r = 0; r < world_size; ++r) gathered.push_back(at::empty({largest}, bytes_opts));
-  all_gather(gathered, padded);
+  if (exact != nullptr) {
+    // Every payload at its own length (in 8-byte slots, which keep the packets aligned for the
+    // CUDA decoder): this rank's payload to every rank through one all-to-all.
+    check(rank >= 0 && rank < world_size, Errc::invalid_argument, "exchange_packets: rank");
+    const int64_t mine_slot = slot_bytes(payload.numel());
+    std::vector<int64_t> send_splits(world_size, mine_slot), receive_splits(world_size);
+    int64_t received = 0;
+    for (int r = 0; r < world_size; ++r) {
+      receive_splits[r] = slot_bytes(h[4 * r + 1]);
+      received += receive_splits[r];
+    }
+    at::Tensor send = at::zeros({mine_slot * world_size}, bytes_opts);
+    for (int r = 0; r < world_size && payload.numel() > 0; ++r)
+      send.narrow(0, r * mine_slot, payload.numel()).copy_(payload.to(device));
+    at::Tensor receive = at::empty({received}, bytes_opts);
+    if (received > 0) (*exact)(receive, send, receive_splits, send_splits);
+    int64_t offset = 0;
+    for (int r = 0; r < world_size; ++r) {
+      gathered.push_back(receive.narrow(0, offset, receive_splits[r]));
+      offset += receive_splits[r];
+    }
+    if (stats) {
+      stats->sent_bytes = (world_size - 1) * (32 + mine_slot);
+      stats->received_bytes = (world_size - 1) * 32 + received - receive_splits[rank];
+    }
+  } else {
+    at::Tensor padded = at::zeros({largest}, bytes_opts);
+    padded.narrow(0, 0, payload.numel()).copy_(payload.to(device));
+    for (int r = 0; r < world_size; ++r) gathered.push_back(at::empty({largest}, bytes_opts));
+    all_gather(gathered, padded);
+    if (stats) {
+      stats->sent_bytes = (world_size - 1) * (32 + largest);
+      stats->received_bytes = (world_size - 1) * (32 + largest);
+    }
+  }
   std::string failures;
   for (int r = 0; r < world_size; ++r) {
     gathered[r] = gathered[r].narrow(0, 0, h[4 * r + 1]);
@@ -109,8 +141,6 @@ std::vector<at::Tensor> exchange_payloads(const AllGather& all_gather, int world
   if (stats) {
     stats->packet_bytes = payload.numel();
     stats->contributed_bytes = 32 + largest;
-    stats->sent_bytes = (world_size - 1) * (32 + largest);
-    stats->received_bytes = (world_size - 1) * (32 + largest);
   }
   return gathered;
 }

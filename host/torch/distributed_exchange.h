@@ -25,12 +25,20 @@ int64_t payload_bound(int64_t entries, int64_t tensors);
 
 std::string rank_label(int r);  // "rank r"
 
+// The bytes a payload of `len` bytes takes in an all-to-all: rounded up to 8, so that every
+// packet in the receive buffer starts 8-byte aligned (the CUDA decoder requires it).
+inline int64_t slot_bytes(int64_t len) { return (len + 7) / 8 * 8; }
+
 // exchange_packets, where rank r must announce expected[r] entries in `tensors` tensors (the
 // summed shards of rsag, of different sizes) or, with `expected` empty, the same as rank 0. A
-// defined empty `packet` (an empty shard) is sent as zero bytes.
+// defined empty `packet` (an empty shard) is sent as zero bytes. With `exact` (and this
+// `rank`), the payloads travel at their own lengths through that all-to-all instead of an
+// all-gather padded to the largest (rsag's summed shards differ in size by tens of per cent,
+// layer by layer).
 std::vector<at::Tensor> exchange_payloads(const AllGather& all_gather, int world_size,
                                           const at::Tensor& packet, const std::string& failure,
                                           c10::Device device, int64_t entries, int64_t tensors,
-                                          const std::vector<int64_t>& expected, CommStats* stats);
+                                          const std::vector<int64_t>& expected, CommStats* stats,
+                                          const AllToAll* exact = nullptr, int rank = -1);
 
 }  // namespace co3

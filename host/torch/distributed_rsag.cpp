@@ -200,14 +200,12 @@ CommStats rsag(const Collectives& comm, Compressor& worker, Compressor& shard,
   for (int r = 0; r < world; ++r) any_failed = any_failed || h[r * width] == kFailure;
   if (any_failed) raise_failures(comm, announced, failure, device);
   const auto length = [&](int from, int of_shard) { return h[from * width + 2 + of_shard]; };
-  // Each packet travels in a slot rounded up to 8 bytes: the CUDA decoder reads packets at
-  // 8-byte aligned addresses, and the slots keep them so inside the all-to-all's buffers.
-  const auto slot = [](int64_t len) { return (len + 7) / 8 * 8; };
+  // Each packet travels in an 8-byte slot (slot_bytes), aligned for the CUDA decoder.
   std::vector<int64_t> send_splits(world), receive_splits(world);
   int64_t total = 0;
   for (int r = 0; r < world; ++r) {
-    send_splits[r] = slot(length(me, r));
-    receive_splits[r] = slot(length(r, me));
+    send_splits[r] = slot_bytes(length(me, r));
+    receive_splits[r] = slot_bytes(length(r, me));
     for (int s = 0; s < world; ++s) total += length(r, s);
   }
   const int64_t head_bytes = 8 * width;
@@ -261,7 +259,7 @@ CommStats rsag(const Collectives& comm, Compressor& worker, Compressor& shard,
   CommStats gathered_stats;
   const std::vector<at::Tensor> summed_all =
       exchange_payloads(comm.all_gather, world, summed, stage2_failure, device, size_of(me), 1,
-                        expected, &gathered_stats);  // host reads 3 (and the length, CUDA)
+                        expected, &gathered_stats, &comm.all_to_all, me);  // host reads 3 (and the length, CUDA)
   stats.packet_bytes += gathered_stats.packet_bytes;
   stats.sent_bytes += gathered_stats.sent_bytes;
   stats.received_bytes += gathered_stats.received_bytes;
