@@ -185,8 +185,7 @@ CommStats rsag(const Collectives& comm, Compressor& worker, Compressor& shard,
   std::vector<at::Tensor> payloads = packets;
   if (kind == kFailure) {
     payloads.assign(world, at::Tensor());
-    payloads[0] = message_bytes(failure, device);
-    payloads[0] = payloads[0].to(at::kCPU);  // its length is known on the host
+    payloads[0] = message_bytes(failure, at::kCPU);  // its length is known on the host
   }
   at::Tensor head = announce(kind, entries, payloads, device);
   std::vector<at::Tensor> heads;
