@@ -372,7 +372,7 @@ else
   done
   rc=0
   { echo "==== py test_gpu_ddp"; PYTHONPATH=$ROOT/python CO3_OPS_LIBRARY=$BT/lib/libco3_ops.so \
-    timeout -k 10 "$(limit 150 60)" python3 "$ROOT/tests/python/test_gpu_ddp.py" -v; } \
+    timeout -k 10 "$(limit 200 60)" python3 "$ROOT/tests/python/test_gpu_ddp.py" -v; } \
     >>"$OUT/gpu_tests.log" 2>&1 || rc=$?
   summary "torch: py test_gpu_ddp exit $rc"
   ((rc != 0)) && failed=1

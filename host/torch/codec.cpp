@@ -248,6 +248,50 @@ void Codec::decode_accumulate(const std::vector<at::Tensor>& packets,
     if (!sums[i].is_same(outputs[i])) outputs[i].copy_(sums[i].view(outputs[i].sizes()));
 }
 
+void Codec::decode_each(const std::vector<at::Tensor>& packets,
+                        const std::vector<std::vector<at::Tensor>>& outputs,
+                        const std::vector<std::string>& labels) const {
+  check(outputs.size() == packets.size() && (labels.empty() || labels.size() == packets.size()),
+        Errc::invalid_argument, [&] {
+          return "decode_each: " + std::to_string(outputs.size()) + " output lists and " +
+                 std::to_string(labels.size()) + " labels for " + std::to_string(packets.size()) +
+                 " packets";
+        });
+  const auto named = [&](size_t r, const Error& e) {
+    return Error(e.code(), (labels.empty() ? "packet " + std::to_string(r) : labels[r]) + ": " + e.what());
+  };
+  bool device_path = cuda_path::available() && !packets.empty();
+  for (size_t r = 0; r < packets.size(); ++r) {
+    device_path = device_path && packets[r].defined() && packets[r].is_cuda() &&
+                  packets[r].device() == packets[0].device();
+    for (const at::Tensor& o : outputs[r])
+      device_path = device_path && o.defined() && o.device() == packets[0].device() &&
+                    o.scalar_type() == at::kFloat && o.is_contiguous();
+  }
+  if (!device_path) {
+    for (size_t r = 0; r < packets.size(); ++r) {
+      try {
+        decode_into(packets[r], outputs[r]);
+      } catch (const Error& e) {
+        throw named(r, e);
+      }
+    }
+    return;
+  }
+  std::vector<at::Tensor> statuses;
+  for (size_t r = 0; r < packets.size(); ++r) {
+    try {
+      check_packet_tensor(packets[r]);
+      statuses.push_back(cuda_path::decode_into(packets[r], outputs[r], /*accumulate=*/false));
+    } catch (const Error& e) {
+      throw named(r, e);
+    }
+  }
+  std::optional<Error> error;
+  const int64_t failed = cuda_path::first_failed_status_sync(statuses, &error);
+  if (failed >= 0) throw named(static_cast<size_t>(failed), *error);
+}
+
 TensorStats Codec::stats(const at::Tensor& tensor) const {
   const at::Tensor host = host_contiguous(tensor);
   return co3::stats(cpu_view(host, "tensor 0"), config_);

@@ -181,6 +181,27 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
   return packet_tensor(bytes, device);
 }
 
+std::vector<at::Tensor> Compressor::compress_each(const std::vector<std::string>& names,
+                                                  const std::vector<at::Tensor>& grads) {
+  check(names.size() == grads.size(), Errc::invalid_argument, [&] {
+    return "compress_each: " + std::to_string(names.size()) + " names for " +
+           std::to_string(grads.size()) + " gradients";
+  });
+  const int64_t step = step_;
+  std::vector<at::Tensor> packets;
+  for (size_t i = 0; i < grads.size(); ++i) {
+    step_ = step;  // every packet at this step's refit
+    try {
+      packets.push_back(compress({names[i]}, {grads[i]}));
+    } catch (...) {
+      step_ = step;
+      throw;
+    }
+  }
+  step_ = step + 1;
+  return packets;
+}
+
 std::vector<std::string> Compressor::names() const {
   std::vector<std::string> out;
   for (const auto& kv : entries_) out.push_back(kv.first);

@@ -6,6 +6,7 @@
 
 #include "co3/error.h"
 #include "co3/torch/tensor.h"
+#include "distributed_exchange.h"
 
 namespace co3 {
 namespace {
@@ -25,39 +26,30 @@ AllGather all_gather_impl(Group& group) {
 AllGather all_gather_of(c10d::ProcessGroup& pg) { return all_gather_impl(pg); }
 AllGather all_gather_of(c10d::Backend& backend) { return all_gather_impl(backend); }
 
-namespace {
-
-// What each rank announces before its payload (docs/DISTRIBUTED.md): whether it has a packet or
-// an error message, the payload's length, and the entries and tensors it codes. Every rank checks every
-// announcement alike, so all of them take the same branch: they all send the payloads, or all
-// raise before any collective is left half joined.
-enum : int64_t { kPacket = 0, kFailure = 1 };
-
-// A size no co3 packet of `entries` entries in `tensors` tensors reaches: codes of at most 24
-// bits and chunk-table entries of 4 bytes per 32 symbols stay under 4 bytes an entry; a code
-// table and a descriptor stay under 1 MiB a tensor. Checked before anything is allocated.
 int64_t payload_bound(int64_t entries, int64_t tensors) {
   return 4 * entries + (int64_t{1} << 20) * (tensors + 1);
 }
 
 std::string rank_label(int r) { return "rank " + std::to_string(r); }
 
-}  // namespace
-
-std::vector<at::Tensor> exchange_packets(const AllGather& all_gather, int world_size,
-                                         const at::Tensor& packet, const std::string& failure,
-                                         c10::Device device, int64_t entries, int64_t tensors,
-                                         CommStats* stats) {
+std::vector<at::Tensor> exchange_payloads(const AllGather& all_gather, int world_size,
+                                          const at::Tensor& packet, const std::string& failure,
+                                          c10::Device device, int64_t entries, int64_t tensors,
+                                          const std::vector<int64_t>& expected, CommStats* stats,
+                                          const AllToAll* exact, int rank) {
   check(world_size >= 1, Errc::invalid_argument,
         [&] { return "exchange_packets: world size " + std::to_string(world_size); });
+  check(expected.empty() || expected.size() == static_cast<size_t>(world_size),
+        Errc::invalid_argument, "exchange_packets: one expected entry count per rank");
   const at::TensorOptions bytes_opts = at::TensorOptions(at::kByte).device(device);
   // The packet's length is its header's (a host read for a CUDA packet); a failure sends its
-  // message instead, and so does a failure record, whose error packet_size raises.
+  // message instead, and so does a failure record, whose error packet_size raises. An empty
+  // packet (a rank with an empty shard) sends nothing.
   std::string reason = failure.empty() && !packet.defined() ? "no packet" : failure;
   at::Tensor payload;
   if (reason.empty()) {
     try {
-      payload = packet.narrow(0, 0, packet_size(packet));
+      payload = packet.numel() == 0 ? packet : packet.narrow(0, 0, packet_size(packet));
     } catch (const std::exception& e) {
       reason = e.what();
     }
@@ -81,11 +73,18 @@ std::vector<at::Tensor> exchange_packets(const AllGather& all_gather, int world_
       return "exchange: " + rank_label(r) + " announced payload kind " + std::to_string(k) +
              " (not a co3 peer?)";
     });
-    check(n == h[2] && t == h[3], Errc::invalid_argument, [&] {
-      return "exchange: " + rank_label(r) + " codes " + std::to_string(n) + " entries in " +
-             std::to_string(t) + " tensors, rank 0 " + std::to_string(h[2]) + " in " +
-             std::to_string(h[3]) + " (the ranks' gradients differ)";
-    });
+    if (expected.empty())
+      check(n == h[2] && t == h[3], Errc::invalid_argument, [&] {
+        return "exchange: " + rank_label(r) + " codes " + std::to_string(n) + " entries in " +
+               std::to_string(t) + " tensors, rank 0 " + std::to_string(h[2]) + " in " +
+               std::to_string(h[3]) + " (the ranks' gradients differ)";
+      });
+    else
+      check(n == expected[r] && t == tensors, Errc::invalid_argument, [&] {
+        return "exchange: " + rank_label(r) + " codes " + std::to_string(n) + " entries in " +
+               std::to_string(t) + " tensors, its shard " + std::to_string(expected[r]) +
+               " in " + std::to_string(tensors) + " (the ranks' buckets differ)";
+      });
     const int64_t bound = payload_bound(std::max<int64_t>(n, 0), std::max<int64_t>(t, 0));
     check(len >= 0 && len <= bound, Errc::corrupt_packet, [&] {
       return "exchange: " + rank_label(r) + " announced " + std::to_string(len) +
@@ -93,11 +92,42 @@ std::vector<at::Tensor> exchange_packets(const AllGather& all_gather, int world_
     });
     largest = std::max(largest, len);
   }
-  at::Tensor padded = at::zeros({largest}, bytes_opts);
-  padded.narrow(0, 0, payload.numel()).copy_(payload.to(device));
   std::vector<at::Tensor> gathered;
-  for (int r = 0; r < world_size; ++r) gathered.push_back(at::empty({largest}, bytes_opts));
-  all_gather(gathered, padded);
+  if (exact != nullptr) {
+    // Every payload at its own length (in 8-byte slots, which keep the packets aligned for the
+    // CUDA decoder): this rank's payload to every rank through one all-to-all.
+    check(rank >= 0 && rank < world_size, Errc::invalid_argument, "exchange_packets: rank");
+    const int64_t mine_slot = slot_bytes(payload.numel());
+    std::vector<int64_t> send_splits(world_size, mine_slot), receive_splits(world_size);
+    int64_t received = 0;
+    for (int r = 0; r < world_size; ++r) {
+      receive_splits[r] = slot_bytes(h[4 * r + 1]);
+      received += receive_splits[r];
+    }
+    at::Tensor send = at::zeros({mine_slot * world_size}, bytes_opts);
+    for (int r = 0; r < world_size && payload.numel() > 0; ++r)
+      send.narrow(0, r * mine_slot, payload.numel()).copy_(payload.to(device));
+    at::Tensor receive = at::empty({received}, bytes_opts);
+    if (received > 0) (*exact)(receive, send, receive_splits, send_splits);
+    int64_t offset = 0;
+    for (int r = 0; r < world_size; ++r) {
+      gathered.push_back(receive.narrow(0, offset, receive_splits[r]));
+      offset += receive_splits[r];
+    }
+    if (stats) {
+      stats->sent_bytes = (world_size - 1) * (32 + mine_slot);
+      stats->received_bytes = (world_size - 1) * 32 + received - receive_splits[rank];
+    }
+  } else {
+    at::Tensor padded = at::zeros({largest}, bytes_opts);
+    padded.narrow(0, 0, payload.numel()).copy_(payload.to(device));
+    for (int r = 0; r < world_size; ++r) gathered.push_back(at::empty({largest}, bytes_opts));
+    all_gather(gathered, padded);
+    if (stats) {
+      stats->sent_bytes = (world_size - 1) * (32 + largest);
+      stats->received_bytes = (world_size - 1) * (32 + largest);
+    }
+  }
   std::string failures;
   for (int r = 0; r < world_size; ++r) {
     gathered[r] = gathered[r].narrow(0, 0, h[4 * r + 1]);
@@ -111,9 +141,16 @@ std::vector<at::Tensor> exchange_packets(const AllGather& all_gather, int world_
   if (stats) {
     stats->packet_bytes = payload.numel();
     stats->contributed_bytes = 32 + largest;
-    stats->received_bytes = (world_size - 1) * (32 + largest);
   }
   return gathered;
+}
+
+std::vector<at::Tensor> exchange_packets(const AllGather& all_gather, int world_size,
+                                         const at::Tensor& packet, const std::string& failure,
+                                         c10::Device device, int64_t entries, int64_t tensors,
+                                         CommStats* stats) {
+  return exchange_payloads(all_gather, world_size, packet, failure, device, entries, tensors, {},
+                           stats);
 }
 
 CommStats compressed_allreduce(const AllGather& all_gather, int world_size, Compressor& compressor,

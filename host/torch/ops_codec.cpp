@@ -7,6 +7,7 @@
 #include <torch/custom_class.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "co3/error.h"
 #include "co3/torch/codec.h"
 #include "co3/torch/compressor.h"
+#include "co3/torch/distributed.h"
 
 namespace co3 {
 namespace {
@@ -154,6 +156,30 @@ c10::intrusive_ptr<CompressorClass> make_compressor(CO3_CONFIG_PARAMS, double ga
   });
 }
 
+std::vector<int64_t> shard_bounds_op(int64_t entries, int64_t world_size, int64_t chunk) {
+  return translate_errors([&] {
+    check(world_size >= 1 && world_size <= (int64_t{1} << 20), Errc::invalid_argument,
+          "shard_bounds: world size out of range");
+    return shard_bounds(entries, static_cast<int>(world_size), chunk);
+  });
+}
+
+// compressed_allreduce over a torch.distributed process group (blocking): [packet bytes, bytes
+// sent, bytes received, entries] of this rank. `shard` is rsag's summed-shard compressor.
+std::vector<int64_t> op_compressed_allreduce(const c10::intrusive_ptr<c10d::ProcessGroup>& group,
+                                             const c10::intrusive_ptr<CompressorClass>& compressor,
+                                             const std::optional<c10::intrusive_ptr<CompressorClass>>& shard,
+                                             const std::vector<std::string>& names,
+                                             const std::vector<at::Tensor>& grads,
+                                             const std::string& algorithm) {
+  return translate_errors([&] {
+    const CommStats s = compressed_allreduce(*group, compressor->impl, names, grads,
+                                             parse_algorithm(algorithm),
+                                             shard ? &(*shard)->impl : nullptr);
+    return std::vector<int64_t>{s.packet_bytes, s.sent_bytes, s.received_bytes, s.elements};
+  });
+}
+
 }  // namespace
 }  // namespace co3
 
@@ -216,4 +242,16 @@ TORCH_LIBRARY(co3, m) {
           return 0;
         });
       });
+  // After the class: its schema names it.
+  m.def("compressed_allreduce(__torch__.torch.classes.c10d.ProcessGroup process_group, "
+        "__torch__.torch.classes.co3.Compressor compressor, "
+        "__torch__.torch.classes.co3.Compressor? shard, str[] names, Tensor(a!)[] grads, "
+        "str algorithm='allgather') -> int[]",
+        &op_compressed_allreduce);
+  m.def("shard_bounds(int entries, int world_size, int chunk) -> int[]", &shard_bounds_op);
+  m.def("choose_algorithm(int world_size, int entries, int chunk) -> str",
+        [](int64_t world_size, int64_t entries, int64_t chunk) -> std::string {
+          return to_string(choose_algorithm(static_cast<int>(std::min<int64_t>(world_size, 1 << 20)),
+                                            entries, chunk));
+        });
 }

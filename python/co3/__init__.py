@@ -20,7 +20,7 @@ import torch  # noqa: E402
 from .ddp import ddp_comm_hook, CO3HookState  # noqa: E402,F401
 
 __all__ = ["build_info", "encode", "encode_into", "max_packet_bytes", "decode", "decode_into", "decode_accumulate", "packet_size", "stats",
-           "Compressor",
+           "Compressor", "compressed_allreduce",
            "ddp_comm_hook", "CO3HookState"]
 
 
@@ -137,3 +137,19 @@ class Compressor:
 
     def load_state_dict(self, state):
         self._impl.load_state_dict(dict(state))
+
+
+def compressed_allreduce(named_grads, compressor, algorithm="allgather", shard_compressor=None,
+                         group=None):
+    """Averages the gradients over the ranks of `group` (default: the default group) in place
+    with co3 packets, blocking (docs/DISTRIBUTED.md): `algorithm` "allgather" or "rsag" (which
+    needs `shard_compressor`, the summed shards' error memory). Returns {"packet_bytes",
+    "sent_bytes", "received_bytes", "entries"} of this rank."""
+    import torch.distributed as dist
+    items = list(named_grads.items()) if isinstance(named_grads, dict) else list(named_grads)
+    group = group if group is not None else dist.distributed_c10d._get_default_group()
+    stats = torch.ops.co3.compressed_allreduce(
+        group.boxed(), compressor._impl,
+        shard_compressor._impl if shard_compressor is not None else None,
+        [n for n, _ in items], [g for _, g in items], algorithm=algorithm)
+    return dict(zip(("packet_bytes", "sent_bytes", "received_bytes", "entries"), stats))

@@ -7,6 +7,10 @@
   running-average refit's fit and averages are left as they were before the skipped step;
 - one rank failing inside the hook (an out-of-memory error raised by its compressor): every rank
   raises the same error naming that rank, within the time bound, and none hangs.
+
+Both for algorithm="allgather" and "rsag" (whose failure is a rank whose error memory no longer
+fits its shard, as a wrong checkpoint would leave it; its memories are the worker's per shard
+and the shard compressor's, all of which must stay on a skipped step).
 """
 import json
 import os
@@ -35,7 +39,18 @@ def model_and_data(rank):
     return model, x, y
 
 
-def run_inf(rank, init_file, out_dir, use_co3):
+RSAG = {"algorithm": "rsag", "chunk": 512}  # 2,372 entries: two shards of whole chunks
+
+
+def memories(state):
+    """Every error memory of the hook's state (worker and, for rsag, shard)."""
+    out = {k: v.clone() for k, v in state.compressor.state_dict().items() if k.startswith("memory/")}
+    out.update({"shard/" + k: v.clone() for k, v in state.shard_compressor.state_dict().items()
+                if k.startswith("memory/")})
+    return out
+
+
+def run_inf(rank, init_file, out_dir, use_co3, algorithm="allgather"):
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
     import co3
@@ -47,7 +62,8 @@ def run_inf(rank, init_file, out_dir, use_co3):
     state = None
     if use_co3:
         # running-average: the scale's averages, like the memory, must not move either
-        state = co3.CO3HookState(gamma=0.7, format="fp4", refit="running-average")
+        extra = RSAG if algorithm == "rsag" else {"algorithm": algorithm}
+        state = co3.CO3HookState(gamma=0.7, format="fp4", refit="running-average", **extra)
         ddp.register_comm_hook(state, co3.ddp_comm_hook)
     opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
     scaler = torch.amp.GradScaler("cpu", init_scale=1.0, growth_interval=1000)
@@ -57,9 +73,9 @@ def run_inf(rank, init_file, out_dir, use_co3):
         if rank == 1 and step == INF_STEP:
             xs[3, 5] = float("inf")  # this rank's gradient gets Inf/NaN entries
         if state is not None and step == INF_STEP:
-            before = state.compressor.memory("bucket0").clone()
-            stats_before = {k: v for k, v in state.compressor.state_dict().items()
-                            if k.startswith(("fit/", "average/"))}
+            before = memories(state)
+            stats_before = {k: v for k, v in state.state_dict().items()  # worker and shard
+                            if "/fit/" in k or "/average/" in k}
         loss = torch.nn.functional.cross_entropy(ddp(xs), y[step])
         opt.zero_grad()
         scaler.scale(loss).backward()
@@ -69,17 +85,20 @@ def run_inf(rank, init_file, out_dir, use_co3):
         if scaler.get_scale() < scale:  # GradScaler found an Inf/NaN and skipped the step
             skipped.append(step)
         if state is not None and step == INF_STEP:
-            memory_kept = bool(torch.equal(before, state.compressor.memory("bucket0")))
-            after = state.compressor.state_dict()
-            statistics_kept = all(torch.equal(v, after[k]) for k, v in stats_before.items())
-    tag = "co3" if use_co3 else "plain"
+            after_memories = memories(state)
+            memory_kept = (len(before) >= (3 if algorithm == "rsag" else 1) and
+                           all(torch.equal(v, after_memories[k]) for k, v in before.items()))
+            after = state.state_dict()
+            statistics_kept = bool(stats_before) and all(torch.equal(v, after[k])
+                                                         for k, v in stats_before.items())
+    tag = f"co3{algorithm}" if use_co3 else "plain"
     torch.save(model.state_dict(), os.path.join(out_dir, f"{tag}_params_{rank}.pt"))
     with open(os.path.join(out_dir, f"{tag}_result_{rank}.json"), "w") as f:
         json.dump({"skipped": skipped, "memory_kept": memory_kept,
                    "statistics_kept": statistics_kept}, f)
 
 
-def run_fail(rank, init_file, out_dir):
+def run_fail(rank, init_file, out_dir, algorithm="allgather"):
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
     import co3
@@ -88,9 +107,10 @@ def run_fail(rank, init_file, out_dir):
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
     model, x, y = model_and_data(rank)
     ddp = DDP(model)
-    state = co3.CO3HookState(gamma=0.7, format="fp4")
+    state = co3.CO3HookState(gamma=0.7, format="fp4",
+                             **(RSAG if algorithm == "rsag" else {"algorithm": algorithm}))
     ddp.register_comm_hook(state, co3.ddp_comm_hook)
-    if rank == 1:
+    if rank == 1 and algorithm == "allgather":
         real = state.compressor.compress
         calls = {"n": 0}
 
@@ -104,6 +124,11 @@ def run_fail(rank, init_file, out_dir):
     opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
     message = None
     for step in range(STEPS):
+        if rank == 1 and algorithm == "rsag" and step == FAIL_STEP:
+            # an error memory that no longer fits its shard: this rank's coding fails
+            broken = state.compressor.state_dict()
+            broken["memory/bucket0#0"] = torch.zeros(3)
+            state.compressor.load_state_dict(broken)
         loss = torch.nn.functional.cross_entropy(ddp(x[step]), y[step])
         opt.zero_grad()
         try:
@@ -112,24 +137,25 @@ def run_fail(rank, init_file, out_dir):
             message = str(e)
             break
         opt.step()
-    with open(os.path.join(out_dir, f"fail_result_{rank}.json"), "w") as f:
+    with open(os.path.join(out_dir, f"fail{algorithm}_result_{rank}.json"), "w") as f:
         json.dump({"step": step, "message": message}, f)
 
 
-def body(kind, rank, out_dir, use_co3):
-    init = os.path.join(out_dir, f"rendezvous_{kind}_{use_co3}")
+def body(kind, rank, out_dir, use_co3, algorithm):
+    init = os.path.join(out_dir, f"rendezvous_{kind}_{use_co3}_{algorithm}")
     if kind == "inf":
-        run_inf(rank, init, out_dir, use_co3)
+        run_inf(rank, init, out_dir, use_co3, algorithm)
     else:
-        run_fail(rank, init, out_dir)
+        run_fail(rank, init, out_dir, algorithm)
 
 
-def worker(kind, rank, out_dir, use_co3):
-    exit_after(body, kind, rank, out_dir, use_co3)
+def worker(kind, rank, out_dir, use_co3, algorithm):
+    exit_after(body, kind, rank, out_dir, use_co3, algorithm)
 
 
-def run_world(test, kind, out, use_co3=True):
-    run_ranks(test, worker, lambda r: (kind, r, out, use_co3), WORLD, TIMEOUT_S, f"{kind}: ")
+def run_world(test, kind, out, use_co3=True, algorithm="allgather"):
+    run_ranks(test, worker, lambda r: (kind, r, out, use_co3, algorithm), WORLD, TIMEOUT_S,
+              f"{kind} {algorithm}: ")
 
 
 def load(out, name):
@@ -140,11 +166,17 @@ def load(out, name):
 class DDPFailureTest(unittest.TestCase):
     def test_an_inf_on_one_rank_is_skipped_on_every_rank_like_plain_ddp(self):
         with tempfile.TemporaryDirectory() as out:
-            run_world(self, "inf", out, use_co3=False)
-            run_world(self, "inf", out, use_co3=True)
-            plain = [load(out, f"plain_result_{r}.json") for r in range(WORLD)]
-            co3r = [load(out, f"co3_result_{r}.json") for r in range(WORLD)]
-            params = [torch.load(os.path.join(out, f"co3_params_{r}.pt")) for r in range(WORLD)]
+            run_world(self, "inf", out, use_co3=False)  # the oracle: DDP without the hook
+            for algorithm in ("allgather", "rsag"):
+                with self.subTest(algorithm=algorithm):
+                    self.check_inf(out, algorithm)
+
+    def check_inf(self, out, algorithm):
+        run_world(self, "inf", out, use_co3=True, algorithm=algorithm)
+        plain = [load(out, f"plain_result_{r}.json") for r in range(WORLD)]
+        co3r = [load(out, f"co3{algorithm}_result_{r}.json") for r in range(WORLD)]
+        params = [torch.load(os.path.join(out, f"co3{algorithm}_params_{r}.pt"))
+                  for r in range(WORLD)]
         self.assertEqual(plain[0]["skipped"], [INF_STEP])  # the oracle: DDP without the hook
         for r in range(WORLD):
             self.assertEqual(co3r[r]["skipped"], plain[0]["skipped"], f"rank {r}")
@@ -156,14 +188,23 @@ class DDPFailureTest(unittest.TestCase):
             self.assertTrue(torch.equal(p, params[1][name]), f"{name} differs between ranks")
 
     def test_a_rank_failing_in_the_hook_fails_every_rank_with_its_reason(self):
+        self.check_fail("allgather", "simulated: CUDA out of memory")
+
+    def test_rsag_a_rank_failing_in_the_hook_fails_every_rank_with_its_reason(self):
+        self.check_fail("rsag", "error memory has shape [3]")
+
+    def check_fail(self, algorithm, reason):
         with tempfile.TemporaryDirectory() as out:
-            run_world(self, "fail", out)
-            results = [load(out, f"fail_result_{r}.json") for r in range(WORLD)]
+            run_world(self, "fail", out, algorithm=algorithm)
+            results = [load(out, f"fail{algorithm}_result_{r}.json") for r in range(WORLD)]
         for r, res in enumerate(results):
             self.assertEqual(res["step"], FAIL_STEP, f"rank {r}")
             self.assertIsNotNone(res["message"], f"rank {r} did not raise")
             self.assertIn("rank 1 failed", res["message"], f"rank {r}")
-            self.assertIn("simulated: CUDA out of memory", res["message"], f"rank {r}")
+            self.assertIn(reason, res["message"], f"rank {r}")
+        # the same reason on every rank (a rank's message may carry a traceback after it)
+        reasons = [res["message"].split("rank 1 failed")[1].splitlines()[0] for res in results]
+        self.assertEqual(reasons, [reasons[0]] * WORLD)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The co3 Python API and DDP hook on CUDA tensors: the device path gives the CPU path's bytes,
 and DDP trains with the hook over NCCL (one rank: one GPU cannot hold two NCCL ranks) and over
-Gloo with CUDA buckets (two processes sharing the GPU). Skips, saying so, without a GPU."""
+Gloo with CUDA buckets (two processes sharing the GPU), with algorithm "allgather" and "rsag".
+Skips, saying so, without a GPU."""
 import multiprocessing as mp
 import os
 import sys
@@ -16,7 +17,7 @@ HAVE_GPU = torch.cuda.is_available()
 STEPS = 40
 
 
-def train(rank, world, backend, init_file, out_dir):
+def train(rank, world, backend, init_file, out_dir, algorithm):
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -27,7 +28,7 @@ def train(rank, world, backend, init_file, out_dir):
         model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(),
                                     torch.nn.Linear(256, 10)).cuda()
         ddp = DDP(model, device_ids=[0])
-        state = co3.CO3HookState(gamma=0.7, format="fp4", code="gennorm")
+        state = co3.CO3HookState(gamma=0.7, format="fp4", code="gennorm", algorithm=algorithm)
         ddp.register_comm_hook(state, co3.ddp_comm_hook)
         opt = torch.optim.SGD(ddp.parameters(), lr=0.05)
         g = torch.Generator().manual_seed(1000 + rank)
@@ -45,7 +46,7 @@ def train(rank, world, backend, init_file, out_dir):
         torch.save({"params": {k: v.cpu() for k, v in model.state_dict().items()},
                     "first": sum(losses[:5]) / 5, "last": sum(losses[-5:]) / 5,
                     "packet_bytes": state.packet_bytes},
-                   os.path.join(out_dir, f"{backend}_{rank}.pt"))
+                   os.path.join(out_dir, f"{backend}_{algorithm}_{rank}.pt"))
     except BaseException:
         import traceback
         traceback.print_exc()
@@ -55,11 +56,12 @@ def train(rank, world, backend, init_file, out_dir):
     os._exit(0)
 
 
-def run_world(backend, world):
+def run_world(backend, world, algorithm="allgather"):
     ctx = mp.get_context("spawn")
     with tempfile.TemporaryDirectory() as d:
         init = os.path.join(d, "init")
-        procs = [ctx.Process(target=train, args=(r, world, backend, init, d)) for r in range(world)]
+        procs = [ctx.Process(target=train, args=(r, world, backend, init, d, algorithm))
+                 for r in range(world)]
         for p in procs:
             p.start()
         for p in procs:
@@ -70,7 +72,7 @@ def run_world(backend, world):
                 p.kill()
         if codes != [0] * world:
             raise AssertionError(f"{backend} ranks exited with {codes}")
-        return [torch.load(os.path.join(d, f"{backend}_{r}.pt")) for r in range(world)]
+        return [torch.load(os.path.join(d, f"{backend}_{algorithm}_{r}.pt")) for r in range(world)]
 
 
 @unittest.skipUnless(HAVE_GPU, "no CUDA device: the GPU Python/DDP tests were not run")
@@ -93,6 +95,17 @@ class GpuApi(unittest.TestCase):
 
     def test_ddp_gloo_cuda_buckets_two_ranks(self):
         r0, r1 = run_world("gloo", 2)
+        for k in r0["params"]:
+            self.assertTrue(torch.equal(r0["params"][k], r1["params"][k]), k)
+        self.assertLess(r0["last"], r0["first"])
+
+    def test_ddp_nccl_one_rank_rsag(self):
+        (r,) = run_world("nccl", 1, "rsag")
+        self.assertLess(r["last"], r["first"])
+        self.assertGreater(r["packet_bytes"], 0)
+
+    def test_ddp_gloo_cuda_buckets_two_ranks_rsag(self):
+        r0, r1 = run_world("gloo", 2, "rsag")
         for k in r0["params"]:
             self.assertTrue(torch.equal(r0["params"][k], r1["params"][k]), k)
         self.assertLess(r0["last"], r0["first"])

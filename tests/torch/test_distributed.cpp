@@ -191,4 +191,88 @@ TEST(Distributed, AGarbageSizeIsRefusedBeforeAllocating) {
   }
 }
 
+// rsag over Gloo: every rank ends with the same bits, and they are the replay of the algorithm
+// from the codec alone (this test's shard cut, each rank's shard coded and decoded, the float32
+// sum in rank order coded and decoded again, divided by the ranks); the bytes each rank sends
+// are counted.
+TEST(Distributed, RsagAveragesTheDecodedSummedShardsIdenticallyOnEveryRank) {
+  auto store = c10::make_intrusive<c10d::HashStore>();
+  const std::vector<std::string> names = {"fc.weight", "fc.bias"};
+  std::vector<std::vector<at::Tensor>> results(kWorld);
+  std::vector<co3::CommStats> stats(kWorld);
+  std::vector<std::exception_ptr> errors(kWorld);
+  co3::CompressorOptions o;
+  o.config.format = co3::formats::fp4;
+  o.config.chunk_symbols = 256;  // 1040 entries: 5 chunks over 3 ranks
+  o.gamma = 0.0f;                // no memory: the replay needs none
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < kWorld; ++r) {
+    ranks.emplace_back([&, r] {
+      try {
+        auto pg = make_group(store, r);
+        co3::Compressor worker(o), shard(o);
+        std::vector<at::Tensor> g = grads_of(r, 0);
+        stats[r] = co3::compressed_allreduce(*pg, worker, names, g, co3::Algorithm::rsag, &shard);
+        results[r] = g;
+      } catch (...) {
+        errors[r] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : ranks) t.join();
+  for (int r = 0; r < kWorld; ++r)
+    if (errors[r]) std::rethrow_exception(errors[r]);
+
+  // 5 chunks: shard s holds chunks [5s/3, 5(s+1)/3) = [0,1), [1,3), [3,5).
+  const std::vector<int64_t> bounds = {0, 256, 768, 1040};
+  EXPECT_EQ(co3::shard_bounds(1040, kWorld, 256), bounds);
+  co3::Codec codec(o.config);
+  std::vector<at::Tensor> flat;
+  for (int r = 0; r < kWorld; ++r) {
+    const std::vector<at::Tensor> g = grads_of(r, 0);
+    flat.push_back(at::cat({g[0].reshape(-1).to(at::kFloat), g[1].reshape(-1).to(at::kFloat)}));
+  }
+  at::Tensor expect = at::zeros({1040});
+  for (int s = 0; s < kWorld; ++s) {
+    const int64_t n = bounds[s + 1] - bounds[s];
+    at::Tensor sum = at::zeros({n});
+    for (int r = 0; r < kWorld; ++r)
+      sum += codec.decode(codec.encode(flat[r].narrow(0, bounds[s], n)), std::nullopt, true)[0];
+    expect.narrow(0, bounds[s], n).copy_(codec.decode(codec.encode(sum), std::nullopt, true)[0]);
+  }
+  expect /= kWorld;
+  for (int r = 0; r < kWorld; ++r) {
+    EXPECT_TRUE(torch::equal(results[r][0].reshape(-1), expect.narrow(0, 0, 1024))) << "rank " << r;
+    EXPECT_TRUE(torch::equal(results[r][1], expect.narrow(0, 1024, 16).to(at::kBFloat16))) << "rank " << r;
+    EXPECT_EQ(stats[r].elements, 1040);
+    EXPECT_GT(stats[r].sent_bytes, 0);
+  }
+}
+
+// An announced shard length beyond its bound is refused before anything is allocated, on every
+// rank alike.
+TEST(Distributed, RsagRefusesAGarbageShardLengthBeforeAllocating) {
+  co3::Collectives fake;
+  fake.world_size = 2;
+  fake.rank = 0;
+  fake.all_gather = [](std::vector<at::Tensor>& out, at::Tensor& in) {
+    for (size_t r = 0; r < out.size(); ++r) out[r].copy_(in);
+    if (in.numel() == 4) out[1][3] = int64_t{1} << 60;  // rank 1's length of shard 1, garbled
+  };
+  fake.all_to_all = [](at::Tensor&, at::Tensor&, const std::vector<int64_t>&,
+                       const std::vector<int64_t>&) { ADD_FAILURE() << "reached the all-to-all"; };
+  co3::CompressorOptions o;
+  o.config.chunk_symbols = 32;
+  co3::Compressor worker(o), shard(o);
+  try {
+    co3::rsag_allreduce(fake, worker, shard, "b", torch::randn({1000}));
+    ADD_FAILURE() << "a garbage size was accepted";
+  } catch (const co3::Error& e) {
+    EXPECT_EQ(e.code(), co3::Errc::corrupt_packet);
+    EXPECT_NE(std::string(e.what()).find("rank 1 announced 1152921504606846976 bytes for shard 1"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace

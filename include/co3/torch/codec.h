@@ -87,6 +87,14 @@ class Codec {
                          const std::vector<at::Tensor>& outputs,
                          const std::vector<std::string>& labels = {}) const;
 
+  // Packet r decoded into its own outputs[r] (overwriting them), for every r: what the all-gather
+  // of summed shards needs (each packet fills its slice of the bucket). CUDA packets with float32
+  // contiguous outputs on their device are decoded by the kernels and checked together: one
+  // synchronization for the whole list. An error names the packet (labels[r] when given).
+  void decode_each(const std::vector<at::Tensor>& packets,
+                   const std::vector<std::vector<at::Tensor>>& outputs,
+                   const std::vector<std::string>& labels = {}) const;
+
   // Per-code-source statistics of one tensor under this configuration (no packet is kept).
   TensorStats stats(const at::Tensor& tensor) const;
 

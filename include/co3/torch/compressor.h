@@ -65,6 +65,13 @@ class Compressor {
   at::Tensor compress(const std::vector<std::string>& names, const std::vector<at::Tensor>& grads,
                       EncodeReport* report = nullptr);
 
+  // One packet per named gradient (packet i codes grads[i] alone, with its own fit), as one step:
+  // the step count advances once, and every packet sees the same step (a refit every N steps
+  // refits all of them or none). What the reduce-scatter of a bucket's shards sends. A failure
+  // leaves the memories of the gradients after the failing one as they were.
+  std::vector<at::Tensor> compress_each(const std::vector<std::string>& names,
+                                        const std::vector<at::Tensor>& grads);
+
   int64_t step() const { return step_; }
   std::vector<std::string> names() const;
   at::Tensor memory(const std::string& name) const;  // throws if the name is unknown

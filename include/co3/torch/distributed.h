@@ -33,17 +33,58 @@
 namespace co3 {
 
 struct CommStats {
-  int64_t packet_bytes = 0;        // this rank's packet
-  int64_t contributed_bytes = 0;   // what this rank put into the all-gathers: 32 (its announcement) +
-                                   // the padded packet; an all-gather delivers it to W − 1 ranks
-  int64_t received_bytes = 0;      // the other ranks' contributions that reached this rank
+  int64_t packet_bytes = 0;        // this rank's packet (rsag: its shard packets and summed shard)
+  int64_t contributed_bytes = 0;   // allgather: what this rank put into the all-gathers: 32 (its
+                                   // announcement) + the padded packet; an all-gather delivers it
+                                   // to W − 1 ranks. rsag: the same as sent_bytes
+  int64_t sent_bytes = 0;          // bytes of this rank's that land in other ranks' outputs
+  int64_t received_bytes = 0;      // the other ranks' bytes that reached this rank
   int64_t elements = 0;            // gradient entries this rank coded
 };
+
+// How the ranks' packets meet (docs/DISTRIBUTED.md):
+//   allgather  every rank all-gathers every rank's whole packet and decodes all N of them;
+//   rsag       the bucket is cut into N shards, shard s's packets go to rank s (all-to-all),
+//              rank s sums them, codes the sum again (its own error memory) and the summed
+//              shards are all-gathered: per-rank bytes flat in N, about two decode passes.
+enum class Algorithm : uint8_t { allgather = 0, rsag = 1 };
+const char* to_string(Algorithm a);
+Algorithm parse_algorithm(const std::string& s);  // allgather | rsag
+
+// The rule behind algorithm="auto": rsag from 3 ranks on, where its bytes per rank,
+// (N−1)/N·(b₁+b₂) against allgather's (N−1)·b₁ (bits an entry of each stage), are fewer (at 2
+// ranks they are equal and rsag codes twice), and only for a bucket of at least N chunks, which
+// gives every rank a shard. From byte counts; docs/DISTRIBUTED.md.
+Algorithm choose_algorithm(int world_size, int64_t entries, int64_t chunk_symbols);
+
+// Where the bucket of `entries` entries is cut into `world_size` shards: world_size + 1 offsets,
+// on whole chunks of `chunk_symbols`, shard s holding chunks [s·C/N, (s+1)·C/N) of the C chunks
+// (so a bucket of fewer chunks than ranks leaves some shards empty). The same on every rank.
+std::vector<int64_t> shard_bounds(int64_t entries, int world_size, int64_t chunk_symbols);
 
 // An all-gather of one tensor per rank into `outputs` (world-size tensors), blocking.
 using AllGather = std::function<void(std::vector<at::Tensor>& outputs, at::Tensor& input)>;
 AllGather all_gather_of(c10d::ProcessGroup& pg);
 AllGather all_gather_of(c10d::Backend& backend);  // e.g. a c10d::ProcessGroupGloo
+
+// An all-to-all of bytes, blocking: input's first input_splits[0] bytes to rank 0, … ; output
+// receives output_splits[r] bytes from rank r, in rank order.
+using AllToAll = std::function<void(at::Tensor& output, at::Tensor& input,
+                                    const std::vector<int64_t>& output_splits,
+                                    const std::vector<int64_t>& input_splits)>;
+AllToAll all_to_all_of(c10d::ProcessGroup& pg);
+AllToAll all_to_all_of(c10d::Backend& backend);
+
+struct Collectives {
+  AllGather all_gather;
+  AllToAll all_to_all;
+  int world_size = 1;
+  int rank = 0;
+};
+template <class Group>
+Collectives collectives_of(Group& group) {
+  return {all_gather_of(group), all_to_all_of(group), group.getSize(), group.getRank()};
+}
 
 // The exchange under compressed_allreduce (docs/DISTRIBUTED.md): every rank announces
 // [kind, length, entries, tensors] (a packet, or the message of a failure on that rank), every
@@ -68,6 +109,38 @@ CommStats compressed_allreduce(Group& group, Compressor& compressor,
                                const std::vector<std::string>& names,
                                const std::vector<at::Tensor>& grads) {
   return compressed_allreduce(all_gather_of(group), group.getSize(), compressor, names, grads);
+}
+
+// The reduce-scatter + all-gather of shard packets (Algorithm::rsag; docs/DISTRIBUTED.md),
+// averaging `bucket` (one tensor, any shape, float32/16 or bfloat16) over the ranks in place:
+//  1. `worker` codes the N shards of the bucket (shard_bounds on its chunk size), one packet
+//     each, with error feedback keyed "<key>#<s>" (together, the memory of the whole bucket);
+//  2. every rank all-gathers [kind, entries, N packet lengths] (host read 1), checks every
+//     length against payload_bound of its shard before allocating, and the packets of shard s
+//     go to rank s in one all-to-all of the exact lengths;
+//  3. rank s decode-accumulates its N packets in rank order (float32; host read 2 on CUDA) and
+//     `shard` (its own γ and format, memory keyed `key`) codes the sum;
+//  4. the summed-shard packets are exchanged like compressed_allreduce's (announcements, host
+//     read 3; payloads padded to the largest) and every rank, the owner too, decodes all N into
+//     the bucket (host read 4) and divides by N: the same bits on every rank.
+// A failure on any rank (coding, a corrupt packet) travels as a message through the next
+// collective and every rank throws the same Error naming it. A non-finite average puts back
+// every rank's worker and shard memories (and the refits' statistics) as they were.
+CommStats rsag_allreduce(const Collectives& comm, Compressor& worker, Compressor& shard,
+                         const std::string& key, const at::Tensor& bucket);
+
+// compressed_allreduce by `algorithm`: rsag codes the gradients as one bucket (their float32
+// concatenation) keyed by their names joined with ','; `shard` is then required.
+CommStats compressed_allreduce_with(const Collectives& comm, Compressor& compressor,
+                                    const std::vector<std::string>& names,
+                                    const std::vector<at::Tensor>& grads, Algorithm algorithm,
+                                    Compressor* shard = nullptr);
+template <class Group>
+CommStats compressed_allreduce(Group& group, Compressor& compressor,
+                               const std::vector<std::string>& names,
+                               const std::vector<at::Tensor>& grads, Algorithm algorithm,
+                               Compressor* shard = nullptr) {
+  return compressed_allreduce_with(collectives_of(group), compressor, names, grads, algorithm, shard);
 }
 
 }  // namespace co3
