@@ -217,9 +217,10 @@ co3::golden::Case no_memory_case() {
   co3::golden::Case c;
   c.config = co3::golden::config(co3::formats::e4m3, co3::Rounding::nearest_even,
                                  co3::ScalePolicy::gennorm, co3::CodeSource::histogram);
+  const uint64_t step = co3::testing::by_size<uint64_t>(5000, 5000, 400);  // sim: ≤ 4,407 entries
   for (int k = 0; k < 12; ++k)
     c.tensors.push_back(
-        co3::golden::synthetic(5000 * k + 7, 300 + k, k % 2 ? co3::DType::bf16 : co3::DType::f32));
+        co3::golden::synthetic(step * k + 7, 300 + k, k % 2 ? co3::DType::bf16 : co3::DType::f32));
   return c;
 }
 
