@@ -139,9 +139,10 @@ for name in "${device_tests[@]}"; do
   # gtest's lines only: the simulator prints thousands of its own.
   grep -E '^\[ +(OK|FAILED|SKIPPED|PASSED) +\]|^\[==========\]|Failure$|^Expected|^  Actual|Which is:|error:' "$log" |
     grep -v '^\[==========\] Running' >"$log.gtest"
+  # Each case once: gtest lists failed and skipped cases again at the end, without a time.
   p=$(grep -cE '^\[ +OK +\] ' "$log.gtest")
-  f=$(grep -cE '^\[ +FAILED +\] [A-Za-z]+\.[A-Za-z0-9_]+( |$)' "$log.gtest")
-  s=$(grep -cE '^\[ +SKIPPED +\] [A-Za-z]+\.' "$log.gtest")
+  f=$(grep -cE '^\[ +FAILED +\] [A-Za-z0-9_]+\.[A-Za-z0-9_]+ \([0-9]+ ms\)' "$log.gtest")
+  s=$(grep -cE '^\[ +SKIPPED +\] [A-Za-z0-9_]+\.[A-Za-z0-9_]+ \([0-9]+ ms\)' "$log.gtest")
   passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
   what="$p passed, $f failed, $s skipped in $(($(date +%s) - t0)) s"
   case $rc in
@@ -150,7 +151,7 @@ for name in "${device_tests[@]}"; do
     *) ((f == 0)) && { what="$what; exit $rc with no failed test (crash?)"; bad_exes=$((bad_exes + 1)); } ;;
   esac
   echo "==== $name: $what ($log)"
-  grep -E '^\[ +(OK|FAILED|SKIPPED) +\]' "$log.gtest" | sed 's/^/  /'
+  grep -E '^\[ +(OK|FAILED|SKIPPED) +\] [A-Za-z0-9_]+\.[A-Za-z0-9_]+ \(' "$log.gtest" | sed 's/^/  /'
 done
 echo "==== gpu_sim_check: ${#device_tests[@]} executables on the simulated GPU$( ((bad_exes)) && echo ", $bad_exes did not finish cleanly")"
 echo "$passed passed, $failed failed, $skipped skipped"
