@@ -7,6 +7,7 @@
 #include "co3/codec.h"
 #include "co3/detail/encode_checks.h"
 #include "co3/detail/encode_code.h"
+#include "co3/detail/rate_target.h"
 #include "co3/detail/trace.h"
 #include "co3/huffman.h"
 #include "co3/kernels/encode.h"
@@ -78,13 +79,14 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   p.pc = packet_coding(cfg);
   p.scale_policy = cfg.scale.policy;
   p.scale_value = cfg.scale.value;
+  p.rate_payload_bits = rate_policy_payload(inputs, cfg);
   p.non_finite = cfg.non_finite;
   p.seed = cfg.seed;
   p.given_code = prior != nullptr;
   bool any_memory = false;
   for (const EncodeInput& in : inputs) any_memory = any_memory || (in.memory && in.grad.numel);
   p.defer_memory = any_memory && !p.given_code && code_may_fail(p.pc);
-  if (cfg.scale.policy == ScalePolicy::gennorm)
+  if (cfg.scale.policy == ScalePolicy::gennorm || cfg.scale.policy == ScalePolicy::rate)
     p.scale_table = scale_table(cfg.format, cfg.rounding);
   p.num_segments = static_cast<uint32_t>(inputs.size());
   p.alphabet = 1u << p.pc.symbol_bits();

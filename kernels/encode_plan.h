@@ -73,11 +73,12 @@ struct EncodeParams {
   detail::PacketCoding pc;
   ScalePolicy scale_policy;
   float scale_value;
+  double rate_payload_bits;  // ScalePolicy::rate: detail::rate_policy_payload of the packet
   NonFinitePolicy non_finite;
   uint64_t seed;
   bool given_code;         // a PriorCode: tables uploaded, no histograms, no code kernel
   bool defer_memory;       // the code may fail after pass 2: the memory pass writes the memory
-  ScaleTable scale_table;  // the GenNorm scale's t*(β) (gennorm_scale.h); unused otherwise
+  ScaleTable scale_table;  // the GenNorm scale's t*(β) (gennorm_scale.h), also the rate's bound
   bool with_shapes;
   uint32_t num_segments, num_tables;
   uint32_t alphabet;       // 2^symbol_bits

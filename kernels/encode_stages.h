@@ -66,7 +66,8 @@ CO3_HD void finish_segment(const EncodeParams& p, uint32_t s, const Moments& tot
   r.alpha = fit.alpha;
   r.scale = detail::choose_scale(
       p.scale_policy, p.scale_value, p.pc.format, total.max_abs, fit.beta, fit.alpha,
-      [&](double beta) { return lookup_optimal_t(p.scale_table, beta); });
+      [&](double beta) { return lookup_optimal_t(p.scale_table, beta); },
+      detail::RateTarget{p.pc.rounding, p.pc.entries_per_symbol, p.rate_payload_bits});
 }
 
 // Does segment s stop the CPU codec (NaN/Inf under the 'error' policy)? The first such segment

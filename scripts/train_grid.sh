@@ -2,6 +2,8 @@
 # The README's training table: every method of docs/TRAINING.md × seeds, LeNet, 10 iid users,
 # then scripts/train_report.py (mean tables, plots). Usage:
 #   scripts/train_grid.sh [OUT_DIR] [EPOCHS] [SEEDS] [JOBS]     (defaults: train-results 8 "0 1 2" 2)
+# METHODS_FILE=F takes the method flag lists from F (one a line) instead; NICE=N runs each run
+# under nice -n N.
 # A run whose CSV already reaches EPOCHS is skipped, so an interrupted grid resumes where it was.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +31,7 @@ METHODS=(
   "--method co3 --format e5m2 --code histogram --gamma 0.7"
   "--method co3 --format e5m2 --code gennorm --gamma 0"
 )
+if [ -n "${METHODS_FILE:-}" ]; then mapfile -t METHODS < "$METHODS_FILE"; fi
 
 jobs_file=$(mktemp)
 trap 'rm -f "$jobs_file"' EXIT
@@ -46,5 +49,5 @@ for seed in $SEEDS; do
 done
 echo "co3 train grid: $(wc -l < "$jobs_file") runs, $JOBS at a time, results in $OUT/"
 # One run per line (word-split on purpose: each line is a flag list).
-xargs -P "$JOBS" -I{} -d '\n' sh -c "\"$BIN\" {} --summary \"$OUT/runs.md\" > /dev/null" < "$jobs_file"
+xargs -P "$JOBS" -I{} -d '\n' sh -c "nice -n ${NICE:-0} \"$BIN\" {} --summary \"$OUT/runs.md\" > /dev/null" < "$jobs_file"
 "${PYTHON:-$(cat "$ROOT/.venv-path")/bin/python}" "$ROOT/scripts/train_report.py" "$OUT"

@@ -49,6 +49,7 @@ void print_stats_table(std::FILE* out, const TensorStats& s, const CodecConfig& 
   }
   const std::string packet_unit = std::string("bits/entry (") + to_string(config.code) + " code)";
   row("packet", s.packet_bits_per_entry, packet_unit.c_str());
+  if (config.scale.policy == ScalePolicy::rate) row("target", s.target_bits_per_entry, "bits/entry (rate scale)");
   row("nmse", s.nmse, "");
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "co3/error.h"
+#include "co3/gennorm_rate.h"
 #include "co3/huffman.h"
 
 namespace co3 {
@@ -75,7 +76,7 @@ void validate(const CodecConfig& c) {
             c.rounding == Rounding::stochastic,
         Errc::invalid_argument,
         [&] { return "rounding: unknown mode " + str(static_cast<int>(c.rounding)); });
-  check(static_cast<int>(c.scale.policy) <= 3, Errc::invalid_argument,
+  check(static_cast<int>(c.scale.policy) <= 4, Errc::invalid_argument,
         [&] { return "scale: unknown policy " + str(static_cast<int>(c.scale.policy)); });
   if (c.scale.policy == ScalePolicy::value)
     check(std::isfinite(c.scale.value) && c.scale.value >= std::numeric_limits<float>::min(),
@@ -83,6 +84,17 @@ void validate(const CodecConfig& c) {
             return "scale: value " + std::to_string(c.scale.value) +
                    " is not a finite normal number > 0";
           });
+  if (c.scale.policy == ScalePolicy::rate) {
+    check(std::isfinite(c.scale.bits_per_entry) && c.scale.bits_per_entry > 0,
+          Errc::invalid_argument, [&] {
+            return "scale: rate of " + std::to_string(c.scale.bits_per_entry) +
+                   " bits per entry is not a finite number > 0";
+          });
+    check(c.format.width() <= kRateMaxWidth, Errc::invalid_argument, [&] {
+      return "scale: the rate policy needs a format of at most " + str(kRateMaxWidth) +
+             " bits; " + to_string(c.format) + " has " + str(c.format.width());
+    });
+  }
   check(static_cast<int>(c.code) <= 3, Errc::invalid_argument,
         [&] { return "code: unknown source " + str(static_cast<int>(c.code)); });
   check(c.chunk_symbols >= 32 && c.chunk_symbols <= 65536, Errc::invalid_argument,
@@ -129,6 +141,7 @@ const char* to_string(ScalePolicy p) {
     case ScalePolicy::absmax: return "absmax";
     case ScalePolicy::gennorm: return "gennorm";
     case ScalePolicy::value: return "value";
+    case ScalePolicy::rate: return "rate";
   }
   return "?";
 }
@@ -202,13 +215,23 @@ Scale parse_scale(const std::string& s) {
   if (s == "none") return {ScalePolicy::none, 1.0f};
   if (s == "absmax") return {ScalePolicy::absmax, 1.0f};
   if (s == "gennorm") return {ScalePolicy::gennorm, 1.0f};
+  if (s.rfind("rate:", 0) == 0) {
+    const std::string b = s.substr(5);
+    errno = 0;
+    char* end = nullptr;
+    const float v = std::strtof(b.c_str(), &end);
+    check(!b.empty() && end && *end == '\0' && errno == 0 && std::isfinite(v) && v > 0,
+          Errc::invalid_argument,
+          [&] { return "scale '" + s + "': expected rate:BITS with BITS a finite number > 0 (bits per entry)"; });
+    return {ScalePolicy::rate, 1.0f, v};
+  }
   errno = 0;
   char* end = nullptr;
   const float v = std::strtof(s.c_str(), &end);
   check(!s.empty() && end && *end == '\0' && errno == 0 && std::isfinite(v) &&
             v >= std::numeric_limits<float>::min(),
         Errc::invalid_argument,
-        [&] { return "scale '" + s + "': expected none, absmax, gennorm or a finite number > 0"; });
+        [&] { return "scale '" + s + "': expected none, absmax, gennorm, rate:BITS or a finite number > 0"; });
   return {ScalePolicy::value, v};
 }
 

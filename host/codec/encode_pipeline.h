@@ -51,14 +51,16 @@ struct Quantized {
 
 // Error feedback, moments, fit, scale: everything up to the conversion. Throws on NaN/Inf
 // under the 'error' policy; writes nothing, so an encoder can check every segment before it
-// changes any error memory. `segment` only names the tensor in error messages.
-Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads);
+// changes any error memory. `segment` only names the tensor in error messages. rate_payload is
+// the rate policy's payload bits per entry (rate_target.h's rate_payload_bits for the packet).
+Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads,
+                        double rate_payload);
 // Conversion, symbols, histograms (and the class map) of a segment after segment_stats; writes
 // the error memory unless the segment has a class map. err_sq and ref_sq (a report's NMSE) are
 // summed only when `sums` is set.
 void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& q, int threads,
                       bool sums);
-// Both, for one segment.
+// Both, for one segment (a packet of its own under the rate policy).
 Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads,
                    bool sums);
 

@@ -16,6 +16,8 @@
 #include "co3/detail/encode_checks.h"
 #include "co3/detail/encode_code.h"
 #include "co3/detail/encode_layout.h"
+#include "co3/detail/encode_stats.h"
+#include "co3/detail/rate_target.h"
 #include "co3/detail/trace.h"
 #include "encode_pipeline.h"
 #include "packet.h"
@@ -92,8 +94,9 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   // so that a refused tensor leaves every memory as it was.
   std::vector<Segment> segs(inputs.size());
   std::vector<const Quantized*> coded;  // the non-empty segments
+  const double rate_payload = rate_policy_payload(inputs, cfg);
   for (size_t i = 0; i < inputs.size(); ++i) {
-    segs[i].q = segment_stats(inputs[i], cfg, i, threads);
+    segs[i].q = segment_stats(inputs[i], cfg, i, threads, rate_payload);
     if (segs[i].q.numel) coded.push_back(&segs[i].q);
   }
   // Only a code built from the data can fail after the conversion (more symbols occur than
@@ -193,7 +196,13 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     }
   }
   store_le(pkt.data() + size - 4, crc32c_parallel(pkt.data(), size - 4, threads));
-  if (report) report->packet_bytes = size;
+  if (report) {
+    uint64_t entries = 0;
+    for (const EncodeInput& in : inputs) entries += in.grad.numel;
+    report->packet_bytes = size;
+    report->bits_per_entry = entries ? 8.0 * static_cast<double>(size) / static_cast<double>(entries) : 0.0;
+    report->target_bits_per_entry = cfg.scale.policy == ScalePolicy::rate ? cfg.scale.bits_per_entry : 0.0;
+  }
   rollback.commit();
   return pkt;
 }

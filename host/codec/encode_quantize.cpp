@@ -11,6 +11,7 @@
 #include "co3/error.h"
 #include "co3/gennorm.h"
 #include "co3/gennorm_scale.h"
+#include "co3/detail/rate_target.h"
 #include "co3/detail/class_map.h"
 #include "co3/detail/code_shift.h"
 #include "co3/detail/code_thresholds.h"
@@ -338,7 +339,7 @@ void quantize_mapped(const EncodeInput& in, const CodecConfig& cfg, Quantized& q
 }  // namespace
 
 Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, size_t segment,
-                        int threads) {
+                        int threads, double rate_payload) {
   CO3_TRACE("moments");
   const FloatFormat f = cfg.format;
   Quantized q;
@@ -359,7 +360,8 @@ Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, size_t se
                          fit.alpha,
                          [&](double beta) {
                            return lookup_optimal_t(scale_table(f, cfg.rounding), beta);
-                         });
+                         },
+                         RateTarget{cfg.rounding, q.entries_per_symbol, rate_payload});
   return q;
 }
 
@@ -419,7 +421,7 @@ void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& 
 
 Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads,
                    bool sums) {
-  Quantized q = segment_stats(in, cfg, segment, threads);
+  Quantized q = segment_stats(in, cfg, segment, threads, rate_policy_payload({in}, cfg));
   quantize_symbols(in, cfg, q, threads, sums);
   return q;
 }

@@ -41,6 +41,7 @@ TensorStats stats(const TensorView& tensor, const CodecConfig& cfg) {
       }
     }
   }
+  s.target_bits_per_entry = cfg.scale.policy == ScalePolicy::rate ? cfg.scale.bits_per_entry : 0.0;
   s.packet_bits_per_entry = q.numel ? 8.0 * static_cast<double>(packet) / static_cast<double>(q.numel) : 0.0;
   return s;
 }

@@ -131,6 +131,7 @@ c10::Dict<std::string, double> op_stats(const at::Tensor& tensor, CO3_CONFIG_PAR
     d.insert("bits_normal", s.bits_per_entry[2]);
     d.insert("bits_laplace", s.bits_per_entry[3]);
     d.insert("packet_bits_per_entry", s.packet_bits_per_entry);
+    d.insert("target_bits_per_entry", s.target_bits_per_entry);
     d.insert("nmse", s.nmse);
     return d;
   });

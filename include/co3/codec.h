@@ -61,6 +61,8 @@ struct SegmentReport {
 struct EncodeReport {
   std::vector<SegmentReport> segments;
   uint64_t packet_bytes = 0;
+  double bits_per_entry = 0;         // the packet's bits per entry achieved (8·bytes / entries)
+  double target_bits_per_entry = 0;  // the rate policy's target beside it; 0 under the others
 };
 
 std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecConfig& config,
@@ -136,6 +138,7 @@ struct TensorStats {
   double entropy_bits = 0;             // per entry, of the quantized codes
   double bits_per_entry[4] = {};       // payload (chunk tables + bits) per code source
   double packet_bits_per_entry = 0;    // whole packet with config.code
+  double target_bits_per_entry = 0;    // the rate policy's target; 0 under the others
   double nmse = 0;
 };
 TensorStats stats(const TensorView& tensor, const CodecConfig& config);

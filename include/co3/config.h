@@ -15,11 +15,15 @@ enum class ScalePolicy : uint8_t {
   absmax = 1,   // the largest finite |u| maps to the format's largest finite value
   gennorm = 2,  // the scale minimising the expected MSE of the fitted GenNorm(β, α)
   value = 3,    // a given number
+  // The GenNorm fit's scale that meets Scale::bits_per_entry for the whole packet (gennorm_rate.h,
+  // detail/rate_target.h); never beyond the gennorm policy's scale. Formats of at most 8 bits.
+  rate = 4,
 };
 
 struct Scale {
   ScalePolicy policy = ScalePolicy::gennorm;
   float value = 1.0f;  // used by ScalePolicy::value
+  float bits_per_entry = 0.0f;  // used by ScalePolicy::rate: packet bits per entry, finite > 0
 };
 
 enum class CodeSource : uint8_t { histogram = 0, gennorm = 1, normal = 2, laplace = 3 };
@@ -67,7 +71,7 @@ std::string to_string(const FloatFormat&);
 // Parsers for the CLI and the Python keywords; they throw Error(invalid_argument).
 FloatFormat parse_format(const std::string& s);  // fp4|e5m2|e4m3|fp16|bf16|E,M[,bias[,layout]]
 Rounding parse_rounding(const std::string& s);   // nearest|nearest-down|stochastic
-Scale parse_scale(const std::string& s);         // none|absmax|gennorm|VALUE
+Scale parse_scale(const std::string& s);         // none|absmax|gennorm|rate:BITS|VALUE
 CodeSource parse_code_source(const std::string& s);
 NonFinitePolicy parse_non_finite(const std::string& s);  // error|clamp|propagate
 

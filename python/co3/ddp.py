@@ -49,8 +49,14 @@ class CO3HookState:
     def __init__(self, process_group=None, gamma=0.7, start_iter=2, refit="every-step",
                  refit_every=1, average_decay=0.9, non_finite="propagate", algorithm="auto",
                  shard_gamma=None, shard_format=None, intra_group=None, inter_group=None,
-                 intra_dtype=torch.float32, **config):
+                 intra_dtype=torch.float32, bits_per_entry=None, **config):
+        """bits_per_entry=B asks for B bits per gradient entry per packet (scale="rate:B", the
+        rate scale policy: README.md), with the error feedback of `gamma` as always."""
         from . import Compressor  # the package has loaded the library by now
+        if bits_per_entry is not None:
+            if "scale" in config:
+                raise ValueError("co3: give bits_per_entry or scale, not both")
+            config["scale"] = f"rate:{float(bits_per_entry)!r}"
         if start_iter < 2:
             raise ValueError("co3: start_iter must be >= 2: DDP rebuilds its buckets after the "
                              "first iteration, and the error memory is keyed by bucket")

@@ -174,6 +174,30 @@ inline std::vector<Case> cases() {
     v[4999] = detail::bits_f32(0xff800000u);
     add("e5m2_clamp_nonfinite", cfg, {make_tensor(v, DType::f32)});
   }
+  // The rate scale policy (gennorm_rate.h): fp4 pairs at 1 bit per entry; a ternary format
+  // (sign, one exponent bit) four entries a symbol at 0.5 bits, stochastic, over a shared code
+  // of a mixed batch with error feedback; a target beyond the format's (the gennorm scale).
+  auto rate = [](CodecConfig c, float bits) {
+    c.scale = {ScalePolicy::rate, 1.0f, bits};
+    return c;
+  };
+  add("fp4_nearest_rate1_hist", rate(config(formats::fp4, R::nearest_even, P::rate, C::histogram), 1.0f),
+      {synthetic(50000, 71)});
+  {
+    CodecConfig c = rate(config(FloatFormat{1, 0, 1, Layout::finite}, R::stochastic, P::rate,
+                                C::gennorm), 0.5f);
+    c.entries_per_symbol = 4;
+    c.shared_code = true;
+    Case* k = add("batch_ternary_stochastic_rate05_shared", c, batch());
+    for (Tensor& t : k->tensors) {
+      t.gamma = 1.0f;
+      t.memory.resize(t.numel);
+      for (uint64_t i = 0; i < t.numel; ++i) t.memory[i] = synthetic_value(72, i);
+    }
+    k->steps = 2;
+  }
+  add("e4m3_down_rate30_laplace", rate(config(formats::e4m3, R::nearest_down, P::rate, C::laplace), 30.0f),
+      {synthetic(20000, 73)});
   add("empty", config(formats::fp4, R::nearest_even, P::gennorm, C::histogram), {synthetic(0, 61)});
   // Slices of the real ResNet-18 gradients.
   auto real = [&](const char* name, const char* file, uint64_t offset, uint64_t n,
@@ -191,6 +215,8 @@ inline std::vector<Case> cases() {
        config(formats::fp4, R::nearest_even, P::gennorm, C::histogram));
   real("real0_e5m2_gennorm", "resnet18_step0.f32", 0, 65536,
        config(formats::e5m2, R::stochastic, P::gennorm, C::gennorm));
+  real("real120_e5m2_rate2_hist", "resnet18_step120.f32", 2000000, 65536,
+       rate(config(formats::e5m2, R::nearest_even, P::rate, C::histogram), 2.0f));
   return out;
 }
 

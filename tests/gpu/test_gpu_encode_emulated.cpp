@@ -284,6 +284,27 @@ TEST(GpuEncodeEmulated, MixedBatchOfManyTensors) {
   }
 }
 
+// The rate policy's scale (finish_segment) over a batch with shapes and error feedback, from
+// below the all-zero packet's cost to beyond the format's: the CPU's packets and memories.
+TEST(GpuEncodeEmulated, RatePolicyAcrossTargets) {
+  for (float bits : {0.01f, 0.6f, 1.0f, 2.5f, 40.0f}) {
+    for (co3::Rounding r : {co3::Rounding::nearest_even, co3::Rounding::stochastic}) {
+      co3::golden::Case c;
+      c.config = co3::golden::config(bits > 2 ? co3::formats::e5m2 : co3::formats::fp4, r,
+                                     co3::ScalePolicy::rate, co3::CodeSource::histogram);
+      c.config.scale.bits_per_entry = bits;
+      c.tensors = {co3::golden::synthetic(30000, 81), co3::golden::synthetic(0, 82),
+                   co3::golden::synthetic(701, 83, co3::DType::bf16)};
+      c.tensors[0].shape = std::vector<int64_t>{300, 100};
+      c.tensors[2].gamma = 1.0f;
+      c.tensors[2].memory.assign(701, 1e-3f);
+      c.steps = 2;
+      SCOPED_TRACE(std::to_string(bits) + " bits, " + co3::to_string(r));
+      expect_like_cpu(c, false);
+    }
+  }
+}
+
 TEST(GpuEncodeEmulated, ChunksTooLargeForSharedMemoryAndSixteenBitSymbols) {
   const co3::golden::Case c = co3::testing::chunks_too_large_for_shared_memory();
   std::vector<std::vector<float>> no_memory(2);

@@ -109,6 +109,27 @@ class CodecTest(unittest.TestCase):
         self.assertAlmostEqual(s["beta"], 2.0, delta=0.1)
         self.assertGreaterEqual(s["bits_histogram"], s["entropy_bits"])
 
+    def test_rate_scale_meets_its_target_and_reports_it(self):
+        torch.manual_seed(1)
+        x = torch.randn(200000) * 1e-3
+        for bits in (0.7, 1.0, 1.5):
+            packet = co3.encode(x, format="fp4", scale=f"rate:{bits}")
+            # A Normal sample is the model's own shape: within 5% in one encode.
+            self.assertAlmostEqual(8 * packet.numel() / x.numel(), bits, delta=0.05 * bits)
+            s = co3.stats(x, format="fp4", scale=f"rate:{bits}")
+            self.assertAlmostEqual(s["target_bits_per_entry"], bits, places=6)  # a float32
+        for bad in ("rate:0", "rate:-1", "rate:x"):
+            with self.assertRaisesRegex(ValueError, "rate"):
+                co3.encode(x, format="fp4", scale=bad)
+        with self.assertRaisesRegex(ValueError, "at most 8 bits"):
+            co3.encode(x, format="bf16", scale="rate:2")
+
+    def test_hook_state_takes_a_rate(self):
+        state = co3.CO3HookState(format="fp4", bits_per_entry=0.75)
+        self.assertEqual(state.compressor.config["scale"], "rate:0.75")
+        with self.assertRaisesRegex(ValueError, "not both"):
+            co3.CO3HookState(format="fp4", bits_per_entry=0.75, scale="gennorm")
+
 
 class CompressorTest(unittest.TestCase):
     def test_non_finite_propagates_by_default_and_keeps_the_memory(self):

@@ -18,7 +18,8 @@ Federated training on Fashion-MNIST with compressed gradients (docs/TRAINING.md)
   --seed S (0)                --threads T (1)       --device cpu|cuda
   --method fp32|bf16|co3|topk
      co3:  --format fp4|e3m2|e4m3|e5m2|E,M[,bias[,layout]]  --code histogram|gennorm|normal|laplace
-           --scale gennorm|absmax|none|V  --gamma G (0.7)  --shared-code on|off (on)
+           --scale gennorm|absmax|none|rate:B|V  --bits B (= --scale rate:B: B bits per entry
+           per packet)  --gamma G (0.7)  --shared-code on|off (on)  --entries-per-symbol G (auto)
      topk: --topk-ratio R (0.01)
   --mode sim|dist  --spawn  --rank R  --world-size W  --master-addr A  --master-port P  --timeout S
   --out DIR  --name NAME  --summary FILE.md  --save-params FILE  --code-stats-every K
@@ -68,7 +69,11 @@ std::string MethodSpec::label() const {
   if (kind == "topk") return "topk-" + fmt_number(topk_ratio);
   if (kind != "co3") return kind;
   std::string s = "co3-" + format + "-" + code + "-g" + fmt_number(gamma);
-  if (scale != "gennorm") s += "-scale" + scale;
+  if (scale.rfind("rate:", 0) == 0)
+    s += "-b" + scale.substr(5);
+  else if (scale != "gennorm")
+    s += "-scale" + scale;
+  if (entries_per_symbol) s += "-x" + std::to_string(entries_per_symbol);
   if (!shared_code) s += "-pertensor";
   return s;
 }
@@ -155,7 +160,12 @@ bool parse_args(const std::vector<std::string>& args, TrainOptions* o, std::stri
         bad(flag, value, e.what());
       }
       m.scale = value;
-    } else if (flag == "--gamma")
+    } else if (flag == "--bits") {
+      to_double(flag, value, 1e-6, 64);
+      m.scale = "rate:" + value;
+    } else if (flag == "--entries-per-symbol")
+      m.entries_per_symbol = static_cast<int>(to_int(flag, value, 0, 4));
+    else if (flag == "--gamma")
       m.gamma = static_cast<float>(to_double(flag, value, 0, 1));
     else if (flag == "--shared-code")
       m.shared_code = one_of(flag, value, {"on", "off"}) == "on";
@@ -199,6 +209,9 @@ bool parse_args(const std::vector<std::string>& args, TrainOptions* o, std::stri
           "--mode dist needs --master-port (or --spawn)");
   }
   check(!o->spawn || o->mode == "dist", Errc::invalid_argument, "--spawn needs --mode dist");
+  // The codec's own checks of the combination (a rate target needs a format of ≤ 8 bits, the
+  // entries per symbol must fit 16 bits) before any data is read.
+  if (o->method.kind == "co3") co3_config(o->method, 1);
   return true;
 }
 

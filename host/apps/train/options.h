@@ -13,7 +13,8 @@ struct MethodSpec {
   std::string kind = "co3";       // fp32 | bf16 | co3 | topk
   std::string format = "fp4";     // co3: fp4 | e5m2 | e4m3 | e3m2 | E,M[,bias[,layout]]
   std::string code = "gennorm";   // co3: histogram | gennorm | normal | laplace
-  std::string scale = "gennorm";  // co3: gennorm | absmax | none | VALUE
+  std::string scale = "gennorm";  // co3: gennorm | absmax | none | rate:BITS | VALUE (--bits B: rate:B)
+  int entries_per_symbol = 0;     // co3: entries per Huffman symbol, 0: automatic
   float gamma = 0.7f;             // co3: error-feedback memory decay
   bool shared_code = true;        // co3: one code table per packet
   double topk_ratio = 0.01;       // topk: fraction of each tensor's entries sent

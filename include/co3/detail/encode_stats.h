@@ -10,6 +10,7 @@
 #include "co3/detail/hd.h"
 #include "co3/float_format.h"
 #include "co3/gennorm.h"
+#include "co3/gennorm_rate.h"
 #include "co3/moments.h"
 
 namespace co3::detail {
@@ -61,11 +62,20 @@ CO3_HD GenNormFit model_fit(CodeSource src, const GenNormFit& fit, const Moments
   return fit;
 }
 
+// What the rate policy needs besides the fit: the rounding, the entries per symbol and the
+// payload bits per entry the segment is asked for (rate_target.h's rate_payload_bits).
+struct RateTarget {
+  Rounding rounding = Rounding::nearest_even;
+  int entries_per_symbol = 1;
+  double payload_bits = 0.0;
+};
+
 // The scale of a segment. optimal_t(β) is the GenNorm policy's t* (the scale is α/t*): the table
-// lookup of gennorm_scale.h, evaluated only under that policy.
+// lookup of gennorm_scale.h, evaluated only under the gennorm and rate policies; the rate
+// policy's t (gennorm_rate.h) lies between the all-zero end and t*.
 template <class OptimalT>
 CO3_HD float choose_scale(ScalePolicy policy, float value, FloatFormat f, float max_abs,
-                          double beta, double alpha, OptimalT optimal_t) {
+                          double beta, double alpha, OptimalT optimal_t, RateTarget rate = {}) {
   float s = 1.0f;
   switch (policy) {
     case ScalePolicy::none: s = 1.0f; break;
@@ -73,6 +83,13 @@ CO3_HD float choose_scale(ScalePolicy policy, float value, FloatFormat f, float 
     case ScalePolicy::absmax: s = max_abs > 0 ? fdiv(max_abs, max_finite(f)) : 1.0f; break;
     case ScalePolicy::gennorm:
       s = alpha > 0 ? static_cast<float>(ddiv(alpha, optimal_t(beta))) : 1.0f;
+      break;
+    case ScalePolicy::rate:
+      s = alpha > 0 ? static_cast<float>(ddiv(alpha, gennorm_rate_t(f, rate.rounding,
+                                                                   rate.entries_per_symbol, beta,
+                                                                   optimal_t(beta),
+                                                                   rate.payload_bits)))
+                    : 1.0f;
       break;
   }
   // A scale must be a normal positive float (FORMAT.md §3); data so small that it would not be

@@ -1,0 +1,255 @@
+// The rate scale policy: the model's rate prediction and its solver (gennorm_rate.h), the packet
+// budget (detail/rate_target.h), and what real packets achieve against the target.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "co3/codec.h"
+#include "co3/error.h"
+#include "co3/error_feedback.h"
+#include "co3/gennorm_rate.h"
+#include "co3/gennorm_scale.h"
+#include "test_data.h"
+
+namespace {
+
+using co3::CodecConfig;
+using co3::FloatFormat;
+using co3::Rounding;
+using co3::ScalePolicy;
+
+const FloatFormat kTernary{1, 0, 1, co3::Layout::finite};
+// The largest |achieved − target| / target measured on the real gradients below, one encode each
+// (printed by RealGradientsMeetTheTarget: 68 targets, mean 4.6%, worst 31.3% on a slice whose
+// mixture of layers the GenNorm fit describes badly), with some room.
+constexpr double kRealTolerance = 0.4;
+
+CodecConfig rate_config(FloatFormat f, float bits, int g = 0, Rounding r = Rounding::nearest_even) {
+  CodecConfig c;
+  c.format = f;
+  c.rounding = r;
+  c.scale = {ScalePolicy::rate, 1.0f, bits};
+  c.entries_per_symbol = g;
+  c.code = co3::CodeSource::histogram;
+  c.threads = 1;
+  return c;
+}
+
+double packet_bits_per_entry(const std::vector<float>& v, const CodecConfig& c) {
+  const std::vector<uint8_t> p = co3::encode(co3::TensorView{v.data(), v.size(), co3::DType::f32}, c);
+  return 8.0 * static_cast<double>(p.size()) / static_cast<double>(v.size());
+}
+
+// Independent oracle for the prediction's entropy part: the entropy of the model's code pmf
+// (gennorm_code_pmf, every signed code) summed with std::log2.
+double pmf_entropy(FloatFormat f, Rounding r, double beta, double t) {
+  std::vector<double> pmf(size_t{1} << f.width());
+  co3::gennorm_code_pmf(f, r, beta, t, pmf.data());
+  double h = 0;
+  for (double p : pmf)
+    if (p > 0) h -= p * std::log2(p);
+  return h;
+}
+
+TEST(GenNormRate, PredictionIsTheEntropyUntilZeroDominates) {
+  // Per entry, g = 1 and P(0) < ½: the prediction is the pmf's entropy.
+  for (double beta : {0.3, 0.7, 1.0, 2.0}) {
+    for (double t : {0.5, 2.0, 10.0}) {
+      const double p0 = [&] {
+        std::vector<double> pmf(256);
+        co3::gennorm_code_pmf(co3::formats::e5m2, Rounding::nearest_even, beta, t, pmf.data());
+        return pmf[0];
+      }();
+      if (p0 >= 0.5) continue;
+      EXPECT_NEAR(co3::gennorm_rate_bits(co3::formats::e5m2, Rounding::nearest_even, 1, beta, t),
+                  pmf_entropy(co3::formats::e5m2, Rounding::nearest_even, beta, t), 1e-9)
+          << beta << " " << t;
+    }
+  }
+  // All zero: one bit a symbol (Huffman's least), 1/g per entry.
+  EXPECT_DOUBLE_EQ(co3::gennorm_rate_bits(co3::formats::fp4, Rounding::nearest_even, 2, 1.0, 0.0), 0.5);
+  EXPECT_DOUBLE_EQ(co3::gennorm_rate_bits(kTernary, Rounding::stochastic, 4, 1.0, 1e-30), 0.25);
+}
+
+TEST(GenNormRate, PredictionIncreasesWithTUpToTheGenNormScale) {
+  for (FloatFormat f : {co3::formats::fp4, kTernary, co3::formats::e4m3, co3::formats::e5m2}) {
+    for (Rounding r : {Rounding::nearest_even, Rounding::stochastic}) {
+      for (double beta : {0.2, 0.5, 1.0, 2.0}) {
+        const double t_max = co3::lookup_optimal_t(co3::scale_table(f, r), beta);
+        const double lo = co3::rate_log_t_zero(f, r, beta), hi = std::log(t_max);
+        double prev = -1;
+        for (int i = 0; i <= 200; ++i) {
+          const double b = co3::gennorm_rate_bits(f, r, f.width() <= 2 ? 4 : 2, beta,
+                                                  std::exp(lo + (hi - lo) * i / 200));
+          // Near t* the wide formats' rate is flat, with ripples of 1e-4 bits as the binades
+          // shift (as their error curve, gennorm.h): below 1e-3 bits they move the scale little.
+          EXPECT_GE(b, prev - 1e-3) << co3::to_string(f) << " β " << beta << " step " << i;
+          prev = b;
+        }
+      }
+    }
+  }
+}
+
+TEST(GenNormRate, SolverMeetsThePredictionAndClampsAtBothEnds) {
+  const FloatFormat f = co3::formats::fp4;
+  const Rounding r = Rounding::nearest_even;
+  for (double beta : {0.3, 0.8, 1.5}) {
+    const double t_max = co3::lookup_optimal_t(co3::scale_table(f, r), beta);
+    const double top = co3::gennorm_rate_bits(f, r, 2, beta, t_max);
+    for (double bits : {0.6, 0.8, 1.0, 1.3}) {
+      if (bits >= top) continue;
+      const double t = co3::gennorm_rate_t(f, r, 2, beta, t_max, bits);
+      EXPECT_LE(co3::gennorm_rate_bits(f, r, 2, beta, t), bits);
+      EXPECT_NEAR(co3::gennorm_rate_bits(f, r, 2, beta, t), bits, 1e-6);
+    }
+    // Above the format's rate at the GenNorm scale: that scale. Below all-zero: the zero end.
+    EXPECT_EQ(co3::gennorm_rate_t(f, r, 2, beta, t_max, top + 0.01), t_max);
+    const double t0 = co3::gennorm_rate_t(f, r, 2, beta, t_max, 0.1);
+    EXPECT_DOUBLE_EQ(co3::gennorm_rate_bits(f, r, 2, beta, t0), 0.5);
+  }
+}
+
+// The real ResNet-18 gradients, cut into tensors of 2^20 entries (slices that mix layers, so the
+// model fits some poorly): the packet's bits per entry (everything: header, descriptor, table,
+// chunk tables, payload, CRC) against the target, in one encode (no correction from earlier
+// steps). Where the target is beyond the model's rate at the GenNorm scale the policy gives that
+// scale (the gennorm policy's packet) and sends less than asked.
+TEST(GenNormRate, RealGradientsMeetTheTarget) {
+  struct Setup {
+    FloatFormat f;
+    int g;
+    std::vector<float> targets;
+  };
+  const std::vector<Setup> setups = {
+      {co3::formats::fp4, 2, {0.7f, 1.0f, 1.5f, 2.0f}},
+      {co3::formats::fp4, 4, {0.35f, 0.5f, 1.0f}},
+      {kTernary, 4, {0.3f, 0.5f, 0.8f}},
+      {co3::formats::e5m2, 1, {1.5f, 2.0f, 3.0f}},
+  };
+  int files = 0, met = 0, capped = 0;
+  double worst = 0, sum_abs = 0;
+  for (const char* name : {"resnet18_step0.f32", "resnet18_step120.f32"}) {
+    const std::vector<float> all = co3::testing::real_gradient(name);
+    if (all.empty()) continue;
+    ++files;
+    for (size_t at = 0; at + (1u << 20) <= all.size(); at += 1u << 20) {
+      const std::vector<float> v(all.begin() + at, all.begin() + at + (1u << 20));
+      const co3::TensorView view{v.data(), v.size(), co3::DType::f32};
+      for (const Setup& s : setups) {
+        double prev = 0;
+        for (float b : s.targets) {
+          const CodecConfig c = rate_config(s.f, b, s.g);
+          CodecConfig gennorm = c;
+          gennorm.scale = {ScalePolicy::gennorm, 1.0f};
+          const double got = packet_bits_per_entry(v, c);
+          const double err = (got - b) / b;
+          const bool at_cap = co3::encode(view, c) == co3::encode(view, gennorm);
+          std::printf("%s @%zu %s g%d target %.2f: %.4f bits/entry (%+.2f%%)%s\n", name, at,
+                      co3::to_string(s.f).c_str(), s.g, b, got, 100 * err,
+                      at_cap ? " at the GenNorm scale" : "");
+          EXPECT_GE(got, prev);  // more bits asked, never fewer sent
+          prev = got;
+          if (at_cap) {  // the model's rate at t* is below the target (the data's may not be)
+            ++capped;
+            continue;
+          }
+          ++met;
+          worst = std::max(worst, std::fabs(err));
+          sum_abs += std::fabs(err);
+          EXPECT_LT(std::fabs(err), kRealTolerance) << name << " " << co3::to_string(s.f) << " " << b;
+        }
+      }
+    }
+  }
+  if (!files) GTEST_SKIP() << "../shared/data absent";
+  std::printf("%d targets met: mean |error| %.2f%%, worst %.2f%%; %d beyond the GenNorm scale's rate\n",
+              met, 100 * sum_abs / met, 100 * worst, capped);
+}
+
+TEST(GenNormRate, ExtremeTargets) {
+  const std::vector<float> v = co3::testing::gennorm_samples(100000, 0.7, 1e-3, 5);
+  const co3::TensorView view{v.data(), v.size(), co3::DType::f32};
+  // Below what sending zeros costs: every entry zero, the packet as small as it gets.
+  CodecConfig low = rate_config(co3::formats::fp4, 0.01f);
+  const std::vector<uint8_t> p = co3::encode(view, low);
+  for (uint8_t byte : co3::decode(p.data(), p.size()).front().bytes) ASSERT_EQ(byte, 0);  // +0
+  EXPECT_GT(8.0 * p.size() / v.size(), 0.5);
+  // Beyond the format: the GenNorm policy's packet, byte for byte.
+  CodecConfig high = rate_config(co3::formats::fp4, 30.0f);
+  CodecConfig gennorm = high;
+  gennorm.scale = {ScalePolicy::gennorm, 1.0f};
+  EXPECT_EQ(co3::encode(view, high), co3::encode(view, gennorm));
+}
+
+TEST(GenNormRate, BadTargetsAndFormatsAreRefused) {
+  auto message = [](const CodecConfig& c) -> std::string {
+    try {
+      co3::validate(c);
+    } catch (const co3::Error& e) {
+      EXPECT_EQ(e.code(), co3::Errc::invalid_argument);
+      return e.what();
+    }
+    return "";
+  };
+  for (float b : {0.0f, -1.0f, NAN, INFINITY})
+    EXPECT_NE(message(rate_config(co3::formats::fp4, b)).find("bits per entry"), std::string::npos) << b;
+  EXPECT_NE(message(rate_config(co3::formats::bf16, 4.0f)).find("at most 8 bits"), std::string::npos);
+  EXPECT_EQ(message(rate_config(co3::formats::e5m2, 4.0f)), "");
+  for (const char* s : {"rate:", "rate:0", "rate:-2", "rate:nan", "rate:inf", "rate:1x", "rate"})
+    EXPECT_THROW(co3::parse_scale(s), co3::Error) << s;
+  const co3::Scale s = co3::parse_scale("rate:0.75");
+  EXPECT_EQ(s.policy, ScalePolicy::rate);
+  EXPECT_EQ(s.bits_per_entry, 0.75f);
+  EXPECT_STREQ(co3::to_string(ScalePolicy::rate), "rate");
+}
+
+}  // namespace
+
+namespace {
+
+// ErrorFeedback's gain from packet to packet: a "model" of ten tensors (slices of the real
+// gradients, different layers) coded for twelve steps with full error feedback, the gradients
+// switching from step 0's file to step 120's at step 6. Adversarial for the model: the same
+// gradient is added every step, so the memory of what is not sent grows and u's shape drifts.
+// Measured: within 2% on step 0's file; on step 120's the worst step was 13.2% off (without the
+// gain 34%); asserted with some room.
+constexpr double kStepTolerance = 0.2;
+
+TEST(GenNormRate, ErrorFeedbackFollowsTheTargetFromStepToStep) {
+  const std::vector<float> a = co3::testing::real_gradient("resnet18_step0.f32");
+  const std::vector<float> b = co3::testing::real_gradient("resnet18_step120.f32");
+  if (a.size() < 3500000 || b.size() < 3500000) GTEST_SKIP() << "../shared/data absent";
+  for (float target : {0.3f, 0.6f, 1.0f}) {
+    CodecConfig c = rate_config(target < 0.5f ? kTernary : co3::formats::fp4, target,
+                                target < 0.5f ? 4 : 2);
+    c.shared_code = true;
+    co3::ErrorFeedback ef(1.0f);
+    double worst = 0;
+    for (int step = 0; step < 12; ++step) {
+      const std::vector<float>& src = step < 6 ? a : b;
+      std::vector<std::pair<std::string, co3::TensorView>> grads;
+      for (int k = 0; k < 10; ++k) {
+        // Tensor k: 50,000 entries at 340,000·k + 1,000·step (the batch moves a little).
+        const size_t at = 340000 * static_cast<size_t>(k) + 1000 * static_cast<size_t>(step);
+        grads.push_back({std::to_string(k), co3::TensorView{src.data() + at, 50000, co3::DType::f32}});
+      }
+      co3::EncodeReport r;
+      ef.encode(grads, c, &r);
+      const double err = (r.bits_per_entry - target) / target;
+      std::printf("target %.2f step %2d: %.4f bits/entry (%+.2f%%), gain %.3f\n", target, step,
+                  r.bits_per_entry, 100 * err, ef.rate_gain());
+      EXPECT_EQ(r.target_bits_per_entry, target);
+      if (step == 0 || step == 6) continue;
+      worst = std::max(worst, std::fabs(err));
+      EXPECT_LT(std::fabs(err), kStepTolerance) << target << " step " << step;
+    }
+    std::printf("target %.2f: worst |error| after the first packet of each file %.2f%%\n", target,
+                100 * worst);
+  }
+}
+
+}  // namespace
