@@ -9,8 +9,9 @@ merged; a run present in two of them (exact SGD is in each) must have the same a
 every epoch, as co3-aop is deterministic. Writes
   - OUT/summary.md: per set-up a compact K × method table after the last epoch, the same at the
     epochs of --at (those the runs reached), the accuracy of the runs grouped by their number of
-    dead classes, then every method's mean ± std, per-run accuracies, runs with a dead class and
-    the paired tests against exact SGD;
+    dead classes, the per-class recalls at those epochs, every epoch's Δ against exact SGD (where
+    the curves cross), then every method's mean ± std, per-run accuracies, runs with a dead
+    class and the paired tests against exact SGD;
   - OUT/summary.csv: the last epoch's numbers, one row per set-up and method;
   - OUT/epochs.csv: the same at every epoch of --at and the last (column `epoch`);
   - OUT/strip_NAME.png: the per-run final accuracies, one column per method;
@@ -245,6 +246,20 @@ def epochs_table(name, curves, order, at):
     return "\n".join(s) + "\n", by_epoch
 
 
+def delta_by_epoch(name, curves, order, last):
+    """Where the curves cross: every epoch's Δ against exact SGD and wins/losses, per method."""
+    methods = [label for label in order if label != "exact"]
+    s = [f"#### {name}: Δ against exact SGD (points) at every epoch, wins/losses", "",
+         "| epoch | exact SGD | " + " | ".join(methods) + " |",
+         "|---|---|" + "---|" * len(methods)]
+    for e in range(1, last + 1):
+        rows = {r["label"]: r for r in method_rows(at_epoch(curves, e), order)}
+        s.append(f"| {e} | {rows['exact']['mean']:.2f} | " +
+                 " | ".join(f"{rows[m]['diff']:+.2f} ({rows[m]['wins']}/{rows[m]['losses']})"
+                            for m in methods) + " |")
+    return "\n".join(s) + "\n"
+
+
 def recalls_table(name, curves, order, at):
     """The mechanism, measured: per method and epoch, each class's test recall (mean over seeds)
     and which classes are dead in how many runs."""
@@ -363,7 +378,8 @@ def main(out, specs, at):
         epochs = sorted({e for e in at if e <= last} | {last})
         by_epoch_md, by_epoch = epochs_table(name, curves, order, epochs)
         md.append(compact(name, rows) + "\n" + by_epoch_md + "\n" + clusters(name, runs) + "\n" +
-                  recalls_table(name, curves, order, epochs) + "\n" + markdown(name, rows))
+                  recalls_table(name, curves, order, epochs) + "\n" +
+                  delta_by_epoch(name, curves, order, last) + "\n" + markdown(name, rows))
         strip_plot(name, rows, os.path.join(out, f"strip_{name}.png"))
         epochs_plot(name, curves, order, os.path.join(out, f"epochs_{name}.png"))
         table += [csv_row(name, last, r)[:1] + csv_row(name, last, r)[2:] for r in rows]
