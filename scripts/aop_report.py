@@ -275,6 +275,18 @@ def recalls_table(name, curves, order, at):
             s.append(f"| {label} | {e} | " + " | ".join(f"{100 * r:.1f}" for r in recall) +
                      " | " + (", ".join(f"{c}: {n}" for c, n in sorted(dead.items())) or "none") +
                      " |")
+    first, last = at[0], at[-1]
+    s += ["", f"Dead classes between epoch {first} and {last}, over all runs of a method: revived "
+          f"(dead at {first}, alive at {last}), died (alive at {first}, dead at {last}), kept "
+          "(dead at both).", "",
+          "| method | revived | died | kept |", "|---|---|---|---|"]
+    for label in order:
+        moves = collections.Counter()
+        for c in curves[label].values():
+            before, after = set(c[first - 1][1]), set(c[last - 1][1])
+            moves.update(revived=len(before - after), died=len(after - before),
+                         kept=len(before & after))
+        s.append(f"| {label} | {moves['revived']} | {moves['died']} | {moves['kept']} |")
     return "\n".join(s) + "\n"
 
 
