@@ -18,10 +18,11 @@ LIBRARY, _BUILD_INFO = _library.load()
 import torch  # noqa: E402
 
 from .ddp import ddp_comm_hook, CO3HookState  # noqa: E402,F401
+from .aop import AopLinear  # noqa: E402,F401
 
 __all__ = ["build_info", "encode", "encode_into", "max_packet_bytes", "decode", "decode_into", "decode_accumulate", "packet_size", "stats",
            "Compressor", "compressed_allreduce",
-           "ddp_comm_hook", "CO3HookState"]
+           "ddp_comm_hook", "CO3HookState", "AopLinear"]
 
 
 def build_info():

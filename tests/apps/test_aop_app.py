@@ -1,5 +1,7 @@
 """Smoke test of co3-aop's set-up flags (docs/AOP.md): --loss, --normalize, --device and the
-dead-class columns, on one epoch of exact SGD and weighted-K with and without memory.
+dead-class columns, on one epoch of exact SGD and weighted-K with and without memory; the
+per-epoch CSVs (accuracy and per-class recall every epoch) and --first-seed, which splits a grid
+by seeds into parts that merge.
 
     test_aop_app.py CO3_AOP_BINARY SCRATCH_DIR
 
@@ -79,10 +81,56 @@ class AopApp(unittest.TestCase):
 
     def test_bad_values_name_themselves(self):
         out = os.path.join(SCRATCH, "bad")
-        for flag, value in (("--loss", "mse"), ("--normalize", "zscore"), ("--device", "tpu")):
+        for flag, value in (("--loss", "mse"), ("--normalize", "zscore"), ("--device", "tpu"),
+                            ("--first-seed", "-1")):
             p = run("--out", out, flag, value)
             self.assertEqual(p.returncode, 2, flag)
             self.assertIn(f"{flag} '{value}'", p.stderr)
+
+    def test_every_epoch_keeps_its_accuracy_and_per_class_recall(self):
+        out = os.path.join(SCRATCH, "epochs")
+        p = run("--out", out, "--epochs", "2", "--seeds", "1", "--policies", "")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(out, "runs", "exact-seed0.csv")) as f:
+            epochs = list(csv.DictReader(f))
+        self.assertEqual([int(e["epoch"]) for e in epochs], [1, 2])
+        for e in epochs:
+            recall = [float(e[f"recall{c}"]) for c in range(10)]
+            self.assertEqual(int(e["dead_classes"]), sum(x < 0.05 for x in recall))
+            self.assertAlmostEqual(float(e["test_accuracy"]), sum(recall) / 10, places=5)
+        # The first epoch is not a copy of the last; the last is results.csv's row.
+        self.assertNotEqual(epochs[0]["test_accuracy"], epochs[1]["test_accuracy"])
+        final = self.results_of(out)[0]
+        self.assertEqual(final["final_test_accuracy"], epochs[-1]["test_accuracy"])
+        self.assertEqual([final[f"recall{c}"] for c in range(10)],
+                         [epochs[-1][f"recall{c}"] for c in range(10)])
+
+    def test_first_seed_runs_the_same_runs_as_the_whole_grid(self):
+        whole, part = os.path.join(SCRATCH, "whole"), os.path.join(SCRATCH, "part")
+        flags = ["--epochs", "1", "--policies", "random", "--ks", "8"]
+        self.assertEqual(run("--out", whole, "--seeds", "3", *flags).returncode, 0)
+        p = run("--out", part, "--first-seed", "2", "--seeds", "1", *flags)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = self.results_of(whole)
+        # Seeds outer: a grid stopped early keeps whole seeds, every method of each.
+        self.assertEqual([(r["run"], r["seed"]) for r in rows],
+                         [(m, str(s)) for s in range(3)
+                          for m in ("exact", "random-mem-k8", "random-nomem-k8")])
+        seed2 = [{k: v for k, v in r.items() if k != "seconds"} for r in rows[6:]]
+        self.assertEqual(seed2, [{k: v for k, v in r.items() if k != "seconds"}
+                                 for r in self.results_of(part)])
+        for label in ("exact", "random-mem-k8", "random-nomem-k8"):
+            with open(os.path.join(whole, "runs", f"{label}-seed2.csv")) as a, \
+                    open(os.path.join(part, "runs", f"{label}-seed2.csv")) as b:
+                self.assertEqual(a.read(), b.read(), label)
+        self.assertEqual(os.listdir(os.path.join(part, "runs")).count("exact-seed0.csv"), 0)
+        with open(os.path.join(part, "summary.md")) as f:
+            self.assertIn("seeds 2-2", f.read())
+
+    @staticmethod
+    def results_of(out):
+        with open(os.path.join(out, "results.csv")) as f:
+            return list(csv.DictReader(f))
 
     def test_device_cuda(self):
         p = run("--out", os.path.join(SCRATCH, "cuda"), *SMOKE, "--device", "cuda")

@@ -19,6 +19,7 @@
 
 #include "co3/error.h"
 #include "co3/torch/aop.h"
+#include "epochs_csv.h"
 #include "summary.h"
 #include "train.h"
 
@@ -29,12 +30,15 @@ using co3::apps::Method;
 using co3::apps::RunSpec;
 
 const char kUsage[] =
-    "usage: co3-aop --out DIR [--quick] [--epochs N] [--seeds N] [--ks 32,16,8]\n"
+    "usage: co3-aop --out DIR [--quick] [--epochs N] [--seeds N] [--first-seed S] [--ks 32,16,8]\n"
     "               [--policies topk,weighted,random] [--lr 0.01] [--alpha 1] [--batch 64]\n"
     "               [--threads 1] [--loss ce|softmax-ce] [--normalize mean-std|half]\n"
     "               [--device cpu|cuda]\n"
     "  Runs exact SGD and Mem-AOP-GD (every policy, with and without memory, every K) for seeds\n"
-    "  0 … N-1 and writes DIR/runs/<run>.csv, DIR/results.csv and DIR/summary.md.\n"
+    "  S … S+N-1 (S = --first-seed, 0 by default), seed by seed, and writes DIR/runs/<run>.csv\n"
+    "  (every epoch: loss, test accuracy, per-class recall), DIR/results.csv (after the last\n"
+    "  epoch; rewritten after every run) and DIR/summary.md. A grid split by seeds over several\n"
+    "  --out directories merges with scripts/aop_report.py.\n"
     "  --quick: 3 epochs, 2 seeds, K = 16 (a smoke test of the whole pipeline).\n"
     "  Defaults: 30 epochs, 3 seeds, K 32,16,8, lr 0.01, alpha 1, batch 64 (the last partial\n"
     "  batch of an epoch is dropped), 1 thread, loss ce, normalize mean-std, device cpu.\n"
@@ -43,7 +47,7 @@ const char kUsage[] =
 
 struct Flags {
   std::string out;
-  int epochs = 30, seeds = 3, threads = 1;
+  int epochs = 30, seeds = 3, first_seed = 0, threads = 1;
   std::vector<int64_t> ks = {32, 16, 8};
   std::vector<co3::AopPolicy> policies = {co3::AopPolicy::topk, co3::AopPolicy::weighted,
                                           co3::AopPolicy::random};
@@ -104,6 +108,8 @@ Flags parse(int argc, char** argv) {
       f.epochs = static_cast<int>(parse_int(a, v, 1));
     else if (a == "--seeds")
       f.seeds = static_cast<int>(parse_int(a, v, 1));
+    else if (a == "--first-seed")
+      f.first_seed = static_cast<int>(parse_int(a, v, 0));
     else if (a == "--threads")
       f.threads = static_cast<int>(parse_int(a, v, 1));
     else if (a == "--batch")
@@ -131,6 +137,9 @@ Flags parse(int argc, char** argv) {
     }
   }
   co3::check(!f.out.empty(), Errc::invalid_argument, "--out DIR is required");
+  // Seeds name files and runs as ints: keep S + N - 1 one.
+  co3::check(f.first_seed <= (1 << 30) && f.seeds <= (1 << 30), Errc::invalid_argument,
+             "--first-seed / --seeds: at most 2^30 each");
   for (int64_t k : f.ks)
     co3::check(
         k <= f.batch, Errc::invalid_argument,
@@ -193,20 +202,18 @@ int main(int argc, char** argv) try {
   for (int c = 0; c < 10; ++c) results += ",recall" + std::to_string(c);
   results += ",seconds\n";
   const size_t total = methods.size() * static_cast<size_t>(f.seeds);
-  for (const Method& m : methods) {
-    for (int seed = 0; seed < f.seeds; ++seed) {
+  // Seeds outer, methods inner: a grid stopped early keeps every method of the seeds it
+  // finished, so its runs stay paired.
+  for (int seed = f.first_seed; seed < f.first_seed + f.seeds; ++seed) {
+    for (const Method& m : methods) {
       RunSpec spec{m, static_cast<uint64_t>(seed), f.epochs, f.batch, f.lr, f.alpha, f.loss};
       const auto t0 = std::chrono::steady_clock::now();
       const auto epochs = co3::apps::train(spec, data, on_epoch);
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-      std::string csv = "epoch,train_loss,test_accuracy,dead_classes\n";
-      for (const auto& e : epochs)
-        csv += std::to_string(e.epoch) + "," + std::to_string(e.train_loss) + "," +
-               std::to_string(e.test_accuracy) + "," + std::to_string(e.dead_classes()) + "\n";
       const std::string name = m.label() + "-seed" + std::to_string(seed);
-      write_file(f.out + "/runs/" + name + ".csv", csv);
+      write_file(f.out + "/runs/" + name + ".csv", co3::apps::epochs_csv(epochs));
       const co3::apps::EpochStats& last = epochs.back();
       outcomes.push_back({m, spec.seed, last.test_accuracy, secs});
       results += m.label() + "," + (m.exact ? "exact" : co3::aop_policy_name(m.policy)) + "," +
@@ -231,10 +238,10 @@ int main(int argc, char** argv) try {
   std::snprintf(setup, sizeof setup,
                 "Fashion-MNIST, Linear(784, 10), loss %s, inputs normalized %s (training set "
                 "mean %.3f, std %.3f), batch D = %lld (drop last), SGD lr = %g, alpha = %g, "
-                "%d epochs, seeds 0-%d, device %s.",
-                co3::apps::loss_name(f.loss), co3::apps::normalize_name(f.normalize), x_mean,
-                x_std, static_cast<long long>(f.batch), f.lr, f.alpha, f.epochs, f.seeds - 1,
-                f.device.c_str());
+                "%d epochs, seeds %d-%d, device %s.",
+                co3::apps::loss_name(f.loss), co3::apps::normalize_name(f.normalize), x_mean, x_std,
+                static_cast<long long>(f.batch), f.lr, f.alpha, f.epochs, f.first_seed,
+                f.first_seed + f.seeds - 1, f.device.c_str());
   const std::string md = co3::apps::summary_markdown(outcomes, f.ks, setup);
   write_file(f.out + "/summary.md", md);
   std::cout << "\n" << md;
