@@ -176,7 +176,9 @@ TEST(GenNormRate, ExtremeTargets) {
   // Below what sending zeros costs: every entry zero, the packet as small as it gets.
   CodecConfig low = rate_config(co3::formats::fp4, 0.01f);
   const std::vector<uint8_t> p = co3::encode(view, low);
-  for (uint8_t byte : co3::decode(p.data(), p.size()).front().bytes) ASSERT_EQ(byte, 0);  // +0
+  // Held in a variable: a range-for over a member of a temporary would read freed memory.
+  const std::vector<co3::DecodedTensor> decoded = co3::decode(p.data(), p.size());
+  for (uint8_t byte : decoded.front().bytes) ASSERT_EQ(byte, 0);  // +0
   EXPECT_GT(8.0 * p.size() / v.size(), 0.5);
   // Beyond the format: the GenNorm policy's packet, byte for byte.
   CodecConfig high = rate_config(co3::formats::fp4, 30.0f);
