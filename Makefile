@@ -58,7 +58,7 @@ gpu-check:
 	@bash scripts/gpu_check.sh build-gpu-check/out
 
 # Without a GPU: the device tests on a simulated GPU (GPGPU-Sim from ../shared/gpusim, built once),
-# small sizes, about 40 minutes on 2 cores; logs in build-gpusim/out. Not part of `make test`.
+# small sizes, about 20 minutes on 2 cores; logs in build-gpusim/out. Not part of `make test`.
 gpu-sim:
 	@bash scripts/gpu_sim_check.sh build-gpusim/out
 
