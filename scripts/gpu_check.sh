@@ -115,15 +115,8 @@ have_device=0
 { __nvcc_device_query >/dev/null 2>&1 || nvidia-smi -L 2>/dev/null | grep -q '^GPU '; } &&
   have_device=1
 
-# Device test executables: tests/gpu/test_gpu_*.cpp but the *_emulated ones (CPU-only, run by
-# ctest anywhere), encode first (the decode tests also decode the GPU encoder's packets).
-device_test_names=()
-for src in "$ROOT"/tests/gpu/test_gpu_*.cpp; do
-  name=$(basename "$src" .cpp)
-  [[ $name == *_emulated ]] || device_test_names+=("$name")
-done
-mapfile -t device_test_names < <(printf '%s\n' "${device_test_names[@]}" |
-  awk '{print (/encode/ ? 0 : (/decode/ ? 1 : 2)) " " $0}' | sort | cut -d' ' -f2)
+# Device test executables, encode first (scripts/gpu_device_tests.sh).
+mapfile -t device_test_names < <(bash "$ROOT/scripts/gpu_device_tests.sh")
 
 # --- 1 build ----------------------------------------------------------------------------------
 # Bounded only where a device's time is at stake: a machine without one builds to the end.

@@ -101,15 +101,7 @@ generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
-device_tests=()
-for src in "$ROOT"/tests/gpu/test_gpu_*.cpp; do
-  name=$(basename "$src" .cpp)
-  [[ $name == *_emulated ]] && continue  # no device code: ctest runs them on the CPU
-  device_tests+=("$name")
-done
-# Encode first: the decode tests also decode the GPU encoder's packets.
-mapfile -t device_tests < <(printf '%s\n' "${device_tests[@]}" |
-  awk '{print (/encode/ ? 0 : (/decode/ ? 1 : 2)) " " $0}' | sort | cut -d' ' -f2)
+mapfile -t device_tests < <(bash "$ROOT/scripts/gpu_device_tests.sh")  # encode first
 say "building ${device_tests[*]} for compute_80 PTX in $B"
 {
   cmake -S "$ROOT" -B "$B" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
