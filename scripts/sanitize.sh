@@ -34,4 +34,4 @@ suite() {
 echo "== sanitize: ASan + UBSan, CPU suite (build-asan/) =="
 suite build-asan address
 echo "== sanitize: TSan, multi-threaded codec tests (build-tsan/) =="
-suite build-tsan thread test_codec test_packet test_error_feedback test_concurrency cli
+suite build-tsan thread test_codec test_packet test_error_feedback test_concurrency test_encode_into cli
