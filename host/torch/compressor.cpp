@@ -60,6 +60,12 @@ Compressor::Compressor(CompressorOptions options) : options_(options), codec_(op
 
 at::Tensor Compressor::compress(const std::vector<std::string>& names,
                                 const std::vector<at::Tensor>& grads, EncodeReport* report) {
+  return compress_with(names, grads, report, std::nullopt);
+}
+
+at::Tensor Compressor::compress_with(const std::vector<std::string>& names,
+                                     const std::vector<at::Tensor>& grads, EncodeReport* report,
+                                     const std::optional<GenNormParams>& shared_fit) {
   check(names.size() == grads.size(), Errc::invalid_argument, [&] {
     return "compress: " + std::to_string(names.size()) + " names for " +
            std::to_string(grads.size()) + " gradients";
@@ -133,6 +139,7 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
         }
         break;
     }
+    if (shared_fit) inputs[i].fit = shared_fit;
   }
   if (on_device) {
     at::Tensor packet;
@@ -181,18 +188,80 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
   return packet_tensor(bytes, device);
 }
 
+std::optional<GenNormParams> Compressor::pooled_fit(const std::vector<std::string>& names,
+                                                    const std::vector<at::Tensor>& grads) const {
+  const CompressorOptions& o = options_;
+  if (o.refit == Refit::every_n_steps && step_ % o.refit_every != 0) return std::nullopt;
+  if (o.refit == Refit::running_average) {
+    double abs = 0, sq = 0, n = 0;
+    bool all = true;
+    for (size_t i = 0; i < names.size() && all; ++i) {
+      auto it = entries_.find(names[i]);
+      all = it != entries_.end() && it->second.avg_steps > 0;
+      if (!all) break;
+      const double w = static_cast<double>(grads[i].numel());
+      abs += w * it->second.avg_abs;
+      sq += w * it->second.avg_sq;
+      n += w;
+    }
+    if (all && n > 0) {
+      const GenNormFit f = fit_gennorm(abs / n, sq / n);
+      return GenNormParams{f.beta, f.alpha};
+    }
+  }
+  // The moments of this step's u = g + γ·e over every gradient, as one tensor.
+  Moments total;
+  std::vector<at::Tensor> device_sums, host;  // host: the CPU tensors the inputs point into
+  std::vector<EncodeInput> inputs;
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const at::Tensor& g = grads[i];
+    dtype_of(g, tensor_label(i, names[i]));  // the error compress() raises for a bad gradient
+    auto it = entries_.find(names[i]);
+    const bool remembered = it != entries_.end() && it->second.memory.sizes() == g.sizes() && o.gamma != 0;
+    if (g.is_cuda()) {  // u as ATen computes it, summed on the device; one read for all below
+      at::Tensor u = g.to(at::kFloat);
+      if (remembered) u = u + it->second.memory.to(g.device()) * o.gamma;
+      const at::Tensor finite = at::isfinite(u);
+      const at::Tensor v = at::where(finite, u, at::zeros_like(u)).to(at::kDouble);
+      device_sums.push_back(at::stack({v.sum(), v.abs().sum(), (v * v).sum(), finite.sum().to(at::kDouble)}));
+      continue;
+    }
+    const at::Tensor grad = host_contiguous(g);
+    const at::Tensor memory = remembered ? host_contiguous(it->second.memory) : at::Tensor();
+    host.push_back(grad);
+    host.push_back(memory);
+    inputs.emplace_back(TensorView{grad.data_ptr(), static_cast<uint64_t>(g.numel()), dtype_of(g, "")},
+                        remembered ? memory.data_ptr<float>() : nullptr, remembered ? o.gamma : 0.0f);
+  }
+  total = moments(inputs, o.config.threads);
+  if (!device_sums.empty()) {
+    const at::Tensor s = at::stack(device_sums).sum(0).cpu();  // host read: the CUDA moments
+    const double* d = s.data_ptr<double>();
+    Moments m;
+    m.sum = d[0];
+    m.sum_abs = d[1];
+    m.sum_sq = d[2];
+    m.count = static_cast<uint64_t>(d[3]);
+    total.merge(m);
+  }
+  const GenNormFit f = fit_gennorm(total.mean_abs(), total.mean_sq());
+  return GenNormParams{f.beta, f.alpha};
+}
+
 std::vector<at::Tensor> Compressor::compress_each(const std::vector<std::string>& names,
-                                                  const std::vector<at::Tensor>& grads) {
+                                                  const std::vector<at::Tensor>& grads, bool one_fit) {
   check(names.size() == grads.size(), Errc::invalid_argument, [&] {
     return "compress_each: " + std::to_string(names.size()) + " names for " +
            std::to_string(grads.size()) + " gradients";
   });
+  const std::optional<GenNormParams> fit =
+      one_fit && grads.size() > 1 ? pooled_fit(names, grads) : std::nullopt;
   const int64_t step = step_;
   std::vector<at::Tensor> packets;
   for (size_t i = 0; i < grads.size(); ++i) {
     step_ = step;  // every packet at this step's refit
     try {
-      packets.push_back(compress({names[i]}, {grads[i]}));
+      packets.push_back(compress_with({names[i]}, {grads[i]}, nullptr, fit));
     } catch (...) {
       step_ = step;
       throw;

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,8 +70,15 @@ class Compressor {
   // the step count advances once, and every packet sees the same step (a refit every N steps
   // refits all of them or none). What the reduce-scatter of a bucket's shards sends. A failure
   // leaves the memories of the gradients after the failing one as they were.
+  // `one_fit`: every packet's scale (and model code) from one GenNorm fit to all the gradients'
+  // u = g + γ·e together, as if they were one tensor, instead of a fit each: the shards of a
+  // bucket then cost the bits of the bucket's scale (a shard's own fit costs fp4 about 0.1–0.3
+  // bits an entry more on a ResNet-18 gradient, docs/DISTRIBUTED.md). With the every-step refit
+  // the fit is of this step's u (CPU: co3::moments, the encoder's own sums; CUDA: one host read
+  // of their ATen sums); every-n-steps refits all of them so on its refit steps and keeps that
+  // fit in between; running-average pools the gradients' averages (weighted by size).
   std::vector<at::Tensor> compress_each(const std::vector<std::string>& names,
-                                        const std::vector<at::Tensor>& grads);
+                                        const std::vector<at::Tensor>& grads, bool one_fit = false);
 
   int64_t step() const { return step_; }
   std::vector<std::string> names() const;
@@ -103,6 +111,12 @@ class Compressor {
     at::Tensor memory;          // float32, the gradient's shape and device
     Statistics before_last;     // as they were before the last compress (restore_statistics)
   };
+  at::Tensor compress_with(const std::vector<std::string>& names, const std::vector<at::Tensor>& grads,
+                           EncodeReport* report, const std::optional<GenNormParams>& shared_fit);
+  // compress_each's one fit for this step, or none where each name's own kept fit applies.
+  std::optional<GenNormParams> pooled_fit(const std::vector<std::string>& names,
+                                          const std::vector<at::Tensor>& grads) const;
+
   CompressorOptions options_;
   Codec codec_;
   std::map<std::string, Entry> entries_;
