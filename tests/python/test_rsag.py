@@ -158,6 +158,12 @@ class RsagTest(unittest.TestCase):
             stats = results[0][str(size)]
             self.assertEqual(stats[3], size)
             self.assertGreater(stats[1], 0 if world > 1 else -1)
+            b = bounds_of(size, world)
+            for r in range(world):  # stage 2: rank r's summed shard, its entries and packet
+                st, n = results[r][str(size)], b[r + 1] - b[r]
+                self.assertEqual(st[5], n, f"world {world}, {size} entries: rank {r}")
+                self.assertEqual(st[4] > 0, n > 0, f"world {world}, {size} entries: rank {r}")
+                self.assertLess(st[4], st[0], f"world {world}, {size} entries: rank {r}")
         if inf is not None:
             for r in range(world):
                 res = results[r]["inf"]
