@@ -193,19 +193,19 @@ std::optional<GenNormParams> Compressor::pooled_fit(const std::vector<std::strin
   const CompressorOptions& o = options_;
   if (o.refit == Refit::every_n_steps && step_ % o.refit_every != 0) return std::nullopt;
   if (o.refit == Refit::running_average) {
-    double abs = 0, sq = 0, n = 0;
+    double sum_abs = 0, sum_sq = 0, n = 0;  // the averages weighted by entries
     bool all = true;
     for (size_t i = 0; i < names.size() && all; ++i) {
       auto it = entries_.find(names[i]);
       all = it != entries_.end() && it->second.avg_steps > 0;
       if (!all) break;
       const double w = static_cast<double>(grads[i].numel());
-      abs += w * it->second.avg_abs;
-      sq += w * it->second.avg_sq;
+      sum_abs += w * it->second.avg_abs;
+      sum_sq += w * it->second.avg_sq;
       n += w;
     }
     if (all && n > 0) {
-      const GenNormFit f = fit_gennorm(abs / n, sq / n);
+      const GenNormFit f = fit_gennorm(sum_abs / n, sum_sq / n);
       return GenNormParams{f.beta, f.alpha};
     }
   }

@@ -72,8 +72,8 @@ class Compressor {
   // leaves the memories of the gradients after the failing one as they were.
   // `one_fit`: every packet's scale (and model code) from one GenNorm fit to all the gradients'
   // u = g + γ·e together, as if they were one tensor, instead of a fit each: the shards of a
-  // bucket then cost the bits of the bucket's scale (a shard's own fit costs fp4 about 0.1–0.3
-  // bits an entry more on a ResNet-18 gradient, docs/DISTRIBUTED.md). With the every-step refit
+  // bucket then cost the bits of the bucket's scale (a fit per shard cost fp4 0.17 bits an entry
+  // more at 2 shards, 0.32 at 8, on a ResNet-18 gradient: docs/DISTRIBUTED.md). With the every-step refit
   // the fit is of this step's u (CPU: co3::moments, the encoder's own sums; CUDA: one host read
   // of their ATen sums); every-n-steps refits all of them so on its refit steps and keeps that
   // fit in between; running-average pools the gradients' averages (weighted by size).
