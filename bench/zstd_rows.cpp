@@ -12,39 +12,59 @@
 namespace co3::bench {
 
 #if defined(CO3_HAVE_ZSTD)
-bool zstd_row(const std::vector<float>& x, int level, int repeats, int threads, ZstdResult* out) {
-  const size_t n = x.size() * sizeof(float);
-  std::vector<char> frame(ZSTD_compressBound(n));
-  std::vector<float> y(x.size());
+struct ZstdRunner::Impl {
+  const std::vector<float>& x;
+  std::vector<char> frame;
+  std::vector<float> y;
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  explicit Impl(const std::vector<float>& in) : x(in), frame(ZSTD_compressBound(4 * in.size())), y(in.size()) {}
+  ~Impl() {
+    ZSTD_freeCCtx(cctx);
+    ZSTD_freeDCtx(dctx);
+  }
+};
+
+ZstdRunner::ZstdRunner(const std::vector<float>& x, int level, int threads) : impl_(new Impl(x)) {
+  ZSTD_CCtx_setParameter(impl_->cctx, ZSTD_c_compressionLevel, level);
   // One thread: the caller's (nbWorkers 0). More: libzstd's own workers, where it has them.
   const int workers = threads == 1 ? 0 : (threads > 1 ? threads : static_cast<int>(std::thread::hardware_concurrency()));
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, workers);
-  size_t bytes = 0;
-  out->encode = median_timing(repeats, [&] {
-    bytes = ZSTD_compress2(cctx, frame.data(), frame.size(), x.data(), n);
-  });
-  if (ZSTD_isError(bytes)) {
-    std::fprintf(stderr, "zstd: %s\n", ZSTD_getErrorName(bytes));
+  ZSTD_CCtx_setParameter(impl_->cctx, ZSTD_c_nbWorkers, workers);
+}
+
+ZstdRunner::~ZstdRunner() = default;
+
+bool ZstdRunner::available() { return true; }
+
+void ZstdRunner::encode() {
+  bytes_ = ZSTD_compress2(impl_->cctx, impl_->frame.data(), impl_->frame.size(), impl_->x.data(),
+                          4 * impl_->x.size());
+  if (ZSTD_isError(bytes_)) {
+    std::fprintf(stderr, "zstd: %s\n", ZSTD_getErrorName(bytes_));
     std::exit(1);
   }
-  size_t got = 0;
-  out->decode = median_timing(repeats, [&] { got = ZSTD_decompressDCtx(dctx, y.data(), n, frame.data(), bytes); });
-  if (got != n || std::memcmp(x.data(), y.data(), n) != 0) {
-    std::fprintf(stderr, "zstd: round trip failed\n");
+}
+
+void ZstdRunner::decode() {
+  const size_t n = 4 * impl_->x.size();
+  const size_t got = ZSTD_decompressDCtx(impl_->dctx, impl_->y.data(), n, impl_->frame.data(), bytes_);
+  if (got != n) {
+    std::fprintf(stderr, "zstd: decoded %zu of %zu bytes\n", got, n);
     std::exit(1);
   }
-  ZSTD_freeCCtx(cctx);
-  ZSTD_freeDCtx(dctx);
-  out->bytes = bytes;
-  return true;
+}
+
+bool ZstdRunner::round_trip() const {
+  return std::memcmp(impl_->x.data(), impl_->y.data(), 4 * impl_->x.size()) == 0;
 }
 #else
-bool zstd_row(const std::vector<float>&, int, int, int, ZstdResult*) {
-  return false;
-}
+struct ZstdRunner::Impl {};
+ZstdRunner::ZstdRunner(const std::vector<float>&, int, int) {}
+ZstdRunner::~ZstdRunner() = default;
+bool ZstdRunner::available() { return false; }
+void ZstdRunner::encode() {}
+void ZstdRunner::decode() {}
+bool ZstdRunner::round_trip() const { return false; }
 #endif
 
 }  // namespace co3::bench

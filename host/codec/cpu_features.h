@@ -24,9 +24,19 @@ inline bool cpu_has_avx2() {
   return yes;
 }
 
+// CO3_CPU_NO_AVX512=1: the AVX2 versions where AVX-512 would run, to measure an AVX2-only CPU
+// (issue 25's standard machine) on one that has both.
+inline bool cpu_avx512_refused() {
+  static const bool yes = [] {
+    const char* v = std::getenv("CO3_CPU_NO_AVX512");
+    return v && std::strcmp(v, "1") == 0;
+  }();
+  return yes;
+}
+
 // AVX-512 with the byte/word, double/quad and 256-bit forms the compiler uses for the loops.
 inline bool cpu_has_avx512() {
-  static const bool yes = !cpu_baseline_forced() && __builtin_cpu_supports("avx512f") &&
+  static const bool yes = !cpu_baseline_forced() && !cpu_avx512_refused() && __builtin_cpu_supports("avx512f") &&
                           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                           __builtin_cpu_supports("avx512dq");
   return yes;

@@ -15,68 +15,75 @@
 
 namespace co3::detail {
 
-std::vector<uint16_t> chunk_words(const SymbolVector& symbols, const uint8_t* lengths,
+std::vector<uint16_t> chunk_words(const SymbolBuffer& symbols, const uint8_t* lengths,
                                   uint32_t chunk_symbols, int threads) {
-  const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
+  const size_t n = symbols.size();
+  const size_t chunks = (n + chunk_symbols - 1) / chunk_symbols;
   std::vector<uint16_t> words(chunks);
-  parallel_for(chunks, threads, 16, [&](size_t b, size_t e) {
-    for (size_t k = b; k < e; ++k) {
-      const size_t end = std::min(symbols.size(), (k + 1) * size_t{chunk_symbols});
-      words[k] = static_cast<uint16_t>(
-          chunk_words_for(range_bits(symbols.data(), k * size_t{chunk_symbols}, end, lengths)));
-    }
+  symbols.visit([&](const auto* sym) {
+    parallel_for(chunks, threads, 16, [&](size_t b, size_t e) {
+      for (size_t k = b; k < e; ++k) {
+        const size_t end = std::min(n, (k + 1) * size_t{chunk_symbols});
+        words[k] = static_cast<uint16_t>(
+            chunk_words_for(range_bits(sym, k * size_t{chunk_symbols}, end, lengths)));
+      }
+    });
   });
   return words;
 }
 
 namespace {
 
-using PackChunk = uint64_t (*)(const uint16_t*, uint64_t, uint64_t, CodeWords, uint8_t*);
-using PackPairs = uint64_t (*)(const uint16_t*, uint64_t, uint64_t, CodeWords, CodeWords, uint8_t*);
+template <class Sym>
+using PackChunk = uint64_t (*)(const Sym*, uint64_t, uint64_t, CodeWords, uint8_t*);
+template <class Sym>
+using PackPairs = uint64_t (*)(const Sym*, uint64_t, uint64_t, CodeWords, CodeWords, uint8_t*);
 
 // The packers compiled for BMI2 as well (shifts by a register without the count in CL, and
 // without the moves around it), chosen at run time (cpu_features.h).
-template <int kPerStore>
-__attribute__((flatten)) CO3_TARGET_BMI2 uint64_t pack_bytes_bmi2(const uint16_t* sym, uint64_t begin,
+template <int kPerStore, class Sym>
+__attribute__((flatten)) CO3_TARGET_BMI2 uint64_t pack_bytes_bmi2(const Sym* sym, uint64_t begin,
                                                                  uint64_t end, CodeWords cw,
                                                                  uint8_t* out) {
-  return pack_chunk_bytes<kPerStore, uint16_t>(sym, begin, end, cw, out);
+  return pack_chunk_bytes<kPerStore, Sym>(sym, begin, end, cw, out);
 }
-__attribute__((flatten)) CO3_TARGET_BMI2 uint64_t pack_pairs_bmi2(const uint16_t* sym, uint64_t begin,
+template <class Sym>
+__attribute__((flatten)) CO3_TARGET_BMI2 uint64_t pack_pairs_bmi2(const Sym* sym, uint64_t begin,
                                                                  uint64_t end, CodeWords pairs,
                                                                  CodeWords cw, uint8_t* out) {
-  return pack_chunk_pairs<2>(sym, begin, end, pairs, cw, out);
+  return pack_chunk_pairs<2, Sym>(sym, begin, end, pairs, cw, out);
 }
 
-PackChunk pack_chunk_for(int max_len) {
+template <class Sym>
+PackChunk<Sym> pack_chunk_for(int max_len) {
   const bool bmi2 = cpu_has_bmi2();
   switch (codewords_per_store(max_len)) {
-    case 4: return bmi2 ? pack_bytes_bmi2<4> : pack_chunk_bytes<4, uint16_t>;
-    case 3: return bmi2 ? pack_bytes_bmi2<3> : pack_chunk_bytes<3, uint16_t>;
-    default: return bmi2 ? pack_bytes_bmi2<2> : pack_chunk_bytes<2, uint16_t>;
+    case 4: return bmi2 ? pack_bytes_bmi2<4, Sym> : pack_chunk_bytes<4, Sym>;
+    case 3: return bmi2 ? pack_bytes_bmi2<3, Sym> : pack_chunk_bytes<3, Sym>;
+    default: return bmi2 ? pack_bytes_bmi2<2, Sym> : pack_chunk_bytes<2, Sym>;
   }
 }
 
-PackPairs pack_pairs_for() {
-  return cpu_has_bmi2() ? pack_pairs_bmi2 : pack_chunk_pairs<2>;
+template <class Sym>
+PackPairs<Sym> pack_pairs_for() {
+  return cpu_has_bmi2() ? pack_pairs_bmi2<Sym> : pack_chunk_pairs<2, Sym>;
 }
 
 // The pair table pays for itself (65,536 entries) from about this many symbols on.
 constexpr size_t kPairSymbols = size_t{1} << 18;
 
-}  // namespace
-
-PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t>& lengths,
+template <class Sym>
+PackedChunks pack_symbols(const Sym* symbols, uint64_t nsym, const std::vector<uint8_t>& lengths,
                           uint32_t chunk_symbols, int threads) {
   std::vector<uint32_t> codes(lengths.size());
   encode_table(lengths.data(), static_cast<uint32_t>(lengths.size()), codes.data());
   const CodeWords cw{codes.data(), lengths.data()};
   const uint8_t max_len = *std::max_element(lengths.begin(), lengths.end());
-  const PackChunk by_symbol = pack_chunk_for(max_len);
+  const PackChunk<Sym> by_symbol = pack_chunk_for<Sym>(max_len);
   // 8-bit alphabets with short codes (e4m3, e5m2: L = 12) add codewords in pairs.
   std::vector<uint32_t> pair_codes;
   std::vector<uint8_t> pair_lens;
-  if (lengths.size() == 256 && max_len <= kPairMaxLen && symbols.size() >= kPairSymbols) {
+  if (lengths.size() == 256 && max_len <= kPairMaxLen && nsym >= kPairSymbols) {
     pair_codes.resize(size_t{1} << 16);
     pair_lens.resize(size_t{1} << 16);
     for (uint32_t b = 0; b < 256; ++b)
@@ -84,26 +91,27 @@ PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t
   }
   const CodeWords pairs{pair_codes.data(), pair_lens.data()};
   static_assert(codewords_per_store(2 * kPairMaxLen) >= 2, "two pairs between stores");
-  const PackPairs by_pairs = pack_pairs_for();
-  const auto pack = [&](const uint16_t* sym, uint64_t begin, uint64_t end, uint8_t* out) {
+  const PackPairs<Sym> by_pairs = pack_pairs_for<Sym>();
+  const auto pack = [&](const Sym* sym, uint64_t begin, uint64_t end, uint8_t* out) {
     return pair_codes.empty() ? by_symbol(sym, begin, end, cw, out) : by_pairs(sym, begin, end, pairs, cw, out);
   };
-  const size_t chunks = (symbols.size() + chunk_symbols - 1) / chunk_symbols;
+  const size_t chunks = (nsym + chunk_symbols - 1) / chunk_symbols;
   PackedChunks p;
   p.words.resize(chunks);
   std::vector<std::pair<size_t, PackedChunks::Part>> parts;
   std::mutex mu;
   parallel_for(chunks, threads, 16, [&](size_t b, size_t e) {
-    const size_t first = b * size_t{chunk_symbols}, last = std::min(symbols.size(), e * size_t{chunk_symbols});
+    const size_t first = b * size_t{chunk_symbols}, last = std::min<size_t>(nsym, e * size_t{chunk_symbols});
     // Each chunk at most max_len bits a symbol, whole words, and the packer's 8 bytes of room.
-    // Not zeroed: the packer's stores cover every byte of every chunk's words.
-    PackedChunks::Part part{std::unique_ptr<uint8_t[]>(new uint8_t[(last - first) * max_len / 8 + 4 * (e - b) + 8]), 0};
-    uint8_t* const bytes = part.bytes.get();
+    // Not zeroed: the packer's stores cover every byte of every chunk's words. Pooled
+    // (scratch.h): a large tensor's payload would otherwise be fresh pages every call.
+    PackedChunks::Part part{Scratch((last - first) * max_len / 8 + 4 * (e - b) + 8), 0};
+    uint8_t* const bytes = part.bytes.data();
     size_t at = 0;
     for (size_t k = b; k < e; ++k) {
       const size_t begin = k * size_t{chunk_symbols};
-      const size_t end = std::min(symbols.size(), begin + chunk_symbols);
-      const uint64_t words = chunk_words_for(pack(symbols.data(), begin, end, bytes + at));
+      const size_t end = std::min<size_t>(nsym, begin + chunk_symbols);
+      const uint64_t words = chunk_words_for(pack(symbols, begin, end, bytes + at));
       p.words[k] = static_cast<uint16_t>(words);
       at += 4 * words;
     }
@@ -117,6 +125,15 @@ PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t
   return p;
 }
 
+}  // namespace
+
+PackedChunks pack_segment(const SymbolBuffer& symbols, const std::vector<uint8_t>& lengths,
+                          uint32_t chunk_symbols, int threads) {
+  return symbols.visit([&](const auto* sym) {
+    return pack_symbols(sym, symbols.size(), lengths, chunk_symbols, threads);
+  });
+}
+
 void write_payload(const PackedChunks& p, uint8_t* payload, int threads) {
   // One part per packing thread: copied in parallel (a serial copy of a large payload was the
   // encoder's one pass that did not scale with threads).
@@ -124,7 +141,7 @@ void write_payload(const PackedChunks& p, uint8_t* payload, int threads) {
   for (size_t i = 0; i < p.parts.size(); ++i) at[i + 1] = at[i] + p.parts[i].size;
   parallel_for(p.parts.size(), threads, 1, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i)
-      std::copy(p.parts[i].bytes.get(), p.parts[i].bytes.get() + p.parts[i].size, payload + at[i]);
+      std::copy(p.parts[i].bytes.data(), p.parts[i].bytes.data() + p.parts[i].size, payload + at[i]);
   });
 }
 

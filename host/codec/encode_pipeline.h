@@ -8,37 +8,50 @@
 
 #include "co3/codec.h"
 #include "co3/detail/encode_layout.h"
+#include "scratch.h"
 
 namespace co3::detail {
 
-// std::allocator whose value-initialization leaves a trivial element as it is: the conversion
-// writes every symbol, so zeroing them first was a pass over memory for nothing.
-template <class T>
-struct DefaultInitAllocator : std::allocator<T> {
-  template <class U>
-  struct rebind {
-    using other = DefaultInitAllocator<U>;
-  };
-  DefaultInitAllocator() = default;
-  template <class U>
-  DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
-  template <class U>
-  void construct(U* p) noexcept {
-    ::new (static_cast<void*>(p)) U;
+// A segment's symbols, uninitialized (the conversion writes every one), in pooled scratch memory
+// (scratch.h). One byte a symbol where the alphabet has at most 256 symbols and g ≤ 2 (fp4 and
+// its pairs, e4m3, e5m2), two bytes otherwise: the 8-bit formats' symbols were half of the
+// encoder's memory traffic at 16 bits (issue 25).
+class SymbolBuffer {
+ public:
+  void resize(uint64_t n, bool bytes) {
+    n_ = n;
+    bytes_ = bytes;
+    mem_ = Scratch(static_cast<size_t>(n) * (bytes ? 1 : 2));
   }
-  template <class U, class... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  uint64_t size() const { return n_; }
+  bool bytes() const { return bytes_; }
+  template <class Sym>
+  Sym* data() const {
+    return reinterpret_cast<Sym*>(mem_.data());
   }
+  // fn(const Sym*) with the buffer's symbol type.
+  template <class Fn>
+  decltype(auto) visit(Fn&& fn) const {
+    return bytes_ ? fn(static_cast<const uint8_t*>(data<uint8_t>())) : fn(static_cast<const uint16_t*>(data<uint16_t>()));
+  }
+
+ private:
+  Scratch mem_;
+  uint64_t n_ = 0;
+  bool bytes_ = false;
 };
-using SymbolVector = std::vector<uint16_t, DefaultInitAllocator<uint16_t>>;
+
+// Whether a segment's symbols take one byte (SymbolBuffer).
+inline bool byte_symbols(int entries_per_symbol, int width) {
+  return entries_per_symbol <= 2 && entries_per_symbol * width <= 8;
+}
 
 // A segment after the first passes: its symbols and the statistics that choose its code.
 struct Quantized {
   uint64_t numel = 0;
   int width = 0;               // bits per entry code
   int entries_per_symbol = 1;  // g
-  SymbolVector symbols;
+  SymbolBuffer symbols;
   std::vector<uint64_t> symbol_hist;  // 2^(g·width) bins
   std::vector<uint64_t> entry_hist;   // 2^width bins
   Moments moments;
@@ -53,16 +66,17 @@ struct Quantized {
 // under the 'error' policy; writes nothing, so an encoder can check every segment before it
 // changes any error memory. `segment` only names the tensor in error messages. rate_payload is
 // the rate policy's payload bits per entry (rate_target.h's rate_payload_bits for the packet).
-Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads,
-                        double rate_payload);
+// pc is cfg resolved once (packet_coding): the stages read g and the class-map policy from it.
+Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, const PacketCoding& pc,
+                        size_t segment, int threads, double rate_payload);
 // Conversion, symbols, histograms (and the class map) of a segment after segment_stats; writes
 // the error memory unless the segment has a class map. err_sq and ref_sq (a report's NMSE) are
 // summed only when `sums` is set.
-void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& q, int threads,
-                      bool sums);
+void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, const PacketCoding& pc,
+                      Quantized& q, int threads, bool sums);
 // Both, for one segment (a packet of its own under the rate policy).
-Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads,
-                   bool sums);
+Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, const PacketCoding& pc,
+                   size_t segment, int threads, bool sums);
 
 // The GenNorm (β, α) behind a model code source, in unscaled units.
 void model_parameters(const Quantized& q, CodeSource src, double* beta, double* alpha);
@@ -75,7 +89,7 @@ std::vector<uint8_t> code_lengths_for(const std::vector<const Quantized*>& qs, C
                                       const PacketCoding& pc);
 
 // 32-bit words each chunk takes under `lengths`.
-std::vector<uint16_t> chunk_words(const SymbolVector& symbols, const uint8_t* lengths,
+std::vector<uint16_t> chunk_words(const SymbolBuffer& symbols, const uint8_t* lengths,
                                   uint32_t chunk_symbols, int threads);
 
 // A segment's payload packed before the packet is laid out (so its size is known without a
@@ -85,12 +99,12 @@ struct PackedChunks {
   std::vector<uint16_t> words;
   uint64_t payload_words = 0;
   struct Part {
-    std::unique_ptr<uint8_t[]> bytes;  // uninitialized on purpose: see pack_segment
+    Scratch bytes;  // uninitialized on purpose: see pack_segment
     size_t size;
   };
   std::vector<Part> parts;
 };
-PackedChunks pack_segment(const SymbolVector& symbols, const std::vector<uint8_t>& lengths,
+PackedChunks pack_segment(const SymbolBuffer& symbols, const std::vector<uint8_t>& lengths,
                           uint32_t chunk_symbols, int threads);
 void write_payload(const PackedChunks& p, uint8_t* payload, int threads);  // the parts, one after another
 

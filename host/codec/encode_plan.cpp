@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -65,9 +66,31 @@ class MemoryRollback {
   std::vector<std::pair<float*, std::vector<float>>> saved_;
 };
 
-// encode() with a code built from the data (prior null) or given (a PriorCode).
-std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
-                                   const PriorCode* prior, EncodeReport* report) {
+// Where the packet goes: called once, when its exact size is known, for memory of that many
+// bytes (uninitialized: the writer below stores every byte).
+using PacketSink = std::function<uint8_t*(uint64_t)>;
+
+// Zeroes what the packet's writers leave untouched (padding, reserved fields): every byte but
+// the segments' payloads, which write_payload covers whole. Memory from a sink may hold
+// anything; a zeroed std::vector then costs this small memset twice, not a pass over the payload.
+void zero_outside_payloads(uint8_t* pkt, uint64_t size, const std::vector<uint64_t>& payload_at,
+                           const std::vector<uint64_t>& payload_bytes) {
+  uint64_t at = 0;
+  for (size_t i = 0; i < payload_at.size(); ++i) {
+    if (!payload_bytes[i]) continue;
+    std::fill(pkt + at, pkt + payload_at[i], uint8_t{0});
+    at = payload_at[i] + payload_bytes[i];
+  }
+  std::fill(pkt + at, pkt + size, uint8_t{0});
+}
+
+// encode() with a code built from the data (prior null) or given (a PriorCode), into the
+// memory `sink` gives; returns the packet's size.
+// sink_may_fail: the sink may throw (a buffer too small), so error memories are copied to be
+// put back, as when the code may fail.
+uint64_t encode_packet(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
+                       const PriorCode* prior, EncodeReport* report, const PacketSink& sink,
+                       bool sink_may_fail = false) {
   using namespace detail;
   CO3_TRACE("co3::encode");
   validate(cfg);
@@ -96,15 +119,15 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
   std::vector<const Quantized*> coded;  // the non-empty segments
   const double rate_payload = rate_policy_payload(inputs, cfg);
   for (size_t i = 0; i < inputs.size(); ++i) {
-    segs[i].q = segment_stats(inputs[i], cfg, i, threads, rate_payload);
+    segs[i].q = segment_stats(inputs[i], cfg, pc, i, threads, rate_payload);
     if (segs[i].q.numel) coded.push_back(&segs[i].q);
   }
   // Only a code built from the data can fail after the conversion (more symbols occur than
   // codes of max_code_length bits tell apart): then the memories are copied, to be put back
   // if the encode does not complete.
-  MemoryRollback rollback(inputs, !prior && code_may_fail(pc));
+  MemoryRollback rollback(inputs, (!prior && code_may_fail(pc)) || sink_may_fail);
   for (size_t i = 0; i < inputs.size(); ++i)
-    quantize_symbols(inputs[i], cfg, segs[i].q, threads, report != nullptr);
+    quantize_symbols(inputs[i], cfg, pc, segs[i].q, threads, report != nullptr);
   // One code for all (shared_code) or one per non-empty segment.
   // Codes and chunk sizes; the range ends where the packet is written ("pack").
   std::optional<TraceRange> codebook_range(std::in_place, "codebook");
@@ -137,27 +160,30 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     bodies.push_back(write_code_lengths(lengths.data(), static_cast<uint32_t>(lengths.size())));
     table_offset.push_back(layout.table(bodies.back().size()));
   }
-  std::vector<uint64_t> data_offset;
+  std::vector<uint64_t> data_offset, payload_at, payload_bytes;
   bool with_class_maps = false;
   for (const Segment& s : segs) {
     data_offset.push_back(layout.segment(s.packed.words.size(), s.packed.payload_words,
                                          class_map_bytes(s.q.numel, s.q.class_map)));
+    payload_at.push_back(data_offset.back() + align8(2 * s.packed.words.size()));
+    payload_bytes.push_back(4 * s.packed.payload_words);
     with_class_maps = with_class_maps || s.q.class_map;
   }
   const uint64_t size = layout.total();
 
   codebook_range.reset();
   CO3_TRACE("pack");
-  std::vector<uint8_t> pkt(size, 0);
-  store_header(pkt.data(), with_shapes, with_class_maps, size, static_cast<uint32_t>(tables.size()),
+  uint8_t* const pkt = sink(size);
+  zero_outside_payloads(pkt, size, payload_at, payload_bytes);
+  store_header(pkt, with_shapes, with_class_maps, size, static_cast<uint32_t>(tables.size()),
                static_cast<uint32_t>(segs.size()));
   uint64_t shape_at = kHeaderBytes + kDescriptorBytes * segs.size();
   for (const auto& shape : shapes) {
-    store_shape_record(pkt.data() + shape_at, shape.data(), shape.size());
+    store_shape_record(pkt + shape_at, shape.data(), shape.size());
     shape_at += shape_record_bytes(shape.size());
   }
   for (size_t t = 0; t < tables.size(); ++t) {
-    uint8_t* h = pkt.data() + table_offset[t];
+    uint8_t* h = pkt + table_offset[t];
     store_table_header(h, pc.symbol_bits(), pc.max_code_length,
                        static_cast<uint32_t>(bodies[t].size()));
     std::copy(bodies[t].begin(), bodies[t].end(), h + kTableHeaderBytes);
@@ -169,13 +195,13 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     const Descriptor d = segment_descriptor(pc, s.q.numel, inputs[i].grad.dtype, s.table,
                                             data_offset[i], s.packed.payload_words, s.q.scale,
                                             s.q.beta, s.q.alpha, s.q.class_map);
-    store_descriptor(pkt.data() + kHeaderBytes + kDescriptorBytes * i, d);
+    store_descriptor(pkt + kHeaderBytes + kDescriptorBytes * i, d);
     for (size_t w = 0; w < s.q.map_words.size(); ++w)
-      store_le(pkt.data() + d.map_offset() + 4 * w, s.q.map_words[w]);
-    uint8_t* table = pkt.data() + data_offset[i];
+      store_le(pkt + d.map_offset() + 4 * w, s.q.map_words[w]);
+    uint8_t* table = pkt + data_offset[i];
     const std::vector<uint16_t>& words = s.packed.words;
     for (size_t k = 0; k < words.size(); ++k) store_le(table + 2 * k, words[k]);
-    write_payload(s.packed, table + align8(2 * words.size()), threads);
+    write_payload(s.packed, pkt + payload_at[i], threads);
     if (report) {
       SegmentReport r;
       r.moments = s.q.moments;
@@ -195,7 +221,7 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
       report->segments.push_back(r);
     }
   }
-  store_le(pkt.data() + size - 4, crc32c_parallel(pkt.data(), size - 4, threads));
+  store_le(pkt + size - 4, crc32c_parallel(pkt, size - 4, threads));
   if (report) {
     uint64_t entries = 0;
     for (const EncodeInput& in : inputs) entries += in.grad.numel;
@@ -204,6 +230,16 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
     report->target_bits_per_entry = cfg.scale.policy == ScalePolicy::rate ? cfg.scale.bits_per_entry : 0.0;
   }
   rollback.commit();
+  return size;
+}
+
+std::vector<uint8_t> encode_vector(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
+                                   const PriorCode* prior, EncodeReport* report) {
+  std::vector<uint8_t> pkt;
+  encode_packet(inputs, cfg, prior, report, [&](uint64_t size) {
+    pkt.resize(size);
+    return pkt.data();
+  });
   return pkt;
 }
 
@@ -211,12 +247,24 @@ std::vector<uint8_t> encode_packet(const std::vector<EncodeInput>& inputs, const
 
 std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
                             EncodeReport* report) {
-  return encode_packet(inputs, cfg, nullptr, report);
+  return encode_vector(inputs, cfg, nullptr, report);
 }
 
 std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg,
                             const PriorCode& prior, EncodeReport* report) {
-  return encode_packet(inputs, cfg, &prior, report);
+  return encode_vector(inputs, cfg, &prior, report);
+}
+
+uint64_t encode_into(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg, uint8_t* out,
+                     uint64_t capacity, EncodeReport* report) {
+  return encode_packet(inputs, cfg, nullptr, report, [&](uint64_t size) {
+    check(out != nullptr || size == 0, Errc::invalid_argument, "encode_into: null output");
+    check(size <= capacity, Errc::invalid_argument, [&] {
+      return "encode_into: the buffer holds " + std::to_string(capacity) + " bytes, the packet " +
+             std::to_string(size);
+    });
+    return out;
+  }, capacity < max_packet_bytes(inputs, cfg));
 }
 
 PriorCode prior_code(const uint8_t* packet, size_t size) {

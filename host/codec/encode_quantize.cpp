@@ -115,7 +115,7 @@ struct LoopArgs {
   ThresholdView view;
   const uint64_t* signed_table;
   ShiftView shift;
-  uint16_t* symbols;
+  void* symbols;  // Sym (SymbolBuffer): uint8_t or uint16_t
 };
 
 // Symbols [b, e): the calls of the reference loop (feedback_input, quantize_entry or the
@@ -126,7 +126,7 @@ struct LoopArgs {
 // Conv::count and the shifts take blocks of symbols through separate loops (u, codes, memory,
 // symbols, counts), of which the first two and the symbols' vectorize; the AVX2 and AVX-512
 // versions below take eight or sixteen lanes with variable shifts, chosen at run time.
-template <int kG, bool kF32, bool kMemory, Conv kConv, bool kSums>
+template <class Sym, int kG, bool kF32, bool kMemory, Conv kConv, bool kSums>
 inline __attribute__((always_inline)) void convert_range_body(const LoopArgs& args, size_t b,
                                                               size_t e, uint64_t* hist,
                                                               size_t stride, double* err_sq,
@@ -164,8 +164,9 @@ inline __attribute__((always_inline)) void convert_range_body(const LoopArgs& ar
     const float u = u_of(i);
     return finish(u, i, code_for(u, i));
   };
+  Sym* const symbols = static_cast<Sym*>(a.symbols);
   const auto put = [&](size_t j, uint32_t s, size_t copy) {
-    a.symbols[j] = static_cast<uint16_t>(s);
+    symbols[j] = static_cast<Sym>(s);
     ++hist[copy * stride + s];
   };
   // Every symbol but the segment's last has all g entries.
@@ -194,12 +195,12 @@ inline __attribute__((always_inline)) void convert_range_body(const LoopArgs& ar
       }
       if (kMemory || kSums)
         for (size_t k = 0; k < n; ++k) finish(u[k], i0 + k, codes[k]);
-      uint16_t* const sym = a.symbols + j;
+      Sym* const sym = symbols + j;
       if (g == 1) {
-        for (size_t t = 0; t < bs; ++t) sym[t] = static_cast<uint16_t>(codes[t]);
+        for (size_t t = 0; t < bs; ++t) sym[t] = static_cast<Sym>(codes[t]);
       } else {
         for (size_t t = 0; t < bs; ++t)
-          sym[t] = static_cast<uint16_t>(encode_whole_symbol(t, g, a.width, [&](uint64_t i) { return codes[i]; }));
+          sym[t] = static_cast<Sym>(encode_whole_symbol(t, g, a.width, [&](uint64_t i) { return codes[i]; }));
       }
       size_t t = 0;
       for (; t + 4 <= bs; t += 4) {
@@ -229,11 +230,11 @@ inline __attribute__((always_inline)) void convert_range_body(const LoopArgs& ar
 // convert_range_body as a function for each instruction set (cpu_features.h): the baseline and
 // the AVX2 and AVX-512 versions, same bits.
 #define CO3_CONVERT_RANGE(name, target)                                                          \
-  template <int kG, bool kF32, bool kMemory, Conv kConv, bool kSums>                            \
+  template <class Sym, int kG, bool kF32, bool kMemory, Conv kConv, bool kSums>                 \
   __attribute__((flatten)) target void name(const LoopArgs& args, size_t b, size_t e,           \
                                             uint64_t* hist, size_t stride, double* err_sq,      \
                                             double* ref_sq) {                                   \
-    convert_range_body<kG, kF32, kMemory, kConv, kSums>(args, b, e, hist, stride, err_sq, ref_sq); \
+    convert_range_body<Sym, kG, kF32, kMemory, kConv, kSums>(args, b, e, hist, stride, err_sq, ref_sq); \
   }
 CO3_CONVERT_RANGE(convert_range, )
 CO3_CONVERT_RANGE(convert_range_avx2, CO3_TARGET_AVX2)
@@ -244,41 +245,54 @@ using LoopFn = void (*)(const LoopArgs&, size_t, size_t, uint64_t*, size_t, doub
 
 // The vectorized conversions (Conv::shift, Conv::shift_f1, Conv::count) in the widest version the
 // CPU runs.
-template <int kG, bool kF32, bool kMemory, Conv kConv>
+template <class Sym, int kG, bool kF32, bool kMemory, Conv kConv>
 LoopFn pick_loop(bool sums) {
   if (kConv == Conv::shift || kConv == Conv::shift_f1 || kConv == Conv::count) {
     if (cpu_has_avx512())
-      return sums ? convert_range_avx512<kG, kF32, kMemory, kConv, true>
-                  : convert_range_avx512<kG, kF32, kMemory, kConv, false>;
+      return sums ? convert_range_avx512<Sym, kG, kF32, kMemory, kConv, true>
+                  : convert_range_avx512<Sym, kG, kF32, kMemory, kConv, false>;
     if (cpu_has_avx2())
-      return sums ? convert_range_avx2<kG, kF32, kMemory, kConv, true>
-                  : convert_range_avx2<kG, kF32, kMemory, kConv, false>;
+      return sums ? convert_range_avx2<Sym, kG, kF32, kMemory, kConv, true>
+                  : convert_range_avx2<Sym, kG, kF32, kMemory, kConv, false>;
   }
-  return sums ? convert_range<kG, kF32, kMemory, kConv, true>
-              : convert_range<kG, kF32, kMemory, kConv, false>;
+  return sums ? convert_range<Sym, kG, kF32, kMemory, kConv, true>
+              : convert_range<Sym, kG, kF32, kMemory, kConv, false>;
 }
 
+// Only the symbol types a conversion meets are compiled: a run-time g (kG = 0, g ≥ 3) always
+// has 16-bit symbols and a fixed g of 1 or 2 with fp4 (Conv::count) byte ones (byte_symbols);
+// Conv::shift_f1 is bias 127's, formats of at least 9 bits.
 template <int kG, bool kF32, bool kMemory>
-LoopFn pick_loop(Conv conv, bool sums) {
-  if (conv == Conv::count) return pick_loop<kG, kF32, kMemory, Conv::count>(sums);
-  if (conv == Conv::shift) return pick_loop<kG, kF32, kMemory, Conv::shift>(sums);
-  if (conv == Conv::shift_f1) return pick_loop<kG, kF32, kMemory, Conv::shift_f1>(sums);
-  if (conv == Conv::buckets) return pick_loop<kG, kF32, kMemory, Conv::buckets>(sums);
-  if (conv == Conv::signed_table) return pick_loop<kG, kF32, kMemory, Conv::signed_table>(sums);
-  if (conv == Conv::signed_exact) return pick_loop<kG, kF32, kMemory, Conv::signed_exact>(sums);
-  return pick_loop<kG, kF32, kMemory, Conv::reference>(sums);
+LoopFn pick_loop(Conv conv, bool bytes, bool sums) {
+  if (conv == Conv::count) {
+    if constexpr (kG == 0) return pick_loop<uint16_t, kG, kF32, kMemory, Conv::count>(sums);
+    else return pick_loop<uint8_t, kG, kF32, kMemory, Conv::count>(sums);
+  }
+  if (conv == Conv::shift_f1) return pick_loop<uint16_t, kG, kF32, kMemory, Conv::shift_f1>(sums);
+  if (bytes && kG != 0) {
+    if (conv == Conv::shift) return pick_loop<uint8_t, kG, kF32, kMemory, Conv::shift>(sums);
+    if (conv == Conv::buckets) return pick_loop<uint8_t, kG, kF32, kMemory, Conv::buckets>(sums);
+    if (conv == Conv::signed_table) return pick_loop<uint8_t, kG, kF32, kMemory, Conv::signed_table>(sums);
+    if (conv == Conv::signed_exact) return pick_loop<uint8_t, kG, kF32, kMemory, Conv::signed_exact>(sums);
+    return pick_loop<uint8_t, kG, kF32, kMemory, Conv::reference>(sums);
+  }
+  if (conv == Conv::shift) return pick_loop<uint16_t, kG, kF32, kMemory, Conv::shift>(sums);
+  if (conv == Conv::buckets) return pick_loop<uint16_t, kG, kF32, kMemory, Conv::buckets>(sums);
+  if (conv == Conv::signed_table) return pick_loop<uint16_t, kG, kF32, kMemory, Conv::signed_table>(sums);
+  if (conv == Conv::signed_exact) return pick_loop<uint16_t, kG, kF32, kMemory, Conv::signed_exact>(sums);
+  return pick_loop<uint16_t, kG, kF32, kMemory, Conv::reference>(sums);
 }
 
 template <int kG>
-LoopFn pick_loop(bool f32, bool memory, Conv conv, bool sums) {
-  if (f32) return memory ? pick_loop<kG, true, true>(conv, sums) : pick_loop<kG, true, false>(conv, sums);
-  return memory ? pick_loop<kG, false, true>(conv, sums) : pick_loop<kG, false, false>(conv, sums);
+LoopFn pick_loop(bool f32, bool memory, Conv conv, bool bytes, bool sums) {
+  if (f32) return memory ? pick_loop<kG, true, true>(conv, bytes, sums) : pick_loop<kG, true, false>(conv, bytes, sums);
+  return memory ? pick_loop<kG, false, true>(conv, bytes, sums) : pick_loop<kG, false, false>(conv, bytes, sums);
 }
 
-LoopFn pick_loop(int g, bool f32, bool memory, Conv conv, bool sums) {
-  if (g == 1) return pick_loop<1>(f32, memory, conv, sums);
-  if (g == 2) return pick_loop<2>(f32, memory, conv, sums);
-  return pick_loop<0>(f32, memory, conv, sums);
+LoopFn pick_loop(int g, bool f32, bool memory, Conv conv, bool bytes, bool sums) {
+  if (g == 1) return pick_loop<1>(f32, memory, conv, bytes, sums);
+  if (g == 2) return pick_loop<2>(f32, memory, conv, bytes, sums);
+  return pick_loop<0>(f32, memory, conv, bytes, sums);
 }
 
 // The entry histogram from the symbol histogram: each symbol's g entries, less the padding
@@ -325,7 +339,8 @@ void quantize_mapped(const EncodeInput& in, const CodecConfig& cfg, Quantized& q
         }
         return c.code;
       });
-      q.symbols[j] = static_cast<uint16_t>(sym);
+      if (q.symbols.bytes()) q.symbols.data<uint8_t>()[j] = static_cast<uint8_t>(sym);
+      else q.symbols.data<uint16_t>()[j] = static_cast<uint16_t>(sym);
       ++sh[sym];
     }
     std::lock_guard<std::mutex> lock(merge);
@@ -338,14 +353,14 @@ void quantize_mapped(const EncodeInput& in, const CodecConfig& cfg, Quantized& q
 
 }  // namespace
 
-Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, size_t segment,
-                        int threads, double rate_payload) {
+Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, const PacketCoding& pc,
+                        size_t segment, int threads, double rate_payload) {
   CO3_TRACE("moments");
   const FloatFormat f = cfg.format;
   Quantized q;
   q.numel = in.grad.numel;
   q.width = f.width();
-  q.entries_per_symbol = resolved_entries_per_symbol(cfg);
+  q.entries_per_symbol = pc.entries_per_symbol;
   check_encode_input(in, segment);
 
   q.moments = segment_moments(in, threads);
@@ -365,17 +380,17 @@ Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, size_t se
   return q;
 }
 
-void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& q, int threads,
-                      bool sums) {
+void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, const PacketCoding& pc,
+                      Quantized& q, int threads, bool sums) {
   CO3_TRACE("quantize");
   const FloatFormat f = cfg.format;
   const int g = q.entries_per_symbol;
   const uint64_t nsym = (q.numel + g - 1) / g;
-  q.symbols.resize(nsym);
+  q.symbols.resize(nsym, byte_symbols(g, q.width));
   q.symbol_hist.assign(size_t{1} << (g * q.width), 0);
   // A tensor with a class map ('propagate' met NaN/Inf) keeps its error memory as it was (a step
   // that a loss scaler skips must not move it): its u still read the memory.
-  q.class_map = has_class_map(packet_coding(cfg), q.moments.non_finite);
+  q.class_map = has_class_map(pc, q.moments.non_finite);
   if (q.class_map) {
     quantize_mapped(in, cfg, q, threads);
     return;
@@ -397,8 +412,8 @@ void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& 
   }
   const LoopArgs args{in.grad.data, in.grad.dtype, in.memory, in.gamma, q.numel, g, q.width,
                       f, cfg.rounding, cfg.seed, q.scale, value.data(), th.view,
-                      th.signed_table.get(), shift_view(f, cfg.rounding), q.symbols.data()};
-  const LoopFn loop = pick_loop(g, in.grad.dtype == DType::f32, memory, conv, sums);
+                      th.signed_table.get(), shift_view(f, cfg.rounding), q.symbols.data<void>()};
+  const LoopFn loop = pick_loop(g, in.grad.dtype == DType::f32, memory, conv, q.symbols.bytes(), sums);
   std::mutex merge;
   // Four interleaved histograms for alphabets up to 4096 symbols (fp4 pairs, 8-bit formats);
   // one for 16-bit symbols, whose counts rarely hit the same bin back to back.
@@ -419,10 +434,10 @@ void quantize_symbols(const EncodeInput& in, const CodecConfig& cfg, Quantized& 
   q.entry_hist = entry_histogram(q);
 }
 
-Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, size_t segment, int threads,
-                   bool sums) {
-  Quantized q = segment_stats(in, cfg, segment, threads, rate_policy_payload({in}, cfg));
-  quantize_symbols(in, cfg, q, threads, sums);
+Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, const PacketCoding& pc,
+                   size_t segment, int threads, bool sums) {
+  Quantized q = segment_stats(in, cfg, pc, segment, threads, rate_policy_payload({in}, cfg));
+  quantize_symbols(in, cfg, pc, q, threads, sums);
   return q;
 }
 

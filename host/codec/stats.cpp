@@ -15,7 +15,7 @@ TensorStats stats(const TensorView& tensor, const CodecConfig& cfg) {
   const int threads = resolve_threads(cfg.threads);
   EncodeInput in;
   in.grad = tensor;
-  const Quantized q = quantize(in, cfg, 0, threads, true);
+  const Quantized q = quantize(in, cfg, pc, 0, threads, true);
   TensorStats s;
   s.n = q.numel;
   s.moments = q.moments;

@@ -100,12 +100,9 @@ void Codec::encode_into(const std::vector<at::Tensor>& tensors, const at::Tensor
   });
   try {
     if (on_device) return cuda_path::encode_into(inputs, config_, buffer);
-    const std::vector<uint8_t> packet = co3::encode(inputs, config_);
-    check(static_cast<uint64_t>(buffer.numel()) >= packet.size(), Errc::invalid_argument, [&] {
-      return "encode_into: the buffer holds " + std::to_string(buffer.numel()) +
-             " bytes, the packet " + std::to_string(packet.size());
-    });
-    buffer.narrow(0, 0, static_cast<int64_t>(packet.size())).copy_(packet_tensor(packet, device));
+    // Straight into the buffer: no packet vector, no copy (co3::encode_into refuses a buffer
+    // too small with the same message as before, memories untouched).
+    co3::encode_into(inputs, config_, buffer.data_ptr<uint8_t>(), static_cast<uint64_t>(buffer.numel()));
   } catch (const Error& e) {
     rethrow_named(e, names);
   }

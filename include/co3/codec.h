@@ -76,6 +76,18 @@ std::vector<uint8_t> encode(const TensorView& tensor, const CodecConfig& config,
 // one tensor (EncodeInput::fit), e.g. the shards of a bucket, equal to the whole tensor's.
 Moments moments(const std::vector<EncodeInput>& inputs, int threads = 0);
 
+// The CPU encoder keeps its large scratch buffers (the symbols and packed payload of a tensor
+// above about a million entries) between calls, so that a training loop's next encode does not
+// page in fresh memory (issue 25); it keeps at most CO3_SCRATCH_MB MiB (default 1024, 0: none).
+// release_scratch() frees what it keeps now; the next large encode allocates again.
+void release_scratch();
+
+// encode() into caller memory (no allocation for the packet: a training loop reuses one buffer,
+// sized by max_packet_bytes below); returns the packet's size. A buffer smaller than the packet
+// is refused (Errc::invalid_argument) with every error memory left as it was.
+uint64_t encode_into(const std::vector<EncodeInput>& inputs, const CodecConfig& config,
+                     uint8_t* out, uint64_t capacity, EncodeReport* report = nullptr);
+
 // The largest packet encode() can make of these inputs under `config`, from their sizes, shapes
 // and the configuration alone (no data is read): a buffer this long always holds the packet, on
 // the CPU and on the GPU (whose encoder sizes its packet by this bound).

@@ -132,8 +132,8 @@ CO3_HD void pair_codeword(CodeWords cw, uint32_t a, uint32_t b, uint32_t* code, 
 // pack_chunk_bytes by pairs: `pairs` holds pair_codeword of every two symbols below 256;
 // kPairsPerStore pairs (at most codewords_per_store(2 · max_len)) between stores, and a last odd
 // symbol by `cw`. The same bits.
-template <int kPairsPerStore>
-CO3_HD uint64_t pack_chunk_pairs(const uint16_t* symbols, uint64_t begin, uint64_t end,
+template <int kPairsPerStore, class Sym>
+CO3_HD uint64_t pack_chunk_pairs(const Sym* symbols, uint64_t begin, uint64_t end,
                                  CodeWords pairs, CodeWords cw, uint8_t* out) {
   ByteStreamWriter w(out);
   uint64_t j = begin;
