@@ -7,11 +7,6 @@
 
 namespace co3 {
 
-// The rate gain moves by (target / achieved)^0.3 a packet: a full step (exponent 1) reacts to
-// one packet's noise and, under error feedback, oscillated (±60% on the real gradients of
-// tests/cpu/test_gennorm_rate.cpp); 0.3 kept that test's worst step within 13%, and no gain 34%.
-constexpr double kRateGainStep = 0.3;
-
 ErrorFeedback::ErrorFeedback(float gamma) : gamma_(gamma) {
   check(std::isfinite(gamma) && gamma >= 0.0f, Errc::invalid_argument, [&] {
     return "error feedback: gamma " + std::to_string(gamma) + " must be finite and >= 0";
@@ -44,18 +39,17 @@ std::vector<uint8_t> ErrorFeedback::encode(
     memory_.merge(fresh);
     return packet;
   }
+  std::vector<MagnitudeSummary> summaries;
+  summaries.reserve(inputs.size());
+  for (const EncodeInput& in : inputs) summaries.push_back(summarize_magnitudes(in));
   CodecConfig asked = config;
-  const double target = config.scale.bits_per_entry;
-  asked.scale.bits_per_entry = static_cast<float>(target * rate_gain_);
+  asked.scale.bits_per_entry = rate_.ask(inputs, summaries, config);
   std::vector<uint8_t> packet = co3::encode(inputs, asked, report);
   memory_.merge(fresh);
   uint64_t entries = 0;
   for (const EncodeInput& in : inputs) entries += in.grad.numel;
-  if (entries) {
-    const double achieved = 8.0 * static_cast<double>(packet.size()) / static_cast<double>(entries);
-    rate_gain_ = std::min(4.0, std::max(0.25, rate_gain_ * std::pow(target / achieved, kRateGainStep)));
-  }
-  if (report) report->target_bits_per_entry = target;
+  if (entries) rate_.observe(8.0 * static_cast<double>(packet.size()) / static_cast<double>(entries));
+  if (report) report->target_bits_per_entry = config.scale.bits_per_entry;
   return packet;
 }
 

@@ -105,9 +105,9 @@ TEST(Train, BitsPerEntryAreThePacketSizes) {
   expect_bits_match_packets(rate);
 }
 
-// The rate policy in training (error feedback with γ = 1 and ErrorFeedback's gain): every
-// packet's bits per entry against the target, LeNet, 4 users, 40 rounds. Measured worst packet
-// after each user's first, printed; asserted with room.
+// The rate policy in training (error feedback with γ = 1 and ErrorFeedback's rate controller):
+// every packet's bits per entry against the target, LeNet, 4 users, 40 rounds, after each
+// user's first packet. Worst and median printed; the 5 % asserted on the worst.
 TEST(Train, RateTargetIsMetPacketByPacket) {
   struct Target {
     const char* format;
@@ -122,22 +122,24 @@ TEST(Train, RateTargetIsMetPacketByPacket) {
     o.method.code = "histogram";
     o.method.gamma = 1.0f;
     o.method.scale = "rate:" + std::to_string(t.bits);
-    double worst = 0, sum = 0;
-    int n = 0;
+    std::vector<double> errors;
+    double sum = 0;
     co3::train::RunHooks hooks;
     hooks.on_packet = [&](int64_t round, int, const std::vector<uint8_t>& p) {
       uint64_t entries = 0;
       for (const auto& seg : co3::inspect(p.data(), p.size()).segments) entries += seg.numel;
       const double bits = 8.0 * p.size() / entries;
       if (round == 0) return;
-      worst = std::max(worst, std::fabs(bits - t.bits) / t.bits);
+      errors.push_back(std::fabs(bits - t.bits) / t.bits);
       sum += bits;
-      ++n;
     };
     co3::train::run_simulation(o, hooks);
-    std::printf("%s, %.2f bits: mean %.4f bits/entry, worst packet %.2f%% off\n", t.format, t.bits,
-                sum / n, 100 * worst);
-    EXPECT_LT(worst, 0.1) << t.format << " " << t.bits;
+    ASSERT_FALSE(errors.empty());
+    std::sort(errors.begin(), errors.end());
+    std::printf("%s, %.2f bits: mean %.4f bits/entry, %zu packets: worst %.2f%% off, median %.2f%%\n",
+                t.format, t.bits, sum / errors.size(), errors.size(), 100 * errors.back(),
+                100 * errors[errors.size() / 2]);
+    EXPECT_LT(errors.back(), 0.05) << t.format << " " << t.bits;
   }
 }
 

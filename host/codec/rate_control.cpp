@@ -1,0 +1,227 @@
+#include "co3/rate_control.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "co3/detail/encode_entry.h"
+#include "co3/detail/encode_layout.h"
+#include "co3/detail/encode_stats.h"
+#include "co3/detail/rate_target.h"
+#include "co3/dtype.h"
+#include "co3/error.h"
+#include "co3/gennorm_rate.h"
+#include "co3/gennorm_scale.h"
+
+namespace co3 {
+namespace {
+
+// Bisection steps on the payload target p (bits per entry, a bracket of at most 8 bits wide):
+// 2^-24 of it is far below what a packet's size resolves.
+constexpr int kAskSteps = 24;
+
+MagnitudeSummary from_counts(const std::vector<uint64_t>& counts, const Moments& m) {
+  MagnitudeSummary s;
+  s.moments = m;
+  for (uint32_t b = 0; b < counts.size(); ++b)
+    if (counts[b]) s.bins.emplace_back(b, counts[b]);
+  return s;
+}
+
+// The edges of bin b in |u| units (the last finite bin ends at FLT_MAX).
+double bin_low(uint32_t b) { return detail::bits_f32(b << kMagnitudeBinShift); }
+double bin_high(uint32_t b) {
+  return b + 1 < kMagnitudeBins ? detail::bits_f32((b + 1) << kMagnitudeBinShift)
+                                : static_cast<double>(detail::kFloatMax);
+}
+
+// The scale the codec gives a segment with these moments for payload target p (encode_plan.cpp's
+// segment_stats: the fit of the moments, then choose_scale).
+float codec_scale(const Moments& m, const detail::PacketCoding& pc, double p) {
+  const GenNormFit fit = detail::segment_fit(m, false, 0.0, 0.0);
+  const ScaleTable& table = scale_table(pc.format, pc.rounding);
+  return detail::choose_scale(
+      ScalePolicy::rate, 1.0f, pc.format, m.max_abs, fit.beta, fit.alpha,
+      [&](double beta) { return lookup_optimal_t(table, beta); },
+      detail::RateTarget{pc.rounding, pc.entries_per_symbol, p});
+}
+
+// codec_scale as a function of p, tabulated: the model's rate at kGridPoints values of log t
+// from the solver's all-zero end to t* (gennorm_rate_t's bracket), inverted by interpolation.
+// The controller's search runs on these (one model evaluation a point instead of the solver's
+// 40 a call); its last steps use codec_scale itself.
+constexpr int kGridPoints = 64;
+struct ScaleCurve {
+  float max_abs = 0;
+  double alpha = 0, log_t[kGridPoints] = {}, bits[kGridPoints] = {};
+
+  ScaleCurve(const Moments& m, const detail::PacketCoding& pc) : max_abs(m.max_abs) {
+    const GenNormFit fit = detail::segment_fit(m, false, 0.0, 0.0);
+    alpha = fit.alpha;
+    if (!(alpha > 0)) return;
+    const double hi = std::log(lookup_optimal_t(scale_table(pc.format, pc.rounding), fit.beta));
+    double lo = rate_log_t_zero(pc.format, pc.rounding, fit.beta);
+    if (!(lo < hi)) lo = hi - 1.0;
+    for (int j = 0; j < kGridPoints; ++j) {
+      log_t[j] = lo + (hi - lo) * j / (kGridPoints - 1);
+      bits[j] = gennorm_rate_bits(pc.format, pc.rounding, pc.entries_per_symbol, fit.beta,
+                                  std::exp(log_t[j]));
+      if (j && bits[j] < bits[j - 1]) bits[j] = bits[j - 1];  // the solver's monotone reading
+    }
+  }
+  float scale(const detail::PacketCoding& pc, double p) const {
+    if (!(alpha > 0)) return 1.0f;
+    double lt = log_t[0];
+    if (p >= bits[kGridPoints - 1]) {
+      lt = log_t[kGridPoints - 1];
+    } else if (p > bits[0]) {
+      const int j = static_cast<int>(std::upper_bound(bits, bits + kGridPoints, p) - bits);
+      const double w = (p - bits[j - 1]) / (bits[j] - bits[j - 1]);
+      lt = log_t[j - 1] + w * (log_t[j] - log_t[j - 1]);
+    }
+    // choose_scale's clamps of the scale α/t.
+    return detail::choose_scale(ScalePolicy::value, static_cast<float>(alpha / std::exp(lt)),
+                                pc.format, max_abs, 0.0, 0.0, [](double) { return 1.0; });
+  }
+};
+
+}  // namespace
+
+MagnitudeSummary summarize_magnitudes(const EncodeInput& in) {
+  std::vector<uint64_t> counts(kMagnitudeBins, 0);
+  Moments m;
+  for (uint64_t i = 0; i < in.grad.numel; ++i) {
+    const float u = detail::feedback_input(load_as_float(in.grad.data, in.grad.dtype, i), in.memory,
+                                           in.gamma, i);
+    const uint32_t a = detail::f32_bits(u) & 0x7fffffffu;
+    if (a >= 0x7f800000u) continue;  // non-finite: not coded as a number
+    m.add(u);
+    ++counts[a >> kMagnitudeBinShift];
+  }
+  return from_counts(counts, m);
+}
+
+MagnitudeSummary summary_from_histogram(const std::vector<int64_t>& counts, const Moments& moments) {
+  check(counts.size() == kMagnitudeBins, Errc::invalid_argument, [&] {
+    return "rate control: a histogram of " + std::to_string(counts.size()) + " bins (" +
+           std::to_string(kMagnitudeBins) + " expected)";
+  });
+  std::vector<uint64_t> c(counts.size());
+  for (size_t b = 0; b < counts.size(); ++b) {
+    check(counts[b] >= 0, Errc::invalid_argument, "rate control: a negative bin count");
+    c[b] = static_cast<uint64_t>(counts[b]);
+  }
+  return from_counts(c, moments);
+}
+
+double summary_rate_bits(const MagnitudeSummary& s, FloatFormat f, Rounding r, int g, float scale) {
+  const uint32_t cmax = f.max_code();
+  double mass[kRateMaxMagnitudes] = {};
+  double v[kRateMaxMagnitudes];  // code magnitudes in |u| units
+  for (uint32_t c = 0; c <= cmax; ++c) v[c] = static_cast<double>(code_magnitude(f, c)) * scale;
+  // The code of x under nearest rounding: the number of midpoints at or below it.
+  double mid[kRateMaxMagnitudes];
+  for (uint32_t c = 0; c < cmax; ++c) mid[c] = 0.5 * (v[c] + v[c + 1]);
+  const auto nearest = [&](double x) {
+    return static_cast<uint32_t>(std::upper_bound(mid, mid + cmax, x) - mid);
+  };
+  double total = 0;
+  for (const auto& [b, n] : s.bins) {
+    const double lo = bin_low(b), hi = bin_high(b), count = static_cast<double>(n);
+    total += count;
+    if (r == Rounding::stochastic) {  // x rounds up with probability (x − v_c)/(v_{c+1} − v_c)
+      const double x = 0.5 * (lo + hi);
+      const uint32_t c = static_cast<uint32_t>(std::upper_bound(v, v + cmax + 1, x) - v) - 1;
+      if (c >= cmax) {
+        mass[cmax] += count;
+      } else {
+        const double up = (x - v[c]) / (v[c + 1] - v[c]);
+        mass[c] += count * (1 - up);
+        mass[c + 1] += count * up;
+      }
+      continue;
+    }
+    // Nearest: the bin's entries spread evenly over [lo, hi), split at the midpoints inside it.
+    uint32_t c = nearest(lo);
+    const uint32_t c_hi = nearest(hi);
+    double from = lo;
+    for (; c < c_hi; ++c) {
+      mass[c] += count * (mid[c] - from) / (hi - lo);
+      from = mid[c];
+    }
+    mass[c] += count * (hi - from) / (hi - lo);
+  }
+  if (total > 0)
+    for (uint32_t c = 0; c <= cmax; ++c) mass[c] /= total;
+  else
+    mass[0] = 1.0;
+  return detail::rate_from_mass(mass, cmax, g);
+}
+
+float RateController::ask(const std::vector<EncodeInput>& inputs,
+                          const std::vector<MagnitudeSummary>& summaries, const CodecConfig& config) {
+  check(summaries.size() == inputs.size(), Errc::invalid_argument, [&] {
+    return "rate control: " + std::to_string(summaries.size()) + " summaries for " +
+           std::to_string(inputs.size()) + " inputs";
+  });
+  const double target = config.scale.bits_per_entry;
+  predicted_ = -1.0;
+  uint64_t total = 0;
+  for (const EncodeInput& in : inputs) total += in.grad.numel;
+  if (config.scale.policy != ScalePolicy::rate || !total) return static_cast<float>(target);
+  const detail::PacketCoding pc = detail::packet_coding(config);
+  // The codec's payload target for `target` is target − fixed (rate_target.h): the fixed bits
+  // per entry are what asking moves the payload target by, one for one.
+  const double fixed = target - detail::rate_policy_payload(inputs, config);
+  // The payload predicted for payload target p, in bits per entry of the packet, with each
+  // segment's scale from its tabulated curve (exact = false) or from the codec's solver.
+  std::vector<ScaleCurve> curves;
+  curves.reserve(inputs.size());
+  for (const MagnitudeSummary& s : summaries) curves.emplace_back(s.moments, pc);
+  const auto predicted = [&](double p, bool exact) {
+    double bits = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const uint64_t n = inputs[i].grad.numel;
+      if (!n) continue;
+      const float scale = exact ? codec_scale(summaries[i].moments, pc, p) : curves[i].scale(pc, p);
+      bits += static_cast<double>(n) * summary_rate_bits(summaries[i], pc.format, pc.rounding,
+                                                         pc.entries_per_symbol, scale);
+    }
+    return bits / static_cast<double>(total);
+  };
+  const double want = (target - fixed) / bias_;
+  // Every segment's scale is the GenNorm scale from the format's full rate on (at most its
+  // width a magnitude plus the sign), and the all-zero scale from p ≤ 0.
+  double lo = 0.0, hi = pc.format.width() + 1.0;
+  double p = want;
+  if (predicted(hi, false) <= want) {
+    p = want;  // beyond the format's rate at the GenNorm scales: the codec gives those
+  } else if (predicted(lo, false) >= want) {
+    p = lo;
+  } else {
+    for (int i = 0; i < kAskSteps; ++i) {
+      const double mid = 0.5 * (lo + hi);
+      (predicted(mid, false) > want ? hi : lo) = mid;
+    }
+    // One secant step on the codec's own scales corrects the table's interpolation.
+    const double h = 1e-3 * std::max(lo, 1e-3);
+    const double slope = (predicted(lo + h, false) - predicted(lo - h, false)) / (2 * h);
+    p = lo;
+    if (slope > 0) p = std::max(0.0, lo + (want - predicted(lo, true)) / slope);
+  }
+  fixed_ = fixed;
+  predicted_ = predicted(p, true);
+  // The bits per entry that give payload target p; a packet's smallest positive ask sends zeros.
+  const double asked = p + fixed;
+  return asked > 0 ? static_cast<float>(asked) : detail::kFloatMinNormal;
+}
+
+void RateController::observe(double achieved_bits_per_entry) {
+  if (predicted_ > 0) {
+    const double ratio = (achieved_bits_per_entry - fixed_) / predicted_;
+    if (std::isfinite(ratio)) bias_ = std::min(2.0, std::max(0.5, ratio));
+  }
+  predicted_ = -1.0;
+}
+
+}  // namespace co3
