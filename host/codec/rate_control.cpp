@@ -35,10 +35,15 @@ double bin_high(uint32_t b) {
                                 : static_cast<double>(detail::kFloatMax);
 }
 
-// The scale the codec gives a segment with these moments for payload target p (encode_plan.cpp's
-// segment_stats: the fit of the moments, then choose_scale).
-float codec_scale(const Moments& m, const detail::PacketCoding& pc, double p) {
-  const GenNormFit fit = detail::segment_fit(m, false, 0.0, 0.0);
+// The fit the codec uses for an input with these moments: the input's given one, else the moments'.
+GenNormFit input_fit(const EncodeInput& in, const Moments& m) {
+  return in.fit ? detail::segment_fit(m, true, in.fit->beta, in.fit->alpha)
+                : detail::segment_fit(m, false, 0.0, 0.0);
+}
+
+// The scale the codec gives a segment of this fit and moments for payload target p
+// (encode_plan.cpp's segment_stats: the fit, then choose_scale).
+float codec_scale(const GenNormFit& fit, const Moments& m, const detail::PacketCoding& pc, double p) {
   const ScaleTable& table = scale_table(pc.format, pc.rounding);
   return detail::choose_scale(
       ScalePolicy::rate, 1.0f, pc.format, m.max_abs, fit.beta, fit.alpha,
@@ -55,8 +60,8 @@ struct ScaleCurve {
   float max_abs = 0;
   double alpha = 0, log_t[kGridPoints] = {}, bits[kGridPoints] = {};
 
-  ScaleCurve(const Moments& m, const detail::PacketCoding& pc) : max_abs(m.max_abs) {
-    const GenNormFit fit = detail::segment_fit(m, false, 0.0, 0.0);
+  ScaleCurve(const GenNormFit& fit, const Moments& m, const detail::PacketCoding& pc)
+      : max_abs(m.max_abs) {
     alpha = fit.alpha;
     if (!(alpha > 0)) return;
     const double hi = std::log(lookup_optimal_t(scale_table(pc.format, pc.rounding), fit.beta));
@@ -175,15 +180,19 @@ float RateController::ask(const std::vector<EncodeInput>& inputs,
   const double fixed = target - detail::rate_policy_payload(inputs, config);
   // The payload predicted for payload target p, in bits per entry of the packet, with each
   // segment's scale from its tabulated curve (exact = false) or from the codec's solver.
+  std::vector<GenNormFit> fits;
   std::vector<ScaleCurve> curves;
   curves.reserve(inputs.size());
-  for (const MagnitudeSummary& s : summaries) curves.emplace_back(s.moments, pc);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    fits.push_back(input_fit(inputs[i], summaries[i].moments));
+    curves.emplace_back(fits[i], summaries[i].moments, pc);
+  }
   const auto predicted = [&](double p, bool exact) {
     double bits = 0;
     for (size_t i = 0; i < inputs.size(); ++i) {
       const uint64_t n = inputs[i].grad.numel;
       if (!n) continue;
-      const float scale = exact ? codec_scale(summaries[i].moments, pc, p) : curves[i].scale(pc, p);
+      const float scale = exact ? codec_scale(fits[i], summaries[i].moments, pc, p) : curves[i].scale(pc, p);
       bits += static_cast<double>(n) * summary_rate_bits(summaries[i], pc.format, pc.rounding,
                                                          pc.entries_per_symbol, scale);
     }

@@ -73,9 +73,11 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
   // CUDA gradients are encoded on the device when nothing needs the step's statistics on the
   // host: the every-step refit (the default) and no report. Then the error memory is updated in
   // place on the device and fit() keeps the last host-side fit. Other policies stage through the
-  // host (a synchronization).
+  // host (a synchronization), as does the rate policy (its controller reads a histogram of every
+  // u on the host before the encode, and the packet's size after it).
+  const bool rate = options_.config.scale.policy == ScalePolicy::rate;
   const bool on_device = device.is_cuda() && cuda_path::available() && report == nullptr &&
-                         options_.refit == Refit::every_step;
+                         options_.refit == Refit::every_step && !rate;
   std::vector<at::Tensor> host_grads(grads.size()), host_memory(grads.size());
   std::vector<EncodeInput> inputs(grads.size());
   // The encoders leave every memory as it was when they fail; a name first seen in a call that
@@ -152,10 +154,28 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
   EncodeReport local;
   EncodeReport& r = report ? *report : local;
   std::vector<uint8_t> bytes;
+  // The rate policy: the bits per entry asked are the controller's of this set of names (a DDP
+  // hook codes each bucket under its own name; their sizes and layers differ).
+  CodecConfig config = options_.config;
+  RateController* controller = nullptr;
+  if (rate) {
+    std::string key;
+    for (const std::string& name : names) key += name + '\n';
+    controller = &rate_[key];
+    std::vector<MagnitudeSummary> summaries;
+    for (const EncodeInput& in : inputs) summaries.push_back(summarize_magnitudes(in));
+    config.scale.bits_per_entry = controller->ask(inputs, summaries, options_.config);
+  }
   try {
-    bytes = co3::encode(inputs, options_.config, &r);
+    bytes = co3::encode(inputs, config, &r);
   } catch (const Error& err) {
     rethrow_named(err, names);
+  }
+  if (controller && !bytes.empty()) {
+    uint64_t entries = 0;
+    for (const EncodeInput& in : inputs) entries += in.grad.numel;
+    if (entries) controller->observe(8.0 * static_cast<double>(bytes.size()) / static_cast<double>(entries));
+    r.target_bits_per_entry = options_.config.scale.bits_per_entry;
   }
   for (size_t i = 0; i < grads.size(); ++i) {
     Entry& e = entries_[names[i]];
@@ -285,6 +305,7 @@ void Compressor::load_state(const std::map<std::string, at::Tensor>& state) {
     e.before_last = e;  // a checkpoint holds no step to undo
   }
   entries_ = std::move(entries);
+  rate_.clear();
   step_ = step;
 }
 
@@ -325,6 +346,7 @@ void Compressor::load(const std::string& path) {
 
 void Compressor::reset() {
   entries_.clear();
+  rate_.clear();
   step_ = 0;
 }
 
