@@ -34,22 +34,10 @@ std::vector<uint8_t> ErrorFeedback::encode(
                                        std::to_string(it->second.size()));
     inputs.push_back({grad, it->second.data(), gamma_});
   }
-  if (config.scale.policy != ScalePolicy::rate) {
-    std::vector<uint8_t> packet = co3::encode(inputs, config, report);
-    memory_.merge(fresh);
-    return packet;
-  }
-  std::vector<MagnitudeSummary> summaries;
-  summaries.reserve(inputs.size());
-  for (const EncodeInput& in : inputs) summaries.push_back(summarize_magnitudes(in));
-  CodecConfig asked = config;
-  asked.scale.bits_per_entry = rate_.ask(inputs, summaries, config);
-  std::vector<uint8_t> packet = co3::encode(inputs, asked, report);
+  std::vector<uint8_t> packet = config.scale.policy == ScalePolicy::rate
+                                    ? encode_at_rate(rate_, inputs, config, report)
+                                    : co3::encode(inputs, config, report);
   memory_.merge(fresh);
-  uint64_t entries = 0;
-  for (const EncodeInput& in : inputs) entries += in.grad.numel;
-  if (entries) rate_.observe(8.0 * static_cast<double>(packet.size()) / static_cast<double>(entries));
-  if (report) report->target_bits_per_entry = config.scale.bits_per_entry;
   return packet;
 }
 

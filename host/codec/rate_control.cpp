@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "co3/detail/encode_entry.h"
 #include "co3/detail/encode_layout.h"
@@ -20,13 +21,22 @@ namespace {
 // 2^-24 of it is far below what a packet's size resolves.
 constexpr int kAskSteps = 24;
 
-MagnitudeSummary from_counts(const std::vector<uint64_t>& counts, const Moments& m) {
-  MagnitudeSummary s;
-  s.moments = m;
+std::vector<std::pair<uint32_t, uint64_t>> non_empty(const std::vector<uint64_t>& counts) {
+  std::vector<std::pair<uint32_t, uint64_t>> bins;
   for (uint32_t b = 0; b < counts.size(); ++b)
-    if (counts[b]) s.bins.emplace_back(b, counts[b]);
-  return s;
+    if (counts[b]) bins.emplace_back(b, counts[b]);
+  return bins;
 }
+
+// −p·log2 p summed with the sign bit of the nonzero codes: the entropy of one entry whose
+// magnitude codes have masses m[0 … cmax].
+double entry_entropy(const double* m, uint32_t cmax) {
+  double h = 0;
+  for (uint32_t c = 0; c <= cmax; ++c) h += detail::neg_p_log2(m[c]);
+  return h + (1.0 - m[0]);
+}
+
+double binary_entropy(double p) { return detail::neg_p_log2(p) + detail::neg_p_log2(1.0 - p); }
 
 // The edges of bin b in |u| units (the last finite bin ends at FLT_MAX).
 double bin_low(uint32_t b) { return detail::bits_f32(b << kMagnitudeBinShift); }
@@ -92,31 +102,29 @@ struct ScaleCurve {
 
 }  // namespace
 
-MagnitudeSummary summarize_magnitudes(const EncodeInput& in) {
-  std::vector<uint64_t> counts(kMagnitudeBins, 0);
-  Moments m;
-  for (uint64_t i = 0; i < in.grad.numel; ++i) {
-    const float u = detail::feedback_input(load_as_float(in.grad.data, in.grad.dtype, i), in.memory,
-                                           in.gamma, i);
-    const uint32_t a = detail::f32_bits(u) & 0x7fffffffu;
-    if (a >= 0x7f800000u) continue;  // non-finite: not coded as a number
-    m.add(u);
-    ++counts[a >> kMagnitudeBinShift];
+MagnitudeSummary summarize_magnitudes(const EncodeInput& in, int entries_per_symbol) {
+  check(entries_per_symbol >= 1, Errc::invalid_argument, "rate control: entries per symbol < 1");
+  std::vector<uint64_t> counts(kMagnitudeBins, 0), symbol_counts(kMagnitudeBins, 0);
+  MagnitudeSummary s;
+  s.entries_per_symbol = entries_per_symbol;
+  const uint64_t g = static_cast<uint64_t>(entries_per_symbol);
+  for (uint64_t first = 0; first < in.grad.numel; first += g) {
+    uint32_t largest = 0;  // the symbol's largest |u| bits (a non-finite entry: above all)
+    for (uint64_t i = first; i < std::min(first + g, in.grad.numel); ++i) {
+      const float u = detail::feedback_input(load_as_float(in.grad.data, in.grad.dtype, i),
+                                             in.memory, in.gamma, i);
+      const uint32_t a = detail::f32_bits(u) & 0x7fffffffu;
+      largest = std::max(largest, a);
+      if (a >= 0x7f800000u) continue;  // non-finite: not coded as a number
+      s.moments.add(u);
+      ++counts[a >> kMagnitudeBinShift];
+    }
+    ++s.symbols;
+    if (largest < 0x7f800000u) ++symbol_counts[largest >> kMagnitudeBinShift];
   }
-  return from_counts(counts, m);
-}
-
-MagnitudeSummary summary_from_histogram(const std::vector<int64_t>& counts, const Moments& moments) {
-  check(counts.size() == kMagnitudeBins, Errc::invalid_argument, [&] {
-    return "rate control: a histogram of " + std::to_string(counts.size()) + " bins (" +
-           std::to_string(kMagnitudeBins) + " expected)";
-  });
-  std::vector<uint64_t> c(counts.size());
-  for (size_t b = 0; b < counts.size(); ++b) {
-    check(counts[b] >= 0, Errc::invalid_argument, "rate control: a negative bin count");
-    c[b] = static_cast<uint64_t>(counts[b]);
-  }
-  return from_counts(c, moments);
+  s.bins = non_empty(counts);
+  s.symbol_bins = non_empty(symbol_counts);
+  return s;
 }
 
 double summary_rate_bits(const MagnitudeSummary& s, FloatFormat f, Rounding r, int g, float scale) {
@@ -129,6 +137,11 @@ double summary_rate_bits(const MagnitudeSummary& s, FloatFormat f, Rounding r, i
   for (uint32_t c = 0; c < cmax; ++c) mid[c] = 0.5 * (v[c] + v[c + 1]);
   const auto nearest = [&](double x) {
     return static_cast<uint32_t>(std::upper_bound(mid, mid + cmax, x) - mid);
+  };
+  // Bin b's entries spread evenly over its width: the share of them below x.
+  const auto share_below = [](uint32_t b, double x) {
+    const double lo = bin_low(b), hi = bin_high(b);
+    return x <= lo ? 0.0 : x >= hi ? 1.0 : (x - lo) / (hi - lo);
   };
   double total = 0;
   for (const auto& [b, n] : s.bins) {
@@ -146,21 +159,40 @@ double summary_rate_bits(const MagnitudeSummary& s, FloatFormat f, Rounding r, i
       }
       continue;
     }
-    // Nearest: the bin's entries spread evenly over [lo, hi), split at the midpoints inside it.
+    // Nearest: split at the midpoints inside the bin.
     uint32_t c = nearest(lo);
-    const uint32_t c_hi = nearest(hi);
-    double from = lo;
-    for (; c < c_hi; ++c) {
-      mass[c] += count * (mid[c] - from) / (hi - lo);
-      from = mid[c];
-    }
-    mass[c] += count * (hi - from) / (hi - lo);
+    for (const uint32_t c_hi = nearest(hi); c < c_hi; ++c)
+      mass[c] += count * (share_below(b, mid[c]) - (c ? share_below(b, mid[c - 1]) : 0.0));
+    mass[c] += count * (1.0 - (c ? share_below(b, mid[c - 1]) : 0.0));
   }
-  if (total > 0)
-    for (uint32_t c = 0; c <= cmax; ++c) mass[c] /= total;
-  else
-    mass[0] = 1.0;
-  return detail::rate_from_mass(mass, cmax, g);
+  if (!(total > 0)) return 1.0 / g;  // nothing to code but zeros: one bit a symbol
+  for (uint32_t c = 0; c <= cmax; ++c) mass[c] /= total;
+  const double p0 = std::min(1.0, mass[0]);
+  // The zero symbol's share: counted where the symbols were summarized for this g and rounding.
+  double zero = std::pow(p0, g);
+  if (r != Rounding::stochastic && s.entries_per_symbol == g && s.symbols) {
+    double below = 0;
+    for (const auto& [b, n] : s.symbol_bins) below += static_cast<double>(n) * share_below(b, mid[0]);
+    zero = below / static_cast<double>(s.symbols);
+  }
+  const double zero_bits = zero >= 0.5 ? 1.0 : binary_entropy(zero);  // Huffman's floor
+  if (!(1.0 - zero > 1e-12) || !(1.0 - p0 > 1e-12)) return zero_bits / g;
+  // The other symbols: g independent entries with the data's nonzero codes in proportion, at
+  // the zero mass z whose symbols, given not all zero, hold the data's nonzero entries per
+  // nonzero symbol, k = g(1 − p0)/(1 − P0) = g(1 − z)/(1 − z^g) (decreasing in z, from g to 1).
+  const double k = std::min<double>(g, std::max(1.0, g * (1.0 - p0) / (1.0 - zero)));
+  double z_lo = 0.0, z_hi = 1.0;
+  for (int i = 0; i < 50; ++i) {
+    const double z = 0.5 * (z_lo + z_hi);
+    (g * (1.0 - z) / (1.0 - std::pow(z, g)) > k ? z_lo : z_hi) = z;
+  }
+  const double z = std::min(z_lo, 1.0 - 1e-9);
+  double m[kRateMaxMagnitudes];
+  m[0] = z;
+  for (uint32_t c = 1; c <= cmax; ++c) m[c] = (1.0 - z) * mass[c] / (1.0 - p0);
+  const double zg = std::pow(z, g);
+  const double nonzero_bits = (g * entry_entropy(m, cmax) - binary_entropy(zg)) / (1.0 - zg);
+  return (zero_bits + (1.0 - zero) * nonzero_bits) / g;
 }
 
 float RateController::ask(const std::vector<EncodeInput>& inputs,
@@ -203,11 +235,13 @@ float RateController::ask(const std::vector<EncodeInput>& inputs,
   // width a magnitude plus the sign), and the all-zero scale from p ≤ 0.
   double lo = 0.0, hi = pc.format.width() + 1.0;
   double p = want;
+  free_ = false;
   if (predicted(hi, false) <= want) {
     p = want;  // beyond the format's rate at the GenNorm scales: the codec gives those
   } else if (predicted(lo, false) >= want) {
     p = lo;
   } else {
+    free_ = true;
     for (int i = 0; i < kAskSteps; ++i) {
       const double mid = 0.5 * (lo + hi);
       (predicted(mid, false) > want ? hi : lo) = mid;
@@ -231,6 +265,37 @@ void RateController::observe(double achieved_bits_per_entry) {
     if (std::isfinite(ratio)) bias_ = std::min(2.0, std::max(0.5, ratio));
   }
   predicted_ = -1.0;
+}
+
+std::vector<uint8_t> encode_at_rate(RateController& controller, const std::vector<EncodeInput>& inputs,
+                                    const CodecConfig& config, EncodeReport* report) {
+  uint64_t entries = 0;
+  std::vector<std::vector<float>> saved;
+  std::vector<MagnitudeSummary> summaries;
+  for (const EncodeInput& in : inputs) {
+    summaries.push_back(summarize_magnitudes(in, resolved_entries_per_symbol(config)));
+    entries += in.grad.numel;
+    saved.emplace_back(in.memory ? in.memory : nullptr, in.memory ? in.memory + in.grad.numel : nullptr);
+  }
+  const double target = config.scale.bits_per_entry;
+  CodecConfig asked = config;
+  asked.scale.bits_per_entry = controller.ask(inputs, summaries, config);
+  std::vector<uint8_t> packet = co3::encode(inputs, asked, report);
+  const auto achieved = [&] { return 8.0 * static_cast<double>(packet.size()) / static_cast<double>(entries); };
+  if (entries) controller.observe(achieved());
+  if (entries && std::fabs(achieved() - target) > kRateRetryMiss * target) {
+    // Asked again with this packet's ratio; coded again only where the ask is free (at the
+    // GenNorm scales' rate or the all-zero end the first packet is what the policy sends).
+    asked.scale.bits_per_entry = controller.ask(inputs, summaries, config);
+    if (controller.last_ask_free()) {
+      for (size_t i = 0; i < inputs.size(); ++i)
+        if (inputs[i].memory) std::copy(saved[i].begin(), saved[i].end(), inputs[i].memory);
+      packet = co3::encode(inputs, asked, report);
+      controller.observe(achieved());
+    }
+  }
+  if (report) report->target_bits_per_entry = target;
+  return packet;
 }
 
 }  // namespace co3

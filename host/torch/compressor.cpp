@@ -154,28 +154,18 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
   EncodeReport local;
   EncodeReport& r = report ? *report : local;
   std::vector<uint8_t> bytes;
-  // The rate policy: the bits per entry asked are the controller's of this set of names (a DDP
-  // hook codes each bucket under its own name; their sizes and layers differ).
-  CodecConfig config = options_.config;
-  RateController* controller = nullptr;
-  if (rate) {
-    std::string key;
-    for (const std::string& name : names) key += name + '\n';
-    controller = &rate_[key];
-    std::vector<MagnitudeSummary> summaries;
-    for (const EncodeInput& in : inputs) summaries.push_back(summarize_magnitudes(in));
-    config.scale.bits_per_entry = controller->ask(inputs, summaries, options_.config);
-  }
   try {
-    bytes = co3::encode(inputs, config, &r);
+    if (options_.config.scale.policy == ScalePolicy::rate) {
+      // The rate controller of this set of names (a DDP hook codes each bucket under its own
+      // name; their sizes and layers differ).
+      std::string key;
+      for (const std::string& name : names) key += name + '\n';
+      bytes = encode_at_rate(rate_[key], inputs, options_.config, &r);
+    } else {
+      bytes = co3::encode(inputs, options_.config, &r);
+    }
   } catch (const Error& err) {
     rethrow_named(err, names);
-  }
-  if (controller && !bytes.empty()) {
-    uint64_t entries = 0;
-    for (const EncodeInput& in : inputs) entries += in.grad.numel;
-    if (entries) controller->observe(8.0 * static_cast<double>(bytes.size()) / static_cast<double>(entries));
-    r.target_bits_per_entry = options_.config.scale.bits_per_entry;
   }
   for (size_t i = 0; i < grads.size(); ++i) {
     Entry& e = entries_[names[i]];

@@ -21,10 +21,11 @@ class ErrorFeedback {
 
   // Encodes named gradients, each corrected by (and updating) its own memory. A tensor seen
   // for the first time starts with zero memory; a size change is an error.
-  // Under the rate scale policy the bits per entry passed to co3::encode are a RateController's
-  // (rate_control.h): chosen from a histogram of each tensor's u = g + γe (one more pass over
-  // the gradients and memories), so that the packet meets the config's target step by step,
-  // where the GenNorm model alone misses as error feedback changes u's shape.
+  // Under the rate scale policy the packet is encode_at_rate's (rate_control.h): the bits per
+  // entry asked of co3::encode are chosen from a summary of each tensor's u = g + γe (one more
+  // pass over the gradients and memories), and a packet that misses the target is coded again,
+  // so that the packet meets the config's target step by step, where the GenNorm model alone
+  // misses as error feedback changes u's shape.
   // A report gives the config's target beside the achieved rate.
   std::vector<uint8_t> encode(const std::vector<std::pair<std::string, TensorView>>& grads,
                               const CodecConfig& config, EncodeReport* report = nullptr);

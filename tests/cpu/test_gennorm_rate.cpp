@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -216,12 +217,12 @@ TEST(GenNormRate, BadTargetsAndFormatsAreRefused) {
 
 namespace {
 
-// ErrorFeedback's rate control from packet to packet (rate_control.h): a "model" of ten tensors
+// ErrorFeedback's rate control from packet to packet (rate_control.h's encode_at_rate): a "model" of ten tensors
 // (slices of the real gradients, different layers) coded for twelve steps with full error
 // feedback, the gradients switching from step 0's file to step 120's at step 6. Adversarial for
 // the GenNorm model: the memory of what is not sent grows and u's shape drifts (with the
 // model's prediction alone and a slow gain on the packet, the worst step was 13.2 % off).
-// Measured with the controller: worst 2.78 %, median 0.14 % over the steps after the first
+// Measured with encode_at_rate: worst 3.19 %, median 0.10 % over the 33 steps after the first
 // (the switch included). The target, 5 %, is asserted.
 constexpr double kStepTolerance = 0.05;
 
@@ -264,28 +265,53 @@ TEST(GenNormRate, ErrorFeedbackFollowsTheTargetFromStepToStep) {
 namespace {
 
 // The controller's rate from the bins against an independent oracle: every entry converted by
-// co3::encode_float at the scale, the codes counted, the same entropy-plus-floor formula.
+// co3::encode_float at the scale, the symbols of two entries counted, and the Huffman
+// approximation on their counts (entropy, or one bit for the zero symbol and the entropy of the
+// others after it where the zero symbol is at least half). Independent entries, and pairs that
+// are small together (the zero symbol's share is not p0²), under nearest rounding; stochastic
+// rounding on independent entries.
+double counted_rate(const std::vector<float>& v, FloatFormat f, Rounding r, float scale) {
+  std::map<uint32_t, double> count;
+  for (size_t i = 0; i + 1 < v.size(); i += 2) {
+    const uint32_t a = co3::encode_float(v[i] / scale, f, r, co3::random_word(5, i));
+    const uint32_t b = co3::encode_float(v[i + 1] / scale, f, r, co3::random_word(5, i + 1));
+    count[(a << 8) | b] += 1;
+  }
+  const double n = static_cast<double>(v.size() / 2);
+  double h = 0;
+  for (const auto& [sym, c] : count) h -= c / n * std::log2(c / n);
+  const double p0 = count.count(0) ? count[0] / n : 0.0;
+  if (p0 >= 0.5) h += 1 - (-p0 * std::log2(p0) - (1 - p0) * std::log2(1 - p0));
+  return h / 2;
+}
+
 TEST(RateControl, BinnedRateMatchesTheCodesCounted) {
-  const std::vector<float> v = co3::testing::gennorm_samples(200000, 0.8, 1e-3, 11);
-  const co3::MagnitudeSummary s = co3::summarize_magnitudes(
-      co3::EncodeInput(co3::TensorView{v.data(), v.size(), co3::DType::f32}));
-  EXPECT_EQ(s.moments.count, v.size());
-  for (FloatFormat f : {co3::formats::fp4, kTernary}) {
-    for (Rounding r : {Rounding::nearest_even, Rounding::stochastic}) {
-      for (float scale : {2e-4f, 1e-3f, 4e-3f}) {
-        double mass[co3::kRateMaxMagnitudes] = {};
-        for (size_t i = 0; i < v.size(); ++i) {
-          const uint32_t code = co3::encode_float(v[i] / scale, f, r, co3::random_word(5, i));
-          mass[code & (f.sign_bit() - 1)] += 1.0 / v.size();
+  std::vector<float> independent = co3::testing::gennorm_samples(200000, 0.8, 1e-3, 11);
+  // Every other pair silenced (as the gradient rows of an input that is zero): zero-ness
+  // shared within a symbol, the nonzero entries independent.
+  std::vector<float> paired = independent;
+  for (size_t i = 0; i + 1 < paired.size(); i += 4) {
+    paired[i] *= 1e-4f;
+    paired[i + 1] *= 1e-4f;
+  }
+  for (const std::vector<float>* v : {&independent, &paired}) {
+    const co3::MagnitudeSummary s = co3::summarize_magnitudes(
+        co3::EncodeInput(co3::TensorView{v->data(), v->size(), co3::DType::f32}), 2);
+    EXPECT_EQ(s.moments.count, v->size());
+    EXPECT_EQ(s.symbols, v->size() / 2);
+    for (FloatFormat f : {co3::formats::fp4, kTernary}) {
+      for (Rounding r : {Rounding::nearest_even, Rounding::stochastic}) {
+        if (v == &paired && r == Rounding::stochastic) continue;
+        for (float scale : {2e-4f, 1e-3f, 4e-3f}) {
+          const double counted = counted_rate(*v, f, r, scale);
+          const double binned = co3::summary_rate_bits(s, f, r, 2, scale);
+          EXPECT_NEAR(binned, counted, 0.02 * counted + 1e-3)
+              << (v == &paired ? "paired " : "independent ") << co3::to_string(f) << " "
+              << static_cast<int>(r) << " " << scale;
         }
-        const double counted = co3::detail::rate_from_mass(mass, f.max_code(), 2);
-        const double binned = co3::summary_rate_bits(s, f, r, 2, scale);
-        EXPECT_NEAR(binned, counted, 0.01 * counted + 1e-3)
-            << co3::to_string(f) << " " << static_cast<int>(r) << " " << scale;
       }
     }
   }
-  EXPECT_THROW(co3::summary_from_histogram(std::vector<int64_t>(10), co3::Moments{}), co3::Error);
 }
 
 }  // namespace

@@ -107,7 +107,8 @@ TEST(Train, BitsPerEntryAreThePacketSizes) {
 
 // The rate policy in training (error feedback with γ = 1 and ErrorFeedback's rate controller):
 // every packet's bits per entry against the target, LeNet, 4 users, 40 rounds, after each
-// user's first packet. Worst and median printed; the 5 % asserted on the worst.
+// user's first packet. Worst and median printed (measured: ternary 0.5 bits 2.37 % and 0.50 %,
+// fp4 1 bit 2.32 % and 0.48 %, e3m2 2 bits 1.25 % and 0.30 %); the 5 % asserted.
 TEST(Train, RateTargetIsMetPacketByPacket) {
   struct Target {
     const char* format;
