@@ -128,6 +128,8 @@ MagnitudeSummary summarize_magnitudes(const EncodeInput& in, int entries_per_sym
 }
 
 double summary_rate_bits(const MagnitudeSummary& s, FloatFormat f, Rounding r, int g, float scale) {
+  check(f.width() <= kRateMaxWidth && g >= 1, Errc::invalid_argument,
+        "rate control: a format of at most 8 bits and g >= 1");
   const uint32_t cmax = f.max_code();
   double mass[kRateMaxMagnitudes] = {};
   double v[kRateMaxMagnitudes];  // code magnitudes in |u| units

@@ -312,6 +312,12 @@ TEST(RateControl, BinnedRateMatchesTheCodesCounted) {
       }
     }
   }
+  const co3::MagnitudeSummary s = co3::summarize_magnitudes(
+      co3::EncodeInput(co3::TensorView{independent.data(), 10, co3::DType::f32}), 2);
+  EXPECT_THROW(co3::summary_rate_bits(s, co3::formats::bf16, Rounding::nearest_even, 1, 1.0f), co3::Error);
+  EXPECT_THROW(co3::summarize_magnitudes(
+                   co3::EncodeInput(co3::TensorView{independent.data(), 10, co3::DType::f32}), 0),
+               co3::Error);
 }
 
 }  // namespace
