@@ -95,8 +95,10 @@ struct ScaleCurve {
       lt = log_t[j - 1] + w * (log_t[j] - log_t[j - 1]);
     }
     // choose_scale's clamps of the scale α/t.
-    return detail::choose_scale(ScalePolicy::value, static_cast<float>(alpha / std::exp(lt)),
-                                pc.format, max_abs, 0.0, 0.0, [](double) { return 1.0; });
+    const double s = alpha / std::exp(lt);  // within float's range before the cast
+    const float value = s < detail::kFloatMax ? static_cast<float>(s) : detail::kFloatMax;
+    return detail::choose_scale(ScalePolicy::value, value, pc.format, max_abs, 0.0, 0.0,
+                                [](double) { return 1.0; });
   }
 };
 
