@@ -79,9 +79,11 @@ at::Tensor Compressor::compress_with(const std::vector<std::string>& names,
   // CUDA gradients are encoded on the device when nothing needs the step's statistics on the
   // host: the every-step refit (the default) and no report. Then the error memory is updated in
   // place on the device and fit() keeps the last host-side fit. Other policies stage through the
-  // host (a synchronization).
+  // host (a synchronization), as does the rate policy (its controller reads a histogram of every
+  // u on the host before the encode, and the packet's size after it).
+  const bool rate = options_.config.scale.policy == ScalePolicy::rate;
   const bool on_device = device.is_cuda() && cuda_path::available() && report == nullptr &&
-                         options_.refit == Refit::every_step;
+                         options_.refit == Refit::every_step && !rate;
   std::vector<at::Tensor> host_grads(grads.size()), host_memory(grads.size());
   std::vector<EncodeInput> inputs(grads.size());
   // The encoders leave every memory as it was when they fail; a name first seen in a call that
@@ -160,7 +162,15 @@ at::Tensor Compressor::compress_with(const std::vector<std::string>& names,
   EncodeReport& r = report ? *report : local;
   std::vector<uint8_t> bytes;
   try {
-    bytes = co3::encode(inputs, options_.config, &r);
+    if (options_.config.scale.policy == ScalePolicy::rate) {
+      // The rate controller of this set of names (a DDP hook codes each bucket under its own
+      // name; their sizes and layers differ).
+      std::string key;
+      for (const std::string& name : names) key += name + '\n';
+      bytes = encode_at_rate(rate_[key], inputs, options_.config, &r);
+    } else {
+      bytes = co3::encode(inputs, options_.config, &r);
+    }
   } catch (const Error& err) {
     rethrow_named(err, names);
   }
@@ -354,6 +364,7 @@ void Compressor::load_state(const std::map<std::string, at::Tensor>& state) {
     e.before_last = e;  // a checkpoint holds no step to undo
   }
   entries_ = std::move(entries);
+  rate_.clear();
   step_ = step;
 }
 
@@ -394,6 +405,7 @@ void Compressor::load(const std::string& path) {
 
 void Compressor::reset() {
   entries_.clear();
+  rate_.clear();
   step_ = 0;
 }
 

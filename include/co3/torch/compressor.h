@@ -8,6 +8,10 @@
 // Per name it keeps, on the gradient's device:
 //   - the error memory e (float32, the gradient's shape): u = g + γ·e is coded, e ← u − Q(u);
 //   - the GenNorm fit (β, α) that sets the scale (ScalePolicy::gennorm) and the GenNorm code.
+// Under the rate policy (scale = "rate:B") a RateController (co3/rate_control.h) per set of names
+// coded together chooses the bits per entry asked of the codec, so that each packet costs B bits
+// per entry; such packets stage through the host (one more pass over u there), and the
+// controllers' bias is not in a checkpoint (the first packet after a resume learns it again).
 // The refit policy says where that fit comes from at step t:
 //   every_step       the moments of this step's u (what co3::encode does by itself);
 //   every_n_steps    the moments of u at the last step that was a multiple of N, reused in
@@ -29,6 +33,7 @@
 
 #include "co3/codec.h"
 #include "co3/config.h"
+#include "co3/rate_control.h"
 #include "co3/torch/codec.h"
 
 namespace co3 {
@@ -120,6 +125,7 @@ class Compressor {
   CompressorOptions options_;
   Codec codec_;
   std::map<std::string, Entry> entries_;
+  std::map<std::string, RateController> rate_;  // keyed by the names of a packet, in order
   int64_t step_ = 0;
 };
 
