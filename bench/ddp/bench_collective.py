@@ -13,7 +13,12 @@ belong to (for PowerSGD, which factors matrices). Every algorithm runs
 as a DDP communication hook on these buckets, on CPU tensors with Gloo (ranks spawned here), or
 CUDA tensors with NCCL (--device cuda, one GPU per rank).
 
-Bytes are counted per collective call at the algorithm's level, exactly, from the sizes passed:
+Bytes are counted per collective call at the algorithm's level, exactly, from the sizes passed,
+on every rank; a row gives their mean over the ranks (`bytes_sent_per_rank`, and received),
+beside the most any rank sent and rank 0's (rsag's ranks send different amounts: each sends its
+own summed shard, and shards of different layers cost different bits), and for co3 the bits an
+entry of each stage's packets over all ranks (allgather: its packets as stage 1; rsag: stage 1
+the worker's shard packets, stage 2 the summed shards'):
 an all-reduce of T bytes as a ring's 2·(N−1)/N·T sent and received per rank (fp32, the bf16 hook
 and PowerSGD's all-reduces, and the warm-up), an all-gather as (N−1) times this rank's piece
 sent and the other ranks' pieces received, co3's all-to-all as its off-diagonal split sizes (the
@@ -219,16 +224,30 @@ def run(rank, world, a, init, out):
                 if a.device == "cuda":
                     torch.cuda.synchronize()
                 times.append(time.perf_counter() - t0)
-        sent, received = counter.sent / a.iters, counter.received / a.iters
+        mine = {"sent": counter.sent / a.iters, "received": counter.received / a.iters}
         if algorithm.startswith("co3"):  # its own count (rsag's collectives run in C++); the
-            sent = state.sent_bytes / a.iters  # warm-up's all-reduces are not in it
-            received = state.received_bytes / a.iters
+            mine = {"sent": state.sent_bytes / a.iters,  # warm-up's all-reduces are not in it
+                    "received": state.received_bytes / a.iters,
+                    "stage1": (state.packet_bytes - state.summed_packet_bytes, state.elements),
+                    "stage2": (state.summed_packet_bytes, state.summed_elements)}
+        ranks = [None] * world  # every rank's count: the ranks' shards differ in bits
+        dist.all_gather_object(ranks, mine)
+        sent = statistics.mean(r["sent"] for r in ranks)
+        received = statistics.mean(r["received"] for r in ranks)
+        bits = {}
+        for stage in ("stage1", "stage2"):
+            if algorithm.startswith("co3"):
+                coded = sum(r[stage][1] for r in ranks)
+                bits[stage + "_bits_per_entry"] = (8 * sum(r[stage][0] for r in ranks) / coded
+                                                   if coded else None)
         rows.append({"algorithm": algorithm, "world": world,
                      "format": a.format if algorithm.startswith("co3") else
                      {"fp32": "fp32", "bf16-hook": "bf16", "powersgd": f"rank {a.powersgd_rank}"}[algorithm],
                      "code": a.code if algorithm.startswith("co3") else None,
                      "entries": entries, "buckets": len(shapes),
                      "bytes_sent_per_rank": sent, "bytes_received_per_rank": received,
+                     "bytes_sent_max_rank": max(r["sent"] for r in ranks),
+                     "bytes_sent_rank0": ranks[0]["sent"], **bits,
                      "fp32_ring_bytes": 2 * (world - 1) / world * 4 * entries,
                      "seconds_per_exchange": statistics.median(times),
                      "device": a.device, "backend": a.backend, "link": a.link})
@@ -279,11 +298,14 @@ def main():
         with open(out) as f:
             rows = json.load(f)
     print(f"{'algorithm':14} {'N':>3} {'format':8} {'sent B/rank':>13} {'recv B/rank':>13} "
-          f"{'% fp32 ring':>11} {'s/exchange':>10}")
+          f"{'% fp32 ring':>11} {'max rank %':>10} {'bits 1+2':>11} {'s/exchange':>10}")
     for r in rows:
+        stages = "/".join(f"{r[k]:.2f}" for k in ("stage1_bits_per_entry", "stage2_bits_per_entry")
+                          if r.get(k) is not None)
         print(f"{r['algorithm']:14} {r['world']:3d} {r['format']:8} {r['bytes_sent_per_rank']:13.0f} "
               f"{r['bytes_received_per_rank']:13.0f} "
               f"{100 * r['bytes_sent_per_rank'] / r['fp32_ring_bytes']:10.2f}% "
+              f"{100 * r['bytes_sent_max_rank'] / r['fp32_ring_bytes']:9.2f}% {stages:>11} "
               f"{r['seconds_per_exchange']:10.4f}")
     if a.json:
         with open(a.json, "w") as f:

@@ -16,15 +16,26 @@ bucket once and decodes N packets; rsag encodes it (N shards) and the sum of its
 and decodes its shard's N packets (one bucket's entries) and the N summed shards (one more).
 Where co3 needs T above what the codec reaches, the ring wins.
 
-    python3 bench/ddp/cost_model.py bench/results/collective_*.json
+The second table models `auto`'s choice between allgather and rsag at the same N: per entry rsag
+saves (N−1)·b₁/8 − (N−1)/N·(b₁+b₂)/8 bytes and (1 + N) − (3 + 1/N) codec passes, and costs two
+more collective rounds (an announcement all-gather and an all-to-all) of latency α each. With
+latency ignored both savings change sign between N = 2 and N = 3 whatever R and T are; with it,
+rsag pays off for buckets above E* = 2α / (bytes saved/R + 4·passes saved/T) entries, printed per
+µs of α for a codec of --codec-gbs GB/s (default 3.4: the CPU codec's fp4 mix of rsag's passes on
+one core, README.md; no GPU throughput has been measured). α is not measured here either: the
+table gives E* per µs of it.
+
+    python3 bench/ddp/cost_model.py [--codec-gbs T] bench/results/collective_*.json
 """
+import argparse
 import json
-import sys
 
 
-def bits(rows, algorithm):
-    """b (allgather) or b₁+b₂ (rsag) in bits an entry, from the largest world measured."""
-    row = max((r for r in rows if r["algorithm"] == algorithm), key=lambda r: r["world"])
+def bits(rows, algorithm, fmt="fp4"):
+    """b (allgather) or b₁+b₂ (rsag) in bits an entry, from the largest world measured, as the
+    mean rank sent them (announcements and allgather's padding included)."""
+    row = max((r for r in rows if r["algorithm"] == algorithm and r["format"] == fmt),
+              key=lambda r: r["world"])
     n, e = row["world"], row["entries"]
     share = (n - 1) if algorithm == "co3-allgather" else (n - 1) / n
     return 8 * row["bytes_sent_per_rank"] / (share * e)
@@ -39,9 +50,31 @@ def break_even(n, rate_gbit, ring_bytes, co3_bits_total, passes):
     return 4 * passes / saved / 1e9
 
 
+def auto_rule(b1, b12, codec_gbs, rates):
+    """The allgather-or-rsag table (the module's doc)."""
+    print(f"\nallgather against rsag at the same N (a model; latency α per collective round not"
+          f" measured), codec {codec_gbs} GB/s: per entry, rsag's saving in bits sent and in codec"
+          f" passes, and the bucket (entries) above which rsag is faster per µs of α:\n")
+    print("| N | bits saved | passes saved | " + " | ".join(f"E*/µs at {r} Gb/s" for r in rates) + " |")
+    print("|---:|---:|---:|" + "---:|" * len(rates))
+    for n in (2, 3, 4, 8, 64):
+        dbits = (n - 1) * b1 - (n - 1) / n * b12
+        dpasses = (1 + n) - (3 + 1 / n)
+        cells = []
+        for r in rates:
+            per_entry = dbits / 8 / (r * 1e9 / 8) + 4 * dpasses / (codec_gbs * 1e9)  # seconds
+            cells.append("never" if per_entry <= 0 else f"{1e-6 * 2 / per_entry:,.0f}")
+        print(f"| {n} | {dbits:+.2f} | {dpasses:+.2f} | " + " | ".join(cells) + " |")
+
+
 def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("json", nargs="+", help="bench_collective.py --json outputs")
+    p.add_argument("--codec-gbs", type=float, default=3.4,
+                   help="codec throughput T for the allgather/rsag table (GB/s of float32)")
+    a = p.parse_args()
     rows = []
-    for path in sys.argv[1:]:
+    for path in a.json:
         with open(path) as f:
             rows += json.load(f)
     b1 = bits(rows, "co3-allgather")
@@ -72,6 +105,7 @@ def main():
                     ratio = [break_even(n, r, w, total, passes) for w in (2, 4)]
                 cells.append(" / ".join("-" if t is None else f"{t:.1f}" for t in ratio))
             print(f"| {n} | {name} | " + " | ".join(cells) + " |")
+    auto_rule(b1, b12, a.codec_gbs, rates)
 
 
 if __name__ == "__main__":

@@ -442,3 +442,44 @@ Quantized quantize(const EncodeInput& in, const CodecConfig& cfg, const PacketCo
 }
 
 }  // namespace co3::detail
+
+namespace co3 {
+
+Moments moments(const std::vector<EncodeInput>& inputs, int threads) {
+  std::vector<uint64_t> starts(inputs.size() + 1, 0);  // of each input in the concatenation
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    check(inputs[k].grad.numel == 0 || inputs[k].grad.data != nullptr, Errc::invalid_argument,
+          "moments: a tensor of entries without data");
+    starts[k + 1] = starts[k] + inputs[k].grad.numel;
+  }
+  const uint64_t total = starts.back();
+  const uint64_t tiles = (total + kTileEntries - 1) / kTileEntries;
+  std::vector<Moments> parts(tiles);
+  detail::parallel_for(tiles, threads, 16, [&](size_t b, size_t e) {
+    for (size_t t = b; t < e; ++t) {
+      const uint64_t first = uint64_t{t} * kTileEntries;
+      const size_t count = static_cast<size_t>(std::min<uint64_t>(kTileEntries, total - first));
+      // The input holding the tile's first entry; a tile within it takes the encoder's fast
+      // path, one across inputs the generic one (the same bits, moments.h).
+      const size_t k = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), first) - starts.begin()) - 1;
+      if (first + count <= starts[k + 1]) {
+        parts[t] = detail::tile_moments_fast(inputs[k], first - starts[k], count);
+        continue;
+      }
+      size_t at = k;
+      parts[t] = tile_moments(
+          [&](size_t i) {
+            const uint64_t n = first + i;
+            while (n >= starts[at + 1]) ++at;  // i ascends: the input only moves forward
+            const EncodeInput& in = inputs[at];
+            const uint64_t j = n - starts[at];
+            return detail::feedback_input(load_as_float(in.grad.data, in.grad.dtype, j), in.memory,
+                                          in.gamma, j);
+          },
+          count);
+    }
+  });
+  return detail::fold_pairwise_in_place(parts.data(), parts.size());
+}
+
+}  // namespace co3

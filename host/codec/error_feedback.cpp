@@ -7,11 +7,6 @@
 
 namespace co3 {
 
-// The rate gain moves by (target / achieved)^0.3 a packet: a full step (exponent 1) reacts to
-// one packet's noise and, under error feedback, oscillated (±60% on the real gradients of
-// tests/cpu/test_gennorm_rate.cpp); 0.3 kept that test's worst step within 13%, and no gain 34%.
-constexpr double kRateGainStep = 0.3;
-
 ErrorFeedback::ErrorFeedback(float gamma) : gamma_(gamma) {
   check(std::isfinite(gamma) && gamma >= 0.0f, Errc::invalid_argument, [&] {
     return "error feedback: gamma " + std::to_string(gamma) + " must be finite and >= 0";
@@ -39,23 +34,10 @@ std::vector<uint8_t> ErrorFeedback::encode(
                                        std::to_string(it->second.size()));
     inputs.push_back({grad, it->second.data(), gamma_});
   }
-  if (config.scale.policy != ScalePolicy::rate) {
-    std::vector<uint8_t> packet = co3::encode(inputs, config, report);
-    memory_.merge(fresh);
-    return packet;
-  }
-  CodecConfig asked = config;
-  const double target = config.scale.bits_per_entry;
-  asked.scale.bits_per_entry = static_cast<float>(target * rate_gain_);
-  std::vector<uint8_t> packet = co3::encode(inputs, asked, report);
+  std::vector<uint8_t> packet = config.scale.policy == ScalePolicy::rate
+                                    ? encode_at_rate(rate_, inputs, config, report)
+                                    : co3::encode(inputs, config, report);
   memory_.merge(fresh);
-  uint64_t entries = 0;
-  for (const EncodeInput& in : inputs) entries += in.grad.numel;
-  if (entries) {
-    const double achieved = 8.0 * static_cast<double>(packet.size()) / static_cast<double>(entries);
-    rate_gain_ = std::min(4.0, std::max(0.25, rate_gain_ * std::pow(target / achieved, kRateGainStep)));
-  }
-  if (report) report->target_bits_per_entry = target;
   return packet;
 }
 

@@ -60,6 +60,12 @@ Compressor::Compressor(CompressorOptions options) : options_(options), codec_(op
 
 at::Tensor Compressor::compress(const std::vector<std::string>& names,
                                 const std::vector<at::Tensor>& grads, EncodeReport* report) {
+  return compress_with(names, grads, report, std::nullopt);
+}
+
+at::Tensor Compressor::compress_with(const std::vector<std::string>& names,
+                                     const std::vector<at::Tensor>& grads, EncodeReport* report,
+                                     const std::optional<GenNormParams>& shared_fit) {
   check(names.size() == grads.size(), Errc::invalid_argument, [&] {
     return "compress: " + std::to_string(names.size()) + " names for " +
            std::to_string(grads.size()) + " gradients";
@@ -73,9 +79,11 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
   // CUDA gradients are encoded on the device when nothing needs the step's statistics on the
   // host: the every-step refit (the default) and no report. Then the error memory is updated in
   // place on the device and fit() keeps the last host-side fit. Other policies stage through the
-  // host (a synchronization).
+  // host (a synchronization), as does the rate policy (its controller reads a histogram of every
+  // u on the host before the encode, and the packet's size after it).
+  const bool rate = options_.config.scale.policy == ScalePolicy::rate;
   const bool on_device = device.is_cuda() && cuda_path::available() && report == nullptr &&
-                         options_.refit == Refit::every_step;
+                         options_.refit == Refit::every_step && !rate;
   std::vector<at::Tensor> host_grads(grads.size()), host_memory(grads.size());
   std::vector<EncodeInput> inputs(grads.size());
   // The encoders leave every memory as it was when they fail; a name first seen in a call that
@@ -133,6 +141,7 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
         }
         break;
     }
+    if (shared_fit) inputs[i].fit = shared_fit;
   }
   if (on_device) {
     at::Tensor packet;
@@ -153,7 +162,15 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
   EncodeReport& r = report ? *report : local;
   std::vector<uint8_t> bytes;
   try {
-    bytes = co3::encode(inputs, options_.config, &r);
+    if (options_.config.scale.policy == ScalePolicy::rate) {
+      // The rate controller of this set of names (a DDP hook codes each bucket under its own
+      // name; their sizes and layers differ).
+      std::string key;
+      for (const std::string& name : names) key += name + '\n';
+      bytes = encode_at_rate(rate_[key], inputs, options_.config, &r);
+    } else {
+      bytes = co3::encode(inputs, options_.config, &r);
+    }
   } catch (const Error& err) {
     rethrow_named(err, names);
   }
@@ -181,18 +198,80 @@ at::Tensor Compressor::compress(const std::vector<std::string>& names,
   return packet_tensor(bytes, device);
 }
 
+std::optional<GenNormParams> Compressor::pooled_fit(const std::vector<std::string>& names,
+                                                    const std::vector<at::Tensor>& grads) const {
+  const CompressorOptions& o = options_;
+  if (o.refit == Refit::every_n_steps && step_ % o.refit_every != 0) return std::nullopt;
+  if (o.refit == Refit::running_average) {
+    double sum_abs = 0, sum_sq = 0, n = 0;  // the averages weighted by entries
+    bool all = true;
+    for (size_t i = 0; i < names.size() && all; ++i) {
+      auto it = entries_.find(names[i]);
+      all = it != entries_.end() && it->second.avg_steps > 0;
+      if (!all) break;
+      const double w = static_cast<double>(grads[i].numel());
+      sum_abs += w * it->second.avg_abs;
+      sum_sq += w * it->second.avg_sq;
+      n += w;
+    }
+    if (all && n > 0) {
+      const GenNormFit f = fit_gennorm(sum_abs / n, sum_sq / n);
+      return GenNormParams{f.beta, f.alpha};
+    }
+  }
+  // The moments of this step's u = g + γ·e over every gradient, as one tensor.
+  Moments total;
+  std::vector<at::Tensor> device_sums, host;  // host: the CPU tensors the inputs point into
+  std::vector<EncodeInput> inputs;
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const at::Tensor& g = grads[i];
+    dtype_of(g, tensor_label(i, names[i]));  // the error compress() raises for a bad gradient
+    auto it = entries_.find(names[i]);
+    const bool remembered = it != entries_.end() && it->second.memory.sizes() == g.sizes() && o.gamma != 0;
+    if (g.is_cuda()) {  // u as ATen computes it, summed on the device; one read for all below
+      at::Tensor u = g.to(at::kFloat);
+      if (remembered) u = u + it->second.memory.to(g.device()) * o.gamma;
+      const at::Tensor finite = at::isfinite(u);
+      const at::Tensor v = at::where(finite, u, at::zeros_like(u)).to(at::kDouble);
+      device_sums.push_back(at::stack({v.sum(), v.abs().sum(), (v * v).sum(), finite.sum().to(at::kDouble)}));
+      continue;
+    }
+    const at::Tensor grad = host_contiguous(g);
+    const at::Tensor memory = remembered ? host_contiguous(it->second.memory) : at::Tensor();
+    host.push_back(grad);
+    host.push_back(memory);
+    inputs.emplace_back(TensorView{grad.data_ptr(), static_cast<uint64_t>(g.numel()), dtype_of(g, "")},
+                        remembered ? memory.data_ptr<float>() : nullptr, remembered ? o.gamma : 0.0f);
+  }
+  total = moments(inputs, o.config.threads);
+  if (!device_sums.empty()) {
+    const at::Tensor s = at::stack(device_sums).sum(0).cpu();  // host read: the CUDA moments
+    const double* d = s.data_ptr<double>();
+    Moments m;
+    m.sum = d[0];
+    m.sum_abs = d[1];
+    m.sum_sq = d[2];
+    m.count = static_cast<uint64_t>(d[3]);
+    total.merge(m);
+  }
+  const GenNormFit f = fit_gennorm(total.mean_abs(), total.mean_sq());
+  return GenNormParams{f.beta, f.alpha};
+}
+
 std::vector<at::Tensor> Compressor::compress_each(const std::vector<std::string>& names,
-                                                  const std::vector<at::Tensor>& grads) {
+                                                  const std::vector<at::Tensor>& grads, bool one_fit) {
   check(names.size() == grads.size(), Errc::invalid_argument, [&] {
     return "compress_each: " + std::to_string(names.size()) + " names for " +
            std::to_string(grads.size()) + " gradients";
   });
+  const std::optional<GenNormParams> fit =
+      one_fit && grads.size() > 1 ? pooled_fit(names, grads) : std::nullopt;
   const int64_t step = step_;
   std::vector<at::Tensor> packets;
   for (size_t i = 0; i < grads.size(); ++i) {
     step_ = step;  // every packet at this step's refit
     try {
-      packets.push_back(compress({names[i]}, {grads[i]}));
+      packets.push_back(compress_with({names[i]}, {grads[i]}, nullptr, fit));
     } catch (...) {
       step_ = step;
       throw;
@@ -285,6 +364,7 @@ void Compressor::load_state(const std::map<std::string, at::Tensor>& state) {
     e.before_last = e;  // a checkpoint holds no step to undo
   }
   entries_ = std::move(entries);
+  rate_.clear();
   step_ = step;
 }
 
@@ -325,6 +405,7 @@ void Compressor::load(const std::string& path) {
 
 void Compressor::reset() {
   entries_.clear();
+  rate_.clear();
   step_ = 0;
 }
 

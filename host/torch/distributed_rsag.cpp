@@ -157,7 +157,9 @@ CommStats rsag(const Collectives& comm, Compressor& worker, Compressor& shard,
   CommStats stats;
   stats.elements = entries;
 
-  // 1. The worker codes each shard with error feedback: one packet per shard, in one step.
+  // 1. The worker codes each shard with error feedback: one packet per shard, in one step, all
+  // at the scale of one GenNorm fit to the whole bucket's u (a fit per shard costs fp4 bits that
+  // grow as the shards shrink with N: docs/DISTRIBUTED.md).
   MemoryGuard guard;
   std::vector<std::string> names;
   std::vector<at::Tensor> shards;
@@ -174,7 +176,7 @@ CommStats rsag(const Collectives& comm, Compressor& worker, Compressor& shard,
   std::vector<at::Tensor> packets(world);
   if (failure.empty()) {
     try {
-      const std::vector<at::Tensor> coded = worker.compress_each(names, shards);
+      const std::vector<at::Tensor> coded = worker.compress_each(names, shards, /*one_fit=*/true);
       for (size_t i = 0; i < coded.size(); ++i) packets[index[i]] = coded[i];
     } catch (const std::exception& e) {
       failure = e.what();
@@ -260,6 +262,8 @@ CommStats rsag(const Collectives& comm, Compressor& worker, Compressor& shard,
       exchange_payloads(comm.all_gather, world, summed, stage2_failure, device, size_of(me), 1,
                         expected, &gathered_stats, &comm.all_to_all, me);  // host reads 3 (and the length, CUDA)
   stats.packet_bytes += gathered_stats.packet_bytes;
+  stats.summed_packet_bytes = gathered_stats.packet_bytes;
+  stats.summed_elements = size_of(me);
   stats.sent_bytes += gathered_stats.sent_bytes;
   stats.received_bytes += gathered_stats.received_bytes;
   stats.contributed_bytes = stats.sent_bytes;

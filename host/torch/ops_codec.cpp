@@ -177,7 +177,8 @@ std::vector<int64_t> op_compressed_allreduce(const c10::intrusive_ptr<c10d::Proc
     const CommStats s = compressed_allreduce(*group, compressor->impl, names, grads,
                                              parse_algorithm(algorithm),
                                              shard ? &(*shard)->impl : nullptr);
-    return std::vector<int64_t>{s.packet_bytes, s.sent_bytes, s.received_bytes, s.elements};
+    return std::vector<int64_t>{s.packet_bytes, s.sent_bytes, s.received_bytes, s.elements,
+                                s.summed_packet_bytes, s.summed_elements};
   });
 }
 

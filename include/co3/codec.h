@@ -70,6 +70,12 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
 std::vector<uint8_t> encode(const TensorView& tensor, const CodecConfig& config,
                             EncodeReport* report = nullptr);
 
+// The moments of u = g + γ·e over the finite entries of the inputs taken as one tensor (their
+// concatenation, in order), the bits encode() computes for a tensor of those entries before its
+// GenNorm fit (the same tiles and fold): for one fit shared by the packets of several pieces of
+// one tensor (EncodeInput::fit), e.g. the shards of a bucket, equal to the whole tensor's.
+Moments moments(const std::vector<EncodeInput>& inputs, int threads = 0);
+
 // The CPU encoder keeps its large scratch buffers (the symbols and packed payload of a tensor
 // above about a million entries) between calls, so that a training loop's next encode does not
 // page in fresh memory (issue 25); it keeps at most CO3_SCRATCH_MB MiB (default 1024, 0: none).

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "co3/codec.h"
+#include "co3/rate_control.h"
 
 namespace co3 {
 
@@ -20,10 +21,11 @@ class ErrorFeedback {
 
   // Encodes named gradients, each corrected by (and updating) its own memory. A tensor seen
   // for the first time starts with zero memory; a size change is an error.
-  // Under the rate scale policy the target passed to co3::encode is the config's times a gain
-  // that each packet moves by (target / achieved)^0.3 (within [1/4, 4]): the GenNorm model's
-  // rate prediction is off by a factor that drifts slowly from step to step (its fit of a real
-  // gradient is not exact, and the error memory changes the shape of u = g + γe).
+  // Under the rate scale policy the packet is encode_at_rate's (rate_control.h): the bits per
+  // entry asked of co3::encode are chosen from a summary of each tensor's u = g + γe (one more
+  // pass over the gradients and memories), and a packet that misses the target is coded again,
+  // so that the packet meets the config's target step by step, where the GenNorm model alone
+  // misses as error feedback changes u's shape.
   // A report gives the config's target beside the achieved rate.
   std::vector<uint8_t> encode(const std::vector<std::pair<std::string, TensorView>>& grads,
                               const CodecConfig& config, EncodeReport* report = nullptr);
@@ -33,13 +35,13 @@ class ErrorFeedback {
   void set_memory(const std::string& name, std::vector<float> memory);  // checkpoint restore
   void reset() {
     memory_.clear();
-    rate_gain_ = 1.0;
+    rate_.reset();
   }
-  double rate_gain() const { return rate_gain_; }
+  const RateController& rate_controller() const { return rate_; }
 
  private:
   float gamma_;
-  double rate_gain_ = 1.0;
+  RateController rate_;
   std::map<std::string, std::vector<float>> memory_;
 };
 

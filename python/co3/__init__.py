@@ -145,7 +145,8 @@ def compressed_allreduce(named_grads, compressor, algorithm="allgather", shard_c
     """Averages the gradients over the ranks of `group` (default: the default group) in place
     with co3 packets, blocking (docs/DISTRIBUTED.md): `algorithm` "allgather" or "rsag" (which
     needs `shard_compressor`, the summed shards' error memory). Returns {"packet_bytes",
-    "sent_bytes", "received_bytes", "entries"} of this rank."""
+    "sent_bytes", "received_bytes", "entries", "summed_packet_bytes", "summed_entries"} of this
+    rank (the last two: rsag's stage-2 packet, of the shard this rank sums; 0 for allgather)."""
     import torch.distributed as dist
     items = list(named_grads.items()) if isinstance(named_grads, dict) else list(named_grads)
     group = group if group is not None else dist.distributed_c10d._get_default_group()
@@ -153,4 +154,5 @@ def compressed_allreduce(named_grads, compressor, algorithm="allgather", shard_c
         group.boxed(), compressor._impl,
         shard_compressor._impl if shard_compressor is not None else None,
         [n for n, _ in items], [g for _, g in items], algorithm=algorithm)
-    return dict(zip(("packet_bytes", "sent_bytes", "received_bytes", "entries"), stats))
+    return dict(zip(("packet_bytes", "sent_bytes", "received_bytes", "entries",
+                     "summed_packet_bytes", "summed_entries"), stats))

@@ -88,6 +88,8 @@ class CO3HookState:
         self.packet_bytes = 0       # co3 packets produced
         self.contributed_bytes = 0  # allgather: its piece of the all-gathers; rsag: sent_bytes
         self.elements = 0           # gradient entries those bytes carry
+        self.summed_packet_bytes = 0  # rsag: of packet_bytes, the summed shards' (stage 2)
+        self.summed_elements = 0      # rsag: the entries of those summed shards
         self.uncompressed_bytes = 0  # bytes of the warm-up all-reduces
 
     def _advance(self, bucket):
@@ -95,7 +97,8 @@ class CO3HookState:
             self.iter += 1
 
     _COUNTERS = ("packet_bytes", "contributed_bytes", "elements", "uncompressed_bytes",
-                 "sent_bytes", "received_bytes", "intra_bytes")
+                 "sent_bytes", "received_bytes", "intra_bytes", "summed_packet_bytes",
+                 "summed_elements")
 
     def state_dict(self):
         """What a resumed job needs to continue with its error feedback: the iteration count,
@@ -217,6 +220,8 @@ def _count(state, stats):
     state.sent_bytes += stats["sent_bytes"]
     state.received_bytes += stats["received_bytes"]
     state.elements += stats["entries"]
+    state.summed_packet_bytes += stats.get("summed_packet_bytes", 0)
+    state.summed_elements += stats.get("summed_entries", 0)
 
 
 def _rsag(state, bucket, group, name, index):

@@ -2,8 +2,10 @@
 // budget (detail/rate_target.h), and what real packets achieve against the target.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,8 @@
 #include "co3/error_feedback.h"
 #include "co3/gennorm_rate.h"
 #include "co3/gennorm_scale.h"
+#include "co3/rate_control.h"
+#include "co3/rng.h"
 #include "test_data.h"
 
 namespace {
@@ -213,24 +217,25 @@ TEST(GenNormRate, BadTargetsAndFormatsAreRefused) {
 
 namespace {
 
-// ErrorFeedback's gain from packet to packet: a "model" of ten tensors (slices of the real
-// gradients, different layers) coded for twelve steps with full error feedback, the gradients
-// switching from step 0's file to step 120's at step 6. Adversarial for the model: the same
-// gradient is added every step, so the memory of what is not sent grows and u's shape drifts.
-// Measured: within 2% on step 0's file; on step 120's the worst step was 13.2% off (without the
-// gain 34%); asserted with some room.
-constexpr double kStepTolerance = 0.2;
+// ErrorFeedback's rate control from packet to packet (rate_control.h's encode_at_rate): a "model" of ten tensors
+// (slices of the real gradients, different layers) coded for twelve steps with full error
+// feedback, the gradients switching from step 0's file to step 120's at step 6. Adversarial for
+// the GenNorm model: the memory of what is not sent grows and u's shape drifts (with the
+// model's prediction alone and a slow gain on the packet, the worst step was 13.2 % off).
+// Measured with encode_at_rate: worst 3.19 %, median 0.10 % over the 33 steps after the first
+// (the switch included). The target, 5 %, is asserted.
+constexpr double kStepTolerance = 0.05;
 
 TEST(GenNormRate, ErrorFeedbackFollowsTheTargetFromStepToStep) {
   const std::vector<float> a = co3::testing::real_gradient("resnet18_step0.f32");
   const std::vector<float> b = co3::testing::real_gradient("resnet18_step120.f32");
   if (a.size() < 3500000 || b.size() < 3500000) GTEST_SKIP() << "../shared/data absent";
+  std::vector<double> errors;
   for (float target : {0.3f, 0.6f, 1.0f}) {
     CodecConfig c = rate_config(target < 0.5f ? kTernary : co3::formats::fp4, target,
                                 target < 0.5f ? 4 : 2);
     c.shared_code = true;
     co3::ErrorFeedback ef(1.0f);
-    double worst = 0;
     for (int step = 0; step < 12; ++step) {
       const std::vector<float>& src = step < 6 ? a : b;
       std::vector<std::pair<std::string, co3::TensorView>> grads;
@@ -242,16 +247,77 @@ TEST(GenNormRate, ErrorFeedbackFollowsTheTargetFromStepToStep) {
       co3::EncodeReport r;
       ef.encode(grads, c, &r);
       const double err = (r.bits_per_entry - target) / target;
-      std::printf("target %.2f step %2d: %.4f bits/entry (%+.2f%%), gain %.3f\n", target, step,
-                  r.bits_per_entry, 100 * err, ef.rate_gain());
+      std::printf("target %.2f step %2d: %.4f bits/entry (%+.2f%%), bias %.3f\n", target, step,
+                  r.bits_per_entry, 100 * err, ef.rate_controller().bias());
       EXPECT_EQ(r.target_bits_per_entry, target);
-      if (step == 0 || step == 6) continue;
-      worst = std::max(worst, std::fabs(err));
+      if (step == 0) continue;
+      errors.push_back(std::fabs(err));
       EXPECT_LT(std::fabs(err), kStepTolerance) << target << " step " << step;
     }
-    std::printf("target %.2f: worst |error| after the first packet of each file %.2f%%\n", target,
-                100 * worst);
   }
+  std::sort(errors.begin(), errors.end());
+  std::printf("%zu steps after the first: worst |error| %.2f%%, median %.2f%%\n", errors.size(),
+              100 * errors.back(), 100 * errors[errors.size() / 2]);
+}
+
+}  // namespace
+
+namespace {
+
+// The controller's rate from the bins against an independent oracle: every entry converted by
+// co3::encode_float at the scale, the symbols of two entries counted, and the Huffman
+// approximation on their counts (entropy, or one bit for the zero symbol and the entropy of the
+// others after it where the zero symbol is at least half). Independent entries, and pairs that
+// are small together (the zero symbol's share is not p0²), under nearest rounding; stochastic
+// rounding on independent entries.
+double counted_rate(const std::vector<float>& v, FloatFormat f, Rounding r, float scale) {
+  std::map<uint32_t, double> count;
+  for (size_t i = 0; i + 1 < v.size(); i += 2) {
+    const uint32_t a = co3::encode_float(v[i] / scale, f, r, co3::random_word(5, i));
+    const uint32_t b = co3::encode_float(v[i + 1] / scale, f, r, co3::random_word(5, i + 1));
+    count[(a << 8) | b] += 1;
+  }
+  const double n = static_cast<double>(v.size() / 2);
+  double h = 0;
+  for (const auto& [sym, c] : count) h -= c / n * std::log2(c / n);
+  const double p0 = count.count(0) ? count[0] / n : 0.0;
+  if (p0 >= 0.5) h += 1 - (-p0 * std::log2(p0) - (1 - p0) * std::log2(1 - p0));
+  return h / 2;
+}
+
+TEST(RateControl, BinnedRateMatchesTheCodesCounted) {
+  std::vector<float> independent = co3::testing::gennorm_samples(200000, 0.8, 1e-3, 11);
+  // Every other pair silenced (as the gradient rows of an input that is zero): zero-ness
+  // shared within a symbol, the nonzero entries independent.
+  std::vector<float> paired = independent;
+  for (size_t i = 0; i + 1 < paired.size(); i += 4) {
+    paired[i] *= 1e-4f;
+    paired[i + 1] *= 1e-4f;
+  }
+  for (const std::vector<float>* v : {&independent, &paired}) {
+    const co3::MagnitudeSummary s = co3::summarize_magnitudes(
+        co3::EncodeInput(co3::TensorView{v->data(), v->size(), co3::DType::f32}), 2);
+    EXPECT_EQ(s.moments.count, v->size());
+    EXPECT_EQ(s.symbols, v->size() / 2);
+    for (FloatFormat f : {co3::formats::fp4, kTernary}) {
+      for (Rounding r : {Rounding::nearest_even, Rounding::stochastic}) {
+        if (v == &paired && r == Rounding::stochastic) continue;
+        for (float scale : {2e-4f, 1e-3f, 4e-3f}) {
+          const double counted = counted_rate(*v, f, r, scale);
+          const double binned = co3::summary_rate_bits(s, f, r, 2, scale);
+          EXPECT_NEAR(binned, counted, 0.02 * counted + 1e-3)
+              << (v == &paired ? "paired " : "independent ") << co3::to_string(f) << " "
+              << static_cast<int>(r) << " " << scale;
+        }
+      }
+    }
+  }
+  const co3::MagnitudeSummary s = co3::summarize_magnitudes(
+      co3::EncodeInput(co3::TensorView{independent.data(), 10, co3::DType::f32}), 2);
+  EXPECT_THROW(co3::summary_rate_bits(s, co3::formats::bf16, Rounding::nearest_even, 1, 1.0f), co3::Error);
+  EXPECT_THROW(co3::summarize_magnitudes(
+                   co3::EncodeInput(co3::TensorView{independent.data(), 10, co3::DType::f32}), 0),
+               co3::Error);
 }
 
 }  // namespace

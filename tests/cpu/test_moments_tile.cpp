@@ -1,6 +1,7 @@
 // The encoder's vectorized tile moments (host/codec/encode_moments.h) equal moments.h's tile_moments bit
 // for bit: full and partial float32 tiles (one entry, part of a row, whole rows, a row and a
-// part) with and without error memory, with NaN, ±Inf, −0 and subnormal entries.
+// part) with and without error memory, with NaN, ±Inf, −0 and subnormal entries; and
+// co3::moments of a tensor cut into pieces equals the moments encode() reports for the whole.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "co3/codec.h"
 #include "codec/encode_moments.h"
 
 namespace {
@@ -65,6 +67,44 @@ TEST(MomentsTile, EqualsTileMoments) {
       expect_same(detail::tile_moments_fast(in, first, count), ref);
     }
   }
+}
+
+// co3::moments of pieces (one fit for a bucket's shards) = the moments encode() fits to the
+// whole tensor, bit for bit: cuts inside tiles, at tile edges and empty pieces, with and without
+// memory, non-finite entries, and 1 or 2 threads.
+TEST(MomentsOfPieces, EqualTheEncodersMomentsOfTheWholeTensor) {
+  std::mt19937_64 rng(11);
+  const size_t n = 3 * kTileEntries + 1000;
+  std::vector<float> g(n), memory(n);
+  for (size_t i = 0; i < n; ++i) {
+    g[i] = std::ldexp(static_cast<float>(static_cast<int64_t>(rng() >> 40) % 100000 - 50000), -24);
+    memory[i] = std::ldexp(static_cast<float>(static_cast<int64_t>(rng() >> 40) % 1000 - 500), -25);
+  }
+  g[17] = detail::bits_f32(0x7f800000u);  // +Inf: counted as non-finite, not summed
+  g[kTileEntries + 3] = detail::bits_f32(0x7fc00000u);  // NaN
+  CodecConfig config;
+  config.format = formats::fp4;
+  config.non_finite = NonFinitePolicy::propagate;
+  const std::vector<std::vector<size_t>> cuts = {
+      {0, n}, {0, 100, n}, {0, kTileEntries, 2 * kTileEntries, n},
+      {0, 4096, 4096, kTileEntries + 5, 20000, n}, {0, n - 1, n}};
+  for (bool with_memory : {false, true}) {
+    std::vector<float> spent(memory);  // encode() updates the memory it is given
+    EncodeInput whole({g.data(), n, DType::f32}, with_memory ? spent.data() : nullptr, 0.7f);
+    EncodeReport report;
+    encode(std::vector<EncodeInput>{whole}, config, &report);
+    for (const std::vector<size_t>& cut : cuts)
+      for (int threads : {1, 2}) {
+        std::vector<EncodeInput> pieces;
+        for (size_t k = 0; k + 1 < cut.size(); ++k)
+          pieces.emplace_back(TensorView{g.data() + cut[k], cut[k + 1] - cut[k], DType::f32},
+                              with_memory ? memory.data() + cut[k] : nullptr, 0.7f);
+        SCOPED_TRACE(testing::Message() << "memory " << with_memory << ", " << cut.size() - 1
+                                        << " pieces, " << threads << " threads");
+        expect_same(moments(pieces, threads), report.segments[0].moments);
+      }
+  }
+  EXPECT_EQ(moments(std::vector<EncodeInput>{}).count, 0u);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ from ranks import exit_after, run_ranks  # noqa: E402
 WORLD = 2
 STEPS = 80
 TIMEOUT_S = 150  # per run (fp32, then co3)
+RATE_BITS, RATE_STEPS = 0.8, 20  # the rate run's target (bits per entry) and steps
 FMNIST = os.environ.get("CO3_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
 
 
@@ -46,31 +47,37 @@ def train(rank, init_file, out_dir, use_co3):
                                 torch.nn.Linear(128, 10))
     ddp = DDP(model)
     state = None
-    if use_co3:
+    if use_co3 == "rate":  # full error feedback at a rate target, fewer steps
+        state = co3.CO3HookState(gamma=1.0, format="fp4", bits_per_entry=RATE_BITS)
+        ddp.register_comm_hook(state, co3.ddp_comm_hook)
+    elif use_co3:
         state = co3.CO3HookState(gamma=0.7, format="fp4", code="gennorm")
         ddp.register_comm_hook(state, co3.ddp_comm_hook)
     opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
     g = torch.Generator().manual_seed(1000 + rank)  # each rank its own batches
-    losses = []
-    for _ in range(STEPS):
+    losses, step_bits = [], []
+    for _ in range(RATE_STEPS if use_co3 == "rate" else STEPS):
+        sent = (state.packet_bytes, state.elements) if state is not None else (0, 0)
         idx = torch.randint(0, len(x), (32,), generator=g)
         loss = torch.nn.functional.cross_entropy(ddp(x[idx]), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    result = {"first": sum(losses[:10]) / 10, "last": sum(losses[-10:]) / 10}
+        if state is not None and state.elements > sent[1]:  # this step's packets, all buckets
+            step_bits.append(8 * (state.packet_bytes - sent[0]) / (state.elements - sent[1]))
+    result = {"step_bits": step_bits, "first": sum(losses[:10]) / 10, "last": sum(losses[-10:]) / 10}
     if state is not None:
         result.update(packet_bytes=state.packet_bytes, contributed_bytes=state.contributed_bytes,
                       elements=state.elements, uncompressed_bytes=state.uncompressed_bytes)
-    tag = "co3" if use_co3 else "fp32"
+    tag = {False: "fp32", True: "co3", "rate": "rate"}[use_co3]
     torch.save(model.state_dict(), os.path.join(out_dir, f"{tag}_params_{rank}.pt"))
     with open(os.path.join(out_dir, f"{tag}_result_{rank}.json"), "w") as f:
         json.dump(result, f)
 
 
 def worker(rank, out_dir, use_co3):
-    tag = "co3" if use_co3 else "fp32"
+    tag = {False: "fp32", True: "co3", "rate": "rate"}[use_co3]
     exit_after(train, rank, os.path.join(out_dir, f"rendezvous_{tag}"), out_dir, use_co3)
 
 
@@ -105,6 +112,24 @@ class DDPHookTest(unittest.TestCase):
         self.assertLess(c, fp32 + 0.1)         # about as well as uncompressed
         self.assertGreater(r0["elements"], 0)
         self.assertLess(bits, 3.0)             # fp4 pair-coded: far below 32 bits
+
+    def test_the_hook_meets_a_rate_target_step_by_step(self):
+        # CO3HookState(bits_per_entry=B): every step's packets (after the first compressed
+        # step, whose controller has no packet to learn from) within 5% of B, on both ranks.
+        with tempfile.TemporaryDirectory() as out:
+            run_ranks(self, worker, lambda r: (r, out, "rate"), WORLD, TIMEOUT_S)
+            res = []
+            for r in range(WORLD):
+                with open(os.path.join(out, f"rate_result_{r}.json")) as f:
+                    res.append(json.load(f))
+        for r in res:
+            steps = r["step_bits"][1:]
+            self.assertGreater(len(steps), 10)
+            errors = sorted(abs(b - RATE_BITS) / RATE_BITS for b in steps)
+            print(f"\nDDP hook at {RATE_BITS} bits/entry: {len(steps)} steps, worst "
+                  f"{100 * errors[-1]:.2f}% off, median {100 * errors[len(errors) // 2]:.2f}%",
+                  file=sys.stderr)
+            self.assertLess(errors[-1], 0.05)
 
 
 if __name__ == "__main__":

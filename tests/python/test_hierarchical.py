@@ -5,7 +5,8 @@ processes as 2 "machines" × 2 "GPUs": ranks {0, 1} and {2, 3} share a machine, 
 - buckets of 1, 5,000 and 100,003 entries: every rank ends with the same bits, and they are an
   independent replay's: each machine's float32 sum of the pieces (two addends, so the order
   does not matter), rsag of each piece over the machines from co3.encode/decode (this test's
-  shard cut), the pieces joined and divided by 2;
+  shard cut, each shard at the scale co3.stats gives the rank's whole piece), the pieces joined
+  and divided by 2;
 - an Inf on rank 3 reaches every rank's average, and every rank's memories, also those of the
   ranks whose piece was finite, stay as they were before that step;
 - rank 1 failing to code (its memory no longer fits) makes all four raise the same error.
@@ -113,8 +114,10 @@ def rsag_replay(parts):
         if b[s + 1] == b[s]:
             continue
         total = torch.zeros(b[s + 1] - b[s])
-        for p in parts:
-            total += co3.decode(co3.encode(p[b[s]:b[s + 1]], non_finite="propagate", **FORMATS))[0]
+        for p in parts:  # each rank's shards at its whole piece's scale (one fit for all)
+            scale = co3.stats(p, **FORMATS)["scale"]
+            total += co3.decode(co3.encode(p[b[s]:b[s + 1]], non_finite="propagate", scale=scale,
+                                           **FORMATS))[0]
         out[b[s]:b[s + 1]] = co3.decode(co3.encode(total, non_finite="propagate", **FORMATS))[0]
     return out / world
 

@@ -3,7 +3,8 @@ groups of 2, 3, 4 and 8 processes on 127.0.0.1, through torch.ops.co3.compressed
 
 - bucket sizes from 1 entry to 100,003, and 2^20 at 4 ranks (fewer chunks than ranks, sizes not
   divisible by the ranks or the chunk): every rank ends with the same bits, and those bits are what an independent replay
-  gives (this test's own shard cut, co3.encode/decode of each rank's shard, the float32 sum in
+  gives (this test's own shard cut, co3.encode/decode of each rank's shard at the scale
+  co3.stats gives that rank's whole bucket, the float32 sum in
   rank order, co3.encode/decode of the sum, divided by N), and the average is within both
   stages' quantization error of the float64 mean;
 - an Inf in one rank's bucket reaches every rank's average, and every rank's worker and shard
@@ -108,15 +109,17 @@ def replay(world, size):
     import co3
     b = bounds_of(size, world)
     grads = [grad_of(r, size) for r in range(world)]
+    scales = [co3.stats(g, **FORMATS)["scale"] for g in grads]  # what one fit of the bucket gives
     out = torch.zeros(size)
     errors = torch.zeros(size, dtype=torch.float64)  # |stage-1 errors| summed + |stage-2 error|
     for s in range(world):
         if b[s + 1] == b[s]:
             continue
         total = torch.zeros(b[s + 1] - b[s])
-        for r in range(world):
+        for r in range(world):  # every shard of a rank at the scale of its whole bucket
             part = grads[r][b[s]:b[s + 1]]
-            decoded = co3.decode(co3.encode(part, non_finite="propagate", **FORMATS))[0]
+            decoded = co3.decode(co3.encode(part, non_finite="propagate", scale=scales[r],
+                                            **FORMATS))[0]
             errors[b[s]:b[s + 1]] += (decoded.double() - part.double()).abs()
             total += decoded
         decoded = co3.decode(co3.encode(total, non_finite="propagate", **FORMATS))[0]
@@ -155,6 +158,12 @@ class RsagTest(unittest.TestCase):
             stats = results[0][str(size)]
             self.assertEqual(stats[3], size)
             self.assertGreater(stats[1], 0 if world > 1 else -1)
+            b = bounds_of(size, world)
+            for r in range(world):  # stage 2: rank r's summed shard, its entries and packet
+                st, n = results[r][str(size)], b[r + 1] - b[r]
+                self.assertEqual(st[5], n, f"world {world}, {size} entries: rank {r}")
+                self.assertEqual(st[4] > 0, n > 0, f"world {world}, {size} entries: rank {r}")
+                self.assertLess(st[4], st[0], f"world {world}, {size} entries: rank {r}")
         if inf is not None:
             for r in range(world):
                 res = results[r]["inf"]

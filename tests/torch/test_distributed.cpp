@@ -232,12 +232,19 @@ TEST(Distributed, RsagAveragesTheDecodedSummedShardsIdenticallyOnEveryRank) {
     const std::vector<at::Tensor> g = grads_of(r, 0);
     flat.push_back(at::cat({g[0].reshape(-1).to(at::kFloat), g[1].reshape(-1).to(at::kFloat)}));
   }
+  // Stage 1 codes every shard of a rank at one scale: the one co3 fits to the rank's bucket.
+  std::vector<co3::Codec> at_bucket_scale;
+  for (int r = 0; r < kWorld; ++r) {
+    co3::CodecConfig c = o.config;
+    c.scale = co3::Scale{co3::ScalePolicy::value, codec.stats(flat[r]).scale};
+    at_bucket_scale.emplace_back(c);
+  }
   at::Tensor expect = at::zeros({1040});
   for (int s = 0; s < kWorld; ++s) {
     const int64_t n = bounds[s + 1] - bounds[s];
     at::Tensor sum = at::zeros({n});
     for (int r = 0; r < kWorld; ++r)
-      sum += codec.decode(codec.encode(flat[r].narrow(0, bounds[s], n)), std::nullopt, true)[0];
+      sum += codec.decode(at_bucket_scale[r].encode(flat[r].narrow(0, bounds[s], n)), std::nullopt, true)[0];
     expect.narrow(0, bounds[s], n).copy_(codec.decode(codec.encode(sum), std::nullopt, true)[0]);
   }
   expect /= kWorld;

@@ -307,6 +307,50 @@ TEST(TorchCompressor, RefitPolicies) {
   EXPECT_LT(avg[2], each[1]);
 }
 
+// compress_each(..., one_fit): every piece at the scale of one fit to all of them, i.e. what a
+// compressor of the whole (concatenated) tensor uses, step after step with error memory, under
+// each refit policy (bit for bit, but running-average's pooled averages, equal up to rounding);
+// without one_fit the pieces' own fits give other scales.
+TEST(TorchCompressor, OneFitCodesEveryPieceAtTheWholeTensorsScale) {
+  torch::manual_seed(9);
+  const std::vector<int64_t> sizes = {3000, 8192, 5, 9000};
+  const std::vector<std::string> names = {"p0", "p1", "p2", "p3"};
+  for (co3::Refit refit : {co3::Refit::every_step, co3::Refit::every_n_steps, co3::Refit::running_average}) {
+    CompressorOptions o;
+    o.config.format = co3::formats::fp4;
+    o.gamma = 0.7f;
+    o.refit = refit;
+    o.refit_every = 2;
+    Compressor pieces(o), whole(o), own(o);
+    bool own_differs = false;
+    for (int step = 0; step < 4; ++step) {
+      std::vector<at::Tensor> parts;
+      for (size_t k = 0; k < sizes.size(); ++k)  // pieces of different spread and shape
+        parts.push_back(torch::randn({sizes[k]}) * std::pow(4.0, static_cast<double>(k)) *
+                        (step + 1) * (k == 3 ? torch::randn({sizes[k]}).abs() : torch::ones({sizes[k]})));
+      const std::vector<at::Tensor> packets = pieces.compress_each(names, parts, true);
+      const std::vector<at::Tensor> own_packets = own.compress_each(names, parts);
+      const at::Tensor all = whole.compress({"w"}, {torch::cat(parts)});
+      const float scale = co3::inspect(all).segments[0].scale;
+      std::vector<at::Tensor> decoded;
+      for (size_t k = 0; k < parts.size(); ++k) {
+        const float s = co3::inspect(packets[k]).segments[0].scale;
+        SCOPED_TRACE(testing::Message() << co3::to_string(refit) << ", step " << step << ", piece " << k);
+        if (refit == co3::Refit::running_average) {
+          EXPECT_NEAR(s, scale, 1e-5 * scale);
+        } else {
+          EXPECT_EQ(s, scale);
+        }
+        own_differs = own_differs || co3::inspect(own_packets[k]).segments[0].scale != scale;
+        decoded.push_back(Codec(o.config).decode(packets[k], std::nullopt, true)[0].reshape(-1));
+      }
+      if (refit != co3::Refit::running_average)
+        EXPECT_TRUE(torch::equal(torch::cat(decoded), Codec(o.config).decode(all, std::nullopt, true)[0]));
+    }
+    EXPECT_TRUE(own_differs) << co3::to_string(refit);
+  }
+}
+
 // A step skipped after all (another rank's NaN): with the memory put back from the caller's copy
 // and restore_statistics, the compressor codes the next step exactly as if the skipped step had
 // never been compressed; without restore_statistics the running average has moved.

@@ -105,9 +105,10 @@ TEST(Train, BitsPerEntryAreThePacketSizes) {
   expect_bits_match_packets(rate);
 }
 
-// The rate policy in training (error feedback with γ = 1 and ErrorFeedback's gain): every
-// packet's bits per entry against the target, LeNet, 4 users, 40 rounds. Measured worst packet
-// after each user's first, printed; asserted with room.
+// The rate policy in training (error feedback with γ = 1 and ErrorFeedback's rate controller):
+// every packet's bits per entry against the target, LeNet, 4 users, 40 rounds, after each
+// user's first packet. Worst and median printed (measured: ternary 0.5 bits 2.37 % and 0.50 %,
+// fp4 1 bit 2.32 % and 0.48 %, e3m2 2 bits 1.25 % and 0.30 %); the 5 % asserted.
 TEST(Train, RateTargetIsMetPacketByPacket) {
   struct Target {
     const char* format;
@@ -122,22 +123,24 @@ TEST(Train, RateTargetIsMetPacketByPacket) {
     o.method.code = "histogram";
     o.method.gamma = 1.0f;
     o.method.scale = "rate:" + std::to_string(t.bits);
-    double worst = 0, sum = 0;
-    int n = 0;
+    std::vector<double> errors;
+    double sum = 0;
     co3::train::RunHooks hooks;
     hooks.on_packet = [&](int64_t round, int, const std::vector<uint8_t>& p) {
       uint64_t entries = 0;
       for (const auto& seg : co3::inspect(p.data(), p.size()).segments) entries += seg.numel;
       const double bits = 8.0 * p.size() / entries;
       if (round == 0) return;
-      worst = std::max(worst, std::fabs(bits - t.bits) / t.bits);
+      errors.push_back(std::fabs(bits - t.bits) / t.bits);
       sum += bits;
-      ++n;
     };
     co3::train::run_simulation(o, hooks);
-    std::printf("%s, %.2f bits: mean %.4f bits/entry, worst packet %.2f%% off\n", t.format, t.bits,
-                sum / n, 100 * worst);
-    EXPECT_LT(worst, 0.1) << t.format << " " << t.bits;
+    ASSERT_FALSE(errors.empty());
+    std::sort(errors.begin(), errors.end());
+    std::printf("%s, %.2f bits: mean %.4f bits/entry, %zu packets: worst %.2f%% off, median %.2f%%\n",
+                t.format, t.bits, sum / errors.size(), errors.size(), 100 * errors.back(),
+                100 * errors[errors.size() / 2]);
+    EXPECT_LT(errors.back(), 0.05) << t.format << " " << t.bits;
   }
 }
 
@@ -176,12 +179,51 @@ TEST(Train, MultiProcessEqualsSimulation) {
 TEST(Train, BadFlagsExitWithStatus2) {
   for (const char* flags : {"--method zip", "--gamma 1.5", "--format e9m9", "--users 0",
                             "--bits 0", "--bits x", "--format bf16 --bits 2", "--entries-per-symbol 5",
-                            "--bogus 1", "--mode dist --rank 3 --users 2 --master-port 1234"}) {
+                            "--bogus 1", "--mode dist --rank 3 --users 2 --master-port 1234",
+                            "--mode dist --spawn --packet-log /dev/null"}) {
     const std::string cmd = std::string(CO3_TRAIN_EXE) + " " + flags + " 2> /dev/null";
     const int st = std::system(cmd.c_str());
     ASSERT_TRUE(WIFEXITED(st)) << flags;
     EXPECT_EQ(WEXITSTATUS(st), 2) << flags;
   }
+}
+
+// --packet-log: one line per packet (users × rounds), each its size and bits per entry, whose
+// mean is the run's bits per entry as co3-train's summary row gives it.
+TEST(Train, PacketLogListsEveryPacket) {
+  const std::string log = temp_path("packets.csv");
+  const std::string cmd = std::string(CO3_TRAIN_EXE) +
+                          " --method co3 --bits 1 --gamma 1 --users 2 --rounds 3 --train-limit 2000"
+                          " --test-limit 500 --quiet --packet-log " + log + " > " + log + ".out";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  FILE* f = std::fopen(log.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char header[64] = {};
+  ASSERT_NE(std::fgets(header, sizeof header, f), nullptr);
+  EXPECT_STREQ(header, "round,user,bytes,bits_per_entry\n");
+  long long round = 0, user = 0, bytes = 0;
+  double bits = 0, sum = 0;
+  int lines = 0;
+  while (std::fscanf(f, "%lld,%lld,%lld,%lf", &round, &user, &bytes, &bits) == 4) {
+    EXPECT_EQ(round, lines / 2);
+    EXPECT_EQ(user, lines % 2);
+    EXPECT_GT(bytes, 0);
+    sum += bits;
+    ++lines;
+  }
+  std::fclose(f);
+  EXPECT_EQ(lines, 6);
+  // The summary row's bits per entry (three decimals) is the packets' mean.
+  FILE* out = std::fopen((log + ".out").c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text += static_cast<char>(c);
+  std::fclose(out);
+  char mean[32];
+  std::snprintf(mean, sizeof mean, "| %.3f |", sum / lines);
+  EXPECT_NE(text.find(mean), std::string::npos) << text;
+  std::remove(log.c_str());
+  std::remove((log + ".out").c_str());
 }
 
 TEST(Train, DirichletSplitDealsEverySampleAndSkewsLabels) {

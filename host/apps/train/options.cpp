@@ -23,6 +23,7 @@ Federated training on Fashion-MNIST with compressed gradients (docs/TRAINING.md)
      topk: --topk-ratio R (0.01)
   --mode sim|dist  --spawn  --rank R  --world-size W  --master-addr A  --master-port P  --timeout S
   --out DIR  --name NAME  --summary FILE.md  --save-params FILE  --code-stats-every K
+  --packet-log FILE.csv (sim: every packet's size; the rate target's per-step check)
   --train-limit N  --test-limit N  --quiet  --print-name
 )";
 
@@ -191,6 +192,8 @@ bool parse_args(const std::vector<std::string>& args, TrainOptions* o, std::stri
       o->summary = value;
     else if (flag == "--save-params")
       o->save_params = value;
+    else if (flag == "--packet-log")
+      o->packet_log = value;
     else if (flag == "--code-stats-every")
       o->code_stats_every = static_cast<int>(to_int(flag, value, 0, 1 << 30));
     else
@@ -209,6 +212,8 @@ bool parse_args(const std::vector<std::string>& args, TrainOptions* o, std::stri
           "--mode dist needs --master-port (or --spawn)");
   }
   check(!o->spawn || o->mode == "dist", Errc::invalid_argument, "--spawn needs --mode dist");
+  check(o->packet_log.empty() || o->mode == "sim", Errc::invalid_argument,
+        "--packet-log needs --mode sim");
   // The codec's own checks of the combination (a rate target needs a format of ≤ 8 bits, the
   // entries per symbol must fit 16 bits) before any data is read.
   if (o->method.kind == "co3") co3_config(o->method, 1);

@@ -56,6 +56,7 @@ struct TrainOptions {
   std::string summary;       // Markdown file a summary row is appended to
   std::string save_params;   // raw float32 parameters after training
   int code_stats_every = 0;  // > 0: code-source bits on user 0's gradient every K rounds
+  std::string packet_log;    // sim: a CSV of every packet's round, user, bytes, bits per entry
   bool progress = true;      // a progress line when stderr is a terminal
   bool print_name = false;   // print run_name() and exit (scripts/train_grid.sh resumes with it)
 

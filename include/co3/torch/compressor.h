@@ -8,6 +8,10 @@
 // Per name it keeps, on the gradient's device:
 //   - the error memory e (float32, the gradient's shape): u = g + γ·e is coded, e ← u − Q(u);
 //   - the GenNorm fit (β, α) that sets the scale (ScalePolicy::gennorm) and the GenNorm code.
+// Under the rate policy (scale = "rate:B") a RateController (co3/rate_control.h) per set of names
+// coded together chooses the bits per entry asked of the codec, so that each packet costs B bits
+// per entry; such packets stage through the host (one more pass over u there), and the
+// controllers' bias is not in a checkpoint (the first packet after a resume learns it again).
 // The refit policy says where that fit comes from at step t:
 //   every_step       the moments of this step's u (what co3::encode does by itself);
 //   every_n_steps    the moments of u at the last step that was a multiple of N, reused in
@@ -23,11 +27,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "co3/codec.h"
 #include "co3/config.h"
+#include "co3/rate_control.h"
 #include "co3/torch/codec.h"
 
 namespace co3 {
@@ -69,8 +75,15 @@ class Compressor {
   // the step count advances once, and every packet sees the same step (a refit every N steps
   // refits all of them or none). What the reduce-scatter of a bucket's shards sends. A failure
   // leaves the memories of the gradients after the failing one as they were.
+  // `one_fit`: every packet's scale (and model code) from one GenNorm fit to all the gradients'
+  // u = g + γ·e together, as if they were one tensor, instead of a fit each: the shards of a
+  // bucket then cost the bits of the bucket's scale (a fit per shard cost fp4 0.17 bits an entry
+  // more at 2 shards, 0.32 at 8, on a ResNet-18 gradient: docs/DISTRIBUTED.md). With the every-step refit
+  // the fit is of this step's u (CPU: co3::moments, the encoder's own sums; CUDA: one host read
+  // of their ATen sums); every-n-steps refits all of them so on its refit steps and keeps that
+  // fit in between; running-average pools the gradients' averages (weighted by size).
   std::vector<at::Tensor> compress_each(const std::vector<std::string>& names,
-                                        const std::vector<at::Tensor>& grads);
+                                        const std::vector<at::Tensor>& grads, bool one_fit = false);
 
   int64_t step() const { return step_; }
   std::vector<std::string> names() const;
@@ -103,9 +116,16 @@ class Compressor {
     at::Tensor memory;          // float32, the gradient's shape and device
     Statistics before_last;     // as they were before the last compress (restore_statistics)
   };
+  at::Tensor compress_with(const std::vector<std::string>& names, const std::vector<at::Tensor>& grads,
+                           EncodeReport* report, const std::optional<GenNormParams>& shared_fit);
+  // compress_each's one fit for this step, or none where each name's own kept fit applies.
+  std::optional<GenNormParams> pooled_fit(const std::vector<std::string>& names,
+                                          const std::vector<at::Tensor>& grads) const;
+
   CompressorOptions options_;
   Codec codec_;
   std::map<std::string, Entry> entries_;
+  std::map<std::string, RateController> rate_;  // keyed by the names of a packet, in order
   int64_t step_ = 0;
 };
 

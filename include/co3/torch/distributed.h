@@ -40,6 +40,10 @@ struct CommStats {
   int64_t sent_bytes = 0;          // bytes of this rank's that land in other ranks' outputs
   int64_t received_bytes = 0;      // the other ranks' bytes that reached this rank
   int64_t elements = 0;            // gradient entries this rank coded
+  // rsag: this rank's summed-shard packet (stage 2, in packet_bytes too) and its entries, so that
+  // a report can tell the two stages' bits an entry apart; 0 for allgather.
+  int64_t summed_packet_bytes = 0;
+  int64_t summed_elements = 0;
 };
 
 // How the ranks' packets meet (docs/DISTRIBUTED.md):
