@@ -344,8 +344,9 @@ TEST(TorchCompressor, OneFitCodesEveryPieceAtTheWholeTensorsScale) {
         own_differs = own_differs || co3::inspect(own_packets[k]).segments[0].scale != scale;
         decoded.push_back(Codec(o.config).decode(packets[k], std::nullopt, true)[0].reshape(-1));
       }
-      if (refit != co3::Refit::running_average)
+      if (refit != co3::Refit::running_average) {
         EXPECT_TRUE(torch::equal(torch::cat(decoded), Codec(o.config).decode(all, std::nullopt, true)[0]));
+      }
     }
     EXPECT_TRUE(own_differs) << co3::to_string(refit);
   }
