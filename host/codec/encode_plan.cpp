@@ -257,8 +257,8 @@ std::vector<uint8_t> encode(const std::vector<EncodeInput>& inputs, const CodecC
 
 uint64_t encode_into(const std::vector<EncodeInput>& inputs, const CodecConfig& cfg, uint8_t* out,
                      uint64_t capacity, EncodeReport* report) {
+  check(out != nullptr, Errc::invalid_argument, "encode_into: null output");  // before any memory moves
   return encode_packet(inputs, cfg, nullptr, report, [&](uint64_t size) {
-    check(out != nullptr || size == 0, Errc::invalid_argument, "encode_into: null output");
     check(size <= capacity, Errc::invalid_argument, [&] {
       return "encode_into: the buffer holds " + std::to_string(capacity) + " bytes, the packet " +
              std::to_string(size);

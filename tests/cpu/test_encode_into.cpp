@@ -81,6 +81,8 @@ TEST(EncodeInto, RefusesABufferTooSmallAndLeavesTheMemoryAsItWas) {
         << e.what();
   }
   EXPECT_EQ(memory, before);
+  EXPECT_THROW(co3::encode_into(in, cfg, nullptr, size), co3::Error);
+  EXPECT_EQ(memory, before);
   buf.assign(size, 0xA5);
   EXPECT_EQ(co3::encode_into(in, cfg, buf.data(), buf.size()), size);
   EXPECT_NE(memory, before);  // a successful encode moves the memory
