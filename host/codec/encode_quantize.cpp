@@ -29,19 +29,6 @@
 namespace co3::detail {
 namespace {
 
-Moments segment_moments(const EncodeInput& in, int threads) {
-  const uint64_t tiles = (in.grad.numel + kTileEntries - 1) / kTileEntries;
-  std::vector<Moments> parts(tiles);
-  parallel_for(tiles, threads, 16, [&](size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) {
-      const uint64_t first = uint64_t{t} * kTileEntries;
-      const size_t count = static_cast<size_t>(std::min<uint64_t>(kTileEntries, in.grad.numel - first));
-      parts[t] = tile_moments_fast(in, first, count);
-    }
-  });
-  return fold_pairwise_in_place(parts.data(), parts.size());
-}
-
 // How a segment's codes are found: quantize_entry itself, the bucket table of
 // code_thresholds.h, its signed table (segments whose u are all finite; signed_exact: and no
 // bucket of it holds two thresholds, so no entry needs threshold_code), (formats with
@@ -363,7 +350,7 @@ Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, const Pac
   q.entries_per_symbol = pc.entries_per_symbol;
   check_encode_input(in, segment);
 
-  q.moments = segment_moments(in, threads);
+  q.moments = co3::moments(std::vector<EncodeInput>{in}, threads);  // one piece: every tile fast
   if (q.moments.non_finite && cfg.non_finite == NonFinitePolicy::error)
     fail(Errc::non_finite, non_finite_message(segment, q.moments.non_finite));
   // segment_fit's result, its bisection by gennorm_fit.h's shortcut.
