@@ -28,9 +28,12 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> make_group(const c10::intrusive_ptr<c
 }
 
 // Rank r's gradients at a step: different on every rank.
+// A generator of its own, not torch's global one: the ranks call this from their threads at
+// once, and a shared seed would hand one rank another's draws (the rsag replay below, which
+// calls it again on the main thread, failed on a machine that interleaved them so).
 std::vector<at::Tensor> grads_of(int rank, int step) {
-  torch::manual_seed(100 * step + rank);
-  return {torch::randn({64, 16}) * 1e-2, torch::randn({16}).to(at::kBFloat16) * 1e-3};
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(100 * step + rank);
+  return {at::randn({64, 16}, gen) * 1e-2, at::randn({16}, gen).to(at::kBFloat16) * 1e-3};
 }
 
 TEST(Distributed, CompressedAllreduceAveragesTheDecodedPacketsIdenticallyOnEveryRank) {
