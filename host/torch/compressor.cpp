@@ -294,6 +294,15 @@ at::Tensor Compressor::memory(const std::string& name) const {
   return it->second.memory;
 }
 
+void Compressor::set_memory(const std::string& name, const at::Tensor& memory) {
+  auto it = entries_.find(name);
+  check(it != entries_.end(), Errc::invalid_argument,
+        [&] { return "compressor: no tensor named '" + name + "'"; });
+  check(memory.defined() && memory.scalar_type() == at::kFloat, Errc::invalid_argument,
+        [&] { return "compressor: the memory of '" + name + "' must be a float32 tensor"; });
+  it->second.memory = memory;
+}
+
 GenNormParams Compressor::fit(const std::string& name) const {
   auto it = entries_.find(name);
   check(it != entries_.end(), Errc::invalid_argument,

@@ -11,6 +11,7 @@
 #include "co3/torch/distributed.h"
 #include "co3/torch/tensor.h"
 #include "distributed_exchange.h"
+#include "shard_cut.h"
 
 namespace co3 {
 namespace {
@@ -152,7 +153,9 @@ CommStats rsag(const Collectives& comm, Compressor& worker, Compressor& shard,
   const c10::Device device = bucket.device();
   const at::TensorOptions bytes_opts = at::TensorOptions(at::kByte).device(device);
   const int64_t entries = bucket.numel();
-  const std::vector<int64_t> bounds = shard_bounds(entries, world, worker.options().config.chunk_symbols);
+  // The cut the last step left (shard_cut.h): even at a bucket's first step, then balanced.
+  const int64_t unit = worker.options().config.chunk_symbols;
+  const std::vector<int64_t> bounds = kept_cut(worker, key, entries, world, unit);
   const auto size_of = [&](int s) { return bounds[s + 1] - bounds[s]; };
   CommStats stats;
   stats.elements = entries;
@@ -167,7 +170,7 @@ CommStats rsag(const Collectives& comm, Compressor& worker, Compressor& shard,
   const at::Tensor flat = bucket.reshape({-1});
   for (int s = 0; s < world; ++s)
     if (size_of(s) > 0) {
-      names.push_back(key + "#" + std::to_string(s));
+      names.push_back(shard_name(key, s));
       shards.push_back(flat.narrow(0, bounds[s], size_of(s)));
       index.push_back(s);
       guard.add(worker, names.back());
@@ -278,7 +281,17 @@ CommStats rsag(const Collectives& comm, Compressor& worker, Compressor& shard,
       labels.push_back("rsag: " + rank_label(s) + "'s summed shard");
     }
   shard.codec().decode_each(to_decode, outputs, labels);  // host read 4 (CUDA)
-  guard.restore_unless(at::isfinite(average).all());
+  const at::Tensor finite = at::isfinite(average).all();
+  guard.restore_unless(finite);
+  // 5. The next step's cut, from the summed shards' lengths every rank has read alike. A skipped
+  // step (not finite: one host read on CUDA, only when the cut would move) keeps its cut.
+  std::vector<int64_t> summed_bytes(world, 0);
+  for (int s = 0; s < world; ++s) summed_bytes[s] = summed_all[s].numel();
+  const std::vector<int64_t> next = balanced_cut(bounds, summed_bytes, unit);
+  if (next != bounds && finite.item<bool>()) {
+    move_memories(worker, shard, key, bounds, next, me);
+    stats.recut = 1;
+  }
   bucket.copy_(average.div_(world).view(bucket.sizes()));
   return stats;
 }
@@ -300,18 +313,6 @@ Algorithm choose_algorithm(int world_size, int64_t entries, int64_t chunk_symbol
   return world_size >= 3 && entries >= world_size * std::max<int64_t>(chunk_symbols, 1)
              ? Algorithm::rsag
              : Algorithm::allgather;
-}
-
-std::vector<int64_t> shard_bounds(int64_t entries, int world_size, int64_t chunk_symbols) {
-  check(entries >= 0 && world_size >= 1 && chunk_symbols >= 1, Errc::invalid_argument, [&] {
-    return "shard_bounds: " + std::to_string(entries) + " entries, " + std::to_string(world_size) +
-           " ranks, chunks of " + std::to_string(chunk_symbols);
-  });
-  const int64_t chunks = (entries + chunk_symbols - 1) / chunk_symbols;
-  std::vector<int64_t> bounds(world_size + 1);
-  for (int s = 0; s <= world_size; ++s)
-    bounds[s] = std::min(entries, s * chunks / world_size * chunk_symbols);
-  return bounds;
 }
 
 CommStats rsag_allreduce(const Collectives& comm, Compressor& worker, Compressor& shard,

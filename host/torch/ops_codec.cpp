@@ -166,7 +166,7 @@ std::vector<int64_t> shard_bounds_op(int64_t entries, int64_t world_size, int64_
 }
 
 // compressed_allreduce over a torch.distributed process group (blocking): [packet bytes, bytes
-// sent, bytes received, entries] of this rank. `shard` is rsag's summed-shard compressor.
+// sent, bytes received, entries, summed packet bytes, summed entries, recut] of this rank. `shard` is rsag's summed-shard compressor.
 std::vector<int64_t> op_compressed_allreduce(const c10::intrusive_ptr<c10d::ProcessGroup>& group,
                                              const c10::intrusive_ptr<CompressorClass>& compressor,
                                              const std::optional<c10::intrusive_ptr<CompressorClass>>& shard,
@@ -178,7 +178,7 @@ std::vector<int64_t> op_compressed_allreduce(const c10::intrusive_ptr<c10d::Proc
                                              parse_algorithm(algorithm),
                                              shard ? &(*shard)->impl : nullptr);
     return std::vector<int64_t>{s.packet_bytes, s.sent_bytes, s.received_bytes, s.elements,
-                                s.summed_packet_bytes, s.summed_elements};
+                                s.summed_packet_bytes, s.summed_elements, s.recut};
   });
 }
 
@@ -209,6 +209,10 @@ TORCH_LIBRARY(co3, m) {
       .def("memory",
            [](const c10::intrusive_ptr<CompressorClass>& self, std::string name) {
              return translate_errors([&] { return self->impl.memory(name); });
+           })
+      .def("set_memory",
+           [](const c10::intrusive_ptr<CompressorClass>& self, std::string name, at::Tensor memory) {
+             translate_errors([&] { self->impl.set_memory(name, memory); });
            })
       .def("restore_statistics",
            [](const c10::intrusive_ptr<CompressorClass>& self, std::string name) {

@@ -120,6 +120,12 @@ class Compressor:
         """The error memory of `name` (the tensor itself: writing it changes the memory)."""
         return self._impl.memory(name)
 
+    def set_memory(self, name, memory):
+        """Replaces the error memory of a known `name` with `memory` (float32; any shape, which
+        the next compress of `name` must then give): rsag's balanced cut moves its shards'
+        memories so, and a skipped step puts them back so (docs/DISTRIBUTED.md)."""
+        self._impl.set_memory(name, memory)
+
     def names(self):
         return list(self._impl.names())
 
@@ -145,8 +151,9 @@ def compressed_allreduce(named_grads, compressor, algorithm="allgather", shard_c
     """Averages the gradients over the ranks of `group` (default: the default group) in place
     with co3 packets, blocking (docs/DISTRIBUTED.md): `algorithm` "allgather" or "rsag" (which
     needs `shard_compressor`, the summed shards' error memory). Returns {"packet_bytes",
-    "sent_bytes", "received_bytes", "entries", "summed_packet_bytes", "summed_entries"} of this
-    rank (the last two: rsag's stage-2 packet, of the shard this rank sums; 0 for allgather)."""
+    "sent_bytes", "received_bytes", "entries", "summed_packet_bytes", "summed_entries", "recut"}
+    of this rank (the last three rsag's, 0 for allgather: its stage-2 packet, of the shard this
+    rank sums, and 1 where the step moved the shard cut for the next, docs/DISTRIBUTED.md)."""
     import torch.distributed as dist
     items = list(named_grads.items()) if isinstance(named_grads, dict) else list(named_grads)
     group = group if group is not None else dist.distributed_c10d._get_default_group()
@@ -155,4 +162,4 @@ def compressed_allreduce(named_grads, compressor, algorithm="allgather", shard_c
         shard_compressor._impl if shard_compressor is not None else None,
         [n for n, _ in items], [g for _, g in items], algorithm=algorithm)
     return dict(zip(("packet_bytes", "sent_bytes", "received_bytes", "entries",
-                     "summed_packet_bytes", "summed_entries"), stats))
+                     "summed_packet_bytes", "summed_entries", "recut"), stats))

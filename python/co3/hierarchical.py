@@ -34,6 +34,13 @@ def _snapshot(state, name):
 def _restore_unless(finite, kept, state, name):
     for compressor, n, before in kept:
         memory = compressor.memory(n)
+        if memory.shape != before.shape:
+            # rsag moved its cut after a finite piece (docs/DISTRIBUTED.md, "The shard cut"), and
+            # the whole bucket is not finite: the memories, and so the cut, go back whole. A host
+            # read, on such a step only; every rank of the job reads the same `finite`.
+            if not bool(finite):
+                compressor.set_memory(n, before)
+            continue
         memory.copy_(torch.where(finite, memory, before))
     # Names this step created start at zero memory when the step is skipped.
     known = {(id(c), n) for c, n, _ in kept}

@@ -9,6 +9,8 @@ processes as 2 "machines" × 2 "GPUs": ranks {0, 1} and {2, 3} share a machine, 
   and divided by 2;
 - an Inf on rank 3 reaches every rank's average, and every rank's memories, also those of the
   ranks whose piece was finite, stay as they were before that step;
+- a step on which rsag moves piece 1's shard cut changes those memories' shapes, and with an Inf
+  in piece 0 the skipped step puts them back, shapes and all;
 - rank 1 failing to code (its memory no longer fits) makes all four raise the same error.
 """
 import json
@@ -84,6 +86,25 @@ def body(rank, out_dir):
     result["kept"] = bool(before) and all(torch.equal(v, after[k]) for k, v in before.items())
     result["non_finite"] = torch.nonzero(~torch.isfinite(g)).flatten().tolist()
 
+    # A step whose piece 1 moves rsag's cut (docs/DISTRIBUTED.md, "The shard cut"): pieces of 8
+    # chunks, piece 1's first 3 chunks zero at the second step, so that its first summed shard
+    # codes much less than its second. Without an Inf the memories of piece 1 change shape; with
+    # an Inf in piece 0 the whole bucket is skipped and they go back as they were, shape and all.
+    size = 16 * CHUNK
+    for inf in (False, True):
+        state = state_of(0.7)
+        co3.ddp_comm_hook(state, Bucket(0, grad_of(rank, size))).wait()
+        before = {k: v.clone() for k, v in state.state_dict().items() if "memory/" in k}
+        g = grad_of(rank, size, 1)
+        g[size // 2:size // 2 + 3 * CHUNK] = 0
+        if inf and rank == 3:
+            g[123] = float("inf")
+        co3.ddp_comm_hook(state, Bucket(0, g)).wait()
+        after = state.state_dict()
+        shapes = [k for k, v in before.items() if v.shape != after[k].shape]
+        kept = all(torch.equal(v, after[k]) for k, v in before.items())
+        result["recut_inf" if inf else "recut"] = {"reshaped": shapes, "kept": kept}
+
     state = state_of(0.7)
     co3.ddp_comm_hook(state, Bucket(0, grad_of(rank, 20000))).wait()
     if rank == 1:
@@ -151,6 +172,10 @@ class HierarchicalTest(unittest.TestCase):
         for r, res in enumerate(results):
             self.assertEqual(res["non_finite"], [123], f"rank {r}")
             self.assertTrue(res["kept"], f"rank {r}: the skipped step moved a memory")
+            if r % 2 == 1:  # piece 1's ranks moved their cut on the finite step
+                self.assertTrue(res["recut"]["reshaped"], f"rank {r}: the cut did not move: {res['recut']}")
+            self.assertTrue(res["recut_inf"]["kept"] and not res["recut_inf"]["reshaped"],
+                            f"rank {r}: the skipped step kept a moved cut: {res['recut_inf']}")
             self.assertIsNotNone(res["fail"], f"rank {r} did not raise")
             self.assertIn("rank 1 failed", res["fail"], f"rank {r}")
             self.assertIn("error memory has shape [3]", res["fail"], f"rank {r}")

@@ -259,6 +259,59 @@ TEST(Distributed, RsagAveragesTheDecodedSummedShardsIdenticallyOnEveryRank) {
   }
 }
 
+// A bucket whose first third codes dense and the rest sparse: after the first step every rank
+// moves the cut alike (stats.recut), the worker's shard memories follow it (they hold the cut
+// the next step reads), each rank's summed-shard memory takes its new shard's size, and the next
+// step still gives every rank the same bits.
+TEST(Distributed, RsagMovesTheCutToBalanceTheSummedShardsOnEveryRankAlike) {
+  auto store = c10::make_intrusive<c10d::HashStore>();
+  constexpr int64_t kEntries = 3 * 1024;
+  std::vector<std::vector<at::Tensor>> results(kWorld);
+  std::vector<std::vector<int64_t>> recuts(kWorld), cuts(kWorld), shard_sizes(kWorld);
+  std::vector<std::exception_ptr> errors(kWorld);
+  co3::CompressorOptions o;
+  o.config.format = co3::formats::fp4;
+  o.config.chunk_symbols = 256;
+  o.gamma = 0.7f;
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < kWorld; ++r) {
+    ranks.emplace_back([&, r] {
+      try {
+        auto pg = make_group(store, r);
+        co3::Compressor worker(o), shard(o);
+        at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(31 + r);
+        for (int step = 0; step < 2; ++step) {
+          at::Tensor g = at::zeros({kEntries});
+          g.narrow(0, 0, 1024).copy_(at::randn({1024}, gen));
+          g.narrow(0, 1024, 2048).index_put_({at::arange(0, 2048, 64)}, at::randn({32}, gen));
+          std::vector<at::Tensor> grads = {g};
+          const co3::CommStats st =
+              co3::compressed_allreduce(*pg, worker, {"w"}, grads, co3::Algorithm::rsag, &shard);
+          recuts[r].push_back(st.recut);
+          results[r].push_back(grads[0]);
+        }
+        int64_t at = 0;
+        cuts[r].push_back(0);
+        for (int s = 0; s < kWorld; ++s) cuts[r].push_back(at += worker.memory("w#" + std::to_string(s)).numel());
+        shard_sizes[r].push_back(shard.memory("w").numel());
+      } catch (...) {
+        errors[r] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : ranks) t.join();
+  for (int r = 0; r < kWorld; ++r)
+    if (errors[r]) std::rethrow_exception(errors[r]);
+  for (int r = 0; r < kWorld; ++r) {
+    EXPECT_EQ(recuts[r][0], 1) << "rank " << r;
+    EXPECT_EQ(cuts[r], cuts[0]) << "rank " << r;
+    EXPECT_EQ(shard_sizes[r][0], cuts[0][r + 1] - cuts[0][r]) << "rank " << r;
+    EXPECT_TRUE(torch::equal(results[r][1], results[0][1])) << "rank " << r;
+  }
+  EXPECT_EQ(cuts[0].back(), kEntries);
+  EXPECT_LT(cuts[0][1], 1024) << "the dense third is cut finer than the even cut";
+}
+
 // An announced shard length beyond its bound is refused before anything is allocated, on every
 // rank alike.
 TEST(Distributed, RsagRefusesAGarbageShardLengthBeforeAllocating) {

@@ -88,6 +88,10 @@ class Compressor {
   int64_t step() const { return step_; }
   std::vector<std::string> names() const;
   at::Tensor memory(const std::string& name) const;  // throws if the name is unknown
+  // Replaces the error memory of a known `name` with `memory` (float32, defined), whose shape the
+  // next compress of the name must then give: for a collective that cuts its shards anew and
+  // moves their memories with the cut (rsag's balanced cut). Throws for an unknown name.
+  void set_memory(const std::string& name, const at::Tensor& memory);
   GenNormParams fit(const std::string& name) const;  // the fit the last step used
 
   // The fit and running averages of `name` put back as they were before the last compress()

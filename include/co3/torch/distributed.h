@@ -44,6 +44,7 @@ struct CommStats {
   // a report can tell the two stages' bits an entry apart; 0 for allgather.
   int64_t summed_packet_bytes = 0;
   int64_t summed_elements = 0;
+  int64_t recut = 0;  // rsag: 1 where this step moved the shard cut (balanced_cut), else 0
 };
 
 // How the ranks' packets meet (docs/DISTRIBUTED.md):
@@ -65,6 +66,18 @@ Algorithm choose_algorithm(int world_size, int64_t entries, int64_t chunk_symbol
 // on whole chunks of `chunk_symbols`, shard s holding chunks [s·C/N, (s+1)·C/N) of the C chunks
 // (so a bucket of fewer chunks than ranks leaves some shards empty). The same on every rank.
 std::vector<int64_t> shard_bounds(int64_t entries, int world_size, int64_t chunk_symbols);
+
+// rsag's next cut, from this step's cut `bounds` and the bytes of each shard's summed packet:
+// rank s sends its summed shard to N − 1 ranks, so the largest sets the busiest rank's bytes.
+// Where the largest exceeds the mean by more than `tolerance` (a fraction), each shard's bytes
+// are spread evenly over its entries and the new bound s sits where their running sum reaches
+// s/N of the total, rounded to whole units of `unit` entries, every shard keeping at least one
+// unit, if under that spread its largest shard holds less than the largest now by half the
+// tolerance; otherwise, or for a bucket of fewer units than shards, `bounds` as it is. The same
+// on every rank, which all have the same lengths (docs/DISTRIBUTED.md, "The shard cut").
+std::vector<int64_t> balanced_cut(const std::vector<int64_t>& bounds,
+                                  const std::vector<int64_t>& bytes, int64_t unit,
+                                  double tolerance = 0.10);
 
 // An all-gather of one tensor per rank into `outputs` (world-size tensors), blocking.
 using AllGather = std::function<void(std::vector<at::Tensor>& outputs, at::Tensor& input)>;
@@ -117,16 +130,20 @@ CommStats compressed_allreduce(Group& group, Compressor& compressor,
 
 // The reduce-scatter + all-gather of shard packets (Algorithm::rsag; docs/DISTRIBUTED.md),
 // averaging `bucket` (one tensor, any shape, float32/16 or bfloat16) over the ranks in place:
-//  1. `worker` codes the N shards of the bucket (shard_bounds on its chunk size), one packet
-//     each, with error feedback keyed "<key>#<s>" (together, the memory of the whole bucket);
+//  1. `worker` codes the N shards of the bucket, one packet each, with error feedback keyed
+//     "<key>#<s>" (together, the memory of the whole bucket), at the cut those memories hold:
+//     shard_bounds on its chunk size at the bucket's first step, then balanced_cut's;
 //  2. every rank all-gathers [kind, entries, N packet lengths] (host read 1), checks every
 //     length against payload_bound of its shard before allocating, and the packets of shard s
 //     go to rank s in one all-to-all of the exact lengths;
 //  3. rank s decode-accumulates its N packets in rank order (float32; host read 2 on CUDA) and
 //     `shard` (its own γ and format, memory keyed `key`) codes the sum;
-//  4. the summed-shard packets are exchanged like compressed_allreduce's (announcements, host
-//     read 3; payloads padded to the largest) and every rank, the owner too, decodes all N into
-//     the bucket (host read 4) and divides by N: the same bits on every rank.
+//  4. the summed-shard packets are exchanged (announcements, host read 3; each payload at its
+//     own length through an all-to-all) and every rank, the owner too, decodes all N into the
+//     bucket (host read 4) and divides by N: the same bits on every rank;
+//  5. where the summed packets' lengths are unbalanced (balanced_cut), every rank moves the cut
+//     for the next step alike and the memories with it (CommStats::recut; docs/DISTRIBUTED.md,
+//     "The shard cut"); a non-finite step keeps its cut.
 // A failure on any rank (coding, a corrupt packet) travels as a message through the next
 // collective and every rank throws the same Error naming it. A non-finite average puts back
 // every rank's worker and shard memories (and the refits' statistics) as they were.
