@@ -58,9 +58,12 @@ def main(out):
         table[label] = {k: (np.mean([s[k] for s in st]), np.std([s[k] for s in st])) for k in st[0]}
         table[label]["seeds"] = sorted(seeds)
     # Seeds move accuracy by about a point, more than the differences sought, so the gap to fp32
-    # is taken seed by seed (same split, batches and initial parameters) and then averaged.
-    fp32 = {seed: run_stats(rows)["acc"] for seed, rows in runs.get("fp32", {}).items()}
+    # is taken seed by seed (same split, batches and initial parameters) and then averaged: a
+    # non-iid run (co3-train names it "...-dir<alpha>") against the fp32 run of the same split.
     for label, seeds in runs.items():
+        split = re.search(r"-dir[\d.]+$", label)
+        ref = runs.get("fp32" + (split.group(0) if split else ""), {})
+        fp32 = {seed: run_stats(rows)["acc"] for seed, rows in ref.items()}
         d = [run_stats(rows)["acc"] - fp32[seed] for seed, rows in seeds.items() if seed in fp32]
         table[label]["delta"] = (np.mean(d), np.std(d)) if d else (float("nan"), 0)
     lines = ["| method | seeds | epochs | final test acc % (mean ± sd) | Δ vs fp32, same seed (pts) | bits/entry sent | encode ms/round | decode ms/round |",
