@@ -177,7 +177,7 @@ def make_hook(algorithm, a, group):
                                             start_powerSGD_iter=2, warm_start=True)
         return state, powerSGD_hook.powerSGD_hook
     import co3
-    state = co3.CO3HookState(gamma=0.7, format=a.format, code=a.code,
+    state = co3.CO3HookState(gamma=0.7, format=a.format, code=a.code, threads=a.threads,
                              algorithm="rsag" if algorithm == "co3-rsag" else "allgather")
     return state, co3.ddp_comm_hook
 
@@ -273,6 +273,9 @@ def main():
     p.add_argument("--entries", type=int, default=3_500_000,
                    help="the first entries of the gradient (cut to whole output channels)")
     p.add_argument("--iters", type=int, default=3, help="timed exchanges after the warm-up")
+    p.add_argument("--threads", type=int, default=0,
+                   help="co3's CPU codec threads per rank (0: every core; ranks sharing a "
+                        "machine's cores: its cores / ranks)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--backend", default=None, help="gloo (default on CPU) or nccl")
     p.add_argument("--link", default="loopback", help="a label for the rows (link_emulation.sh)")

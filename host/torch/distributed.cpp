@@ -187,8 +187,11 @@ CommStats compressed_allreduce(const AllGather& all_gather, int world_size, Comp
   for (int r = 0; r < world_size; ++r) labels.push_back(rank_label(r) + "'s packet");
   compressor.codec().decode_accumulate(packets, sums, labels);
   at::Tensor finite = at::ones({}, at::TensorOptions(at::kBool).device(device));
-  for (const at::Tensor& s : sums) finite = finite.logical_and(at::isfinite(s).all());
-  for (size_t i = 0; i < names.size(); ++i) {
+  for (const at::Tensor& s : sums) finite = finite.logical_and(all_finite(s));
+  // On the host the check is free and a finite step (nearly every one) puts nothing back; on a
+  // device `where` keeps it there, with no host read.
+  const bool finite_on_host = finite.device().is_cpu() && finite.item<bool>();
+  for (size_t i = 0; i < names.size() && !finite_on_host; ++i) {
     at::Tensor memory = compressor.memory(names[i]);
     const at::Tensor kept = before[i].defined() ? before[i] : at::zeros_like(memory);
     memory.copy_(at::where(finite, memory, kept));

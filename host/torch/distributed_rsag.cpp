@@ -38,6 +38,9 @@ class MemoryGuard {
   // `finite`: a device bool; no host read unless a refit other than every-step needs its
   // statistics back (those staged the gradients through the host already).
   void restore_unless(const at::Tensor& finite) {
+    // On the host the check is free and a finite step (nearly every one) puts nothing back; on a
+    // device `where` keeps it there, with no host read.
+    if (finite.device().is_cpu() && finite.item<bool>()) return;
     bool need_statistics = false;
     for (Kept& k : kept_) {
       const std::vector<std::string> known = k.owner->names();
@@ -281,7 +284,7 @@ CommStats rsag(const Collectives& comm, Compressor& worker, Compressor& shard,
       labels.push_back("rsag: " + rank_label(s) + "'s summed shard");
     }
   shard.codec().decode_each(to_decode, outputs, labels);  // host read 4 (CUDA)
-  const at::Tensor finite = at::isfinite(average).all();
+  const at::Tensor finite = all_finite(average);
   guard.restore_unless(finite);
   // 5. The next step's cut, from the summed shards' lengths every rank has read alike. A skipped
   // step (not finite: one host read on CUDA, only when the cut would move) keeps its cut.
@@ -350,7 +353,8 @@ CommStats compressed_allreduce_with(const Collectives& comm, Compressor& compres
   const CommStats stats = rsag(comm, compressor, *shard, key, bucket, failure);
   int64_t offset = 0;
   for (const at::Tensor& g : grads) {
-    g.copy_(bucket.narrow(0, offset, g.numel()).view(g.sizes()));
+    const at::Tensor part = bucket.narrow(0, offset, g.numel());
+    if (!part.is_alias_of(g)) g.copy_(part.view(g.sizes()));  // one float32 gradient is the bucket
     offset += g.numel();
   }
   return stats;

@@ -51,6 +51,12 @@ at::Tensor host_contiguous(const at::Tensor& t) {
   return t.device().is_cpu() ? t.contiguous() : t.to(at::kCPU).contiguous();
 }
 
+at::Tensor all_finite(const at::Tensor& t) {
+  if (t.numel() == 0) return at::ones({}, at::TensorOptions(at::kBool).device(t.device()));
+  const auto [smallest, largest] = at::aminmax(t);
+  return at::isfinite(smallest).logical_and(at::isfinite(largest));
+}
+
 [[noreturn]] void rethrow_named(const Error& e, const std::vector<std::string>& names) {
   std::string what = e.what();
   if (what.rfind("tensor ", 0) == 0) {

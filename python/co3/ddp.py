@@ -37,6 +37,8 @@ in C++ (torch.ops.co3.compressed_allreduce, blocking inside the hook); docs/DIST
 import torch
 import torch.distributed as dist
 
+from .hierarchical import all_finite
+
 _PACKET, _FAILURE = 0, 1
 ALGORITHMS = ("auto", "allgather", "rsag")
 
@@ -300,7 +302,7 @@ def ddp_comm_hook(state, bucket):
         if name in state.compressor.names():  # a skipped step leaves the memory as it was
             memory = state.compressor.memory(name)
             kept = before if before is not None else torch.zeros_like(memory)
-            finite = torch.isfinite(total).all()
+            finite = all_finite(total)
             memory.copy_(torch.where(finite, memory, kept.view_as(memory)))
             # ... and the fit and averages that later steps' scales come from. Only refits other
             # than every-step carry them, and those staged the bucket through the host already,

@@ -13,6 +13,7 @@
 #include "co3/codec.h"
 #include "co3/error.h"
 #include "co3/gennorm.h"
+#include "co3/torch/tensor.h"
 #include "co3/torch/codec.h"
 #include "co3/torch/compressor.h"
 
@@ -421,6 +422,29 @@ TEST(TorchCompressor, CheckpointRestoresEverything) {
   state["fit/w"] = torch::zeros({3}, at::kDouble);
   expect_error([&] { b.load_state(state); }, Errc::invalid_argument, "'fit/w' must be a float64 vector of 2");
   expect_error([&] { b.load("/nonexistent/state.pt"); }, Errc::io, "/nonexistent/state.pt");
+}
+
+// all_finite (the collectives' skip check) against at::isfinite(t).all(), an oracle written
+// otherwise: every non-finite kind at the first, a middle and the last entry, every float dtype,
+// empty and one-entry tensors.
+TEST(TorchTensor, AllFiniteAgreesWithIsfinite) {
+  const float kinds[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                         -std::numeric_limits<float>::infinity()};
+  for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16, at::kDouble}) {
+    for (const int64_t n : {int64_t{0}, int64_t{1}, int64_t{1000}, int64_t{70001}}) {
+      const at::Tensor base = (torch::randn({n}) * 1e3).to(dtype);
+      EXPECT_TRUE(co3::all_finite(base).item<bool>()) << dtype << " " << n;
+      EXPECT_EQ(co3::all_finite(base).dim(), 0);
+      for (const float v : kinds)
+        for (const int64_t at : {int64_t{0}, n / 2, n - 1}) {
+          if (n == 0) continue;
+          at::Tensor t = base.clone();
+          t[at] = v;
+          EXPECT_EQ(co3::all_finite(t).item<bool>(), at::isfinite(t).all().item<bool>());
+          EXPECT_FALSE(co3::all_finite(t).item<bool>()) << dtype << " " << n << " " << v << " at " << at;
+        }
+    }
+  }
 }
 
 }  // namespace

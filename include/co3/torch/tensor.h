@@ -33,4 +33,10 @@ at::Tensor packet_tensor(const std::vector<uint8_t>& bytes, c10::Device device);
 // tensor the copy synchronizes its stream).
 at::Tensor host_contiguous(const at::Tensor& t);
 
+// Whether every entry of `t` is finite, as a 0-d bool tensor on t's device (no host read): from
+// its smallest and largest entries (aminmax propagates NaN), one pass with no temporary of t's
+// size, where at::isfinite(t).all() makes several (0.75 against 11 ms on 3.3M float32 entries,
+// one CPU thread). True for an empty tensor.
+at::Tensor all_finite(const at::Tensor& t);
+
 }  // namespace co3
