@@ -74,10 +74,13 @@ std::vector<int64_t> shard_bounds(int64_t entries, int world_size, int64_t chunk
 // s/N of the total, rounded to whole units of `unit` entries, every shard keeping at least one
 // unit, if under that spread its largest shard holds less than the largest now by half the
 // tolerance; otherwise, or for a bucket of fewer units than shards, `bounds` as it is. The same
-// on every rank, which all have the same lengths (docs/DISTRIBUTED.md, "The shard cut").
+// on every rank, which all have the same lengths (docs/DISTRIBUTED.md, "The shard cut"). The
+// default tolerance is above a step's noise: on the Fashion-MNIST MLP's 4-rank bucket the
+// summed packets moved by up to 20 % from step to step, and a cut that followed them (at 0.10)
+// sent 6 % more bytes; the ResNet-18 buckets' layers differ by 2×.
 std::vector<int64_t> balanced_cut(const std::vector<int64_t>& bounds,
                                   const std::vector<int64_t>& bytes, int64_t unit,
-                                  double tolerance = 0.10);
+                                  double tolerance = 0.25);
 
 // An all-gather of one tensor per rank into `outputs` (world-size tensors), blocking.
 using AllGather = std::function<void(std::vector<at::Tensor>& outputs, at::Tensor& input)>;
