@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # docs/TRAINING.md's rate table (issue 27): co3 at rate targets (--bits) against top-K at four
-# ratios, bf16 and fp32, LeNet, 10 iid users, 8 epochs; scripts/train_grid.sh runs them (under
-# nice -n 19: the machine is shared) and writes OUT/summary.md and the plots. Usage:
+# ratios, PowerSGD-style rank 1, 2 and 4, bf16 and fp32, LeNet, 10 iid users, 8 epochs;
+# scripts/train_grid.sh runs them (under nice -n 19: the machine is shared) and writes
+# OUT/summary.md and the plots. Usage:
 #   scripts/train_pareto.sh [OUT_DIR] [EPOCHS] [SEEDS] [JOBS]   (defaults: pareto-results 8 "0 1 2" 2)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,9 @@ cat > "$methods" <<METHODS
 --method topk --topk-ratio 0.003
 --method topk --topk-ratio 0.01
 --method topk --topk-ratio 0.03
+--method powersgd --powersgd-rank 1
+--method powersgd --powersgd-rank 2
+--method powersgd --powersgd-rank 4
 --method co3 $TERNARY --code histogram --gamma 1 --bits 0.5
 --method co3 $TERNARY --code histogram --gamma 1 --bits 0.65
 --method co3 --format fp4 --code histogram --gamma 1 --bits 1

@@ -36,11 +36,14 @@ def describe(label):
     m = re.match(r"co3-(\w+)-(\w+)-g([\d.]+)(.*)", label)
     if m:
         return f"CO3 {m.group(1)}, {m.group(2)} code, γ={m.group(3)}{m.group(4)}"
+    m = re.match(r"powersgd-r(\d+)$", label)
+    if m:
+        return f"PowerSGD-style, rank {m.group(1)} (one user)"
     return {"fp32": "fp32 (uncompressed)", "bf16": "bf16 cast"}.get(label, label.replace("topk-", "top-k, ratio "))
 
 
 def order(label):
-    kinds = ["fp32", "bf16", "topk", "co3-fp4", "co3-e3m2", "co3-e4m3", "co3-e5m2"]
+    kinds = ["fp32", "bf16", "topk", "powersgd", "co3-fp4", "co3-e3m2", "co3-e4m3", "co3-e5m2"]
     return (next((i for i, k in enumerate(kinds) if label.startswith(k)), 99), label)
 
 

@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +15,8 @@
 #include "co3/codec.h"
 #include "co3/error.h"
 #include "common/fashion_mnist.h"
+#include "train/compressor.h"
+#include "train/compressor_impl.h"
 #include "train/options.h"
 #include "train/shards.h"
 #include "train/simulation.h"
@@ -41,10 +45,11 @@ std::string temp_path(const std::string& stem) {
   return "/tmp/co3_test_train_" + stem + "_" + std::to_string(::getpid());
 }
 
-TEST(Train, Co3TrainingReducesTheLoss) {
-  TrainOptions o = small("co3");
+// 60 rounds with a larger step than the experiment's, so a few rounds show the descent: from
+// ln 10 = 2.30 at the start the mean loss falls well below it.
+void expect_loss_falls(TrainOptions o) {
   o.rounds = 60;
-  o.lr = 0.2;  // a larger step than the experiment's, so a few rounds show the descent
+  o.lr = 0.2;
   const RunResult r = co3::train::run_simulation(o);
   ASSERT_EQ(r.rounds.size(), 60u);
   auto mean_loss = [&](size_t from, size_t to) {
@@ -52,11 +57,12 @@ TEST(Train, Co3TrainingReducesTheLoss) {
     for (size_t i = from; i < to; ++i) s += r.rounds[i].loss;
     return s / static_cast<double>(to - from);
   };
-  // ln 10 = 2.30 at the start; 60 rounds bring the mean loss well below it.
   EXPECT_GT(mean_loss(0, 5), 2.2);
-  EXPECT_LT(mean_loss(55, 60), mean_loss(0, 5) - 0.3);
-  EXPECT_GT(r.final_accuracy(), 0.4);
+  EXPECT_LT(mean_loss(55, 60), mean_loss(0, 5) - 0.3) << o.method.label();
+  EXPECT_GT(r.final_accuracy(), 0.4) << o.method.label();
 }
+
+TEST(Train, Co3TrainingReducesTheLoss) { expect_loss_falls(small("co3")); }
 
 // Bits per entry come from the real packets: the hook sees every packet, and the log's figure
 // is exactly their bytes × 8 over the entries sent.
@@ -95,6 +101,11 @@ TEST(Train, BitsPerEntryAreThePacketSizes) {
   expect_bits_match_packets(e5m2);
   TrainOptions topk = small("topk");
   expect_bits_match_packets(topk);
+  // powersgd at rank 2: LeNet's five weights as matrices [6, 25], [16, 150], [120, 400],
+  // [84, 120], [10, 84] send (n + m)·2 floats each, the five biases (236 entries) as they are.
+  TrainOptions psgd = small("powersgd");
+  psgd.method.powersgd_rank = 2;
+  expect_bits_match_packets(psgd, 32.0 * ((31 + 166 + 520 + 204 + 94) * 2 + 236) / 61706);
   TrainOptions rate = small("co3");
   std::string help;
   ASSERT_TRUE(co3::train::parse_args({"--method", "co3", "--format", "1,0,1,finite",
@@ -144,6 +155,109 @@ TEST(Train, RateTargetIsMetPacketByPacket) {
   }
 }
 
+// PowerSGD-style low rank, one user's compressor and the server's decoder through the seam.
+struct PowerSgdPair {
+  std::vector<std::vector<int64_t>> shapes;
+  std::unique_ptr<co3::train::GradientCompressor> c;
+  std::unique_ptr<co3::train::GradientDecoder> d;
+  PowerSgdPair(int rank, std::vector<std::vector<int64_t>> s, uint64_t seed = 5)
+      : shapes(std::move(s)) {
+    co3::train::MethodSpec m;
+    m.kind = "powersgd";
+    m.powersgd_rank = rank;
+    c = co3::train::make_compressor(m, shapes, 1, at::kCPU, seed);
+    d = co3::train::make_decoder(m, shapes, 1, at::kCPU);
+  }
+  // Compresses `grads` (shaped like the parameters), returns the packet and the decoded
+  // gradients (flat, as the server's buffers).
+  std::vector<at::Tensor> round(const std::vector<at::Tensor>& grads, size_t* bytes = nullptr) {
+    const std::vector<uint8_t> packet = c->compress(grads);
+    if (bytes) *bytes = packet.size();
+    std::vector<at::Tensor> out;
+    for (const at::Tensor& g : grads) out.push_back(at::zeros({g.numel()}));
+    d->decompress(packet.data(), packet.size(), out);
+    return out;
+  }
+};
+
+// The packet is exactly P and Q in float32 for every matrix with min(n, m) > R, and every other
+// tensor in float32: 32 bits × ((n + m)·R + numel of the rest).
+TEST(Train, PowerSgdPacketIsTheFactorsAndTheRest) {
+  at::manual_seed(11);
+  // [6, 1, 5, 5] is the matrix [6, 25]; [10, 3] has min 3 > 2; [3, 2] (min 2) and the vector
+  // [6] go whole.
+  PowerSgdPair p(2, {{6, 1, 5, 5}, {6}, {10, 3}, {3, 2}});
+  std::vector<at::Tensor> g;
+  for (const auto& s : p.shapes) g.push_back(at::randn(s));
+  size_t bytes = 0;
+  const std::vector<at::Tensor> out = p.round(g, &bytes);
+  EXPECT_EQ(bytes, 4u * ((6 + 25) * 2 + 6 + (10 + 3) * 2 + 3 * 2));
+  // The uncompressed tensors arrive bit for bit.
+  EXPECT_TRUE(at::equal(out[1], g[1].reshape({-1})));
+  EXPECT_TRUE(at::equal(out[3], g[3].reshape({-1})));
+  // A packet one byte short or long is refused.
+  const std::vector<uint8_t> packet = p.c->compress(g);
+  std::vector<at::Tensor> buf;
+  for (const at::Tensor& t : g) buf.push_back(at::zeros({t.numel()}));
+  EXPECT_THROW(p.d->decompress(packet.data(), packet.size() - 1, buf), co3::Error);
+  std::vector<uint8_t> longer = packet;
+  longer.push_back(0);
+  EXPECT_THROW(p.d->decompress(longer.data(), longer.size(), buf), co3::Error);
+}
+
+// A gradient of rank ≤ R is rebuilt exactly (up to float rounding) by one power step from a
+// fresh memory: P spans M's columns, so P·Pᵀ·M = M.
+TEST(Train, PowerSgdRebuildsAGradientOfRankAtMostR) {
+  at::manual_seed(11);
+  struct Case {
+    int rank;
+    std::vector<int64_t> shape;  // matrix [shape[0], rest]
+    int64_t true_rank;
+  };
+  for (const Case& k : {Case{1, {4, 2, 3, 3}, 1}, Case{2, {8, 5}, 2}, Case{4, {30, 20}, 3}}) {
+    const int64_t n = k.shape[0], m = [&] {
+      int64_t x = 1;
+      for (size_t i = 1; i < k.shape.size(); ++i) x *= k.shape[i];
+      return x;
+    }();
+    at::Tensor g = at::mm(at::randn({n, k.true_rank}), at::randn({k.true_rank, m})).view(k.shape);
+    PowerSgdPair p(k.rank, {k.shape});
+    const at::Tensor out = p.round({g.contiguous()})[0];
+    const double err = (out - g.reshape({-1})).abs().max().item<double>();
+    std::printf("rank %d, %lldx%lld of rank %lld: max error %.3g of max %.3g\n", k.rank,
+                static_cast<long long>(n), static_cast<long long>(m),
+                static_cast<long long>(k.true_rank), err, g.abs().max().item<double>());
+    EXPECT_LT(err, 1e-4 * g.abs().max().item<double>()) << "rank " << k.rank << " " << n << "x" << m;
+  }
+}
+
+// Error feedback with γ = 1: after each step the memory is M − M̂, M being the gradient plus the
+// memory before it; nothing the user was given is lost.
+TEST(Train, PowerSgdMemoryIsWhatWasNotSent) {
+  at::manual_seed(11);
+  PowerSgdPair p(2, {{12, 9}, {12}});
+  const std::vector<at::Tensor> g1 = {at::randn({12, 9}), at::randn({12})};
+  const std::vector<at::Tensor> g2 = {at::randn({12, 9}), at::randn({12})};
+  const at::Tensor d1 = p.round(g1)[0].view({12, 9});
+  const at::Tensor e1 = co3::train::powersgd_memory(*p.c, 0).clone();
+  EXPECT_TRUE(at::allclose(e1, g1[0] - d1, 0, 1e-5));
+  EXPECT_GT(e1.abs().max().item<float>(), 1e-2);  // rank 2 of a random 12 × 9: much is left
+  EXPECT_FALSE(co3::train::powersgd_memory(*p.c, 1).defined());  // the bias goes whole
+  const at::Tensor d2 = p.round(g2)[0].view({12, 9});
+  const at::Tensor e2 = co3::train::powersgd_memory(*p.c, 0);
+  EXPECT_TRUE(at::allclose(e2, g2[0] + e1 - d2, 0, 1e-5));
+  EXPECT_TRUE(at::allclose(d1 + d2 + e2, g1[0] + g2[0], 0, 1e-5));
+  // Same seed, same first Q: a second pair sends the same first packet bit for bit.
+  PowerSgdPair q(2, {{12, 9}, {12}});
+  EXPECT_TRUE(at::equal(q.round(g1)[0].view({12, 9}), d1));
+}
+
+TEST(Train, PowerSgdTrainingReducesTheLoss) {
+  TrainOptions o = small("powersgd");
+  o.method.powersgd_rank = 2;
+  expect_loss_falls(o);
+}
+
 TEST(Train, SameSeedSameParametersAndDifferentSeedNot) {
   std::vector<float> a, b, c;
   co3::train::run_simulation(small("co3"), {}, &a);
@@ -159,7 +273,7 @@ TEST(Train, SameSeedSameParametersAndDifferentSeedNot) {
 // same parameters as the simulation, bit for bit: same batches, same compressors, and the server
 // sums the decoded gradients in the same user order.
 TEST(Train, MultiProcessEqualsSimulation) {
-  for (const std::string method : {"co3", "topk"}) {
+  for (const std::string method : {"co3", "topk", "powersgd"}) {
     TrainOptions o = small(method);
     std::vector<float> sim;
     co3::train::run_simulation(o, {}, &sim);
@@ -180,7 +294,8 @@ TEST(Train, BadFlagsExitWithStatus2) {
   for (const char* flags : {"--method zip", "--gamma 1.5", "--format e9m9", "--users 0",
                             "--bits 0", "--bits x", "--format bf16 --bits 2", "--entries-per-symbol 5",
                             "--bogus 1", "--mode dist --rank 3 --users 2 --master-port 1234",
-                            "--mode dist --spawn --packet-log /dev/null"}) {
+                            "--mode dist --spawn --packet-log /dev/null", "--powersgd-rank 0",
+                            "--powersgd-rank x", "--method powersgd --powersgd-rank 1025"}) {
     const std::string cmd = std::string(CO3_TRAIN_EXE) + " " + flags + " 2> /dev/null";
     const int st = std::system(cmd.c_str());
     ASSERT_TRUE(WIFEXITED(st)) << flags;

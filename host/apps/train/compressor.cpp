@@ -24,27 +24,43 @@ CodecConfig co3_config(const MethodSpec& m, int threads) {
   return c;
 }
 
+namespace {
+std::vector<int64_t> numels_of(const std::vector<std::vector<int64_t>>& shapes) {
+  std::vector<int64_t> out;
+  for (const auto& s : shapes) {
+    int64_t n = 1;
+    for (int64_t d : s) n *= d;
+    out.push_back(n);
+  }
+  return out;
+}
+}  // namespace
+
 std::unique_ptr<GradientCompressor> make_compressor(const MethodSpec& m,
-                                                    const std::vector<int64_t>& numels,
-                                                    int threads, at::Device device) {
+                                                    const std::vector<std::vector<int64_t>>& shapes,
+                                                    int threads, at::Device device, uint64_t seed) {
+  const std::vector<int64_t> numels = numels_of(shapes);
   if (m.kind == "fp32") return make_raw_compressor(at::kFloat);
   if (m.kind == "bf16") return make_raw_compressor(at::kBFloat16);
   if (m.kind == "co3")
     return device.is_cuda() ? make_co3_device_compressor(co3_config(m, threads), m.gamma, numels, device)
                             : make_co3_compressor(co3_config(m, threads), m.gamma, numels);
   if (m.kind == "topk") return make_topk_compressor(m.topk_ratio, numels);
-  fail(Errc::invalid_argument, "method '" + m.kind + "': expected fp32, bf16, co3 or topk");
+  if (m.kind == "powersgd") return make_powersgd_compressor(m.powersgd_rank, shapes, seed);
+  fail(Errc::invalid_argument, "method '" + m.kind + "': expected fp32, bf16, co3, topk or powersgd");
 }
 
 std::unique_ptr<GradientDecoder> make_decoder(const MethodSpec& m,
-                                              const std::vector<int64_t>& numels, int threads,
-                                              at::Device device) {
+                                              const std::vector<std::vector<int64_t>>& shapes,
+                                              int threads, at::Device device) {
+  const std::vector<int64_t> numels = numels_of(shapes);
   if (m.kind == "fp32") return make_raw_decoder(at::kFloat, numels);
   if (m.kind == "bf16") return make_raw_decoder(at::kBFloat16, numels);
   if (m.kind == "co3")
     return device.is_cuda() ? make_co3_device_decoder(numels, device) : make_co3_decoder(numels, threads);
   if (m.kind == "topk") return make_topk_decoder(numels);
-  fail(Errc::invalid_argument, "method '" + m.kind + "': expected fp32, bf16, co3 or topk");
+  if (m.kind == "powersgd") return make_powersgd_decoder(m.powersgd_rank, shapes);
+  fail(Errc::invalid_argument, "method '" + m.kind + "': expected fp32, bf16, co3, topk or powersgd");
 }
 
 }  // namespace co3::train

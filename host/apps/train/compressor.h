@@ -33,14 +33,17 @@ class GradientDecoder {
   virtual at::Device device() const { return at::kCPU; }
 };
 
-// `numels` are the parameter tensors' sizes; `threads` the codec's worker threads; `device`
-// where the model lives (co3 codes CUDA gradients with its kernels, on the GPU).
+// `shapes` are the parameter tensors' shapes (powersgd views each as a matrix; the others use
+// only their sizes); `threads` the codec's worker threads; `device` where the model lives (co3
+// codes CUDA gradients with its kernels, on the GPU); `seed` the run's seed (powersgd draws its
+// first Q from it).
 std::unique_ptr<GradientCompressor> make_compressor(const MethodSpec& m,
-                                                    const std::vector<int64_t>& numels,
-                                                    int threads, at::Device device);
+                                                    const std::vector<std::vector<int64_t>>& shapes,
+                                                    int threads, at::Device device,
+                                                    uint64_t seed = 0);
 std::unique_ptr<GradientDecoder> make_decoder(const MethodSpec& m,
-                                              const std::vector<int64_t>& numels, int threads,
-                                              at::Device device);
+                                              const std::vector<std::vector<int64_t>>& shapes,
+                                              int threads, at::Device device);
 
 // The codec configuration of a co3 method (format names like e3m2 accepted).
 CodecConfig co3_config(const MethodSpec& m, int threads);

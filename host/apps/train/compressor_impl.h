@@ -26,4 +26,13 @@ std::unique_ptr<GradientCompressor> make_topk_compressor(double ratio,
                                                          const std::vector<int64_t>& numels);
 std::unique_ptr<GradientDecoder> make_topk_decoder(const std::vector<int64_t>& numels);
 
+// PowerSGD-style rank-R factors with error feedback, one user's form (compress_powersgd.cpp).
+std::unique_ptr<GradientCompressor> make_powersgd_compressor(
+    int rank, const std::vector<std::vector<int64_t>>& shapes, uint64_t seed);
+std::unique_ptr<GradientDecoder> make_powersgd_decoder(
+    int rank, const std::vector<std::vector<int64_t>>& shapes);
+// A powersgd compressor's error-feedback memory of parameter `i`, as the matrix [n, m] (tests);
+// undefined for a tensor sent uncompressed.
+at::Tensor powersgd_memory(const GradientCompressor& c, size_t i);
+
 }  // namespace co3::train

@@ -48,7 +48,7 @@ void run_user(const TrainOptions& opts, c10d::ProcessGroupGloo& pg) {
   Experiment exp(opts, /*need_train=*/true, /*need_test=*/false);
   const int user = opts.rank - 1;
   BatchSampler sampler = exp.make_sampler(user);
-  auto compressor = make_compressor(opts.method, exp.numels(), opts.threads, exp.device());
+  auto compressor = make_compressor(opts.method, exp.shapes(), opts.threads, exp.device(), opts.seed);
   at::Tensor flat = at::empty({exp.entries()});
   for (int64_t r = 0;; ++r) {
     broadcast(pg, flat);
@@ -71,7 +71,7 @@ void run_user(const TrainOptions& opts, c10d::ProcessGroupGloo& pg) {
 
 RunResult run_server(const TrainOptions& opts, c10d::ProcessGroupGloo& pg) {
   Experiment exp(opts, /*need_train=*/false, /*need_test=*/true);
-  auto decoder = make_decoder(opts.method, exp.numels(), opts.threads, exp.device());
+  auto decoder = make_decoder(opts.method, exp.shapes(), opts.threads, exp.device());
   RunLog log(opts, exp.entries(), exp.rounds(), exp.rounds_per_epoch());
   for (int64_t r = 0;; ++r) {
     at::Tensor flat = exp.flat_params();

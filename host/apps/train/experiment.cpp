@@ -63,6 +63,7 @@ Experiment::Experiment(const TrainOptions& opts, bool need_train, bool need_test
   params_ = model_->parameters();
   for (const at::Tensor& p : params_) {
     numels_.push_back(p.numel());
+    shapes_.push_back(p.sizes().vec());
     entries_ += p.numel();
   }
   const int64_t per_round = static_cast<int64_t>(opts.users) * opts.batch;

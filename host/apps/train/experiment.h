@@ -28,6 +28,7 @@ class Experiment {
   Model& model() { return *model_; }
   const std::vector<at::Tensor>& params() const { return params_; }
   const std::vector<int64_t>& numels() const { return numels_; }
+  const std::vector<std::vector<int64_t>>& shapes() const { return shapes_; }
   int64_t entries() const { return entries_; }  // parameters per gradient
   int64_t rounds() const { return rounds_; }
   int64_t rounds_per_epoch() const { return rounds_per_epoch_; }
@@ -52,6 +53,7 @@ class Experiment {
   std::shared_ptr<Model> model_;
   std::vector<at::Tensor> params_;
   std::vector<int64_t> numels_;
+  std::vector<std::vector<int64_t>> shapes_;
   int64_t entries_ = 0, rounds_ = 0, rounds_per_epoch_ = 0;
 
   friend struct UserStep;

@@ -16,11 +16,12 @@ Federated training on Fashion-MNIST with compressed gradients (docs/TRAINING.md)
   --model lenet|resnet18      --users N (10)        --split iid|dirichlet  --alpha A (0.5)
   --batch B (64)              --lr LR (0.05)        --epochs E (8)         --rounds R (overrides)
   --seed S (0)                --threads T (1)       --device cpu|cuda
-  --method fp32|bf16|co3|topk
+  --method fp32|bf16|co3|topk|powersgd
      co3:  --format fp4|e3m2|e4m3|e5m2|E,M[,bias[,layout]]  --code histogram|gennorm|normal|laplace
            --scale gennorm|absmax|none|rate:B|V  --bits B (= --scale rate:B: B bits per entry
            per packet)  --gamma G (0.7)  --shared-code on|off (on)  --entries-per-symbol G (auto)
      topk: --topk-ratio R (0.01)
+     powersgd: --powersgd-rank R (1; 1..1024: rank-R factors of each matrix, error feedback)
   --mode sim|dist  --spawn  --rank R  --world-size W  --master-addr A  --master-port P  --timeout S
   --out DIR  --name NAME  --summary FILE.md  --save-params FILE  --code-stats-every K
   --packet-log FILE.csv (sim: every packet's size; the rate target's per-step check)
@@ -68,6 +69,7 @@ std::string one_of(const std::string& flag, const std::string& v,
 
 std::string MethodSpec::label() const {
   if (kind == "topk") return "topk-" + fmt_number(topk_ratio);
+  if (kind == "powersgd") return "powersgd-r" + std::to_string(powersgd_rank);
   if (kind != "co3") return kind;
   std::string s = "co3-" + format + "-" + code + "-g" + fmt_number(gamma);
   if (scale.rfind("rate:", 0) == 0)
@@ -144,7 +146,7 @@ bool parse_args(const std::vector<std::string>& args, TrainOptions* o, std::stri
     else if (flag == "--device")
       o->device = one_of(flag, value, {"cpu", "cuda"});
     else if (flag == "--method")
-      m.kind = one_of(flag, value, {"fp32", "bf16", "co3", "topk"});
+      m.kind = one_of(flag, value, {"fp32", "bf16", "co3", "topk", "powersgd"});
     else if (flag == "--format") {
       try {
         parse_train_format(value);
@@ -172,6 +174,8 @@ bool parse_args(const std::vector<std::string>& args, TrainOptions* o, std::stri
       m.shared_code = one_of(flag, value, {"on", "off"}) == "on";
     else if (flag == "--topk-ratio")
       m.topk_ratio = to_double(flag, value, 1e-9, 1);
+    else if (flag == "--powersgd-rank")  // not --rank: that is the process rank of --mode dist
+      m.powersgd_rank = static_cast<int>(to_int(flag, value, 1, 1024));
     else if (flag == "--mode")
       o->mode = one_of(flag, value, {"sim", "dist"});
     else if (flag == "--rank")

@@ -10,7 +10,7 @@ namespace co3::train {
 
 // How each user's gradient travels to the server.
 struct MethodSpec {
-  std::string kind = "co3";       // fp32 | bf16 | co3 | topk
+  std::string kind = "co3";       // fp32 | bf16 | co3 | topk | powersgd
   std::string format = "fp4";     // co3: fp4 | e5m2 | e4m3 | e3m2 | E,M[,bias[,layout]]
   std::string code = "gennorm";   // co3: histogram | gennorm | normal | laplace
   std::string scale = "gennorm";  // co3: gennorm | absmax | none | rate:BITS | VALUE (--bits B: rate:B)
@@ -18,6 +18,7 @@ struct MethodSpec {
   float gamma = 0.7f;             // co3: error-feedback memory decay
   bool shared_code = true;        // co3: one code table per packet
   double topk_ratio = 0.01;       // topk: fraction of each tensor's entries sent
+  int powersgd_rank = 1;          // powersgd: rank R of each matrix's factors P, Q
 
   // A short name for file names and tables, e.g. "co3-fp4-gennorm-g0.7".
   std::string label() const;

@@ -17,9 +17,9 @@ RunResult run_simulation(const TrainOptions& opts, const RunHooks& hooks,
   std::vector<std::unique_ptr<GradientCompressor>> compressors;
   for (int u = 0; u < opts.users; ++u) {
     samplers.push_back(exp.make_sampler(u));
-    compressors.push_back(make_compressor(opts.method, exp.numels(), opts.threads, exp.device()));
+    compressors.push_back(make_compressor(opts.method, exp.shapes(), opts.threads, exp.device(), opts.seed));
   }
-  auto decoder = make_decoder(opts.method, exp.numels(), opts.threads, exp.device());
+  auto decoder = make_decoder(opts.method, exp.shapes(), opts.threads, exp.device());
   RunLog log(opts, exp.entries(), exp.rounds(), exp.rounds_per_epoch());
   CodeStatsLog codes(opts);
 
