@@ -303,7 +303,10 @@ def ddp_comm_hook(state, bucket):
             memory = state.compressor.memory(name)
             kept = before if before is not None else torch.zeros_like(memory)
             finite = all_finite(total)
-            memory.copy_(torch.where(finite, memory, kept.view_as(memory)))
+            # On the CPU the check is free and a finite step (nearly every one) puts nothing
+            # back; on a GPU `where` keeps it on the device, with no host read.
+            if finite.device.type != "cpu" or not bool(finite):
+                memory.copy_(torch.where(finite, memory, kept.view_as(memory)))
             # ... and the fit and averages that later steps' scales come from. Only refits other
             # than every-step carry them, and those staged the bucket through the host already,
             # so this host read adds no new kind of wait.
