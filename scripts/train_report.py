@@ -14,7 +14,7 @@ import numpy as np
 def read_runs(out):
     runs = defaultdict(dict)  # label -> seed -> rows
     for path in sorted(glob.glob(os.path.join(out, "*.csv"))):
-        m = re.match(r"^(?:lenet|resnet18)-(.*)-s(\d+)\.csv$", os.path.basename(path))
+        m = re.match(r"^(?:lenet|resnet8|resnet18)-(.*)-s(\d+)\.csv$", os.path.basename(path))
         if not m or path.endswith(".codes.csv"):
             continue
         with open(path) as f:

@@ -17,6 +17,7 @@
 #include "common/fashion_mnist.h"
 #include "train/compressor.h"
 #include "train/compressor_impl.h"
+#include "train/model.h"
 #include "train/options.h"
 #include "train/shards.h"
 #include "train/simulation.h"
@@ -45,6 +46,13 @@ std::string temp_path(const std::string& stem) {
   return "/tmp/co3_test_train_" + stem + "_" + std::to_string(::getpid());
 }
 
+// The mean training loss of rounds [from, to).
+double mean_round_loss(const RunResult& r, size_t from, size_t to) {
+  double s = 0;
+  for (size_t i = from; i < to; ++i) s += r.rounds[i].loss;
+  return s / static_cast<double>(to - from);
+}
+
 // 60 rounds with a larger step than the experiment's, so a few rounds show the descent: from
 // ln 10 = 2.30 at the start the mean loss falls well below it.
 void expect_loss_falls(TrainOptions o) {
@@ -52,11 +60,7 @@ void expect_loss_falls(TrainOptions o) {
   o.lr = 0.2;
   const RunResult r = co3::train::run_simulation(o);
   ASSERT_EQ(r.rounds.size(), 60u);
-  auto mean_loss = [&](size_t from, size_t to) {
-    double s = 0;
-    for (size_t i = from; i < to; ++i) s += r.rounds[i].loss;
-    return s / static_cast<double>(to - from);
-  };
+  auto mean_loss = [&](size_t from, size_t to) { return mean_round_loss(r, from, to); };
   EXPECT_GT(mean_loss(0, 5), 2.2);
   EXPECT_LT(mean_loss(55, 60), mean_loss(0, 5) - 0.3) << o.method.label();
   EXPECT_GT(r.final_accuracy(), 0.4) << o.method.label();
@@ -250,6 +254,32 @@ TEST(Train, PowerSgdMemoryIsWhatWasNotSent) {
   // Same seed, same first Q: a second pair sends the same first packet bit for bit.
   PowerSgdPair q(2, {{12, 9}, {12}});
   EXPECT_TRUE(at::equal(q.round(g1)[0].view({12, 9}), d1));
+}
+
+// The harder model of docs/TRAINING.md: 77,754 parameters in 29 tensors, logits of the right
+// shape, and a short co3 run (fp4 at a 1-bit rate target, as in its table) lowers the loss.
+TEST(Train, ResNet8BuildsAndCo3TrainsIt) {
+  torch::manual_seed(0);
+  auto m = co3::train::make_model("resnet8");
+  int64_t n = 0;
+  for (const auto& p : m->parameters()) n += p.numel();
+  EXPECT_EQ(n, 77754);
+  EXPECT_EQ(m->parameters().size(), 29u);
+  EXPECT_EQ(m->forward(torch::zeros({2, 1, 28, 28})).sizes(), (std::vector<int64_t>{2, 10}));
+
+  TrainOptions o = small("co3");
+  o.model = "resnet8";
+  o.train_limit = 2000;
+  o.method.format = "fp4";
+  o.method.code = "histogram";
+  o.method.gamma = 1;
+  o.method.scale = "rate:1";
+  o.rounds = 30;
+  o.lr = 0.1;
+  const RunResult r = co3::train::run_simulation(o);
+  ASSERT_EQ(r.rounds.size(), 30u);
+  auto mean_loss = [&](size_t from, size_t to) { return mean_round_loss(r, from, to); };
+  EXPECT_LT(mean_loss(25, 30), mean_loss(0, 5) - 0.3);
 }
 
 TEST(Train, PowerSgdTrainingReducesTheLoss) {

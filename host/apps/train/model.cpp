@@ -6,6 +6,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
+#include <vector>
+
 #include "co3/error.h"
 
 namespace co3::train {
@@ -40,28 +42,28 @@ class LeNet : public Model {
 // GroupNorm instead of BatchNorm: only gradients travel to the server, so batch statistics
 // (buffers, not parameters) would differ between users and the server's model; GroupNorm has
 // none (the usual choice for federated ResNets).
-torch::nn::GroupNorm norm(int64_t channels) {
-  return torch::nn::GroupNorm(32, channels);
+torch::nn::GroupNorm norm(int64_t channels, int64_t groups) {
+  return torch::nn::GroupNorm(groups, channels);
 }
 
 class BasicBlock : public torch::nn::Module {
  public:
-  BasicBlock(int64_t in, int64_t out, int64_t stride)
+  BasicBlock(int64_t in, int64_t out, int64_t stride, int64_t groups)
       : conv1_(register_module(
             "conv1",
             torch::nn::Conv2d(
                 torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)))),
-        n1_(register_module("n1", norm(out))),
+        n1_(register_module("n1", norm(out, groups))),
         conv2_(register_module(
             "conv2",
             torch::nn::Conv2d(torch::nn::Conv2dOptions(out, out, 3).padding(1).bias(false)))),
-        n2_(register_module("n2", norm(out))) {
+        n2_(register_module("n2", norm(out, groups))) {
     if (stride != 1 || in != out) {
       shortcut_ = register_module(
           "shortcut",
           torch::nn::Sequential(
               torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
-              norm(out)));
+              norm(out, groups)));
     }
   }
 
@@ -79,22 +81,29 @@ class BasicBlock : public torch::nn::Module {
   torch::nn::Sequential shortcut_{nullptr};
 };
 
-// ResNet-18 for 28x28x1: a 3x3 stride-1 stem without max-pooling (the ImageNet stem would shrink
-// 28x28 to 7x7 before the first block), then the usual four stages of two blocks.
-class ResNet18 : public Model {
+// A ResNet for 28x28x1: a 3x3 stride-1 stem without max-pooling (the ImageNet stem would shrink
+// 28x28 to 7x7 before the first block), stages of basic blocks (stride 2 into every stage but
+// the first), global average pooling and a linear head.
+//  - ResNet-18: the usual four stages of two blocks, 64/128/256/512 channels, 32 groups.
+//  - ResNet-8, small enough for a CPU: three stages of one block, 16/32/64 channels (28x28,
+//    14x14, 7x7), GroupNorm with 8 groups (2, 4 and 8 channels a group). 8 weight layers (the
+//    stem, six 3x3 convolutions, the head) plus two 1x1 shortcuts: 77,754 parameters in 29
+//    tensors.
+class ResNet : public Model {
  public:
-  ResNet18()
-      : stem_(register_module(
-            "stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 64, 3).padding(1).bias(false)))),
-        stem_norm_(register_module("stem_norm", norm(64))),
-        fc_(register_module("fc", torch::nn::Linear(512, 10))) {
-    int64_t in = 64;
-    const int64_t widths[4] = {64, 128, 256, 512};
-    for (int s = 0; s < 4; ++s) {
-      for (int b = 0; b < 2; ++b) {
+  ResNet(const std::vector<int64_t>& widths, int blocks_per_stage, int64_t groups)
+      : stem_(register_module("stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, widths[0], 3)
+                                                            .padding(1)
+                                                            .bias(false)))),
+        stem_norm_(register_module("stem_norm", norm(widths[0], groups))),
+        fc_(register_module("fc", torch::nn::Linear(widths.back(), 10))) {
+    int64_t in = widths[0];
+    for (size_t s = 0; s < widths.size(); ++s) {
+      for (int b = 0; b < blocks_per_stage; ++b) {
         int64_t stride = (s > 0 && b == 0) ? 2 : 1;
         blocks_.push_back(register_module("layer" + std::to_string(s + 1) + "_" + std::to_string(b),
-                                          std::make_shared<BasicBlock>(in, widths[s], stride)));
+                                          std::make_shared<BasicBlock>(in, widths[s], stride,
+                                                                       groups)));
         in = widths[s];
       }
     }
@@ -117,8 +126,10 @@ class ResNet18 : public Model {
 
 std::shared_ptr<Model> make_model(const std::string& name) {
   if (name == "lenet") return std::make_shared<LeNet>();
-  if (name == "resnet18") return std::make_shared<ResNet18>();
-  fail(Errc::invalid_argument, "model '" + name + "': expected lenet or resnet18");
+  if (name == "resnet8") return std::make_shared<ResNet>(std::vector<int64_t>{16, 32, 64}, 1, 8);
+  if (name == "resnet18")
+    return std::make_shared<ResNet>(std::vector<int64_t>{64, 128, 256, 512}, 2, 32);
+  fail(Errc::invalid_argument, "model '" + name + "': expected lenet, resnet8 or resnet18");
 }
 
 }  // namespace co3::train

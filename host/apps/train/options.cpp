@@ -13,7 +13,7 @@ namespace {
 
 const char* kUsage = R"(usage: co3-train [flags]
 Federated training on Fashion-MNIST with compressed gradients (docs/TRAINING.md).
-  --model lenet|resnet18      --users N (10)        --split iid|dirichlet  --alpha A (0.5)
+  --model lenet|resnet8|resnet18  --users N (10)    --split iid|dirichlet  --alpha A (0.5)
   --batch B (64)              --lr LR (0.05)        --epochs E (8)         --rounds R (overrides)
   --seed S (0)                --threads T (1)       --device cpu|cuda
   --method fp32|bf16|co3|topk|powersgd
@@ -120,7 +120,7 @@ bool parse_args(const std::vector<std::string>& args, TrainOptions* o, std::stri
     }
     MethodSpec& m = o->method;
     if (flag == "--model")
-      o->model = one_of(flag, value, {"lenet", "resnet18"});
+      o->model = one_of(flag, value, {"lenet", "resnet8", "resnet18"});
     else if (flag == "--users")
       o->users = static_cast<int>(to_int(flag, value, 1, 1024));
     else if (flag == "--split")

@@ -26,7 +26,7 @@ struct MethodSpec {
 
 struct TrainOptions {
   // Data and model.
-  std::string model = "lenet";  // lenet | resnet18
+  std::string model = "lenet";  // lenet | resnet8 | resnet18
   int users = 10;
   std::string split = "iid";  // iid | dirichlet
   double alpha = 0.5;         // Dirichlet concentration for split == dirichlet
