@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <exception>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -27,6 +28,26 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> make_group(const c10::intrusive_ptr<c
   return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, kWorld, opts);
 }
 
+// Runs body(r, group) for every rank r on its own thread, each with a Gloo group over one shared
+// store, and rethrows the first rank's exception once every thread has joined.
+void run_ranks(const std::function<void(int, c10d::ProcessGroupGloo&)>& body) {
+  auto store = c10::make_intrusive<c10d::HashStore>();
+  std::vector<std::exception_ptr> errors(kWorld);
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < kWorld; ++r)
+    ranks.emplace_back([&, r] {
+      try {
+        auto group = make_group(store, r);
+        body(r, *group);
+      } catch (...) {
+        errors[r] = std::current_exception();
+      }
+    });
+  for (auto& t : ranks) t.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
 // Rank r's gradients at a step: different on every rank.
 // A generator of its own, not torch's global one: the ranks call this from their threads at
 // once, and a shared seed would hand one rank another's draws (the rsag replay below, which
@@ -37,37 +58,24 @@ std::vector<at::Tensor> grads_of(int rank, int step) {
 }
 
 TEST(Distributed, CompressedAllreduceAveragesTheDecodedPacketsIdenticallyOnEveryRank) {
-  auto store = c10::make_intrusive<c10d::HashStore>();
   const std::vector<std::string> names = {"fc.weight", "fc.bias"};
   std::vector<std::vector<std::vector<at::Tensor>>> results(kWorld);  // [rank][step][tensor]
   std::vector<std::vector<at::Tensor>> packets(kWorld);              // [rank][step]
   std::vector<co3::CommStats> stats(kWorld);
-  std::vector<std::exception_ptr> errors(kWorld);
   co3::CompressorOptions o;
   o.config.format = co3::formats::fp4;
   o.gamma = 0.7f;
-  std::vector<std::thread> ranks;
-  for (int r = 0; r < kWorld; ++r) {
-    ranks.emplace_back([&, r] {
-      try {
-        auto pg = make_group(store, r);
-        co3::Compressor comp(o);
-        co3::Compressor mirror(o);  // the same compressor, to see the packet this rank sent
-        for (int step = 0; step < 3; ++step) {
-          std::vector<at::Tensor> g = grads_of(r, step);
-          std::vector<at::Tensor> copy = {g[0].clone(), g[1].clone()};
-          packets[r].push_back(mirror.compress(names, copy));
-          stats[r] = co3::compressed_allreduce(*pg, comp, names, g);
-          results[r].push_back(g);
-        }
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : ranks) t.join();
-  for (int r = 0; r < kWorld; ++r)
-    if (errors[r]) std::rethrow_exception(errors[r]);
+  run_ranks([&](int r, c10d::ProcessGroupGloo& group) {
+    co3::Compressor comp(o);
+    co3::Compressor mirror(o);  // the same compressor, to see the packet this rank sent
+    for (int step = 0; step < 3; ++step) {
+      std::vector<at::Tensor> g = grads_of(r, step);
+      std::vector<at::Tensor> copy = {g[0].clone(), g[1].clone()};
+      packets[r].push_back(mirror.compress(names, copy));
+      stats[r] = co3::compressed_allreduce(group, comp, names, g);
+      results[r].push_back(g);
+    }
+  });
 
   co3::Codec codec(o.config);
   for (int step = 0; step < 3; ++step) {
@@ -95,43 +103,31 @@ TEST(Distributed, CompressedAllreduceAveragesTheDecodedPacketsIdenticallyOnEvery
 // would, and every rank's error memory and running-average refit state are left as they were
 // before the step.
 TEST(Distributed, AnInfOnOneRankReachesEveryRankAndLeavesTheMemories) {
-  auto store = c10::make_intrusive<c10d::HashStore>();
   const std::vector<std::string> names = {"fc.weight", "fc.bias"};
-  std::vector<std::exception_ptr> errors(kWorld);
   std::vector<at::Tensor> averaged(kWorld);
   std::vector<bool> kept(kWorld, false);
-  std::vector<std::thread> ranks;
+  run_ranks([&](int r, c10d::ProcessGroupGloo& group) {
+    co3::CompressorOptions o;
+    o.gamma = 0.7f;
+    o.refit = co3::Refit::running_average;
+    co3::Compressor comp(o);
+    std::vector<at::Tensor> g = grads_of(r, 0);
+    co3::compressed_allreduce(group, comp, names, g);
+    const at::Tensor w0 = comp.memory(names[0]).clone(), b0 = comp.memory(names[1]).clone();
+    const auto statistics = [&] {
+      const auto st = comp.state();
+      return torch::cat({st.at("fit/fc.weight"), st.at("average/fc.weight"),
+                         st.at("fit/fc.bias"), st.at("average/fc.bias")});
+    };
+    const at::Tensor s0 = statistics();
+    g = grads_of(r, 1);
+    if (r == 1) g[0][3][5] = std::numeric_limits<float>::infinity();
+    co3::compressed_allreduce(group, comp, names, g);
+    averaged[r] = g[0];
+    kept[r] = torch::equal(w0, comp.memory(names[0])) && torch::equal(b0, comp.memory(names[1])) &&
+              torch::equal(s0, statistics());
+  });
   for (int r = 0; r < kWorld; ++r) {
-    ranks.emplace_back([&, r] {
-      try {
-        auto pg = make_group(store, r);
-        co3::CompressorOptions o;
-        o.gamma = 0.7f;
-        o.refit = co3::Refit::running_average;
-        co3::Compressor comp(o);
-        std::vector<at::Tensor> g = grads_of(r, 0);
-        co3::compressed_allreduce(*pg, comp, names, g);
-        const at::Tensor w0 = comp.memory(names[0]).clone(), b0 = comp.memory(names[1]).clone();
-        const auto statistics = [&] {
-          const auto st = comp.state();
-          return torch::cat({st.at("fit/fc.weight"), st.at("average/fc.weight"),
-                             st.at("fit/fc.bias"), st.at("average/fc.bias")});
-        };
-        const at::Tensor s0 = statistics();
-        g = grads_of(r, 1);
-        if (r == 1) g[0][3][5] = std::numeric_limits<float>::infinity();
-        co3::compressed_allreduce(*pg, comp, names, g);
-        averaged[r] = g[0];
-        kept[r] = torch::equal(w0, comp.memory(names[0])) && torch::equal(b0, comp.memory(names[1])) &&
-                  torch::equal(s0, statistics());
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : ranks) t.join();
-  for (int r = 0; r < kWorld; ++r) {
-    if (errors[r]) std::rethrow_exception(errors[r]);
     EXPECT_TRUE(std::isinf(averaged[r][3][5].item<float>())) << "rank " << r;
     EXPECT_EQ(at::isfinite(averaged[r]).logical_not().sum().item<int64_t>(), 1) << "rank " << r;
     EXPECT_TRUE(kept[r]) << "rank " << r << ": the skipped step moved the memory or averages";
@@ -142,33 +138,21 @@ TEST(Distributed, AnInfOnOneRankReachesEveryRankAndLeavesTheMemories) {
 // part in both collectives and raises the same error naming rank 1 and its reason; none hangs
 // (the group's timeout would turn a hang into a different error).
 TEST(Distributed, ARankThatFailsToEncodeFailsEveryRankWithItsReason) {
-  auto store = c10::make_intrusive<c10d::HashStore>();
   const std::vector<std::string> names = {"fc.weight", "fc.bias"};
   std::vector<std::string> messages(kWorld);
   std::vector<co3::Errc> codes(kWorld, co3::Errc::io);
-  std::vector<std::exception_ptr> errors(kWorld);
-  std::vector<std::thread> ranks;
+  run_ranks([&](int r, c10d::ProcessGroupGloo& group) {
+    co3::Compressor comp(co3::CompressorOptions{});
+    std::vector<at::Tensor> g = grads_of(r, 0);
+    if (r == 1) g[1] = torch::ones({16}, at::kInt);
+    try {
+      co3::compressed_allreduce(group, comp, names, g);
+    } catch (const co3::Error& e) {
+      messages[r] = e.what();
+      codes[r] = e.code();
+    }
+  });
   for (int r = 0; r < kWorld; ++r) {
-    ranks.emplace_back([&, r] {
-      try {
-        auto pg = make_group(store, r);
-        co3::Compressor comp(co3::CompressorOptions{});
-        std::vector<at::Tensor> g = grads_of(r, 0);
-        if (r == 1) g[1] = torch::ones({16}, at::kInt);
-        try {
-          co3::compressed_allreduce(*pg, comp, names, g);
-        } catch (const co3::Error& e) {
-          messages[r] = e.what();
-          codes[r] = e.code();
-        }
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : ranks) t.join();
-  for (int r = 0; r < kWorld; ++r) {
-    if (errors[r]) std::rethrow_exception(errors[r]);
     EXPECT_EQ(codes[r], co3::Errc::invalid_argument) << "rank " << r << ": " << messages[r];
     EXPECT_NE(messages[r].find("rank 1 failed"), std::string::npos) << messages[r];
     EXPECT_NE(messages[r].find("fc.bias"), std::string::npos) << messages[r];
@@ -199,32 +183,19 @@ TEST(Distributed, AGarbageSizeIsRefusedBeforeAllocating) {
 // sum in rank order coded and decoded again, divided by the ranks); the bytes each rank sends
 // are counted.
 TEST(Distributed, RsagAveragesTheDecodedSummedShardsIdenticallyOnEveryRank) {
-  auto store = c10::make_intrusive<c10d::HashStore>();
   const std::vector<std::string> names = {"fc.weight", "fc.bias"};
   std::vector<std::vector<at::Tensor>> results(kWorld);
   std::vector<co3::CommStats> stats(kWorld);
-  std::vector<std::exception_ptr> errors(kWorld);
   co3::CompressorOptions o;
   o.config.format = co3::formats::fp4;
   o.config.chunk_symbols = 256;  // 1040 entries: 5 chunks over 3 ranks
   o.gamma = 0.0f;                // no memory: the replay needs none
-  std::vector<std::thread> ranks;
-  for (int r = 0; r < kWorld; ++r) {
-    ranks.emplace_back([&, r] {
-      try {
-        auto pg = make_group(store, r);
-        co3::Compressor worker(o), shard(o);
-        std::vector<at::Tensor> g = grads_of(r, 0);
-        stats[r] = co3::compressed_allreduce(*pg, worker, names, g, co3::Algorithm::rsag, &shard);
-        results[r] = g;
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : ranks) t.join();
-  for (int r = 0; r < kWorld; ++r)
-    if (errors[r]) std::rethrow_exception(errors[r]);
+  run_ranks([&](int r, c10d::ProcessGroupGloo& group) {
+    co3::Compressor worker(o), shard(o);
+    std::vector<at::Tensor> g = grads_of(r, 0);
+    stats[r] = co3::compressed_allreduce(group, worker, names, g, co3::Algorithm::rsag, &shard);
+    results[r] = g;
+  });
 
   // 5 chunks: shard s holds chunks [5s/3, 5(s+1)/3) = [0,1), [1,3), [3,5).
   const std::vector<int64_t> bounds = {0, 256, 768, 1040};
@@ -264,44 +235,31 @@ TEST(Distributed, RsagAveragesTheDecodedSummedShardsIdenticallyOnEveryRank) {
 // the next step reads), each rank's summed-shard memory takes its new shard's size, and the next
 // step still gives every rank the same bits.
 TEST(Distributed, RsagMovesTheCutToBalanceTheSummedShardsOnEveryRankAlike) {
-  auto store = c10::make_intrusive<c10d::HashStore>();
   constexpr int64_t kEntries = 3 * 1024;
   std::vector<std::vector<at::Tensor>> results(kWorld);
   std::vector<std::vector<int64_t>> recuts(kWorld), cuts(kWorld), shard_sizes(kWorld);
-  std::vector<std::exception_ptr> errors(kWorld);
   co3::CompressorOptions o;
   o.config.format = co3::formats::fp4;
   o.config.chunk_symbols = 256;
   o.gamma = 0.7f;
-  std::vector<std::thread> ranks;
-  for (int r = 0; r < kWorld; ++r) {
-    ranks.emplace_back([&, r] {
-      try {
-        auto pg = make_group(store, r);
-        co3::Compressor worker(o), shard(o);
-        at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(31 + r);
-        for (int step = 0; step < 2; ++step) {
-          at::Tensor g = at::zeros({kEntries});
-          g.narrow(0, 0, 1024).copy_(at::randn({1024}, gen));
-          g.narrow(0, 1024, 2048).index_put_({at::arange(0, 2048, 64)}, at::randn({32}, gen));
-          std::vector<at::Tensor> grads = {g};
-          const co3::CommStats st =
-              co3::compressed_allreduce(*pg, worker, {"w"}, grads, co3::Algorithm::rsag, &shard);
-          recuts[r].push_back(st.recut);
-          results[r].push_back(grads[0]);
-        }
-        int64_t at = 0;
-        cuts[r].push_back(0);
-        for (int s = 0; s < kWorld; ++s) cuts[r].push_back(at += worker.memory("w#" + std::to_string(s)).numel());
-        shard_sizes[r].push_back(shard.memory("w").numel());
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : ranks) t.join();
-  for (int r = 0; r < kWorld; ++r)
-    if (errors[r]) std::rethrow_exception(errors[r]);
+  run_ranks([&](int r, c10d::ProcessGroupGloo& group) {
+    co3::Compressor worker(o), shard(o);
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(31 + r);
+    for (int step = 0; step < 2; ++step) {
+      at::Tensor g = at::zeros({kEntries});
+      g.narrow(0, 0, 1024).copy_(at::randn({1024}, gen));
+      g.narrow(0, 1024, 2048).index_put_({at::arange(0, 2048, 64)}, at::randn({32}, gen));
+      std::vector<at::Tensor> grads = {g};
+      const co3::CommStats st =
+          co3::compressed_allreduce(group, worker, {"w"}, grads, co3::Algorithm::rsag, &shard);
+      recuts[r].push_back(st.recut);
+      results[r].push_back(grads[0]);
+    }
+    int64_t at = 0;
+    cuts[r].push_back(0);
+    for (int s = 0; s < kWorld; ++s) cuts[r].push_back(at += worker.memory("w#" + std::to_string(s)).numel());
+    shard_sizes[r].push_back(shard.memory("w").numel());
+  });
   for (int r = 0; r < kWorld; ++r) {
     EXPECT_EQ(recuts[r][0], 1) << "rank " << r;
     EXPECT_EQ(cuts[r], cuts[0]) << "rank " << r;
