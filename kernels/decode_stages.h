@@ -112,7 +112,8 @@ CO3_HD DeviceStatus directory_stage(uint32_t p, const PacketJob* jobs, const Out
   // A sender's failure record (FORMAT.md §11) is refused with the sender's own error.
   const DeviceStatus record = detail::load_failure_record(job.data, length);
   if (record.code) return record;
-  DeviceStatus s = detail::check_header(job.data, length, p);
+  // The GPU decoder does not decode zero-block maps (§6b) yet: version 4 is refused here.
+  DeviceStatus s = detail::check_header(job.data, length, p, /*zero_maps=*/false);
   if (s.code) return s;
   const uint64_t covered = length - detail::kCrcBytes;
   if (load_le<uint32_t>(job.data + covered) != packet_crc(job, ws.crc, covered))

@@ -57,6 +57,9 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   using namespace detail;
   std::unique_ptr<EncodePlanData> guard(data_);
   validate(cfg);
+  check(cfg.zero_block == 0, Errc::invalid_argument,
+        "zero block: the GPU encoder does not write zero-block maps (FORMAT.md §6b) yet; "
+        "encode on the CPU, or set zero_block = 0");
   check(inputs.size() <= kMaxSegments, Errc::invalid_argument,
         "more than 2^24 tensors in one packet");
   size_t non_empty = 0;

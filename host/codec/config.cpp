@@ -115,6 +115,14 @@ void validate(const CodecConfig& c) {
   check(c.non_finite == NonFinitePolicy::error || c.non_finite == NonFinitePolicy::clamp ||
             c.non_finite == NonFinitePolicy::propagate,
         Errc::invalid_argument, "non-finite: unknown policy");
+  check(c.zero_block == 0 || (c.zero_block >= 2 && c.zero_block <= 64 &&
+                               (c.zero_block & (c.zero_block - 1)) == 0 &&
+                               c.chunk_symbols % static_cast<uint32_t>(c.zero_block) == 0),
+        Errc::invalid_argument, [&] {
+          return "zero block: " + str(c.zero_block) +
+                 " symbols is not 0 or a power of two 2..64 dividing chunk_symbols (" +
+                 std::to_string(c.chunk_symbols) + ")";
+        });
   check(c.threads >= 0, Errc::invalid_argument,
         [&] { return "threads: " + str(c.threads) + " is negative"; });
 }

@@ -246,7 +246,12 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const TableDecoder
   const uint32_t mask = (1u << w) - 1;
   const uint64_t chunks = d.num_chunks(), nsym = d.num_symbols();
   const uint8_t* chunk_table = data + d.data_offset;
-  const uint8_t* payload = chunk_table + detail::align8(2 * chunks);
+  const uint8_t* payload = data + d.payload_offset();
+  // §6b: a zero-block map's chunks code only their coded blocks' symbols.
+  const uint8_t* zmap = data + d.zero_map_offset();
+  const uint64_t blocks = d.num_blocks();
+  const uint32_t block = d.block_symbols();
+  const uint64_t blocks_per_chunk = d.zero_block ? d.chunk_symbols / block : 0;
   std::vector<uint64_t> first(chunks);
   uint64_t acc = 0;
   for (uint64_t k = 0; k < chunks; ++k) {
@@ -265,11 +270,40 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const TableDecoder
   const detail::BulkTables bulk = table.bulk();
   const GroupDecoder<Sym> decode_group = group_decoder<Sym>(table);
   uint8_t* const out = static_cast<uint8_t*>(output);  // any alignment: stores by store_le
-  const auto job = [&](size_t k, Sym* sym) {
+  // A chunk's symbols; with a zero-block map, its coded ones (the padding check then applies
+  // only where the segment's last block is coded, its last coded symbol being the last symbol).
+  const auto chunk_count = [&](size_t k) {
     const uint64_t begin = uint64_t{k} * d.chunk_symbols;
-    return ChunkJob<Sym>{payload + 4 * first[k], load_le<uint16_t>(chunk_table + 2 * k),
-                         static_cast<uint32_t>(std::min<uint64_t>(nsym, begin + d.chunk_symbols) - begin),
-                         sym, detail::padding_entry_mask(k, chunks, d.numel, g, w)};
+    return static_cast<uint32_t>(std::min<uint64_t>(nsym, begin + d.chunk_symbols) - begin);
+  };
+  const auto job = [&](size_t k, Sym* sym) {
+    uint32_t count = chunk_count(k);
+    uint32_t padding = detail::padding_entry_mask(k, chunks, d.numel, g, w);
+    if (d.zero_block) {
+      const uint64_t b0 = k * blocks_per_chunk, b1 = std::min(blocks, b0 + blocks_per_chunk);
+      count = static_cast<uint32_t>(detail::coded_symbols(zmap, b0, b1, block, blocks, nsym));
+      if (!detail::block_coded(zmap, blocks - 1)) padding = 0;
+    }
+    return ChunkJob<Sym>{payload + 4 * first[k], load_le<uint16_t>(chunk_table + 2 * k), count,
+                         sym, padding};
+  };
+  // §6b: chunk k's coded symbols, decoded to the front of its slots, moved to their blocks
+  // (from the last block back, so that no move overwrites symbols not yet moved) and the
+  // blocks the map leaves out filled with symbol 0. Then the chunk holds all its symbols.
+  const auto expand = [&](size_t k, ChunkJob<Sym>& c) {
+    const uint64_t b0 = k * blocks_per_chunk, b1 = std::min(blocks, b0 + blocks_per_chunk);
+    uint64_t coded_end = c.count;
+    for (uint64_t b = b1; b-- > b0;) {
+      const uint64_t len = b + 1 == blocks ? nsym - b * block : block;
+      Sym* const dst = c.sym + (b - b0) * block;
+      if (detail::block_coded(zmap, b)) {
+        coded_end -= len;
+        std::memmove(dst, c.sym + coded_end, len * sizeof(Sym));
+      } else {
+        std::fill(dst, dst + len, Sym{0});
+      }
+    }
+    c.count = chunk_count(k);
   };
   // Entries of chunk k's symbols (the last symbol of a segment may be partly padding).
   const auto write = [&](size_t k, const ChunkJob<Sym>& c) {
@@ -318,11 +352,22 @@ void decode_segment(const uint8_t* data, const Descriptor& d, const TableDecoder
       const uint32_t n = static_cast<uint32_t>(std::min<size_t>(kGroup, e - k));
       ChunkJob<Sym> jobs[kGroup];
       for (uint32_t i = 0; i < n; ++i) jobs[i] = job(k + i, sym.data() + i * stride);
-      kernels::Status st[kGroup];
-      decode_group(bulk, tables, jobs, n, st);
+      // Chunks that code no symbol (§6b; the chunk table check made their words 0) are not
+      // decoded: the others are decoded together, in order.
+      ChunkJob<Sym> coded[kGroup];
+      uint32_t index[kGroup], m = 0;
       for (uint32_t i = 0; i < n; ++i)
-        if (st[i] != kernels::Status::ok)
-          throw kernels::status_error({static_cast<uint32_t>(st[i]), static_cast<uint32_t>(segment), k + i});
+        if (jobs[i].count) {
+          index[m] = i;
+          coded[m++] = jobs[i];
+        }
+      kernels::Status st[kGroup];
+      if (m) decode_group(bulk, tables, coded, m, st);
+      for (uint32_t j = 0; j < m; ++j)
+        if (st[j] != kernels::Status::ok)
+          throw kernels::status_error({static_cast<uint32_t>(st[j]), static_cast<uint32_t>(segment), k + index[j]});
+      if (d.zero_block)
+        for (uint32_t i = 0; i < n; ++i) expand(k + i, jobs[i]);
       for (uint32_t i = 0; i < n; ++i) write(k + i, jobs[i]);
     }
   });

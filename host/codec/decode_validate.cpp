@@ -152,8 +152,9 @@ class PacketBytes {
     for (uint32_t k = 0; k < s; ++k) {
       const std::optional<Descriptor> d = descriptor(k);
       if (!d || d->numel > kMaxElements || d->chunk_symbols < 32) return std::nullopt;
+      if (d->zero_block > kMaxZeroBlockLog2) return std::nullopt;
       layout.segment(d->num_chunks(), d->payload_words,
-                     class_map_bytes(d->numel, d->class_map != 0));
+                     class_map_bytes(d->numel, d->class_map != 0), d->zero_map_bytes());
     }
     return layout.at;
   }
@@ -185,7 +186,7 @@ Error packet_error(const DeviceStatus& st, const uint8_t* data, size_t size) {
     case Status::short_packet: return corrupt(pkt + n + " bytes is shorter than a header");
     case Status::bad_magic: return corrupt(pkt + "bad magic (not a co3 packet)");
     case Status::bad_version:
-      return corrupt(pkt + "version " + n + " unsupported (this co3 reads 1 to 3)");
+      return corrupt(pkt + "version " + n + " unsupported (this co3 reads 1 to 4; the GPU decoder 1 to 3)");
     case Status::bad_flags: {
       const std::optional<uint64_t> version = bytes.u16(4);
       return corrupt(pkt + "flags " + n + " invalid for " +
@@ -315,6 +316,12 @@ Error packet_error(const DeviceStatus& st, const uint8_t* data, size_t size) {
                                                " does not hold the segment's " + n + " elements");
     case Status::output_null:
       return Error(Errc::invalid_argument, "decode: output " + str(st.segment) + " is null");
+    case Status::zero_block_range:
+      return corrupt(seg + "zero_block " + n +
+                     " invalid (0, or 1..6 in a version-4 packet for a segment with entries whose "
+                     "chunk_symbols its blocks divide)");
+    case Status::zero_map_padding:
+      return corrupt(seg + "zero-block map bits past the last block or its padding are not zero");
     case Status::packet_capacity:
       return Error(Errc::invalid_argument, "decode: packet " + str(st.segment) + " declares " + n +
                                                " bytes, more than its buffer");

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -72,9 +73,12 @@ PackPairs<Sym> pack_pairs_for() {
 // The pair table pays for itself (65,536 entries) from about this many symbols on.
 constexpr size_t kPairSymbols = size_t{1} << 18;
 
+// starts: where each chunk's symbols begin (chunks + 1 offsets), or null for chunks of
+// chunk_symbols each.
 template <class Sym>
 PackedChunks pack_symbols(const Sym* symbols, uint64_t nsym, const std::vector<uint8_t>& lengths,
-                          uint32_t chunk_symbols, int threads) {
+                          uint32_t chunk_symbols, int threads,
+                          const std::vector<uint64_t>* starts = nullptr) {
   std::vector<uint32_t> codes(lengths.size());
   encode_table(lengths.data(), static_cast<uint32_t>(lengths.size()), codes.data());
   const CodeWords cw{codes.data(), lengths.data()};
@@ -95,13 +99,16 @@ PackedChunks pack_symbols(const Sym* symbols, uint64_t nsym, const std::vector<u
   const auto pack = [&](const Sym* sym, uint64_t begin, uint64_t end, uint8_t* out) {
     return pair_codes.empty() ? by_symbol(sym, begin, end, cw, out) : by_pairs(sym, begin, end, pairs, cw, out);
   };
-  const size_t chunks = (nsym + chunk_symbols - 1) / chunk_symbols;
+  const size_t chunks = starts ? starts->size() - 1 : (nsym + chunk_symbols - 1) / chunk_symbols;
+  const auto chunk_begin = [&](size_t k) {
+    return starts ? static_cast<size_t>((*starts)[k]) : std::min<size_t>(nsym, k * size_t{chunk_symbols});
+  };
   PackedChunks p;
   p.words.resize(chunks);
   std::vector<std::pair<size_t, PackedChunks::Part>> parts;
   std::mutex mu;
   parallel_for(chunks, threads, 16, [&](size_t b, size_t e) {
-    const size_t first = b * size_t{chunk_symbols}, last = std::min<size_t>(nsym, e * size_t{chunk_symbols});
+    const size_t first = chunk_begin(b), last = chunk_begin(e);
     // Each chunk at most max_len bits a symbol, whole words, and the packer's 8 bytes of room.
     // Not zeroed: the packer's stores cover every byte of every chunk's words. Pooled
     // (scratch.h): a large tensor's payload would otherwise be fresh pages every call.
@@ -109,9 +116,9 @@ PackedChunks pack_symbols(const Sym* symbols, uint64_t nsym, const std::vector<u
     uint8_t* const bytes = part.bytes.data();
     size_t at = 0;
     for (size_t k = b; k < e; ++k) {
-      const size_t begin = k * size_t{chunk_symbols};
-      const size_t end = std::min<size_t>(nsym, begin + chunk_symbols);
-      const uint64_t words = chunk_words_for(pack(symbols, begin, end, bytes + at));
+      const size_t begin = chunk_begin(k), end = chunk_begin(k + 1);
+      // A chunk of no coded symbols (§6b) takes no words.
+      const uint64_t words = begin == end ? 0 : chunk_words_for(pack(symbols, begin, end, bytes + at));
       p.words[k] = static_cast<uint16_t>(words);
       at += 4 * words;
     }
@@ -132,6 +139,82 @@ PackedChunks pack_segment(const SymbolBuffer& symbols, const std::vector<uint8_t
   return symbols.visit([&](const auto* sym) {
     return pack_symbols(sym, symbols.size(), lengths, chunk_symbols, threads);
   });
+}
+
+PackedChunks pack_segment(const Quantized& q, const std::vector<uint8_t>& lengths,
+                          uint32_t chunk_symbols, int threads) {
+  if (!q.zero_block) return pack_segment(q.symbols, lengths, chunk_symbols, threads);
+  return q.coded.visit([&](const auto* sym) {
+    return pack_symbols(sym, q.coded.size(), lengths, chunk_symbols, threads, &q.chunk_starts);
+  });
+}
+
+namespace {
+
+// Whether symbols [b, e) are all 0.
+template <class Sym>
+bool all_zero(const Sym* sym, uint64_t b, uint64_t e) {
+  Sym any = 0;
+  for (uint64_t i = b; i < e; ++i) any |= sym[i];
+  return any == 0;
+}
+
+}  // namespace
+
+void apply_zero_blocks(Quantized& q, int b, uint32_t chunk_symbols, int threads) {
+  const uint64_t nsym = q.symbols.size();
+  if (!b || !nsym) return;
+  const uint64_t block = uint64_t{1} << b, blocks = (nsym + block - 1) / block;
+  const uint64_t per_chunk = chunk_symbols / block;
+  const uint64_t chunks = (nsym + chunk_symbols - 1) / chunk_symbols;
+  std::vector<uint8_t> map(align8((blocks + 7) / 8), 0);
+  std::vector<uint64_t> coded_in(chunks, 0);  // coded symbols of each chunk
+  // Each worker writes whole map bytes (8 blocks each; a byte may straddle two chunks, so the
+  // chunks' counts are summed from the finished map).
+  q.symbols.visit([&](const auto* sym) {
+    parallel_for((blocks + 7) / 8, threads, 1024, [&](size_t lo, size_t hi) {
+      for (size_t byte = lo; byte < hi; ++byte) {
+        uint8_t bits = 0;
+        for (uint64_t k = 8 * byte; k < std::min<uint64_t>(blocks, 8 * byte + 8); ++k)
+          if (!all_zero(sym, k * block, std::min(nsym, (k + 1) * block))) bits |= uint8_t(1u << (k & 7));
+        map[byte] = bits;
+      }
+    });
+  });
+  uint64_t coded = 0;
+  for (uint64_t k = 0; k < blocks; ++k)
+    if (block_coded(map.data(), k)) {
+      const uint64_t len = k + 1 == blocks ? nsym - k * block : block;
+      coded_in[k / per_chunk] += len;
+      coded += len;
+    }
+  // The map costs one bit a block; each symbol left out at least one bit.
+  if (nsym - coded <= blocks) return;
+  q.symbol_hist[0] -= nsym - coded;
+  // Every block left out: the segment still names a code table (FORMAT.md §3), which needs a
+  // symbol with a code; symbol 0's, never used.
+  if (!coded) q.symbol_hist[0] = 1;
+  q.zero_block = static_cast<uint8_t>(b);
+  q.zero_map = std::move(map);
+  q.chunk_starts.assign(chunks + 1, 0);
+  for (uint64_t k = 0; k < chunks; ++k) q.chunk_starts[k + 1] = q.chunk_starts[k] + coded_in[k];
+  q.coded.resize(coded, q.symbols.bytes());
+  const auto copy = [&](const auto* sym) {
+    using Sym = std::remove_const_t<std::remove_pointer_t<decltype(sym)>>;
+    Sym* const out = q.coded.template data<Sym>();
+    parallel_for(chunks, threads, 16, [&](size_t lo, size_t hi) {
+      for (size_t c = lo; c < hi; ++c) {
+        uint64_t at = q.chunk_starts[c];
+        for (uint64_t k = c * per_chunk; k < std::min(blocks, (c + 1) * per_chunk); ++k) {
+          if (!block_coded(q.zero_map.data(), k)) continue;
+          const uint64_t e = std::min(nsym, (k + 1) * block);
+          std::copy(sym + k * block, sym + e, out + at);
+          at += e - k * block;
+        }
+      }
+    });
+  };
+  q.symbols.visit(copy);
 }
 
 void write_payload(const PackedChunks& p, uint8_t* payload, int threads) {

@@ -60,7 +60,19 @@ struct Quantized {
   double err_sq = 0, ref_sq = 0;  // Σ(u − q)², Σ u² over finite entries
   bool class_map = false;           // FORMAT.md §6a: the 'propagate' policy met NaN/Inf
   std::vector<uint32_t> map_words;  // the map, when class_map
+  // FORMAT.md §6b, when the segment takes a zero-block map (zero_block = b ≥ 1): the map
+  // (padded to 8 bytes), the coded symbols alone, in order, and where each chunk's start
+  // among them (chunks + 1 offsets). symbol_hist then counts the coded symbols only.
+  uint8_t zero_block = 0;
+  std::vector<uint8_t> zero_map;
+  SymbolBuffer coded;
+  std::vector<uint64_t> chunk_starts;
 };
+
+// FORMAT.md §6b: gives q a zero-block map of blocks of 2^b symbols when it saves bits (more
+// symbols in blocks of zeros than the map has bits), its coded symbols and its histogram
+// without the symbols left out; otherwise leaves q as it is.
+void apply_zero_blocks(Quantized& q, int b, uint32_t chunk_symbols, int threads);
 
 // Error feedback, moments, fit, scale: everything up to the conversion. Throws on NaN/Inf
 // under the 'error' policy; writes nothing, so an encoder can check every segment before it
@@ -105,6 +117,10 @@ struct PackedChunks {
   std::vector<Part> parts;
 };
 PackedChunks pack_segment(const SymbolBuffer& symbols, const std::vector<uint8_t>& lengths,
+                          uint32_t chunk_symbols, int threads);
+// The same for a segment with a zero-block map: chunk k packs q.coded[chunk_starts[k] …
+// chunk_starts[k + 1]).
+PackedChunks pack_segment(const Quantized& q, const std::vector<uint8_t>& lengths,
                           uint32_t chunk_symbols, int threads);
 void write_payload(const PackedChunks& p, uint8_t* payload, int threads);  // the parts, one after another
 

@@ -126,8 +126,10 @@ uint64_t encode_packet(const std::vector<EncodeInput>& inputs, const CodecConfig
   // codes of max_code_length bits tell apart): then the memories are copied, to be put back
   // if the encode does not complete.
   MemoryRollback rollback(inputs, (!prior && code_may_fail(pc)) || sink_may_fail);
-  for (size_t i = 0; i < inputs.size(); ++i)
+  for (size_t i = 0; i < inputs.size(); ++i) {
     quantize_symbols(inputs[i], cfg, pc, segs[i].q, threads, report != nullptr);
+    apply_zero_blocks(segs[i].q, pc.zero_block_log2, pc.chunk_symbols, threads);
+  }
   // One code for all (shared_code) or one per non-empty segment.
   // Codes and chunk sizes; the range ends where the packet is written ("pack").
   std::optional<TraceRange> codebook_range(std::in_place, "codebook");
@@ -140,7 +142,7 @@ uint64_t encode_packet(const std::vector<EncodeInput>& inputs, const CodecConfig
     if (!s.q.numel) continue;
     if (!cfg.shared_code) next_table({&s.q});
     s.table = static_cast<uint16_t>(tables.size() - 1);
-    s.packed = pack_segment(s.q.symbols, tables[s.table], pc.chunk_symbols, threads);
+    s.packed = pack_segment(s.q, tables[s.table], pc.chunk_symbols, threads);
   }
   // Shapes (a version-2 packet) as soon as one input carries one; the others get [numel].
   std::vector<std::vector<int64_t>> shapes;
@@ -161,13 +163,15 @@ uint64_t encode_packet(const std::vector<EncodeInput>& inputs, const CodecConfig
     table_offset.push_back(layout.table(bodies.back().size()));
   }
   std::vector<uint64_t> data_offset, payload_at, payload_bytes;
-  bool with_class_maps = false;
+  bool with_class_maps = false, with_zero_maps = false;
   for (const Segment& s : segs) {
     data_offset.push_back(layout.segment(s.packed.words.size(), s.packed.payload_words,
-                                         class_map_bytes(s.q.numel, s.q.class_map)));
-    payload_at.push_back(data_offset.back() + align8(2 * s.packed.words.size()));
+                                         class_map_bytes(s.q.numel, s.q.class_map),
+                                         s.q.zero_map.size()));
+    payload_at.push_back(data_offset.back() + align8(2 * s.packed.words.size()) + s.q.zero_map.size());
     payload_bytes.push_back(4 * s.packed.payload_words);
     with_class_maps = with_class_maps || s.q.class_map;
+    with_zero_maps = with_zero_maps || s.q.zero_block;
   }
   const uint64_t size = layout.total();
 
@@ -176,7 +180,7 @@ uint64_t encode_packet(const std::vector<EncodeInput>& inputs, const CodecConfig
   uint8_t* const pkt = sink(size);
   zero_outside_payloads(pkt, size, payload_at, payload_bytes);
   store_header(pkt, with_shapes, with_class_maps, size, static_cast<uint32_t>(tables.size()),
-               static_cast<uint32_t>(segs.size()));
+               static_cast<uint32_t>(segs.size()), with_zero_maps);
   uint64_t shape_at = kHeaderBytes + kDescriptorBytes * segs.size();
   for (const auto& shape : shapes) {
     store_shape_record(pkt + shape_at, shape.data(), shape.size());
@@ -194,8 +198,9 @@ uint64_t encode_packet(const std::vector<EncodeInput>& inputs, const CodecConfig
     const Segment& s = segs[i];
     const Descriptor d = segment_descriptor(pc, s.q.numel, inputs[i].grad.dtype, s.table,
                                             data_offset[i], s.packed.payload_words, s.q.scale,
-                                            s.q.beta, s.q.alpha, s.q.class_map);
+                                            s.q.beta, s.q.alpha, s.q.class_map, s.q.zero_block);
     store_descriptor(pkt + kHeaderBytes + kDescriptorBytes * i, d);
+    std::copy(s.q.zero_map.begin(), s.q.zero_map.end(), pkt + d.zero_map_offset());
     for (size_t w = 0; w < s.q.map_words.size(); ++w)
       store_le(pkt + d.map_offset() + 4 * w, s.q.map_words[w]);
     uint8_t* table = pkt + data_offset[i];
@@ -211,7 +216,8 @@ uint64_t encode_packet(const std::vector<EncodeInput>& inputs, const CodecConfig
       r.entropy_bits = entropy_bits(s.q.entry_hist);
       r.symbol_entropy_bits = entropy_bits(s.q.symbol_hist) / s.q.entries_per_symbol;
       r.payload_bits = 8 * segment_data_bytes(s.packed.words.size(), s.packed.payload_words,
-                                              class_map_bytes(s.q.numel, s.q.class_map));
+                                              class_map_bytes(s.q.numel, s.q.class_map),
+                                              s.q.zero_map.size());
       // A shared table is counted once, with the first segment that uses it.
       if (s.q.numel && !table_reported[s.table]) {
         r.table_bits = 8 * table_bytes(bodies[s.table].size());

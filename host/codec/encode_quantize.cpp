@@ -363,7 +363,8 @@ Quantized segment_stats(const EncodeInput& in, const CodecConfig& cfg, const Pac
                          [&](double beta) {
                            return lookup_optimal_t(scale_table(f, cfg.rounding), beta);
                          },
-                         RateTarget{cfg.rounding, q.entries_per_symbol, rate_payload});
+                         RateTarget{cfg.rounding, q.entries_per_symbol, rate_payload,
+                                    zero_block_symbols(pc)});
   return q;
 }
 

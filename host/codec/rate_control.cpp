@@ -58,7 +58,7 @@ float codec_scale(const GenNormFit& fit, const Moments& m, const detail::PacketC
   return detail::choose_scale(
       ScalePolicy::rate, 1.0f, pc.format, m.max_abs, fit.beta, fit.alpha,
       [&](double beta) { return lookup_optimal_t(table, beta); },
-      detail::RateTarget{pc.rounding, pc.entries_per_symbol, p});
+      detail::RateTarget{pc.rounding, pc.entries_per_symbol, p, zero_block_symbols(pc)});
 }
 
 // codec_scale as a function of p, tabulated: the model's rate at kGridPoints values of log t
@@ -80,7 +80,7 @@ struct ScaleCurve {
     for (int j = 0; j < kGridPoints; ++j) {
       log_t[j] = lo + (hi - lo) * j / (kGridPoints - 1);
       bits[j] = gennorm_rate_bits(pc.format, pc.rounding, pc.entries_per_symbol, fit.beta,
-                                  std::exp(log_t[j]));
+                                  std::exp(log_t[j]), zero_block_symbols(pc));
       if (j && bits[j] < bits[j - 1]) bits[j] = bits[j - 1];  // the solver's monotone reading
     }
   }
@@ -104,12 +104,21 @@ struct ScaleCurve {
 
 }  // namespace
 
-MagnitudeSummary summarize_magnitudes(const EncodeInput& in, int entries_per_symbol) {
+MagnitudeSummary summarize_magnitudes(const EncodeInput& in, int entries_per_symbol,
+                                      uint32_t block_symbols) {
   check(entries_per_symbol >= 1, Errc::invalid_argument, "rate control: entries per symbol < 1");
   std::vector<uint64_t> counts(kMagnitudeBins, 0), symbol_counts(kMagnitudeBins, 0);
+  std::vector<uint64_t> block_counts(block_symbols ? kMagnitudeBins : 0, 0);
   MagnitudeSummary s;
   s.entries_per_symbol = entries_per_symbol;
+  s.block_symbols = block_symbols;
   const uint64_t g = static_cast<uint64_t>(entries_per_symbol);
+  uint32_t block_largest = 0;  // the current block's largest |u| bits
+  const auto close_block = [&] {
+    ++s.blocks;
+    if (block_largest < 0x7f800000u) ++block_counts[block_largest >> kMagnitudeBinShift];
+    block_largest = 0;
+  };
   for (uint64_t first = 0; first < in.grad.numel; first += g) {
     uint32_t largest = 0;  // the symbol's largest |u| bits (a non-finite entry: above all)
     for (uint64_t i = first; i < std::min(first + g, in.grad.numel); ++i) {
@@ -123,9 +132,15 @@ MagnitudeSummary summarize_magnitudes(const EncodeInput& in, int entries_per_sym
     }
     ++s.symbols;
     if (largest < 0x7f800000u) ++symbol_counts[largest >> kMagnitudeBinShift];
+    if (block_symbols) {
+      block_largest = std::max(block_largest, largest);
+      if (s.symbols % block_symbols == 0) close_block();
+    }
   }
+  if (block_symbols && s.symbols % block_symbols) close_block();
   s.bins = non_empty(counts);
   s.symbol_bins = non_empty(symbol_counts);
+  s.block_bins = non_empty(block_counts);
   return s;
 }
 
@@ -180,23 +195,40 @@ double summary_rate_bits(const MagnitudeSummary& s, FloatFormat f, Rounding r, i
     zero = below / static_cast<double>(s.symbols);
   }
   const double zero_bits = zero >= 0.5 ? 1.0 : binary_entropy(zero);  // Huffman's floor
-  if (!(1.0 - zero > 1e-12) || !(1.0 - p0 > 1e-12)) return zero_bits / g;
-  // The other symbols: g independent entries with the data's nonzero codes in proportion, at
-  // the zero mass z whose symbols, given not all zero, hold the data's nonzero entries per
-  // nonzero symbol, k = g(1 − p0)/(1 − P0) = g(1 − z)/(1 − z^g) (decreasing in z, from g to 1).
-  const double k = std::min<double>(g, std::max(1.0, g * (1.0 - p0) / (1.0 - zero)));
-  double z_lo = 0.0, z_hi = 1.0;
-  for (int i = 0; i < 50; ++i) {
-    const double z = 0.5 * (z_lo + z_hi);
-    (g * (1.0 - z) / (1.0 - std::pow(z, g)) > k ? z_lo : z_hi) = z;
+  double nonzero_bits = 0;  // nothing but zeros: the zero symbol's bits alone
+  if (1.0 - zero > 1e-12 && 1.0 - p0 > 1e-12) {
+    // The other symbols: g independent entries with the data's nonzero codes in proportion, at
+    // the zero mass z whose symbols, given not all zero, hold the data's nonzero entries per
+    // nonzero symbol, k = g(1 − p0)/(1 − P0) = g(1 − z)/(1 − z^g) (decreasing in z, from g to 1).
+    const double k = std::min<double>(g, std::max(1.0, g * (1.0 - p0) / (1.0 - zero)));
+    double z_lo = 0.0, z_hi = 1.0;
+    for (int i = 0; i < 50; ++i) {
+      const double z = 0.5 * (z_lo + z_hi);
+      (g * (1.0 - z) / (1.0 - std::pow(z, g)) > k ? z_lo : z_hi) = z;
+    }
+    const double z = std::min(z_lo, 1.0 - 1e-9);
+    double m[kRateMaxMagnitudes];
+    m[0] = z;
+    for (uint32_t c = 1; c <= cmax; ++c) m[c] = (1.0 - z) * mass[c] / (1.0 - p0);
+    const double zg = std::pow(z, g);
+    nonzero_bits = (g * entry_entropy(m, cmax) - binary_entropy(zg)) / (1.0 - zg);
   }
-  const double z = std::min(z_lo, 1.0 - 1e-9);
-  double m[kRateMaxMagnitudes];
-  m[0] = z;
-  for (uint32_t c = 1; c <= cmax; ++c) m[c] = (1.0 - z) * mass[c] / (1.0 - p0);
-  const double zg = std::pow(z, g);
-  const double nonzero_bits = (g * entry_entropy(m, cmax) - binary_entropy(zg)) / (1.0 - zg);
-  return (zero_bits + (1.0 - zero) * nonzero_bits) / g;
+  double bits = zero_bits + (1.0 - zero) * nonzero_bits;
+  if (s.block_symbols >= 2 && s.blocks && r != Rounding::stochastic && s.entries_per_symbol == g) {
+    // Zero-block maps (FORMAT.md §6b): the all-zero blocks' share from the blocks' bins.
+    double below = 0;
+    for (const auto& [b, n] : s.block_bins) below += static_cast<double>(n) * share_below(b, mid[0]);
+    const double empty = std::min(zero, below / static_cast<double>(s.blocks));
+    const double coded = 1.0 - empty;
+    double mapped = 1.0 / s.block_symbols;
+    if (coded > 1e-12) {
+      const double z_coded = (zero - empty) / coded;  // the zero share of the coded symbols
+      const double zero_coded_bits = z_coded >= 0.5 ? 1.0 : binary_entropy(z_coded);
+      mapped += coded * zero_coded_bits + (1.0 - zero) * nonzero_bits;
+    }
+    bits = std::min(bits, mapped);
+  }
+  return bits / g;
 }
 
 float RateController::ask(const std::vector<EncodeInput>& inputs,
@@ -277,7 +309,8 @@ std::vector<uint8_t> encode_at_rate(RateController& controller, const std::vecto
   std::vector<std::vector<float>> saved;
   std::vector<MagnitudeSummary> summaries;
   for (const EncodeInput& in : inputs) {
-    summaries.push_back(summarize_magnitudes(in, resolved_entries_per_symbol(config)));
+    summaries.push_back(summarize_magnitudes(in, resolved_entries_per_symbol(config),
+                                             static_cast<uint32_t>(config.zero_block)));
     entries += in.grad.numel;
     saved.emplace_back(in.memory ? in.memory : nullptr, in.memory ? in.memory + in.grad.numel : nullptr);
   }

@@ -51,8 +51,25 @@ struct CodecConfig {
   // One code table for every tensor of a packet instead of one each: saves the table bytes
   // (up to ~170 B per tensor for 8-bit symbols) that dominate for many small tensors.
   bool shared_code = false;
+  // Zero-block maps (FORMAT.md §6b, a version-4 packet): symbols a block, a power of two 2 … 64
+  // dividing chunk_symbols, or 0 for none. A segment then codes only the blocks that hold a
+  // nonzero symbol, one map bit a block, when that saves bits (more symbols left out than the
+  // map has bits): below about one bit a symbol, where Huffman's one-bit floor of the zero symbol
+  // would otherwise set the rate. CPU encoder only, for now (the GPU's refuses it); every decoder
+  // but the GPU's reads it.
+  int zero_block = 0;
   int threads = 0;  // CPU worker threads; 0: hardware concurrency
 };
+
+// log2 of a valid CodecConfig::zero_block (0 for 0).
+inline int zero_block_log2(int zero_block) {
+  int b = 0;
+  while (zero_block > 1) {
+    zero_block >>= 1;
+    ++b;
+  }
+  return b;
+}
 
 // Validation and the automatic choices, in one place.
 void validate(const FloatFormat& f);  // throws Error(invalid_argument) naming the field

@@ -38,18 +38,44 @@ CO3_HD double neg_p_log2(double p) {
   return p > 0 ? -dmul(dmul(p, log(p)), kInvLn2) : 0.0;
 }
 
-// Predicted Huffman bits per entry for the magnitude masses of one entry (mass[0 … cmax]).
-CO3_HD double rate_from_mass(const double* mass, uint32_t cmax, int g) {
+// The binary entropy h(p).
+CO3_HD double binary_entropy_bits(double p) { return dadd(neg_p_log2(p), neg_p_log2(dsub(1.0, p))); }
+
+// Huffman's bits a symbol for symbols of entropy `h_sym` whose all-zero symbol has probability
+// `p_zero`: the entropy, plus 1 − h(p_zero) where p_zero ≥ ½ (see the top of the file).
+CO3_HD double huffman_symbol_bits(double h_sym, double p_zero) {
+  return p_zero >= 0.5 ? dadd(h_sym, dsub(1.0, binary_entropy_bits(p_zero))) : h_sym;
+}
+
+// Predicted Huffman bits per entry for the magnitude masses of one entry (mass[0 … cmax]), g
+// entries a symbol. With zero-block maps of `block` ≥ 2 symbols (FORMAT.md §6b) a block is all
+// zero with probability P0^block (independent entries), costs its map bit, and the coded
+// blocks' symbols are coded with their own (smaller) zero share; the encoder takes the map where
+// it saves bits, so the prediction is the smaller of the two (both increase with the scale's t,
+// so their minimum does too).
+CO3_HD double rate_from_mass(const double* mass, uint32_t cmax, int g, uint32_t block = 0) {
   double h = 0.0;
   for (uint32_t c = 0; c <= cmax; ++c) h = dadd(h, neg_p_log2(mass[c]));
   const double p0 = mass[0] < 1.0 ? mass[0] : 1.0;
   h = dadd(h, dsub(1.0, p0));  // the sign of a nonzero entry
   double p_zero = 1.0;
   for (int k = 0; k < g; ++k) p_zero = dmul(p_zero, p0);
-  double bits = dmul(static_cast<double>(g), h);
-  if (p_zero >= 0.5) {
-    const double binary = dadd(neg_p_log2(p_zero), neg_p_log2(dsub(1.0, p_zero)));
-    bits = dadd(bits, dsub(1.0, binary));
+  const double h_sym = dmul(static_cast<double>(g), h);
+  double bits = huffman_symbol_bits(h_sym, p_zero);
+  if (block >= 2 && p_zero > 0.0) {
+    double p_block = 1.0;  // all of a block's symbols zero
+    for (uint32_t k = 0; k < block; ++k) p_block = dmul(p_block, p_zero);
+    const double coded = dsub(1.0, p_block);
+    double mapped = ddiv(1.0, static_cast<double>(block));
+    if (coded > 0.0) {
+      // The nonzero symbols' entropy given nonzero, and the zero share among coded symbols.
+      const double h_nonzero =
+          p_zero < 1.0 ? ddiv(dsub(h_sym, binary_entropy_bits(p_zero)), dsub(1.0, p_zero)) : 0.0;
+      const double z = ddiv(dsub(p_zero, p_block), coded);
+      const double h_coded = dadd(binary_entropy_bits(z), dmul(dsub(1.0, z), h_nonzero));
+      mapped = dadd(mapped, dmul(coded, huffman_symbol_bits(h_coded, z)));
+    }
+    if (mapped < bits) bits = mapped;
   }
   return ddiv(bits, static_cast<double>(g));
 }
@@ -57,9 +83,10 @@ CO3_HD double rate_from_mass(const double* mass, uint32_t cmax, int g) {
 }  // namespace detail
 
 // Predicted payload bits per entry of format f (at most kRateMaxWidth bits) under rounding r,
-// g entries per symbol, for data ~ GenNorm(β, α) coded at scale α/t. t ≤ 0 (or a NaN) predicts
-// the all-zero packet's bits.
-CO3_HD double gennorm_rate_bits(FloatFormat f, Rounding r, int g, double beta, double t) {
+// g entries per symbol (and zero-block maps of `block` symbols, 0 for none), for data ~
+// GenNorm(β, α) coded at scale α/t. t ≤ 0 (or a NaN) predicts the all-zero packet's bits.
+CO3_HD double gennorm_rate_bits(FloatFormat f, Rounding r, int g, double beta, double t,
+                                uint32_t block = 0) {
   using namespace detail;
   double mass[kRateMaxMagnitudes];
   const uint32_t cmax = f.max_code();
@@ -69,7 +96,7 @@ CO3_HD double gennorm_rate_bits(FloatFormat f, Rounding r, int g, double beta, d
   } else {
     mass[0] = 1.0;
   }
-  return rate_from_mass(mass, cmax, g);
+  return rate_from_mass(mass, cmax, g, block);
 }
 
 // log t at which every entry codes to zero for the model (the bracket's low end): nearest
@@ -91,15 +118,15 @@ CO3_HD double rate_log_t_zero(FloatFormat f, Rounding r, double beta) {
 // all-zero prediction returns the all-zero end. The prediction increases with t on this
 // bracket; kRateSteps bisection steps in log t, so the same bits everywhere.
 CO3_HD double gennorm_rate_t(FloatFormat f, Rounding r, int g, double beta, double t_max,
-                             double bits) {
+                             double bits, uint32_t block = 0) {
   using namespace detail;
   double hi = log(t_max);
   double lo = rate_log_t_zero(f, r, beta);
   if (!(lo < hi)) lo = dsub(hi, 1.0);
-  if (!(gennorm_rate_bits(f, r, g, beta, t_max) > bits)) return t_max;
+  if (!(gennorm_rate_bits(f, r, g, beta, t_max, block) > bits)) return t_max;
   for (int i = 0; i < kRateSteps; ++i) {
     const double mid = dmul(0.5, dadd(lo, hi));
-    if (gennorm_rate_bits(f, r, g, beta, exp(mid)) > bits) {
+    if (gennorm_rate_bits(f, r, g, beta, exp(mid), block) > bits) {
       hi = mid;
     } else {
       lo = mid;

@@ -46,24 +46,35 @@ inline constexpr uint32_t kMagnitudeBins = 0x7f800000u >> kMagnitudeBinShift;
 // symbols but in no bin), which gives the all-zero symbol's share directly: gradient entries
 // are not independent (an input pixel that is zero zeroes a whole row of a layer's gradient),
 // and the zero symbol's share decides the rate below a bit or so an entry.
+// With zero-block maps (FORMAT.md §6b) the same again of each block's largest |u|: a block is
+// left out where all its symbols are zero, and real gradients' zeros come in runs (a block is
+// all zero far more often than independent entries would make it).
 struct MagnitudeSummary {
   Moments moments;
   std::vector<std::pair<uint32_t, uint64_t>> bins;
   int entries_per_symbol = 1;
   uint64_t symbols = 0;
   std::vector<std::pair<uint32_t, uint64_t>> symbol_bins;
+  uint32_t block_symbols = 0;  // 0: no block summary
+  uint64_t blocks = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> block_bins;
 };
 
 // The summary of u = g + γ·e for an encode input (its memory read, not written), as the codec
-// computes u (detail::feedback_input), its symbols of `entries_per_symbol` entries.
-MagnitudeSummary summarize_magnitudes(const EncodeInput& in, int entries_per_symbol);
+// computes u (detail::feedback_input), its symbols of `entries_per_symbol` entries (and blocks
+// of `block_symbols` symbols, 0 for none).
+MagnitudeSummary summarize_magnitudes(const EncodeInput& in, int entries_per_symbol,
+                                      uint32_t block_symbols = 0);
 
 // The codes' rate at `scale` predicted from the summary, in bits per entry with symbols of g
 // entries (exposed for the tests). Per symbol: the zero symbol's share P0 from the symbols' bins
 // (nearest rounding and g as summarized; else the entries' p0^g), the other symbols as
 // independent entries of the codes' masses conditioned on not all being zero, at the density of
 // nonzero entries the data has; Huffman's one-bit floor where P0 ≥ ½ (gennorm_rate.h). With
-// P0 = p0^g this is gennorm_rate.h's rate_from_mass of the binned masses.
+// P0 = p0^g this is gennorm_rate.h's rate_from_mass of the binned masses. A summary with blocks
+// (nearest rounding, the same g) adds the zero-block map where it saves, as the encoder does:
+// one bit a block, the all-zero blocks' share read from the blocks' bins, and the coded
+// blocks' symbols at their own zero share.
 double summary_rate_bits(const MagnitudeSummary& s, FloatFormat f, Rounding r, int g, float scale);
 
 class RateController {

@@ -17,7 +17,8 @@ inline kernels::DeviceStatus validate_hd(const uint8_t* data, uint64_t size) {
   using namespace co3::detail;
   using kernels::Status;
   if (size < kHeaderBytes + kCrcBytes) return make_status(Status::short_packet, 0, size);
-  DeviceStatus st = check_header(data, size);
+  // As the GPU decoder: no zero-block maps (version 4) yet.
+  DeviceStatus st = check_header(data, size, 0, /*zero_maps=*/false);
   if (st.code) return st;
   if (load_le<uint32_t>(data + size - 4) != crc32c(data, size - 4))
     return make_status(Status::crc_mismatch);

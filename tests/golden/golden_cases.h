@@ -198,6 +198,36 @@ inline std::vector<Case> cases() {
   }
   add("e4m3_down_rate30_laplace", rate(config(formats::e4m3, R::nearest_down, P::rate, C::laplace), 30.0f),
       {synthetic(20000, 73)});
+  // Version 4, zero-block maps (FORMAT.md §6b; the CPU encoder only, for now): the ternary
+  // format four a symbol at a quarter of a bit over a shared code with error feedback (blocks
+  // of 16), and fp4 pairs at the absmax scale with odd chunks (96 symbols, blocks of 32) and a
+  // NaN under 'propagate' (a class map beside the zero-block map).
+  {
+    CodecConfig c = rate(config(FloatFormat{1, 0, 1, Layout::finite}, R::nearest_even, P::rate,
+                                C::histogram), 0.25f);
+    c.entries_per_symbol = 4;
+    c.shared_code = true;
+    c.zero_block = 16;
+    Case* k = add("v4_ternary_rate025_zero16_shared", c, batch());
+    for (Tensor& t : k->tensors) {
+      t.gamma = 1.0f;
+      t.memory.resize(t.numel);
+      for (uint64_t i = 0; i < t.numel; ++i) t.memory[i] = synthetic_value(74, i);
+    }
+    k->steps = 2;
+  }
+  {
+    CodecConfig c = config(formats::fp4, R::nearest_even, P::absmax, C::histogram);
+    c.chunk_symbols = 96;
+    c.zero_block = 32;
+    c.non_finite = NonFinitePolicy::propagate;
+    // Runs of 50 values between runs of 400 zeros: most blocks of 64 entries are zero.
+    std::vector<float> v(30001, 0.0f);
+    for (uint64_t i = 0; i < v.size(); ++i)
+      if ((i / 50) % 9 == 0) v[i] = synthetic_value(75, i);
+    v[5] = detail::bits_f32(0x7fc00000u);
+    add("v4_fp4_absmax_zero32_chunk96_nan", c, {make_tensor(v, DType::f32)});
+  }
   add("empty", config(formats::fp4, R::nearest_even, P::gennorm, C::histogram), {synthetic(0, 61)});
   // Slices of the real ResNet-18 gradients.
   auto real = [&](const char* name, const char* file, uint64_t offset, uint64_t n,
@@ -217,6 +247,13 @@ inline std::vector<Case> cases() {
        config(formats::e5m2, R::stochastic, P::gennorm, C::gennorm));
   real("real120_e5m2_rate2_hist", "resnet18_step120.f32", 2000000, 65536,
        rate(config(formats::e5m2, R::nearest_even, P::rate, C::histogram), 2.0f));
+  {
+    CodecConfig c = rate(config(FloatFormat{1, 0, 1, Layout::finite}, R::nearest_even, P::rate,
+                                C::histogram), 0.25f);
+    c.entries_per_symbol = 4;
+    c.zero_block = 16;
+    real("v4_real120_ternary_rate025_zero16", "resnet18_step120.f32", 3000000, 65536, c);
+  }
   return out;
 }
 

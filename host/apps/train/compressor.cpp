@@ -19,6 +19,7 @@ CodecConfig co3_config(const MethodSpec& m, int threads) {
   c.code = parse_code_source(m.code);
   c.shared_code = m.shared_code;
   c.entries_per_symbol = m.entries_per_symbol;
+  c.zero_block = m.zero_block;
   c.threads = threads;
   validate(c);
   return c;

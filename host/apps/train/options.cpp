@@ -20,6 +20,7 @@ Federated training on Fashion-MNIST with compressed gradients (docs/TRAINING.md)
      co3:  --format fp4|e3m2|e4m3|e5m2|E,M[,bias[,layout]]  --code histogram|gennorm|normal|laplace
            --scale gennorm|absmax|none|rate:B|V  --bits B (= --scale rate:B: B bits per entry
            per packet)  --gamma G (0.7)  --shared-code on|off (on)  --entries-per-symbol G (auto)
+           --zero-block B (0: none; 2..64 symbols a block of a zero-block map, FORMAT.md §6b)
      topk: --topk-ratio R (0.01)
      powersgd: --powersgd-rank R (1; 1..1024: rank-R factors of each matrix, error feedback)
   --mode sim|dist  --spawn  --rank R  --world-size W  --master-addr A  --master-port P  --timeout S
@@ -78,6 +79,7 @@ std::string MethodSpec::label() const {
     s += "-scale" + scale;
   if (entries_per_symbol) s += "-x" + std::to_string(entries_per_symbol);
   if (!shared_code) s += "-pertensor";
+  if (zero_block) s += "-zb" + std::to_string(zero_block);
   return s;
 }
 
@@ -172,6 +174,8 @@ bool parse_args(const std::vector<std::string>& args, TrainOptions* o, std::stri
       m.gamma = static_cast<float>(to_double(flag, value, 0, 1));
     else if (flag == "--shared-code")
       m.shared_code = one_of(flag, value, {"on", "off"}) == "on";
+    else if (flag == "--zero-block")
+      m.zero_block = static_cast<int>(to_int(flag, value, 0, 64));
     else if (flag == "--topk-ratio")
       m.topk_ratio = to_double(flag, value, 1e-9, 1);
     else if (flag == "--powersgd-rank")  // not --rank: that is the process rank of --mode dist

@@ -17,6 +17,7 @@ struct MethodSpec {
   int entries_per_symbol = 0;     // co3: entries per Huffman symbol, 0: automatic
   float gamma = 0.7f;             // co3: error-feedback memory decay
   bool shared_code = true;        // co3: one code table per packet
+  int zero_block = 0;             // co3: zero-block maps of this many symbols (FORMAT.md §6b), 0: none
   double topk_ratio = 0.01;       // topk: fraction of each tensor's entries sent
   int powersgd_rank = 1;          // powersgd: rank R of each matrix's factors P, Q
 

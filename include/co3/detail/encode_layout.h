@@ -22,6 +22,7 @@ struct PacketCoding {
   int entries_per_symbol;  // g
   int max_code_length;     // L
   bool propagate;          // NonFinitePolicy::propagate: class maps for non-finite entries
+  int zero_block_log2;     // b of CodecConfig::zero_block = 2^b symbols; 0: no zero-block maps
 
   CO3_HD int symbol_bits() const { return entries_per_symbol * format.width(); }
   CO3_HD uint64_t num_symbols(uint64_t numel) const {
@@ -33,6 +34,11 @@ struct PacketCoding {
   }
 };
 
+// Symbols a block of the packet's zero-block maps (FORMAT.md §6b); 0: none.
+CO3_HD uint32_t zero_block_symbols(const PacketCoding& pc) {
+  return pc.zero_block_log2 ? 1u << pc.zero_block_log2 : 0u;
+}
+
 inline PacketCoding packet_coding(const CodecConfig& c) {
   return {c.format,
           c.rounding,
@@ -40,14 +46,15 @@ inline PacketCoding packet_coding(const CodecConfig& c) {
           c.chunk_symbols,
           resolved_entries_per_symbol(c),
           resolved_max_code_length(c),
-          c.non_finite == NonFinitePolicy::propagate};
+          c.non_finite == NonFinitePolicy::propagate,
+          zero_block_log2(c.zero_block)};
 }
 
 // The descriptor of a segment (FORMAT.md §3).
 CO3_HD Descriptor segment_descriptor(const PacketCoding& pc, uint64_t numel, DType dtype,
                                      uint16_t table, uint64_t data_offset, uint64_t payload_words,
                                      float scale, double beta, double alpha,
-                                     bool class_map = false) {
+                                     bool class_map = false, uint8_t zero_block = 0) {
   Descriptor d;
   d.numel = numel;
   d.data_offset = data_offset;
@@ -66,6 +73,7 @@ CO3_HD Descriptor segment_descriptor(const PacketCoding& pc, uint64_t numel, DTy
   d.entries_per_symbol = static_cast<uint8_t>(pc.entries_per_symbol);
   d.code_source = static_cast<uint8_t>(pc.code);
   d.class_map = class_map ? 1 : 0;
+  d.zero_block = zero_block;
   return d;
 }
 
@@ -98,9 +106,10 @@ struct LayoutCursor {
     at += table_bytes(body_bytes);
     return offset;
   }
-  CO3_HD uint64_t segment(uint64_t num_chunks, uint64_t payload_words, uint64_t map_bytes = 0) {
+  CO3_HD uint64_t segment(uint64_t num_chunks, uint64_t payload_words, uint64_t map_bytes = 0,
+                          uint64_t zero_map_bytes = 0) {
     const uint64_t offset = at;
-    at += segment_data_bytes(num_chunks, payload_words, map_bytes);
+    at += segment_data_bytes(num_chunks, payload_words, map_bytes, zero_map_bytes);
     return offset;
   }
   CO3_HD uint64_t total() const { return at + kCrcBytes; }

@@ -68,6 +68,7 @@ struct RateTarget {
   Rounding rounding = Rounding::nearest_even;
   int entries_per_symbol = 1;
   double payload_bits = 0.0;
+  uint32_t zero_block = 0;  // symbols a block of a zero-block map (FORMAT.md §6b), 0: none
 };
 
 // The scale of a segment. optimal_t(β) is the GenNorm policy's t* (the scale is α/t*): the table
@@ -88,7 +89,8 @@ CO3_HD float choose_scale(ScalePolicy policy, float value, FloatFormat f, float 
       s = alpha > 0 ? static_cast<float>(ddiv(alpha, gennorm_rate_t(f, rate.rounding,
                                                                    rate.entries_per_symbol, beta,
                                                                    optimal_t(beta),
-                                                                   rate.payload_bits)))
+                                                                   rate.payload_bits,
+                                                                   rate.zero_block)))
                     : 1.0f;
       break;
   }

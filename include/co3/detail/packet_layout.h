@@ -15,13 +15,20 @@ namespace co3::detail {
 inline constexpr uint8_t kMagic[4] = {'C', 'O', '3', 'p'};
 // Version 1: no flags. Version 2: flags bit 0 (kFlagShapes) adds the shape section (§3a).
 // Version 3: flags bit 1 (kFlagNonFinite) set, bit 0 optional: segments may carry a class map
-// of their non-finite entries (§6a). An encoder writes the lowest version that holds what it
-// writes.
+// of their non-finite entries (§6a). Version 4: flags bit 2 (kFlagZeroBlocks) set, bits 0 and 1
+// optional: segments may carry a zero-block map (§6b). An encoder writes the lowest version that
+// holds what it writes.
 inline constexpr uint16_t kVersionPlain = 1;
 inline constexpr uint16_t kVersionShapes = 2;
 inline constexpr uint16_t kVersionNonFinite = 3;
+inline constexpr uint16_t kVersionZeroBlocks = 4;
 inline constexpr uint16_t kFlagShapes = 1;
 inline constexpr uint16_t kFlagNonFinite = 2;
+inline constexpr uint16_t kFlagZeroBlocks = 4;
+// §3: a zero-block map's blocks hold 2^b symbols, b = 1 … kMaxZeroBlockLog2 (2 … 64 symbols):
+// the bound keeps what a packet byte can decode to near what the payload's one bit a symbol
+// allows (a map byte stands for at most 8 · 64 symbols).
+inline constexpr uint8_t kMaxZeroBlockLog2 = 6;
 inline constexpr uint64_t kMaxDims = 64;
 inline constexpr uint64_t kHeaderBytes = 32;
 inline constexpr uint64_t kDescriptorBytes = 64;
@@ -56,16 +63,23 @@ struct Descriptor {
   int16_t bias = 0;
   uint8_t rounding = 0, entries_per_symbol = 1, code_source = 0;
   uint8_t class_map = 0;  // version 3: 1 when the segment carries a class map (§6a)
+  uint8_t zero_block = 0;  // version 4: b ≥ 1 when the segment carries a zero-block map (§6b)
 
   CO3_HD uint64_t num_symbols() const {
     return (numel + entries_per_symbol - 1) / entries_per_symbol;
   }
   CO3_HD uint64_t num_chunks() const { return (num_symbols() + chunk_symbols - 1) / chunk_symbols; }
-  // Where the class map (§6a) starts: after the chunk table and the payload.
-  CO3_HD uint64_t map_offset() const {
-    return data_offset + ((2 * num_chunks() + 7) & ~uint64_t{7}) +
-           ((4 * payload_words + 7) & ~uint64_t{7});
+  // §6b: symbols a block (0 without a map), blocks, and the map's bytes with their padding.
+  CO3_HD uint32_t block_symbols() const { return zero_block ? 1u << zero_block : 0u; }
+  CO3_HD uint64_t num_blocks() const {
+    return zero_block ? (num_symbols() + block_symbols() - 1) / block_symbols() : 0;
   }
+  CO3_HD uint64_t zero_map_bytes() const { return ((num_blocks() + 7) / 8 + 7) & ~uint64_t{7}; }
+  // Where the zero-block map (§6b) and the payload start: after the chunk table.
+  CO3_HD uint64_t zero_map_offset() const { return data_offset + ((2 * num_chunks() + 7) & ~uint64_t{7}); }
+  CO3_HD uint64_t payload_offset() const { return zero_map_offset() + zero_map_bytes(); }
+  // Where the class map (§6a) starts: after the payload.
+  CO3_HD uint64_t map_offset() const { return payload_offset() + ((4 * payload_words + 7) & ~uint64_t{7}); }
   CO3_HD FloatFormat format() const {
     return FloatFormat{exp_bits, man_bits, bias, static_cast<Layout>(layout)};
   }
@@ -91,6 +105,7 @@ CO3_HD void store_descriptor(uint8_t* p, const Descriptor& d) {
   p[49] = d.entries_per_symbol;
   p[50] = d.code_source;
   p[51] = d.class_map;
+  p[52] = d.zero_block;
 }
 
 CO3_HD Descriptor load_descriptor(const uint8_t* p) {
@@ -112,28 +127,32 @@ CO3_HD Descriptor load_descriptor(const uint8_t* p) {
   d.entries_per_symbol = p[49];
   d.code_source = p[50];
   d.class_map = p[51];
+  d.zero_block = p[52];
   return d;
 }
 
-// FORMAT.md §2: the version and flags of a packet with or without shapes and class maps.
-CO3_HD uint16_t packet_version(bool with_shapes, bool with_class_maps) {
-  return with_class_maps ? kVersionNonFinite : (with_shapes ? kVersionShapes : kVersionPlain);
+// FORMAT.md §2: the version and flags of a packet with or without shapes, class maps and
+// zero-block maps.
+CO3_HD uint16_t packet_version(bool with_shapes, bool with_class_maps, bool with_zero_maps = false) {
+  return with_zero_maps ? kVersionZeroBlocks
+                        : with_class_maps ? kVersionNonFinite : (with_shapes ? kVersionShapes : kVersionPlain);
 }
-CO3_HD uint16_t packet_flags(bool with_shapes, bool with_class_maps) {
+CO3_HD uint16_t packet_flags(bool with_shapes, bool with_class_maps, bool with_zero_maps = false) {
   return static_cast<uint16_t>((with_shapes ? kFlagShapes : 0) |
-                               (with_class_maps ? kFlagNonFinite : 0));
+                               (with_class_maps ? kFlagNonFinite : 0) |
+                               (with_zero_maps ? kFlagZeroBlocks : 0));
 }
 
 // FORMAT.md §2: the 32-byte header (reserved bytes zero).
 CO3_HD void store_header(uint8_t* p, bool with_shapes, bool with_class_maps, uint64_t total_bytes,
-                         uint32_t num_tables, uint32_t num_segments) {
+                         uint32_t num_tables, uint32_t num_segments, bool with_zero_maps = false) {
   for (uint64_t i = 0; i < kHeaderBytes; ++i) p[i] = 0;
   p[0] = 0x43;  // kMagic, spelled out: device code cannot read a host constexpr array
   p[1] = 0x4F;
   p[2] = 0x33;
   p[3] = 0x70;
-  store_le(p + 4, packet_version(with_shapes, with_class_maps));
-  store_le(p + 6, packet_flags(with_shapes, with_class_maps));
+  store_le(p + 4, packet_version(with_shapes, with_class_maps, with_zero_maps));
+  store_le(p + 6, packet_flags(with_shapes, with_class_maps, with_zero_maps));
   store_le(p + 8, total_bytes);
   store_le(p + 16, num_tables);
   store_le(p + 20, num_segments);
@@ -144,10 +163,24 @@ CO3_HD uint64_t class_map_bytes(uint64_t numel, bool present) {
   return present ? align8((numel + 3) / 4) : 0;
 }
 
-// Bytes a segment's data takes (chunk table + payload + class map, each padded to 8).
+// Bytes a segment's data takes (chunk table + zero-block map + payload + class map, each padded
+// to 8).
 CO3_HD uint64_t segment_data_bytes(uint64_t num_chunks, uint64_t payload_words,
-                                   uint64_t map_bytes = 0) {
-  return align8(2 * num_chunks) + align8(4 * payload_words) + map_bytes;
+                                   uint64_t map_bytes = 0, uint64_t zero_map_bytes = 0) {
+  return align8(2 * num_chunks) + zero_map_bytes + align8(4 * payload_words) + map_bytes;
+}
+
+// §6b: bit k of a zero-block map (block k is coded).
+CO3_HD bool block_coded(const uint8_t* map, uint64_t k) { return (map[k >> 3] >> (k & 7)) & 1; }
+
+// §6b: the symbols of blocks [b0, b1) that a map codes, `blocks` and `symbols` the segment's.
+CO3_HD uint64_t coded_symbols(const uint8_t* map, uint64_t b0, uint64_t b1, uint32_t block_symbols,
+                              uint64_t blocks, uint64_t symbols) {
+  uint64_t n = 0;
+  for (uint64_t k = b0; k < b1; ++k)
+    if (block_coded(map, k))
+      n += k + 1 == blocks ? symbols - k * block_symbols : block_symbols;
+  return n;
 }
 
 // Bytes a code table takes (header + body, padded to 8).

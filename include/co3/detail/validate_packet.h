@@ -41,25 +41,48 @@ CO3_HD bool finite_f32(float x) {
   return (f32_bits(x) & 0x7f800000u) != 0x7f800000u;
 }
 
-// §2: version 1 has no flags, version 2 exactly SHAPES, version 3 NON_FINITE and maybe SHAPES.
+// §2: version 1 has no flags, version 2 exactly SHAPES, version 3 NON_FINITE and maybe SHAPES,
+// version 4 ZERO_BLOCKS and maybe the other two.
 CO3_HD bool flags_valid(uint16_t version, uint16_t flags) {
+  if (version == kVersionZeroBlocks)
+    return (flags & kFlagZeroBlocks) && !(flags & ~(kFlagZeroBlocks | kFlagNonFinite | kFlagShapes));
   if (version == kVersionNonFinite)
     return flags == kFlagNonFinite || flags == (kFlagNonFinite | kFlagShapes);
   return version == kVersionShapes ? flags == kFlagShapes : flags == 0;
 }
 
-// §3: class_map is 0, or (version 3) 1 for a segment with entries.
+// §3: class_map is 0, or (version 3, or 4 with NON_FINITE) 1 for a segment with entries.
 CO3_HD bool class_map_flag_valid(const Descriptor& d, bool maps_allowed) {
   return d.class_map == 0 || (maps_allowed && d.class_map == 1 && d.numel > 0);
 }
 
-// §9.1 on a buffer of `size` bytes (`packet` names it in the status).
-CO3_HD DeviceStatus check_header(const uint8_t* data, uint64_t size, uint32_t packet = 0) {
+// §3: zero_block is 0, or (version 4) 1 … 6 for a segment with entries whose blocks divide its
+// chunks (so that no block straddles two chunks).
+CO3_HD bool zero_block_valid(const Descriptor& d, bool zero_maps_allowed) {
+  return d.zero_block == 0 ||
+         (zero_maps_allowed && d.zero_block <= kMaxZeroBlockLog2 && d.numel > 0 &&
+          d.chunk_symbols % (1u << d.zero_block) == 0);
+}
+
+// Which flags of the header at `data` allow class maps (§6a) and zero-block maps (§6b).
+CO3_HD bool class_maps_allowed(const uint8_t* data) {
+  return (load_le<uint16_t>(data + 6) & kFlagNonFinite) != 0;
+}
+CO3_HD bool zero_maps_allowed(const uint8_t* data) {
+  return (load_le<uint16_t>(data + 6) & kFlagZeroBlocks) != 0;
+}
+
+// §9.1 on a buffer of `size` bytes (`packet` names it in the status). A decoder that cannot
+// decode zero-block maps (the GPU's, for now) passes zero_maps = false: version 4 is then
+// refused as an unsupported version, before anything else is read.
+CO3_HD DeviceStatus check_header(const uint8_t* data, uint64_t size, uint32_t packet = 0,
+                                 bool zero_maps = true) {
   if (size < kHeaderBytes + kCrcBytes) return make_status(Status::short_packet, packet, size);
   if (data[0] != 0x43 || data[1] != 0x4F || data[2] != 0x33 || data[3] != 0x70)
     return make_status(Status::bad_magic, packet);
   const uint16_t version = load_le<uint16_t>(data + 4);
-  if (version != kVersionPlain && version != kVersionShapes && version != kVersionNonFinite)
+  if (version != kVersionPlain && version != kVersionShapes && version != kVersionNonFinite &&
+      !(zero_maps && version == kVersionZeroBlocks))
     return make_status(Status::bad_version, packet, version);
   const uint16_t flags = load_le<uint16_t>(data + 6);
   if (!flags_valid(version, flags)) return make_status(Status::bad_flags, packet, flags);
@@ -70,9 +93,9 @@ CO3_HD DeviceStatus check_header(const uint8_t* data, uint64_t size, uint32_t pa
 }
 
 // §3 fields that can be checked alone, in check_descriptor's order; `raw` is the descriptor,
-// maps_allowed says the packet is version 3.
+// maps_allowed and zero_maps say the header's flags allow class maps and zero-block maps.
 CO3_HD Status check_descriptor_hd(const Descriptor& d, const uint8_t* raw, bool maps_allowed,
-                                  uint64_t* detail) {
+                                  uint64_t* detail, bool zero_maps = false) {
   *detail = 0;
   if (d.numel > kMaxElements) {
     *detail = d.numel;
@@ -110,10 +133,12 @@ CO3_HD Status check_descriptor_hd(const Descriptor& d, const uint8_t* raw, bool 
   *detail = d.code_source;
   if (d.code_source > 3) return Status::code_source_range;
   *detail = 0;
-  if (!bytes_zero(raw + 52, 12)) return Status::descriptor_reserved;
+  if (!bytes_zero(raw + 53, 11)) return Status::descriptor_reserved;
   if ((d.numel == 0) != (d.code_table == kNoTable)) return Status::table_presence;
   *detail = d.class_map;
   if (!class_map_flag_valid(d, maps_allowed)) return Status::class_map_flag;
+  *detail = d.zero_block;
+  if (!zero_block_valid(d, zero_maps)) return Status::zero_block_range;
   *detail = 0;
   return Status::ok;
 }
@@ -126,6 +151,7 @@ struct SegmentLayout {
   uint32_t max_words;     // the most words a chunk may have: ceil(C · max_length / 32)
   uint64_t map_offset;    // the class map (§6a); 0 when the segment has none
   uint64_t map_bytes;
+  uint64_t zero_map_bytes;  // the zero-block map (§6b), padding included; 0 without one
 };
 
 // Each table takes at least align8(16 + 1) bytes, so a buffer of `size` bytes holds at most
@@ -168,7 +194,8 @@ CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t*
   uint64_t cursor = kHeaderBytes + kDescriptorBytes * uint64_t{num_segments};
   if (cursor > end) return make_status(Status::descriptors_past_end, packet);
   const bool shapes = (load_le<uint16_t>(data + 6) & kFlagShapes) != 0;
-  const bool maps_allowed = load_le<uint16_t>(data + 4) == kVersionNonFinite;
+  const bool maps_allowed = class_maps_allowed(data);
+  const bool zero_maps = zero_maps_allowed(data);
   const uint64_t shapes_at = cursor;
   if (shapes) {
     for (uint32_t s = 0; s < num_segments; ++s) {
@@ -208,7 +235,7 @@ CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t*
     L.d = load_descriptor(raw);
     const Descriptor& d = L.d;
     uint64_t detail;
-    const Status c = check_descriptor_hd(d, raw, maps_allowed, &detail);
+    const Status c = check_descriptor_hd(d, raw, maps_allowed, &detail, zero_maps);
     if (c != Status::ok) return make_status(c, s, detail);
     if (shapes) {
       // The product, saturated just past 2^48 so that it cannot wrap; a zero size makes it 0.
@@ -236,21 +263,38 @@ CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t*
     L.max_words = static_cast<uint32_t>((uint64_t{d.chunk_symbols} * L.max_length + 31) / 32);
     if (d.data_offset != cursor) return make_status(Status::data_offset, s, d.data_offset);
     const uint64_t chunks = d.num_chunks();
-    // Every chunk has at least one word and every symbol at least one bit.
-    if (!(d.payload_words <= end / 4 && chunks <= d.payload_words &&
-          d.num_symbols() <= 32 * d.payload_words))
-      return make_status(Status::payload_too_small, s, d.payload_words);
+    L.zero_map_bytes = d.zero_map_bytes();
+    if (!d.zero_block) {
+      // Every chunk has at least one word and every symbol at least one bit.
+      if (!(d.payload_words <= end / 4 && chunks <= d.payload_words &&
+            d.num_symbols() <= 32 * d.payload_words))
+        return make_status(Status::payload_too_small, s, d.payload_words);
+    } else {
+      // §6b: the chunk table and the map first (a map takes at most 2^44 bytes, a chunk table
+      // 2^44: no overflow), then every coded symbol at least one bit.
+      if (!(d.payload_words <= end / 4 && chunks <= end / 2 && L.zero_map_bytes <= end &&
+            cursor + align8(2 * chunks) + L.zero_map_bytes <= end))
+        return make_status(Status::data_past_end, s);
+      const uint8_t* zmap = data + cursor + align8(2 * chunks);
+      const uint64_t blocks = d.num_blocks();
+      if (!bytes_zero(zmap + (blocks + 7) / 8, L.zero_map_bytes - (blocks + 7) / 8) ||
+          ((blocks & 7) && (zmap[blocks / 8] >> (blocks & 7))))
+        return make_status(Status::zero_map_padding, s);
+      if (coded_symbols(zmap, 0, blocks, d.block_symbols(), blocks, d.num_symbols()) > 32 * d.payload_words)
+        return make_status(Status::payload_too_small, s, d.payload_words);
+    }
     L.map_bytes = class_map_bytes(d.numel, d.class_map != 0);
     // A map takes (numel + 3) / 4 ≤ 2^46 bytes: no overflow; the buffer bounds it below.
     if (L.map_bytes > end) return make_status(Status::data_past_end, s);
-    const uint64_t next = cursor + segment_data_bytes(chunks, d.payload_words, L.map_bytes);
+    const uint64_t next =
+        cursor + segment_data_bytes(chunks, d.payload_words, L.map_bytes, L.zero_map_bytes);
     if (next > end) return make_status(Status::data_past_end, s);
     L.map_offset = d.class_map ? next - L.map_bytes : 0;
     const DeviceStatus chunk_table = on_chunk_table(s, L);
     if (chunk_table.code) return chunk_table;
     if (!bytes_zero(data + cursor + 2 * chunks, align8(2 * chunks) - 2 * chunks))
       return make_status(Status::chunk_table_padding, s);
-    const uint64_t payload_end = cursor + align8(2 * chunks) + 4 * d.payload_words;
+    const uint64_t payload_end = cursor + align8(2 * chunks) + L.zero_map_bytes + 4 * d.payload_words;
     if (!bytes_zero(data + payload_end, next - L.map_bytes - payload_end))
       return make_status(Status::payload_padding, s);
     if (d.class_map && !class_map_padding_zero(data + L.map_offset, d.numel, L.map_bytes))
@@ -269,9 +313,21 @@ CO3_HD DeviceStatus walk_directory(const uint8_t* data, uint64_t size, uint64_t*
                         NoChunkTableHook{}, visit);
 }
 
-// One chunk table entry (§9.5): 1 … max_words words.
-CO3_HD bool chunk_words_ok(uint32_t words, uint32_t max_words) {
-  return words >= 1 && words <= max_words;
+// One chunk table entry (§9.5): 1 … max_words words; with a zero-block map (§6b), 0 exactly
+// when the chunk codes no symbol.
+CO3_HD bool chunk_words_ok(uint32_t words, uint32_t max_words, bool coded = true) {
+  return coded ? words >= 1 && words <= max_words : words == 0;
+}
+
+// Whether chunk k of a segment codes a symbol: always, or with a zero-block map (§6b) when one
+// of its blocks is coded. The map lies at `zmap` (the walk checked it is inside the packet).
+CO3_HD bool chunk_codes_symbols(const Descriptor& d, const uint8_t* zmap, uint64_t k) {
+  if (!d.zero_block) return true;
+  const uint64_t per = d.chunk_symbols >> d.zero_block, b0 = k * per;
+  const uint64_t b1 = b0 + per < d.num_blocks() ? b0 + per : d.num_blocks();
+  for (uint64_t b = b0; b < b1; ++b)
+    if (block_coded(zmap, b)) return true;
+  return false;
 }
 
 // §9.5's chunk table of segment s, which walk_directory accepted (so it lies inside the
@@ -281,9 +337,11 @@ CO3_HD DeviceStatus check_chunk_table(const uint8_t* data, uint32_t s, const Seg
   const uint8_t* table = data + L.d.data_offset;
   const uint64_t chunks = L.d.num_chunks();
   uint64_t sum = 0;
+  const uint8_t* zmap = data + L.d.zero_map_offset();
   for (uint64_t k = 0; k < chunks; ++k) {
     const uint16_t words = load_le<uint16_t>(table + 2 * k);
-    if (!chunk_words_ok(words, L.max_words)) return make_status(Status::chunk_size, s, k);
+    if (!chunk_words_ok(words, L.max_words, chunk_codes_symbols(L.d, zmap, k)))
+      return make_status(Status::chunk_size, s, k);
     sum += words;
   }
   if (sum != L.d.payload_words) return make_status(Status::chunk_sum, s, sum);

@@ -96,6 +96,11 @@ enum class Status : uint32_t {
   output_numel,     // an output's numel ≠ its segment's; detail: the segment's numel
   output_null,      // a segment with entries but no output pointer
   packet_capacity,  // the packet's length exceeds its buffer; detail: the length
+  // §9.5, zero-block maps (version 4; segment = output index). Numbered after the rest so
+  // that the earlier codes keep their values.
+  zero_block_range,  // zero_block not 0, or 1 … 6 in a version-4 packet for a segment with entries
+                     // whose chunk_symbols its blocks divide; detail: it
+  zero_map_padding,  // the zero-block map's bits past the last block or its padding not zero
 
   // The encoder's findings, which the CPU codec throws as it finds them.
   // segment: the first tensor (in batch order) with NaN/Inf under the 'error' policy;
