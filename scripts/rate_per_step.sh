@@ -13,6 +13,7 @@ SEEDS="${3:-0 1 2}"
 mkdir -p "$OUT"
 TERNARY="--format 1,0,1,finite --entries-per-symbol 4"
 RUNS=(
+  "0.25|$TERNARY --zero-block 16"
   "0.5|$TERNARY"
   "0.65|$TERNARY"
   "1|--format fp4"

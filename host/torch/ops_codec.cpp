@@ -34,7 +34,8 @@ auto translate_errors(F f) -> decltype(f()) {
 CodecConfig make_config(const std::string& format, const std::string& rounding,
                         const std::string& scale, const std::string& code, int64_t chunk,
                         int64_t max_code_length, int64_t seed, bool shared_code,
-                        const std::string& non_finite, int64_t threads) {
+                        const std::string& non_finite, int64_t threads,
+                        int64_t entries_per_symbol, int64_t zero_block) {
   CodecConfig c;
   c.format = parse_format(format);
   c.rounding = parse_rounding(rounding);
@@ -54,6 +55,13 @@ CodecConfig make_config(const std::string& format, const std::string& rounding,
   check(threads >= 0 && threads <= 1024, Errc::invalid_argument,
         [&] { return "threads " + std::to_string(threads) + " out of range"; });
   c.threads = static_cast<int>(threads);
+  check(entries_per_symbol >= 0 && entries_per_symbol <= 4 && zero_block >= 0 && zero_block <= 64,
+        Errc::invalid_argument, [&] {
+          return "entries_per_symbol " + std::to_string(entries_per_symbol) + " or zero_block " +
+                 std::to_string(zero_block) + " out of range";
+        });
+  c.entries_per_symbol = static_cast<int>(entries_per_symbol);
+  c.zero_block = static_cast<int>(zero_block);
   validate(c);
   return c;
 }
@@ -61,13 +69,15 @@ CodecConfig make_config(const std::string& format, const std::string& rounding,
 #define CO3_CONFIG_SCHEMA                                                                       \
   "str format='e5m2', str rounding='nearest', str scale='gennorm', str code='histogram', "      \
   "int chunk=4096, int max_code_length=0, int seed=0, bool shared_code=False, "                 \
-  "str non_finite='error', int threads=0"
+  "str non_finite='error', int threads=0, int entries_per_symbol=0, int zero_block=0"
 #define CO3_CONFIG_PARAMS                                                                       \
   const std::string &format, const std::string &rounding, const std::string &scale,            \
       const std::string &code, int64_t chunk, int64_t max_code_length, int64_t seed,            \
-      bool shared_code, const std::string &non_finite, int64_t threads
-#define CO3_CONFIG_ARGS \
-  format, rounding, scale, code, chunk, max_code_length, seed, shared_code, non_finite, threads
+      bool shared_code, const std::string &non_finite, int64_t threads,                         \
+      int64_t entries_per_symbol, int64_t zero_block
+#define CO3_CONFIG_ARGS                                                                         \
+  format, rounding, scale, code, chunk, max_code_length, seed, shared_code, non_finite, threads, \
+      entries_per_symbol, zero_block
 
 at::Tensor op_encode(const std::vector<at::Tensor>& tensors, CO3_CONFIG_PARAMS) {
   return translate_errors([&] { return Codec(make_config(CO3_CONFIG_ARGS)).encode(tensors); });

@@ -5,7 +5,9 @@
     grads = co3.decode(packet)                     # the tensors, shapes and dtypes restored
 
 Keyword names mirror the `co3` command line (format, rounding, scale, code, chunk,
-max_code_length, seed, non_finite, threads) plus shared_code. The work is done by the C++
+max_code_length, seed, non_finite, threads) plus shared_code, entries_per_symbol (0: automatic)
+and zero_block (symbols a block of a zero-block map, docs/FORMAT.md §6b; 0: none; CPU tensors
+only for now: the GPU encoder refuses it). The work is done by the C++
 library registered as torch.ops.co3 (see README.md); CUDA tensors are coded by co3's kernels on
 the current stream (in a build with them; else staged through host memory, which synchronizes).
 """
@@ -33,10 +35,13 @@ def build_info():
 
 
 def _config(format="e5m2", rounding="nearest", scale="gennorm", code="histogram", chunk=4096,
-            max_code_length=0, seed=0, shared_code=False, non_finite="error", threads=0):
+            max_code_length=0, seed=0, shared_code=False, non_finite="error", threads=0,
+            entries_per_symbol=0, zero_block=0):
+    # The order of the C++ schema's arguments (Compressor.create takes them by position).
     return dict(format=format, rounding=rounding, scale=str(scale), code=code, chunk=chunk,
                 max_code_length=max_code_length, seed=seed, shared_code=shared_code,
-                non_finite=non_finite, threads=threads)
+                non_finite=non_finite, threads=threads, entries_per_symbol=entries_per_symbol,
+                zero_block=zero_block)
 
 
 def encode(tensors, **config):
