@@ -129,12 +129,18 @@ TEST(Train, RateTargetIsMetPacketByPacket) {
     const char* format;
     int g;
     float bits;
+    int zero_block = 0;
+    bool flat = false;
   };
-  for (const Target t : {Target{"1,0,1,finite", 4, 0.5f}, Target{"fp4", 0, 1.0f}, Target{"e3m2", 0, 2.0f}}) {
+  // A quarter of a bit: zero-block maps and the whole gradient as one segment (FORMAT.md §6b).
+  for (const Target t : {Target{"1,0,1,finite", 4, 0.5f}, Target{"fp4", 0, 1.0f}, Target{"e3m2", 0, 2.0f},
+                         Target{"1,0,1,finite", 4, 0.25f, 16, true}}) {
     TrainOptions o = small("co3");
     o.rounds = 40;
     o.method.format = t.format;
     o.method.entries_per_symbol = t.g;
+    o.method.zero_block = t.zero_block;
+    o.method.flat = t.flat;
     o.method.code = "histogram";
     o.method.gamma = 1.0f;
     o.method.scale = "rate:" + std::to_string(t.bits);
@@ -156,6 +162,48 @@ TEST(Train, RateTargetIsMetPacketByPacket) {
                 t.format, t.bits, sum / errors.size(), errors.size(), 100 * errors.back(),
                 100 * errors[errors.size() / 2]);
     EXPECT_LT(errors.back(), 0.05) << t.format << " " << t.bits;
+  }
+}
+
+// --flat on: one segment of the concatenated gradient, the same packet as the plain compressor
+// makes of that concatenation, decoded back into the parameters' tensors.
+TEST(Train, FlatIsTheConcatenationAsOneSegment) {
+  at::manual_seed(4);
+  const std::vector<std::vector<int64_t>> shapes = {{6, 1, 5, 5}, {6}, {120, 40}, {10}};
+  co3::train::MethodSpec m;
+  m.kind = "co3";
+  m.format = "1,0,1,finite";
+  m.entries_per_symbol = 4;
+  m.code = "histogram";
+  m.gamma = 1.0f;
+  m.zero_block = 16;
+  m.scale = "rate:0.3";
+  co3::train::MethodSpec flat = m;
+  flat.flat = true;
+  const auto c_flat = co3::train::make_compressor(flat, shapes, 1, at::kCPU, 0);
+  const auto d_flat = co3::train::make_decoder(flat, shapes, 1, at::kCPU);
+  const auto c_one = co3::train::make_compressor(m, {{6 * 25 + 6 + 4800 + 10}}, 1, at::kCPU, 0);
+  for (int step = 0; step < 3; ++step) {  // the memories carry over alike
+    std::vector<at::Tensor> grads, out;
+    for (const auto& s : shapes) {
+      grads.push_back(at::randn(s) * at::rand(s).lt(0.05));  // sparse: the map is taken
+      out.push_back(at::full(s, 7.0f));
+    }
+    std::vector<at::Tensor> flat_parts;
+    for (const at::Tensor& g : grads) flat_parts.push_back(g.reshape({-1}));
+    const std::vector<uint8_t> p = c_flat->compress(grads);
+    EXPECT_EQ(p, c_one->compress({at::cat(flat_parts)})) << "step " << step;
+    ASSERT_EQ(co3::inspect(p.data(), p.size()).segments.size(), 1u);
+    EXPECT_EQ(p[4], 4) << "a version-4 packet (a zero-block map)";
+    d_flat->decompress(p.data(), p.size(), out);
+    const auto decoded = co3::decode(p.data(), p.size());
+    at::Tensor all = at::from_blob(const_cast<uint8_t*>(decoded[0].bytes.data()),
+                                   {static_cast<int64_t>(decoded[0].numel)}, at::kFloat);
+    int64_t at = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+      EXPECT_TRUE(at::equal(out[i].reshape({-1}), all.narrow(0, at, out[i].numel()))) << i;
+      at += out[i].numel();
+    }
   }
 }
 

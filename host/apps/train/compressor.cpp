@@ -43,10 +43,15 @@ std::unique_ptr<GradientCompressor> make_compressor(const MethodSpec& m,
   const std::vector<int64_t> numels = numels_of(shapes);
   if (m.kind == "fp32") return make_raw_compressor(at::kFloat);
   if (m.kind == "bf16") return make_raw_compressor(at::kBFloat16);
-  if (m.kind == "co3")
-    return device.is_cuda() ? make_co3_device_compressor(co3_config(m, threads), m.gamma, numels, device)
-                            : make_co3_compressor(co3_config(m, threads), m.gamma, numels);
-  if (m.kind == "topk") return make_topk_compressor(m.topk_ratio, numels);
+  if (m.kind == "co3") {
+    const std::vector<int64_t> coded = m.flat ? std::vector<int64_t>{flat_numel(numels)} : numels;
+    auto c = device.is_cuda() ? make_co3_device_compressor(co3_config(m, threads), m.gamma, coded, device)
+                              : make_co3_compressor(co3_config(m, threads), m.gamma, coded);
+    return m.flat ? flatten_compressor(std::move(c)) : std::move(c);
+  }
+  if (m.kind == "topk")
+    return m.flat ? flatten_compressor(make_topk_compressor(m.topk_ratio, {flat_numel(numels)}))
+                  : make_topk_compressor(m.topk_ratio, numels);
   if (m.kind == "powersgd") return make_powersgd_compressor(m.powersgd_rank, shapes, seed);
   fail(Errc::invalid_argument, "method '" + m.kind + "': expected fp32, bf16, co3, topk or powersgd");
 }
@@ -57,9 +62,13 @@ std::unique_ptr<GradientDecoder> make_decoder(const MethodSpec& m,
   const std::vector<int64_t> numels = numels_of(shapes);
   if (m.kind == "fp32") return make_raw_decoder(at::kFloat, numels);
   if (m.kind == "bf16") return make_raw_decoder(at::kBFloat16, numels);
-  if (m.kind == "co3")
-    return device.is_cuda() ? make_co3_device_decoder(numels, device) : make_co3_decoder(numels, threads);
-  if (m.kind == "topk") return make_topk_decoder(numels);
+  if (m.kind == "co3") {
+    const std::vector<int64_t> coded = m.flat ? std::vector<int64_t>{flat_numel(numels)} : numels;
+    auto d = device.is_cuda() ? make_co3_device_decoder(coded, device) : make_co3_decoder(coded, threads);
+    return m.flat ? flatten_decoder(std::move(d), numels) : std::move(d);
+  }
+  if (m.kind == "topk")
+    return m.flat ? flatten_decoder(make_topk_decoder({flat_numel(numels)}), numels) : make_topk_decoder(numels);
   if (m.kind == "powersgd") return make_powersgd_decoder(m.powersgd_rank, shapes);
   fail(Errc::invalid_argument, "method '" + m.kind + "': expected fp32, bf16, co3, topk or powersgd");
 }

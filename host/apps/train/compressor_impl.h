@@ -22,6 +22,13 @@ std::unique_ptr<GradientCompressor> make_co3_device_compressor(const CodecConfig
 std::unique_ptr<GradientDecoder> make_co3_device_decoder(const std::vector<int64_t>& numels,
                                                          at::Device device);
 
+// --flat: `inner` made for one tensor of flat_numel(numels) entries; the wrapper concatenates
+// the model's gradients into it and splits the decoded one back (compress_flat.cpp).
+int64_t flat_numel(const std::vector<int64_t>& numels);
+std::unique_ptr<GradientCompressor> flatten_compressor(std::unique_ptr<GradientCompressor> inner);
+std::unique_ptr<GradientDecoder> flatten_decoder(std::unique_ptr<GradientDecoder> inner,
+                                                 const std::vector<int64_t>& numels);
+
 std::unique_ptr<GradientCompressor> make_topk_compressor(double ratio,
                                                          const std::vector<int64_t>& numels);
 std::unique_ptr<GradientDecoder> make_topk_decoder(const std::vector<int64_t>& numels);

@@ -21,7 +21,8 @@ Federated training on Fashion-MNIST with compressed gradients (docs/TRAINING.md)
            --scale gennorm|absmax|none|rate:B|V  --bits B (= --scale rate:B: B bits per entry
            per packet)  --gamma G (0.7)  --shared-code on|off (on)  --entries-per-symbol G (auto)
            --zero-block B (0: none; 2..64 symbols a block of a zero-block map, FORMAT.md §6b)
-     topk: --topk-ratio R (0.01)
+           --flat on|off (off: one segment a tensor; on: the whole gradient as one, as a DDP bucket)
+     topk: --topk-ratio R (0.01)  --flat on|off (on: the largest of the whole gradient, not of each tensor)
      powersgd: --powersgd-rank R (1; 1..1024: rank-R factors of each matrix, error feedback)
   --mode sim|dist  --spawn  --rank R  --world-size W  --master-addr A  --master-port P  --timeout S
   --out DIR  --name NAME  --summary FILE.md  --save-params FILE  --code-stats-every K
@@ -69,7 +70,7 @@ std::string one_of(const std::string& flag, const std::string& v,
 }  // namespace
 
 std::string MethodSpec::label() const {
-  if (kind == "topk") return "topk-" + fmt_number(topk_ratio);
+  if (kind == "topk") return "topk-" + fmt_number(topk_ratio) + (flat ? "-flat" : "");
   if (kind == "powersgd") return "powersgd-r" + std::to_string(powersgd_rank);
   if (kind != "co3") return kind;
   std::string s = "co3-" + format + "-" + code + "-g" + fmt_number(gamma);
@@ -80,6 +81,7 @@ std::string MethodSpec::label() const {
   if (entries_per_symbol) s += "-x" + std::to_string(entries_per_symbol);
   if (!shared_code) s += "-pertensor";
   if (zero_block) s += "-zb" + std::to_string(zero_block);
+  if (flat) s += "-flat";
   return s;
 }
 
@@ -176,6 +178,8 @@ bool parse_args(const std::vector<std::string>& args, TrainOptions* o, std::stri
       m.shared_code = one_of(flag, value, {"on", "off"}) == "on";
     else if (flag == "--zero-block")
       m.zero_block = static_cast<int>(to_int(flag, value, 0, 64));
+    else if (flag == "--flat")
+      m.flat = one_of(flag, value, {"on", "off"}) == "on";
     else if (flag == "--topk-ratio")
       m.topk_ratio = to_double(flag, value, 1e-9, 1);
     else if (flag == "--powersgd-rank")  // not --rank: that is the process rank of --mode dist

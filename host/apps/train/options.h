@@ -18,6 +18,7 @@ struct MethodSpec {
   float gamma = 0.7f;             // co3: error-feedback memory decay
   bool shared_code = true;        // co3: one code table per packet
   int zero_block = 0;             // co3: zero-block maps of this many symbols (FORMAT.md §6b), 0: none
+  bool flat = false;              // co3, topk: the model's gradient as one tensor (co3: one segment, as a DDP bucket)
   double topk_ratio = 0.01;       // topk: fraction of each tensor's entries sent
   int powersgd_rank = 1;          // powersgd: rank R of each matrix's factors P, Q
 
