@@ -15,7 +15,8 @@ TensorStats stats(const TensorView& tensor, const CodecConfig& cfg) {
   const int threads = resolve_threads(cfg.threads);
   EncodeInput in;
   in.grad = tensor;
-  const Quantized q = quantize(in, cfg, pc, 0, threads, true);
+  Quantized q = quantize(in, cfg, pc, 0, threads, true);
+  apply_zero_blocks(q, pc.zero_block_log2, pc.chunk_symbols, threads);
   TensorStats s;
   s.n = q.numel;
   s.moments = q.moments;
@@ -29,10 +30,13 @@ TensorStats stats(const TensorView& tensor, const CodecConfig& cfg) {
   if (q.numel) {
     for (int src = 0; src < 4; ++src) {
       const std::vector<uint8_t> lengths = code_lengths_for(q, static_cast<CodeSource>(src), pc);
-      const std::vector<uint16_t> words = chunk_words(q.symbols, lengths.data(), pc.chunk_symbols, threads);
+      // With a zero-block map (FORMAT.md §6b) the chunks hold the coded symbols only.
+      const std::vector<uint16_t> words =
+          q.zero_block ? pack_segment(q, lengths, pc.chunk_symbols, threads).words
+                       : chunk_words(q.symbols, lengths.data(), pc.chunk_symbols, threads);
       uint64_t total = 0;
       for (uint16_t w : words) total += w;
-      const uint64_t data_bytes = segment_data_bytes(words.size(), total);
+      const uint64_t data_bytes = segment_data_bytes(words.size(), total, 0, q.zero_map.size());
       s.bits_per_entry[src] = 8.0 * static_cast<double>(data_bytes) / static_cast<double>(q.numel);
       if (src == static_cast<int>(pc.code)) {
         packet += table_bytes(code_table_body_bytes(lengths.data(),

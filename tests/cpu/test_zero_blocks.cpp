@@ -121,6 +121,15 @@ TEST(ZeroBlocks, SparseDataCodesBelowOneBitASymbol) {
   EXPECT_LT(mapped_bits, 0.15);
 }
 
+// co3::stats sizes the packet as encode() lays it out, the map included.
+TEST(ZeroBlocks, StatsCountTheMap) {
+  const std::vector<float> v = sparse(100000, 0.01, 6);
+  const CodecConfig c = ternary(16);
+  const Encoded e = encode_with(v, c);
+  const TensorStats s = stats(TensorView{v.data(), v.size(), DType::f32}, c);
+  EXPECT_DOUBLE_EQ(s.packet_bits_per_entry, 8.0 * e.packet.size() / v.size());
+}
+
 // Dense data: the map would cost more than it saves, so none is written (and the packet is the
 // version-1 packet it was).
 TEST(ZeroBlocks, DenseDataTakesNoMap) {
