@@ -61,8 +61,10 @@ struct SegmentJob {
   uint32_t packet;
   uint32_t max_words;
   uint64_t map_offset;  // its class map in the packet (FORMAT.md §6a); 0: none
+  uint64_t zero_map_offset, payload_offset;  // its zero-block map (§6b) and payload
   int16_t bias;
   uint8_t exp_bits, man_bits, layout, group, symbol_bits, max_len;
+  uint8_t zero_block;  // its blocks' log2 (§6b); 0: no zero-block map, every symbol coded
 };
 
 // One built decoder (detail/decode_table.h's structures for one table).

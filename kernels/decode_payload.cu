@@ -1,7 +1,10 @@
 // The GPU decoder's last stage (docs/FORMAT.md §6, §7, §9.6): a warp per tile of kTileChunks
 // chunks of one segment, a lane per chunk. Each lane decodes its chunk sequentially from its
 // first word (the format gives no other entry point) with the host+device decode_run, the
-// lookup table in shared memory yielding several symbols per lookup. Every kRoundSymbols
+// lookup table in shared memory yielding several symbols per lookup. A lane walks every symbol
+// position of its chunk: with a zero-block map (§6b) the positions of left-out blocks take
+// symbol 0 without reading a bit (decode_lane_run), so that each symbol is placed where it
+// belongs as it is decoded and nothing is expanded in place afterwards (which would race). Every kRoundSymbols
 // symbols the lanes stage their symbols in shared memory and the warp writes each lane's run out
 // together, so that consecutive lanes store consecutive entries (coalesced) instead of 32
 // scattered runs.
@@ -61,9 +64,7 @@ __global__ void __launch_bounds__(kTileChunks)
     before -= words;
     const uint32_t* payload = reinterpret_cast<const uint32_t*>(chunk_words_at(v, ws, before));
     const uint32_t count = chunk_symbol_count(v, seg, lane);
-    detail::ChunkStream cs;
-    cs.words = words;
-    cs.padding_mask = detail::padding_entry_mask(v.first_chunk + lane, v.chunks, seg.numel, g, w);
+    detail::ChunkStream cs = chunk_stream(v, seg, lane, words);
     Status st = Status::ok;
     for (uint32_t done = 0;; done += kRoundSymbols) {
       uint32_t take = st == Status::ok && count > done
@@ -71,8 +72,8 @@ __global__ void __launch_bounds__(kTileChunks)
                           : 0;
       if (!__any_sync(kFull, take)) break;
       if (take) {
-        st = detail::decode_run(
-            cs, tables, take, [&](uint32_t j) { return __ldg(payload + j); },
+        st = decode_lane_run(
+            cs, tables, v, seg, lane, done, take, [&](uint32_t j) { return __ldg(payload + j); },
             [&](uint32_t j, uint32_t sym) { stage[lane][j] = sym; });
         if (st != Status::ok) {
           post_status(status, make_status(st, v.output, v.first_chunk + lane));

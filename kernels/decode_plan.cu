@@ -31,8 +31,9 @@ size_t align256(size_t x) {
 // - Their symbols: a table has ≤ 2^16 coded symbols, and each takes a 5-bit token of its body;
 //   bodies are disjoint bytes of the packet, so ≤ min(slots · 2^16, 8 · capacity / 5) in all.
 // - Tiles: a segment has ceil(chunks / kTileChunks) ≤ chunks / kTileChunks + 1, every chunk
-//   has ≥ 1 payload word and payloads are disjoint, so ≤ capacity / (4 · kTileChunks) + outputs,
-//   plus one entry for the end of the packet's prefix.
+//   has a 2-byte chunk table entry and chunk tables are disjoint, so ≤ capacity / (2 ·
+//   kTileChunks) + outputs, plus one entry for the end of the packet's prefix. (The payload
+//   bounds it no longer: under a zero-block map, §6b, a chunk may have no payload word.)
 DecodePlan::DecodePlan(const std::vector<uint64_t>& capacities,
                        const std::vector<uint32_t>& outputs_per_packet) {
   check(capacities.size() == outputs_per_packet.size(), Errc::invalid_argument,
@@ -57,7 +58,7 @@ DecodePlan::DecodePlan(const std::vector<uint64_t>& capacities,
     s.pool_first = pool_;
     s.pool_cap = min3(s.slot_cap << 16, 8 * (s.capacity / 5) + 8, UINT64_MAX);
     s.tile_first = tiles_;
-    s.tile_cap = s.capacity / (4 * kTileChunks) + s.num_outputs + 1;
+    s.tile_cap = s.capacity / (2 * kTileChunks) + s.num_outputs + 1;
     check(s.tile_cap < (uint64_t{1} << 32), Errc::invalid_argument, "DecodePlan: packet too large");
     crc_pieces_ += s.crc_pieces;
     tables_ += s.table_cap;

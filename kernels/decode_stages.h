@@ -112,8 +112,7 @@ CO3_HD DeviceStatus directory_stage(uint32_t p, const PacketJob* jobs, const Out
   // A sender's failure record (FORMAT.md §11) is refused with the sender's own error.
   const DeviceStatus record = detail::load_failure_record(job.data, length);
   if (record.code) return record;
-  // The GPU decoder does not decode zero-block maps (§6b) yet: version 4 is refused here.
-  DeviceStatus s = detail::check_header(job.data, length, p, /*zero_maps=*/false);
+  DeviceStatus s = detail::check_header(job.data, length, p);
   if (s.code) return s;
   const uint64_t covered = length - detail::kCrcBytes;
   if (load_le<uint32_t>(job.data + covered) != packet_crc(job, ws.crc, covered))
@@ -149,6 +148,9 @@ CO3_HD DeviceStatus directory_stage(uint32_t p, const PacketJob* jobs, const Out
         j.max_len = static_cast<uint8_t>(L.max_length);
         j.max_words = L.max_words;
         j.map_offset = L.map_offset;
+        j.zero_map_offset = d.zero_map_offset();
+        j.payload_offset = d.payload_offset();
+        j.zero_block = d.zero_block;
         j.packet = p;
         j.tile_begin = tiles;
         j.tiles = static_cast<uint32_t>(ceil_div(d.num_chunks(), kTileChunks));
@@ -264,6 +266,8 @@ struct TileView {
   uint64_t chunks;       // the segment's chunks
   uint64_t symbols;      // the segment's symbols
   const uint8_t* chunk_table;
+  const uint8_t* payload;
+  const uint8_t* zero_map;  // §6b; read only when the segment has one (seg.zero_block)
 };
 
 CO3_HD TileView tile_at(uint64_t i, const PacketJob* jobs, uint32_t packets, const Workspace& ws) {
@@ -283,17 +287,28 @@ CO3_HD TileView tile_at(uint64_t i, const PacketJob* jobs, uint32_t packets, con
   v.chunks = ceil_div(v.symbols, seg.chunk_symbols);
   v.first_chunk = (v.tile - seg.tile_begin) * kTileChunks;
   v.chunk_table = job.data + seg.data_offset;
+  v.payload = job.data + seg.payload_offset;
+  v.zero_map = job.data + seg.zero_map_offset;
   return v;
 }
 
-// Lane `lane`'s chunk table entry (0 past the segment's chunks) and its check (§9.5).
+// The segment's blocks (§6b; 0 without a zero-block map).
+CO3_HD uint64_t block_count(const TileView& v, const SegmentJob& seg) {
+  return seg.zero_block ? ceil_div(v.symbols, uint64_t{1} << seg.zero_block) : 0;
+}
+
+// Lane `lane`'s chunk table entry (0 past the segment's chunks) and its check (§9.5): 1 … max
+// words, or 0 exactly where a zero-block map leaves the chunk without a coded block.
 CO3_HD uint32_t chunk_entry(const TileView& v, const Workspace& ws, uint32_t lane,
                             DeviceStatus* fault) {
   const uint64_t k = v.first_chunk + lane;
   *fault = make_status(Status::ok);
   if (k >= v.chunks) return 0;
+  const SegmentJob& seg = ws.segments[v.output];
   const uint32_t words = load_le<uint16_t>(v.chunk_table + 2 * k);
-  if (!detail::chunk_words_ok(words, ws.segments[v.output].max_words))
+  const bool coded = detail::chunk_codes_symbols(v.zero_map, seg.zero_block, seg.chunk_symbols,
+                                                 block_count(v, seg), k);
+  if (!detail::chunk_words_ok(words, seg.max_words, coded))
     *fault = make_status(Status::chunk_size, v.output, k);
   return words;
 }
@@ -313,18 +328,43 @@ CO3_HD DeviceStatus segment_sum_stage(uint32_t p, uint32_t s, const PacketJob* j
 // ---- The payload (§6, §7, §9.6) ----
 
 // Lane `lane`'s chunk: its first payload word (`before`: the words of the tile's earlier
-// chunks) and its number of symbols (0 past the segment's chunks).
+// chunks) and its number of symbols (0 past the segment's chunks). With a zero-block map (§6b)
+// the count is every symbol position of the chunk, coded or not: decode_lane_run gives the
+// left-out ones as symbol 0, so that the write-out below places runs as without a map.
 CO3_HD const uint8_t* chunk_words_at(const TileView& v, const Workspace& ws, uint32_t before) {
   const uint64_t* prefix = ws.tile_prefix + (v.array - v.tile);
   const uint64_t segment_first_tile = ws.segments[v.output].tile_begin;
-  return v.chunk_table + detail::align8(2 * v.chunks) +
-         4 * (prefix[v.tile] - prefix[segment_first_tile] + before);
+  return v.payload + 4 * (prefix[v.tile] - prefix[segment_first_tile] + before);
 }
 CO3_HD uint32_t chunk_symbol_count(const TileView& v, const SegmentJob& seg, uint32_t lane) {
   const uint64_t k = v.first_chunk + lane;
   if (k >= v.chunks) return 0;
   const uint64_t left = v.symbols - k * seg.chunk_symbols;
   return static_cast<uint32_t>(left < seg.chunk_symbols ? left : seg.chunk_symbols);
+}
+
+// Lane t's chunk stream before its first symbol: its words, and the bits of the segment's last
+// symbol that must be zero (§6; with a zero-block map, only where the last block is coded).
+CO3_HD detail::ChunkStream chunk_stream(const TileView& v, const SegmentJob& seg, uint32_t t,
+                                        uint32_t words) {
+  detail::ChunkStream cs;
+  cs.words = words;
+  const int w = 1 + seg.exp_bits + seg.man_bits;
+  cs.padding_mask = detail::coded_padding_mask(
+      detail::padding_entry_mask(v.first_chunk + t, v.chunks, seg.numel, seg.group, w),
+      v.zero_map, seg.zero_block, block_count(v, seg));
+  return cs;
+}
+
+// Lane t's run of a round: its chunk's next `take` symbol positions from `done`, each emitted
+// (emit(j, symbol), j < take) at its position in the run; decode_span decodes the coded ones and
+// gives those of left-out blocks (§6b) as 0.
+template <class Load, class Emit>
+CO3_HD Status decode_lane_run(detail::ChunkStream& cs, const detail::ChunkTables& tables,
+                              const TileView& v, const SegmentJob& seg, uint32_t t, uint32_t done,
+                              uint32_t take, Load&& load, Emit&& emit) {
+  const uint64_t first = (v.first_chunk + t) * seg.chunk_symbols + done;
+  return detail::decode_span(cs, tables, v.zero_map, seg.zero_block, first, take, load, emit);
 }
 
 CO3_HD detail::ChunkTables chunk_tables(const uint64_t* lut, const uint32_t* limit,

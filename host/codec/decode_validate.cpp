@@ -186,7 +186,7 @@ Error packet_error(const DeviceStatus& st, const uint8_t* data, size_t size) {
     case Status::short_packet: return corrupt(pkt + n + " bytes is shorter than a header");
     case Status::bad_magic: return corrupt(pkt + "bad magic (not a co3 packet)");
     case Status::bad_version:
-      return corrupt(pkt + "version " + n + " unsupported (this co3 reads 1 to 4; the GPU decoder 1 to 3)");
+      return corrupt(pkt + "version " + n + " unsupported (this co3 reads 1 to 4)");
     case Status::bad_flags: {
       const std::optional<uint64_t> version = bytes.u16(4);
       return corrupt(pkt + "flags " + n + " invalid for " +

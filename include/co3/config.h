@@ -56,7 +56,7 @@ struct CodecConfig {
   // nonzero symbol, one map bit a block, when that saves bits (more symbols left out than the
   // map has bits): below about one bit a symbol, where Huffman's one-bit floor of the zero symbol
   // would otherwise set the rate. CPU encoder only, for now (the GPU's refuses it); every decoder
-  // but the GPU's reads it.
+  // reads it.
   int zero_block = 0;
   int threads = 0;  // CPU worker threads; 0: hardware concurrency
 };

@@ -17,8 +17,7 @@ inline kernels::DeviceStatus validate_hd(const uint8_t* data, uint64_t size) {
   using namespace co3::detail;
   using kernels::Status;
   if (size < kHeaderBytes + kCrcBytes) return make_status(Status::short_packet, 0, size);
-  // As the GPU decoder: no zero-block maps (version 4) yet.
-  DeviceStatus st = check_header(data, size, 0, /*zero_maps=*/false);
+  DeviceStatus st = check_header(data, size, 0);
   if (st.code) return st;
   if (load_le<uint32_t>(data + size - 4) != crc32c(data, size - 4))
     return make_status(Status::crc_mismatch);
@@ -63,10 +62,12 @@ inline kernels::DeviceStatus validate_hd(const uint8_t* data, uint64_t size) {
   for (uint32_t s = 0; s < segments.size(); ++s) {
     const SegmentLayout& L = segments[s];
     const uint8_t* table = data + L.d.data_offset;
+    const uint8_t* zmap = data + L.d.zero_map_offset();
     uint64_t sum = 0;
     for (uint64_t k = 0; k < L.d.num_chunks(); ++k) {
       const uint16_t w = load_le<uint16_t>(table + 2 * k);
-      if (!chunk_words_ok(w, L.max_words)) return make_status(Status::chunk_size, s, k);
+      if (!chunk_words_ok(w, L.max_words, chunk_codes_symbols(L.d, zmap, k)))
+        return make_status(Status::chunk_size, s, k);
       sum += w;
     }
     if (sum != L.d.payload_words) return make_status(Status::chunk_sum, s, sum);
@@ -78,17 +79,21 @@ inline kernels::DeviceStatus validate_hd(const uint8_t* data, uint64_t size) {
     const ChunkTables tables{
         b.lut.data(), {b.limit, b.offset, b.symbols.data(), L.max_length, data[L.table_offset]}};
     const uint8_t* table = data + L.d.data_offset;
-    const uint8_t* words = table + align8(2 * L.d.num_chunks());
+    const uint8_t* words = data + L.d.payload_offset();
+    const uint8_t* zmap = data + L.d.zero_map_offset();
     const uint64_t nsym = L.d.num_symbols();
     for (uint64_t k = 0; k < L.d.num_chunks(); ++k) {
       ChunkStream cs;
       cs.words = load_le<uint16_t>(table + 2 * k);
-      cs.padding_mask = padding_entry_mask(k, L.d.num_chunks(), L.d.numel, L.d.entries_per_symbol,
-                                           1 + L.d.exp_bits + L.d.man_bits);
+      cs.padding_mask = coded_padding_mask(
+          padding_entry_mask(k, L.d.num_chunks(), L.d.numel, L.d.entries_per_symbol,
+                             1 + L.d.exp_bits + L.d.man_bits),
+          zmap, L.d.zero_block, L.d.num_blocks());
+      // Every symbol position, a zero-block map's left-out blocks (§6b) given as 0, as the GPU.
       const uint64_t begin = k * L.d.chunk_symbols;
       const uint64_t count = nsym - begin < L.d.chunk_symbols ? nsym - begin : L.d.chunk_symbols;
-      Status c = decode_run(
-          cs, tables, static_cast<uint32_t>(count),
+      Status c = decode_span(
+          cs, tables, zmap, L.d.zero_block, begin, static_cast<uint32_t>(count),
           [&](uint32_t i) { return load_le<uint32_t>(words + 4 * uint64_t{i}); },
           [](uint32_t, uint32_t) {});
       if (c == Status::ok) c = finish_chunk(cs);

@@ -13,12 +13,6 @@
 
 namespace co3::testing {
 
-// Whether a packet is version 4 (zero-block maps, FORMAT.md §6b), which the GPU decoder does not
-// read yet: its tests skip such packets, saying so.
-inline bool zero_block_packet(const std::vector<uint8_t>& p) {
-  return p.size() >= 6 && p[4] == 4 && p[5] == 0;
-}
-
 struct PacketFile {
   std::string name;
   std::vector<uint8_t> bytes;

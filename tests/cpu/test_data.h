@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -37,6 +38,24 @@ inline std::vector<float> gennorm_samples(size_t n, double beta, double alpha, u
   for (auto& x : v) {
     const double mag = alpha * std::pow(gamma(rng), 1.0 / beta);
     x = static_cast<float>((rng() & 1) ? mag : -mag);
+  }
+  return v;
+}
+
+// A sparse gradient: runs of zeros between clusters of values, `density` of the entries nonzero
+// (clustered as real gradients are: a cluster of 1 … 24 neighbours).
+inline std::vector<float> sparse(uint64_t n, double density, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<float> v(n, 0.0f);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  uint64_t i = 0;
+  const double mean_gap = 12.0 / density;
+  std::exponential_distribution<double> gap(1.0 / mean_gap);
+  while (true) {
+    i += static_cast<uint64_t>(gap(rng));
+    const uint64_t len = 1 + rng() % 24;
+    for (uint64_t j = 0; j < len && i < n; ++j, ++i) v[i] = normal(rng);
+    if (i >= n) break;
   }
   return v;
 }

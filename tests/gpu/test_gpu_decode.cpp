@@ -272,14 +272,7 @@ TEST(GpuDecode, GoldenPackets) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
   const auto golden = co3::testing::packet_files("golden");
   if (golden.empty()) GTEST_SKIP() << "no golden packets in tests/golden";
-  for (const auto& g : golden) {
-    if (co3::testing::zero_block_packet(g.bytes)) {
-      std::printf("[ SKIPPED  ] %s: the GPU decoder reads no zero-block maps (version 4) yet\n",
-                  g.name.c_str());
-      continue;
-    }
-    expect_gpu_equals_cpu(g.bytes, g.name);
-  }
+  for (const auto& g : golden) expect_gpu_equals_cpu(g.bytes, g.name);
 }
 
 TEST(GpuDecode, MixedSegmentsChunkSizesAndSharedTables) {

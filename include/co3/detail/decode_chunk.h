@@ -11,6 +11,7 @@
 
 #include "co3/detail/decode_table.h"
 #include "co3/detail/hd.h"
+#include "co3/detail/packet_layout.h"
 #include "co3/kernels/status.h"
 
 namespace co3::detail {
@@ -86,6 +87,40 @@ CO3_HD kernels::Status decode_run(ChunkStream& s, const ChunkTables& t, uint32_t
     s.avail -= len;
   }
   return kernels::Status::ok;
+}
+
+// §6b: symbols [first, first + count) of a segment, all in one chunk, with a zero-block map of
+// blocks of 2^zero_block symbols at `zmap` (zero_block 0: no map, every symbol coded): emit(k,
+// symbol) for k = 0 … count − 1, decoding a coded block's symbols from the stream (decode_run)
+// and giving a left-out block's symbols as 0 without reading a bit. A caller can thus walk a
+// chunk position by position, in runs of any length, and place every symbol where it belongs:
+// nothing has to be decoded compactly and moved. Returns what decode_run returns.
+template <class Load, class Emit>
+CO3_HD kernels::Status decode_span(ChunkStream& s, const ChunkTables& t, const uint8_t* zmap,
+                                   int zero_block, uint64_t first, uint32_t count, Load&& load,
+                                   Emit&& emit) {
+  if (!zero_block) return decode_run(s, t, count, load, emit);
+  for (uint32_t j = 0; j < count;) {
+    const uint64_t at = first + j, block = at >> zero_block;
+    const uint64_t left = ((block + 1) << zero_block) - at;  // the block's symbols from `at`
+    const uint32_t len = left < count - j ? static_cast<uint32_t>(left) : count - j;
+    if (block_coded(zmap, block)) {
+      const kernels::Status st =
+          decode_run(s, t, len, load, [&](uint32_t i, uint32_t sym) { emit(j + i, sym); });
+      if (st != kernels::Status::ok) return st;
+    } else {
+      for (uint32_t i = 0; i < len; ++i) emit(j + i, 0u);
+    }
+    j += len;
+  }
+  return kernels::Status::ok;
+}
+
+// §6b: the padding rule (padding_entry_mask) applies only where the segment's last block is
+// coded; a left-out last block decodes to symbol 0, whose padding entries are 0 already.
+CO3_HD uint32_t coded_padding_mask(uint32_t mask, const uint8_t* zmap, int zero_block,
+                                   uint64_t blocks) {
+  return zero_block && !block_coded(zmap, blocks - 1) ? 0u : mask;
 }
 
 // After the chunk's last symbol: every word used, fewer than 32 bits left, and those zero; in a

@@ -73,8 +73,8 @@ CO3_HD bool zero_maps_allowed(const uint8_t* data) {
 }
 
 // §9.1 on a buffer of `size` bytes (`packet` names it in the status). A decoder that cannot
-// decode zero-block maps (the GPU's, for now) passes zero_maps = false: version 4 is then
-// refused as an unsupported version, before anything else is read.
+// decode zero-block maps passes zero_maps = false: version 4 is then refused as an unsupported
+// version, before anything else is read (every co3 decoder reads them now).
 CO3_HD DeviceStatus check_header(const uint8_t* data, uint64_t size, uint32_t packet = 0,
                                  bool zero_maps = true) {
   if (size < kHeaderBytes + kCrcBytes) return make_status(Status::short_packet, packet, size);
@@ -321,13 +321,18 @@ CO3_HD bool chunk_words_ok(uint32_t words, uint32_t max_words, bool coded = true
 
 // Whether chunk k of a segment codes a symbol: always, or with a zero-block map (§6b) when one
 // of its blocks is coded. The map lies at `zmap` (the walk checked it is inside the packet).
-CO3_HD bool chunk_codes_symbols(const Descriptor& d, const uint8_t* zmap, uint64_t k) {
-  if (!d.zero_block) return true;
-  const uint64_t per = d.chunk_symbols >> d.zero_block, b0 = k * per;
-  const uint64_t b1 = b0 + per < d.num_blocks() ? b0 + per : d.num_blocks();
+// The GPU, which keeps no Descriptor past its directory stage, passes the fields themselves.
+CO3_HD bool chunk_codes_symbols(const uint8_t* zmap, int zero_block, uint32_t chunk_symbols,
+                                uint64_t blocks, uint64_t k) {
+  if (!zero_block) return true;
+  const uint64_t per = chunk_symbols >> zero_block, b0 = k * per;
+  const uint64_t b1 = b0 + per < blocks ? b0 + per : blocks;
   for (uint64_t b = b0; b < b1; ++b)
     if (block_coded(zmap, b)) return true;
   return false;
+}
+CO3_HD bool chunk_codes_symbols(const Descriptor& d, const uint8_t* zmap, uint64_t k) {
+  return chunk_codes_symbols(zmap, d.zero_block, d.chunk_symbols, d.num_blocks(), k);
 }
 
 // §9.5's chunk table of segment s, which walk_directory accepted (so it lies inside the
