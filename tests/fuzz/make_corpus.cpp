@@ -199,6 +199,27 @@ int main(int argc, char** argv) {
                             {{bf16_holes.data(), 300, co3::DType::bf16}}},
                            propagate));
 
+    // Version-4 packets: zero-block maps (FORMAT.md §6b) over runs of zeros, ternary codes four
+    // a symbol in blocks of 16 and fp4 pairs in blocks of 2 (chunks of 64, a partial last block),
+    // the second beside a class map.
+    std::vector<float> sparse(data.size(), 0.0f);
+    for (size_t i = 0; i < sparse.size(); ++i)
+      if ((i / 50) % 9 == 0) sparse[i] = data[i];
+    co3::CodecConfig zero = cfg;
+    zero.format = co3::FloatFormat{1, 0, 1, co3::Layout::finite};
+    zero.entries_per_symbol = 4;
+    zero.zero_block = 16;
+    add_packet("zero_blocks_v4", co3::encode({{{sparse.data(), sparse.size(), co3::DType::f32}}}, zero));
+    std::vector<float> sparse_holes = sparse;
+    sparse_holes[3] = NAN;
+    zero.format = co3::formats::fp4;
+    zero.entries_per_symbol = 2;
+    zero.zero_block = 2;
+    zero.chunk_symbols = 64;
+    zero.non_finite = co3::NonFinitePolicy::propagate;
+    add_packet("zero_blocks_class_map_v4",
+               co3::encode({{{sparse_holes.data(), sparse_holes.size() - 1, co3::DType::f32}}}, zero));
+
     // .npy files, each checked to parse.
     const std::vector<float> few(data.begin(), data.begin() + 12);
     const auto add_npy = [&](const std::string& name, const std::vector<uint8_t>& file) {
