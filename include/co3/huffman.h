@@ -23,14 +23,6 @@ inline constexpr int kDecodeLutBits = 11;
 
 namespace detail {
 
-CO3_HD int popcount64(uint64_t x) {
-#if defined(__CUDA_ARCH__)
-  return __popcll(x);
-#else
-  return __builtin_popcountll(x);
-#endif
-}
-
 // Package weights are sums of many leaf weights and may exceed 64 bits; saturating keeps every
 // weight that matters exact (see package_merge_lengths).
 CO3_HD uint64_t add_saturated(uint64_t a, uint64_t b) {

@@ -19,6 +19,7 @@
 #include "../cpu/packet_files.h"
 #include "../cpu/test_data.h"
 #include "gpu_test_size.h"
+#include "zero_block_packets.h"
 #include "co3/codec.h"
 #include "co3/crc32c.h"
 #include "co3/detail/decode_values.h"
@@ -479,6 +480,19 @@ TEST(GpuDecode, SameVerdictOnTheFuzzCorpusAndCorruptions) {
       expect_same_verdict(m, "flipped byte, CRC recomputed");
     }
   }
+}
+
+// Zero-block maps (FORMAT.md §6b): zero_block_packets.h's packets decode as on the CPU; map bits
+// and chunk table or map bytes flipped (CRC recomputed) get the CPU's verdict.
+TEST(GpuDecode, ZeroBlockMapsAndTheirCorruptions) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device: GPU decode test not run";
+  const auto packets = co3::testing::zero_block_packets(by_size(200011u, 20011u, 4011u));
+  for (size_t i = 0; i < packets.size(); i += by_size(1, 1, 3))
+    expect_gpu_equals_cpu(packets[i], "zero-block packet " + std::to_string(i));
+  // Blocks of 16, chunks of 64: several chunks without a coded block.
+  for (const auto& [m, what] : co3::testing::zero_block_corruptions(
+           packets[4], by_size<uint64_t>(1, 16, 7), by_size(100, 10, 3)))
+    expect_same_verdict(m, what);
 }
 
 TEST(GpuDecode, CallerMistakesAreInvalidArguments) {

@@ -18,6 +18,7 @@
 #include "../cpu/hostile_packets.h"
 #include "../cpu/packet_files.h"
 #include "../cpu/test_data.h"
+#include "zero_block_packets.h"
 #include "co3/codec.h"
 #include "co3/crc32c.h"
 #include "co3/error.h"
@@ -429,58 +430,19 @@ TEST(GpuDecodeEmulated, SameVerdictOnTheFuzzCorpusAndCorruptions) {
   }
 }
 
-// Zero-block maps (FORMAT.md §6b): sparse ternary and fp4 segments with maps (blocks of 2 … 64
-// symbols, chunks holding one or many blocks, a partial last symbol and block, several segments)
-// decode alike; then every map bit of one packet flipped, and bytes of its chunk table and map
-// flipped at random, each with its CRC recomputed, get the same verdict from both decoders.
+// Zero-block maps (FORMAT.md §6b): the packets of zero_block_packets.h decode alike; then every
+// map bit of one packet flipped, and bytes of its chunk table and map flipped at random, each
+// with its CRC recomputed, get the same verdict from both decoders.
 TEST(GpuDecodeEmulated, ZeroBlockMapsAndTheirCorruptions) {
-  const auto config = [](FloatFormat f, int g, uint32_t chunk, int block) {
-    CodecConfig c;
-    c.format = f;
-    c.entries_per_symbol = g;
-    c.scale.policy = ScalePolicy::absmax;
-    c.code = CodeSource::histogram;
-    c.chunk_symbols = chunk;
-    c.zero_block = block;
-    return c;
-  };
-  const FloatFormat ternary{1, 0, 1, Layout::finite};
-  std::vector<std::vector<uint8_t>> packets;
-  for (const int block : {2, 16, 64})
-    for (const uint32_t chunk : {64u, 4096u}) {
-      const auto a = co3::testing::sparse(20011, 0.01, block + chunk);
-      const auto b = co3::testing::sparse(3001, 0.2, block * chunk);
-      const std::vector<EncodeInput> in = {EncodeInput(TensorView{a.data(), a.size(), DType::f32}),
-                                           EncodeInput(TensorView{b.data(), b.size(), DType::f32})};
-      packets.push_back(encode(in, config(ternary, 4, chunk, block)));
-      packets.push_back(encode(in, config(formats::fp4, 1, chunk, block)));
-    }
+  const auto packets = co3::testing::zero_block_packets(20011);
   for (size_t i = 0; i < packets.size(); ++i) {
     ASSERT_EQ(detail::load_le<uint16_t>(packets[i].data() + 4), detail::kVersionZeroBlocks) << i;
     expect_emulated_equals_cpu(packets[i], "zero-block packet " + std::to_string(i), i < 2);
   }
-  const auto& p = packets[2];  // blocks of 16, chunks of 64: several chunks without a block
-  const detail::Descriptor d = detail::load_descriptor(p.data() + detail::kHeaderBytes);
-  ASSERT_NE(d.zero_block, 0);
-  const auto with_crc = [](std::vector<uint8_t> m) {
-    const uint32_t crc = crc32c(m.data(), m.size() - 4);
-    std::memcpy(m.data() + m.size() - 4, &crc, 4);
-    return m;
-  };
-  const uint64_t map = d.zero_map_offset();
-  const uint64_t bits = 8 * d.zero_map_bytes(), step = kSmall ? 1 + bits / 64 : 1;
-  for (uint64_t k = 0; k < bits; k += step) {
-    auto m = p;
-    m[map + k / 8] ^= static_cast<uint8_t>(1u << (k % 8));
-    expect_same_verdict(with_crc(m), "map bit " + std::to_string(k) + " flipped");
-  }
-  std::mt19937_64 rng(64);
-  for (int trial = 0; trial < (kSmall ? 20 : 300); ++trial) {
-    auto m = p;
-    m[d.data_offset + rng() % (d.payload_offset() - d.data_offset)] ^=
-        static_cast<uint8_t>(1 + rng() % 255);
-    expect_same_verdict(with_crc(m), "chunk table or map byte flipped");
-  }
+  // Blocks of 16, chunks of 64: several chunks without a coded block.
+  for (const auto& [m, what] :
+       co3::testing::zero_block_corruptions(packets[4], kSmall ? 17 : 1, kSmall ? 20 : 300))
+    expect_same_verdict(m, what);
 }
 
 // A sender's failure record (FORMAT.md §11) is refused by both decoders with the sender's own

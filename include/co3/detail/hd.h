@@ -84,4 +84,12 @@ CO3_HD int clz32(uint32_t x) {  // x != 0
 #endif
 }
 
+CO3_HD int popcount64(uint64_t x) {
+#if defined(__CUDA_ARCH__)
+  return __popcll(x);
+#else
+  return __builtin_popcountll(x);
+#endif
+}
+
 }  // namespace co3::detail

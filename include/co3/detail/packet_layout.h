@@ -173,13 +173,24 @@ CO3_HD uint64_t segment_data_bytes(uint64_t num_chunks, uint64_t payload_words,
 // §6b: bit k of a zero-block map (block k is coded).
 CO3_HD bool block_coded(const uint8_t* map, uint64_t k) { return (map[k >> 3] >> (k & 7)) & 1; }
 
-// §6b: the symbols of blocks [b0, b1) that a map codes, `blocks` and `symbols` the segment's.
+// §6b: how many of blocks [b0, b1) a map codes, 64 map bits at a time where it can: the GPU's
+// directory stage counts a whole segment's map in one thread (the payload bound of §9.5).
+CO3_HD uint64_t coded_blocks(const uint8_t* map, uint64_t b0, uint64_t b1) {
+  uint64_t n = 0, k = b0;
+  for (; k < b1 && (k & 63); ++k) n += block_coded(map, k);
+  for (; k + 64 <= b1; k += 64)
+    n += static_cast<uint64_t>(popcount64(load_le<uint64_t>(map + k / 8)));
+  for (; k < b1; ++k) n += block_coded(map, k);
+  return n;
+}
+
+// §6b: the symbols of blocks [b0, b1) that a map codes, `blocks` and `symbols` the segment's
+// (its last block holds blocks · block_symbols − symbols fewer than the others).
 CO3_HD uint64_t coded_symbols(const uint8_t* map, uint64_t b0, uint64_t b1, uint32_t block_symbols,
                               uint64_t blocks, uint64_t symbols) {
-  uint64_t n = 0;
-  for (uint64_t k = b0; k < b1; ++k)
-    if (block_coded(map, k))
-      n += k + 1 == blocks ? symbols - k * block_symbols : block_symbols;
+  uint64_t n = coded_blocks(map, b0, b1) * block_symbols;
+  if (b0 < blocks && blocks <= b1 && block_coded(map, blocks - 1))
+    n -= blocks * block_symbols - symbols;
   return n;
 }
 

@@ -326,10 +326,7 @@ CO3_HD bool chunk_codes_symbols(const uint8_t* zmap, int zero_block, uint32_t ch
                                 uint64_t blocks, uint64_t k) {
   if (!zero_block) return true;
   const uint64_t per = chunk_symbols >> zero_block, b0 = k * per;
-  const uint64_t b1 = b0 + per < blocks ? b0 + per : blocks;
-  for (uint64_t b = b0; b < b1; ++b)
-    if (block_coded(zmap, b)) return true;
-  return false;
+  return coded_blocks(zmap, b0, b0 + per < blocks ? b0 + per : blocks) != 0;
 }
 CO3_HD bool chunk_codes_symbols(const Descriptor& d, const uint8_t* zmap, uint64_t k) {
   return chunk_codes_symbols(zmap, d.zero_block, d.chunk_symbols, d.num_blocks(), k);
