@@ -22,7 +22,7 @@
 // within a symbol, Huffman's code against the entropy, the code table's estimate: 0-15 % in
 // LeNet training, moving from step to step) is the ratio achieved/predicted of the last packet's
 // payload, applied to the next ask (exponent 1, clamped to [1/2, 2]); encode_at_rate codes a
-// packet that still misses by more than 2.5 % once more with its own ratio.
+// packet that still misses by more than 2.5 % again with its own ratio (at most four encodes).
 #pragma once
 
 #include <cstdint>
@@ -101,16 +101,19 @@ class RateController {
   double predicted_ = -1.0;  // and its predicted payload bits per entry (< 0: no ask to learn from)
 };
 
-// A packet that misses the target by more than this share is coded again (encode_at_rate).
+// A packet that misses the target by more than this share is coded again (encode_at_rate), at
+// most kRateMaxEncodes times in all.
 inline constexpr double kRateRetryMiss = 0.025;
+inline constexpr int kRateMaxEncodes = 4;
 
 // The packet of `inputs` under `config` (ScalePolicy::rate) with the controller's ask; a packet
-// that misses the target by more than kRateRetryMiss, when the ask was free, is coded once more
-// at the ask that this packet's own ratio achieved/predicted gives, after the error memories
-// are put back (copied before the first encode). The per-entry dependence of real gradients
-// that the summary does not see (signs shared along a row of a layer's gradient, magnitudes
-// that move together) moves that ratio by several percent from step to step; the second
-// encode corrects it within the step. report, if given, is the packet's (target beside it).
+// that misses the target by more than kRateRetryMiss, when the ask was free, is coded again at
+// the ask that the last packet's own ratio achieved/predicted gives, after the error memories
+// are put back (copied before the first encode), up to kRateMaxEncodes encodes; the packet
+// closest to the target is sent (and its memories kept). The per-entry dependence of real
+// gradients that the summary does not see (signs shared along a row of a layer's gradient,
+// magnitudes that move together) moves that ratio by several percent from step to step; the
+// retries correct it within the step. report, if given, is the packet's (target beside it).
 // The summaries are summarize_magnitudes' of the inputs (before the encode).
 std::vector<uint8_t> encode_at_rate(RateController& controller, const std::vector<EncodeInput>& inputs,
                                     const CodecConfig& config, EncodeReport* report = nullptr);
