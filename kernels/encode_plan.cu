@@ -9,6 +9,7 @@
 #include "co3/detail/encode_code.h"
 #include "co3/detail/rate_target.h"
 #include "co3/detail/trace.h"
+#include "co3/detail/zero_blocks.h"
 #include "co3/huffman.h"
 #include "co3/kernels/encode.h"
 #include "encode_plan.h"
@@ -46,7 +47,8 @@ class Carver {
 // Workspace offsets of every region, in the order of EncodeParams' pointers.
 struct Offsets {
   size_t jobs, tables, members, dims, seg, tab, tile_moments, fold, first_bad, symbols, hist,
-      lengths, rev, bodies, weights, mix, pmf, scratch, chunk_words, chunk_offsets, crc, crc_bytes;
+      lengths, rev, bodies, weights, mix, pmf, scratch, zero_maps, chunk_words, chunk_offsets, crc,
+      crc_bytes;
 };
 
 }  // namespace
@@ -57,9 +59,6 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   using namespace detail;
   std::unique_ptr<EncodePlanData> guard(data_);
   validate(cfg);
-  check(cfg.zero_block == 0, Errc::invalid_argument,
-        "zero block: the GPU encoder does not write zero-block maps (FORMAT.md §6b) yet; "
-        "encode on the CPU, or set zero_block = 0");
   check(inputs.size() <= kMaxSegments, Errc::invalid_argument,
         "more than 2^24 tensors in one packet");
   size_t non_empty = 0;
@@ -127,6 +126,9 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
     j.first_chunk = p.total_chunks;
     j.num_chunks = p.pc.num_chunks(j.numel);
     p.total_chunks += j.num_chunks;
+    j.first_map_byte = p.total_map_bytes;
+    j.num_map_bytes = zero_map_bytes(p.pc, j.numel, p.pc.zero_block_log2);
+    p.total_map_bytes += j.num_map_bytes;
     j.table = kNoTable;
     if (j.numel) {
       if (!cfg.shared_code) tables.push_back({members.size(), 0, 0});
@@ -189,6 +191,7 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   o.mix = c.take<double>(uint64_t{p.code_slots} * p.alphabet);
   o.pmf = c.take<double>(uint64_t{p.code_slots} << p.pc.format.width());
   o.scratch = c.take<uint8_t>(p.code_slots * p.pm_scratch_bytes);
+  o.zero_maps = c.take<uint8_t>(p.total_map_bytes);
   o.chunk_words = c.take<unsigned long long>(p.total_chunks + 1);
   o.chunk_offsets = c.take<unsigned long long>(p.total_chunks + 1);
   o.crc = c.take<uint32_t>(p.crc_blocks);
@@ -219,7 +222,7 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   }
   // Pointers are stored as offsets here and rebased in encode_async (the workspace's address is
   // known only then).
-  static_assert(sizeof(Offsets) == 22 * sizeof(size_t), "Offsets lists every region");
+  static_assert(sizeof(Offsets) == 23 * sizeof(size_t), "Offsets lists every region");
   p.jobs = reinterpret_cast<const SegmentJob*>(o.jobs);
   p.tables = reinterpret_cast<const TableJob*>(o.tables);
   p.members = reinterpret_cast<const uint32_t*>(o.members);
@@ -238,6 +241,7 @@ EncodePlan::EncodePlan(const std::vector<EncodeInput>& inputs, const CodecConfig
   p.slot_mix = reinterpret_cast<double*>(o.mix);
   p.slot_pmf = reinterpret_cast<double*>(o.pmf);
   p.slot_scratch = reinterpret_cast<uint8_t*>(o.scratch);
+  p.zero_maps = reinterpret_cast<uint8_t*>(o.zero_maps);
   p.chunk_words = reinterpret_cast<unsigned long long*>(o.chunk_words);
   p.chunk_offsets = reinterpret_cast<unsigned long long*>(o.chunk_offsets);
   p.crc_block_crc = reinterpret_cast<uint32_t*>(o.crc);
@@ -300,6 +304,7 @@ EncodeParams rebased(EncodeParams p, void* ws) {
   rebase(p.slot_mix, ws);
   rebase(p.slot_pmf, ws);
   rebase(p.slot_scratch, ws);
+  rebase(p.zero_maps, ws);
   rebase(p.chunk_words, ws);
   rebase(p.chunk_offsets, ws);
   rebase(p.crc_block_crc, ws);
@@ -340,6 +345,10 @@ cudaError_t EncodePlan::encode_async(void* ws, uint8_t* packet, uint64_t* packet
     CO3_TRACE("quantize");
     if ((e = enc::launch_quantize(p, stream))) return e;
   }
+  if (p.pc.zero_block_log2) {
+    CO3_TRACE("zero blocks");
+    if ((e = enc::launch_zero_blocks(p, stream))) return e;
+  }
   if (!p.given_code) {
     CO3_TRACE("codebook");
     if ((e = enc::launch_code(p, stream))) return e;
@@ -349,6 +358,7 @@ cudaError_t EncodePlan::encode_async(void* ws, uint8_t* packet, uint64_t* packet
     if ((e = enc::launch_chunk_bits(p, stream))) return e;
     if ((e = enc::launch_layout(p, packet, packet_bytes, status, stream))) return e;
     if ((e = enc::launch_pack(p, packet, stream))) return e;
+    if ((e = enc::launch_zero_maps(p, packet, stream))) return e;
     if ((e = enc::launch_class_maps(p, packet, stream))) return e;
   }
   if (p.defer_memory) {

@@ -42,6 +42,7 @@ struct SegmentJob {
   uint64_t first_symbol, num_symbols;
   uint64_t first_symtile, num_symtiles;  // pass 2 (kSymbolTile symbols each)
   uint64_t first_chunk, num_chunks;
+  uint64_t first_map_byte, num_map_bytes;  // its zero-block map in zero_maps (§6b; 0 bytes: none)
   uint32_t table;         // kNoTable when numel = 0
   uint64_t shape_offset;  // byte offset of its shape record (version 2)
   uint64_t first_dim, ndim;
@@ -60,6 +61,7 @@ struct SegmentResult {
   double beta, alpha;
   float scale;
   uint64_t data_offset, payload_words;
+  uint8_t zero_block;  // b when it takes its zero-block map (§6b), else 0; see zero_block_of
 };
 
 struct TableResult {
@@ -84,6 +86,7 @@ struct EncodeParams {
   uint32_t alphabet;       // 2^symbol_bits
   uint32_t body_capacity;  // bytes reserved per table body
   uint64_t total_tiles, total_symtiles, total_chunks;
+  uint64_t total_map_bytes;  // every segment's zero-block map (0 without zero_block)
   uint64_t shape_section_bytes;
   uint32_t code_slots;
   uint64_t pm_scratch_bytes;   // package-merge scratch per slot (8-byte multiple)
@@ -111,6 +114,7 @@ struct EncodeParams {
   double* slot_mix;                   // code_slots × alphabet
   double* slot_pmf;                   // code_slots × 2^width
   uint8_t* slot_scratch;              // code_slots × pm_scratch_bytes
+  uint8_t* zero_maps;                 // total_map_bytes
   unsigned long long* chunk_words;    // total_chunks + 1 (the last is 0)
   unsigned long long* chunk_offsets;  // exclusive scan of chunk_words
   uint32_t* crc_block_crc;
@@ -143,12 +147,14 @@ CO3_HD void with_symbols(const EncodeParams& p, Body body) {
 // cudaGetLastError().
 cudaError_t launch_moments(const EncodeParams& p, DeviceStatus* status, cudaStream_t s);
 cudaError_t launch_quantize(const EncodeParams& p, cudaStream_t s);
+cudaError_t launch_zero_blocks(const EncodeParams& p, cudaStream_t s);  // maps, choice, histograms
 cudaError_t launch_code(const EncodeParams& p, cudaStream_t s);
 cudaError_t launch_chunk_bits(const EncodeParams& p, cudaStream_t s);  // and their scan
 cudaError_t launch_layout(const EncodeParams& p, uint8_t* packet, uint64_t* packet_bytes,
                           DeviceStatus* status, cudaStream_t s);
 cudaError_t launch_pack(const EncodeParams& p, uint8_t* packet, cudaStream_t s);
 cudaError_t launch_memory(const EncodeParams& p, const DeviceStatus* status, cudaStream_t s);
+cudaError_t launch_zero_maps(const EncodeParams& p, uint8_t* packet, cudaStream_t s);
 cudaError_t launch_class_maps(const EncodeParams& p, uint8_t* packet, cudaStream_t s);
 cudaError_t launch_crc(const EncodeParams& p, uint8_t* packet, uint64_t* packet_bytes,
                        const DeviceStatus* status, cudaStream_t s);  // and the failure record

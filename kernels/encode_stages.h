@@ -17,6 +17,7 @@
 #include "co3/detail/encode_layout.h"
 #include "co3/detail/encode_stats.h"
 #include "co3/detail/failure_record.h"
+#include "co3/detail/zero_blocks.h"
 #include "co3/gennorm.h"
 #include "co3/huffman.h"
 #include "encode_plan.h"
@@ -67,7 +68,8 @@ CO3_HD void finish_segment(const EncodeParams& p, uint32_t s, const Moments& tot
   r.scale = detail::choose_scale(
       p.scale_policy, p.scale_value, p.pc.format, total.max_abs, fit.beta, fit.alpha,
       [&](double beta) { return lookup_optimal_t(p.scale_table, beta); },
-      detail::RateTarget{p.pc.rounding, p.pc.entries_per_symbol, p.rate_payload_bits});
+      detail::RateTarget{p.pc.rounding, p.pc.entries_per_symbol, p.rate_payload_bits,
+                         detail::zero_block_symbols(p.pc)});
 }
 
 // Does segment s stop the CPU codec (NaN/Inf under the 'error' policy)? The first such segment
@@ -166,6 +168,63 @@ CO3_HD unsigned long long* hist_row(const EncodeParams& p, uint32_t table) {
   return p.hist + uint64_t{table} * p.alphabet;
 }
 
+// ---- Zero-block maps (FORMAT.md §6b), after pass 2 ----
+
+// b of the zero-block map segment s takes, 0 for none. SegmentResult::zero_block is written
+// (choose_zero_map) only when the packet's config asks for maps.
+CO3_HD uint8_t zero_block_of(const EncodeParams& p, uint32_t s) {
+  return p.pc.zero_block_log2 ? p.seg[s].zero_block : uint8_t{0};
+}
+// Segment s's map in the workspace, or null when it takes none.
+CO3_HD const uint8_t* zero_map_of(const EncodeParams& p, uint32_t s) {
+  return zero_block_of(p, s) ? p.zero_maps + p.jobs[s].first_map_byte : nullptr;
+}
+CO3_HD uint64_t zero_map_blocks(const EncodeParams& p, const SegmentJob& job) {
+  return (job.num_symbols + detail::zero_block_symbols(p.pc) - 1) >> p.pc.zero_block_log2;
+}
+CO3_HD uint32_t segment_of_map_byte(const EncodeParams& p, uint64_t i) {
+  return detail::find_segment(p.num_segments, i,
+                              [&](uint32_t k) { return p.jobs[k].first_map_byte; });
+}
+
+// Byte i of the maps' workspace (every segment's map, padding included): zero_map_byte of its
+// segment's symbols, as apply_zero_blocks computes it. Bytes are independent: one a thread.
+CO3_HD void zero_map_stage_byte(const EncodeParams& p, uint64_t i) {
+  const SegmentJob& job = p.jobs[segment_of_map_byte(p, i)];
+  with_symbols(p, [&](const auto* all) {
+    p.zero_maps[i] = detail::zero_map_byte(all + job.first_symbol, job.num_symbols,
+                                           p.pc.zero_block_log2, i - job.first_map_byte);
+  });
+}
+
+// Thread `lane` of `lanes` of segment s's block, its map complete: the symbols of the coded
+// blocks of its run of the map (runs of whole 64-block words: coded_blocks' fast path). The
+// block's sum is the segment's coded symbols (integers, any order).
+CO3_HD uint64_t zero_lane_coded(const EncodeParams& p, uint32_t s, uint32_t lane,
+                                uint32_t lanes) {
+  const SegmentJob& job = p.jobs[s];
+  if (!job.num_map_bytes) return 0;
+  const uint64_t blocks = zero_map_blocks(p, job);
+  const uint64_t per = ((blocks + lanes - 1) / lanes + 63) & ~uint64_t{63};
+  const uint64_t b0 = lane * per < blocks ? lane * per : blocks;
+  const uint64_t b1 = b0 + per < blocks ? b0 + per : blocks;
+  return detail::coded_symbols(p.zero_maps + job.first_map_byte, b0, b1,
+                               detail::zero_block_symbols(p.pc), blocks, job.num_symbols);
+}
+
+// Thread 0 of segment s's block, `coded` its coded symbols: whether the segment takes its map
+// (apply_zero_blocks' choice: zero_map_saves), recorded for the later stages. Returns what its
+// table's count of symbol 0 gains (zero_map_hist0_change, modulo 2^64; 0 when it takes none),
+// which the kernel adds to the histogram before the code is built (atomically: the segments of
+// a shared table are other blocks).
+CO3_HD uint64_t choose_zero_map(const EncodeParams& p, uint32_t s, uint64_t coded) {
+  const SegmentJob& job = p.jobs[s];
+  const bool take =
+      job.num_map_bytes && detail::zero_map_saves(job.num_symbols, coded, zero_map_blocks(p, job));
+  p.seg[s].zero_block = take ? static_cast<uint8_t>(p.pc.zero_block_log2) : uint8_t{0};
+  return take ? detail::zero_map_hist0_change(job.num_symbols, coded) : 0;
+}
+
 // ---- Code tables ----
 
 // The slot (scratch) of the block building tables; block b builds tables b, b + code_slots, ….
@@ -249,15 +308,21 @@ CO3_HD ChunkRange chunk_range(const EncodeParams& p, uint64_t k) {
   return {s, local, job.first_symbol + begin, count};
 }
 
-// Thread `lane` of `lanes`: the code lengths of symbols lane, lane + lanes, … of chunk c (the
-// block's sum is the chunk's bits: integers, any order).
+// Thread `lane` of `lanes`: the code lengths of symbols lane, lane + lanes, … of chunk c that
+// are coded (in a coded block of its segment's zero-block map, or every one without a map); the
+// block's sum is the chunk's bits (integers, any order); a chunk of no coded symbol has none,
+// so 0 words, as FORMAT.md §6b asks.
 CO3_HD uint64_t chunk_lane_bits(const EncodeParams& p, const ChunkRange& c, uint32_t lane,
                                 uint32_t lanes) {
   const uint8_t* lengths = p.lengths + uint64_t{p.jobs[c.segment].table} * p.alphabet;
+  const uint8_t* const map = zero_map_of(p, c.segment);
+  const uint64_t first = c.local * p.pc.chunk_symbols;  // the chunk's first symbol in its segment
   uint64_t bits = 0;
   with_symbols(p, [&](const auto* all) {
     const auto* sym = all + c.first_symbol;
-    for (uint64_t j = lane; j < c.count; j += lanes) bits += lengths[sym[j]];
+    for (uint64_t j = lane; j < c.count; j += lanes)
+      if (!map || detail::block_coded(map, (first + j) >> p.pc.zero_block_log2))
+        bits += lengths[sym[j]];
   });
   return bits;
 }
@@ -300,31 +365,41 @@ CO3_HD void layout_offsets(const EncodeParams& p, uint8_t* packet, uint64_t* pac
   }
   detail::LayoutCursor c(p.num_segments, p.shape_section_bytes);
   for (uint32_t t = 0; t < p.num_tables; ++t) p.tab[t].offset = c.table(p.tab[t].body_bytes);
-  bool with_class_maps = false;
+  bool with_class_maps = false, with_zero_maps = false;
   for (uint32_t s = 0; s < p.num_segments; ++s) {
     const SegmentJob& job = p.jobs[s];
     SegmentResult& r = p.seg[s];
     r.payload_words =
         p.chunk_offsets[job.first_chunk + job.num_chunks] - p.chunk_offsets[job.first_chunk];
     const bool map = detail::has_class_map(p.pc, r.moments.non_finite);
+    const bool zero_map = zero_block_of(p, s) != 0;
     with_class_maps = with_class_maps || map;
-    r.data_offset =
-        c.segment(job.num_chunks, r.payload_words, detail::class_map_bytes(job.numel, map));
+    with_zero_maps = with_zero_maps || zero_map;
+    r.data_offset = c.segment(job.num_chunks, r.payload_words,
+                              detail::class_map_bytes(job.numel, map),
+                              zero_map ? job.num_map_bytes : 0);
   }
   *packet_bytes = c.total();
   detail::store_header(packet, p.with_shapes, with_class_maps, c.total(), p.num_tables,
-                       p.num_segments);
+                       p.num_segments, with_zero_maps);
+}
+
+// Segment s's descriptor (FORMAT.md §3), once layout_offsets has placed it: also where its
+// chunk table, zero-block map, payload and class map start.
+CO3_HD detail::Descriptor segment_layout(const EncodeParams& p, uint32_t s) {
+  const SegmentJob& job = p.jobs[s];
+  const SegmentResult& r = p.seg[s];
+  return detail::segment_descriptor(p.pc, job.numel, job.dtype, static_cast<uint16_t>(job.table),
+                                    r.data_offset, r.payload_words, r.scale, r.beta, r.alpha,
+                                    detail::has_class_map(p.pc, r.moments.non_finite),
+                                    zero_block_of(p, s));
 }
 
 // Segment s's descriptor and (version 2) shape record.
 CO3_HD void layout_segment(const EncodeParams& p, uint8_t* packet, uint32_t s) {
   const SegmentJob& job = p.jobs[s];
-  const SegmentResult& r = p.seg[s];
-  detail::store_descriptor(
-      packet + detail::kHeaderBytes + detail::kDescriptorBytes * s,
-      detail::segment_descriptor(p.pc, job.numel, job.dtype, static_cast<uint16_t>(job.table),
-                                 r.data_offset, r.payload_words, r.scale, r.beta, r.alpha,
-                                 detail::has_class_map(p.pc, r.moments.non_finite)));
+  detail::store_descriptor(packet + detail::kHeaderBytes + detail::kDescriptorBytes * s,
+                           segment_layout(p, s));
   if (p.with_shapes)
     detail::store_shape_record(packet + job.shape_offset, p.dims + job.first_dim, job.ndim);
 }
@@ -368,13 +443,21 @@ CO3_HD MapWords class_map_tile(const EncodeParams& p, uint64_t t) {
 // layout: the map follows the segment's payload).
 CO3_HD void store_class_map_word(const EncodeParams& p, uint8_t* packet, uint32_t s, uint64_t w) {
   const SegmentJob& job = p.jobs[s];
-  const SegmentResult& r = p.seg[s];
-  const uint64_t map_at = r.data_offset + detail::align8(2 * job.num_chunks) +
-                          detail::align8(4 * r.payload_words);
+  const uint64_t map_at = segment_layout(p, s).map_offset();
   const uint32_t word = detail::class_map_word(w, job.numel, [&](uint64_t i) {
     return detail::feedback_input(load_entry(job.grad, job.dtype, i), job.memory, job.gamma, i);
   });
   detail::store_le(packet + map_at + 4 * w, word);
+}
+
+// ---- Pass 3: zero-block maps (FORMAT.md §6b) ----
+
+// Byte i of the maps' workspace into the packet, after the layout: the map of a segment that
+// takes one follows its chunk table (a segment that takes none writes nothing).
+CO3_HD void store_zero_map_byte(const EncodeParams& p, uint8_t* packet, uint64_t i) {
+  const uint32_t s = segment_of_map_byte(p, i);
+  if (!zero_block_of(p, s)) return;
+  packet[segment_layout(p, s).zero_map_offset() + (i - p.jobs[s].first_map_byte)] = p.zero_maps[i];
 }
 
 // ---- Pass 3: packing ----
@@ -388,17 +471,47 @@ CO3_HD PackLane pack_lane(const ChunkRange& c, uint32_t lane, uint32_t lanes) {
   const uint64_t lo = lane * per < c.count ? lane * per : c.count;
   return {lo, lo + per < c.count ? lo + per : c.count};
 }
+// Calls body(lo', hi') for the runs of coded symbols in chunk c's symbols [lo, hi), in order:
+// all of [lo, hi) when its segment takes no zero-block map, else each run of consecutive coded
+// blocks (chunks start on a block boundary: chunk_symbols is a multiple of the block).
+template <class Body>
+CO3_HD void for_coded_runs(const EncodeParams& p, const ChunkRange& c, uint64_t lo, uint64_t hi,
+                           Body body) {
+  const uint8_t* const map = zero_map_of(p, c.segment);
+  if (!map) {
+    body(lo, hi);
+    return;
+  }
+  const int b = p.pc.zero_block_log2;
+  const uint64_t first = c.local * p.pc.chunk_symbols;  // the chunk's first symbol in its segment
+  uint64_t run = lo;                                    // where the current run starts
+  for (uint64_t j = lo; j < hi;) {
+    const uint64_t k = (first + j) >> b;
+    const uint64_t end = ((k + 1) << b) - first < hi ? ((k + 1) << b) - first : hi;
+    if (!detail::block_coded(map, k)) {
+      if (run < j) body(run, j);
+      run = end;
+    }
+    j = end;
+  }
+  if (run < hi) body(run, hi);
+}
+
+// The bits of the lane's coded symbols.
 CO3_HD uint64_t pack_lane_bits(const EncodeParams& p, const ChunkRange& c, const PackLane& l) {
   const uint8_t* lengths = p.lengths + uint64_t{p.jobs[c.segment].table} * p.alphabet;
   uint64_t bits = 0;
   with_symbols(p, [&](const auto* all) {
-    bits = detail::range_bits(all + c.first_symbol, l.lo, l.hi, lengths);
+    for_coded_runs(p, c, l.lo, l.hi, [&](uint64_t lo, uint64_t hi) {
+      bits += detail::range_bits(all + c.first_symbol, lo, hi, lengths);
+    });
   });
   return bits;
 }
-// ORs the lane's codewords through or_word(word of the chunk, bits), the first at stream bit
-// `offset` (the block's exclusive scan of pack_lane_bits): pack_range puts every codeword on the
-// bits the CPU's whole-chunk packing gives it; words shared by two lanes are only OR-ed.
+// ORs the codewords of the lane's coded symbols through or_word(word of the chunk, bits), the
+// first at stream bit `offset` (the block's exclusive scan of pack_lane_bits), each run of coded
+// symbols after the previous run's bits: pack_range puts every codeword on the bits the CPU's
+// whole-chunk packing of the coded symbols gives it; words shared by two lanes are only OR-ed.
 template <class OrWord>
 CO3_HD void pack_lane_words(const EncodeParams& p, const ChunkRange& c, const PackLane& l,
                             uint64_t offset, OrWord or_word) {
@@ -406,16 +519,24 @@ CO3_HD void pack_lane_words(const EncodeParams& p, const ChunkRange& c, const Pa
   const uint8_t* lengths = p.lengths + uint64_t{table} * p.alphabet;
   const uint32_t* rev = p.rev_codes + uint64_t{table} * p.alphabet;
   with_symbols(p, [&](const auto* all) {
-    detail::pack_range(all + c.first_symbol, l.lo, l.hi, lengths, rev, offset, or_word);
+    const auto* sym = all + c.first_symbol;
+    uint64_t prev_lo = 0, prev_hi = 0;  // the previous run (none before the first)
+    for_coded_runs(p, c, l.lo, l.hi, [&](uint64_t lo, uint64_t hi) {
+      offset += detail::range_bits(sym, prev_lo, prev_hi, lengths);
+      detail::pack_range(sym, lo, hi, lengths, rev, offset, or_word);
+      prev_lo = lo;
+      prev_hi = hi;
+    });
   });
 }
 
-// Where chunk k's words go: its segment's payload at the chunk's word offset.
+// Where chunk k's words go: its segment's payload (after the chunk table and any zero-block
+// map) at the chunk's word offset.
 CO3_HD uint32_t* chunk_out(const EncodeParams& p, uint8_t* packet, const ChunkRange& c,
                            uint64_t k) {
   const SegmentJob& job = p.jobs[c.segment];
-  uint32_t* const payload = reinterpret_cast<uint32_t*>(packet + p.seg[c.segment].data_offset +
-                                                        detail::align8(2 * job.num_chunks));
+  uint32_t* const payload =
+      reinterpret_cast<uint32_t*>(packet + segment_layout(p, c.segment).payload_offset());
   return payload + (p.chunk_offsets[k] - p.chunk_offsets[job.first_chunk]);
 }
 
@@ -423,13 +544,13 @@ CO3_HD uint32_t* chunk_out(const EncodeParams& p, uint8_t* packet, const ChunkRa
 // zero padding after the chunk table and after the payload. Blocks own disjoint bytes.
 CO3_HD void finish_chunk(const EncodeParams& p, uint8_t* packet, const ChunkRange& c, uint64_t k) {
   const SegmentJob& job = p.jobs[c.segment];
-  const SegmentResult& r = p.seg[c.segment];
-  uint8_t* const table = packet + r.data_offset;
+  const detail::Descriptor d = segment_layout(p, c.segment);
+  uint8_t* const table = packet + d.data_offset;
   detail::store_le(table + 2 * c.local, static_cast<uint16_t>(p.chunk_words[k]));
   if (c.local + 1 == job.num_chunks) {
     for (uint64_t b = 2 * job.num_chunks; b < detail::align8(2 * job.num_chunks); ++b) table[b] = 0;
-    uint8_t* const payload = table + detail::align8(2 * job.num_chunks);
-    for (uint64_t b = 4 * r.payload_words; b < detail::align8(4 * r.payload_words); ++b)
+    uint8_t* const payload = packet + d.payload_offset();
+    for (uint64_t b = 4 * d.payload_words; b < detail::align8(4 * d.payload_words); ++b)
       payload[b] = 0;
   }
 }

@@ -10,6 +10,7 @@
 
 #include "co3/huffman.h"
 #include "co3/detail/encode_bits.h"
+#include "co3/detail/zero_blocks.h"
 #include "cpu_features.h"
 #include "encode_pipeline.h"
 #include "thread_pool.h"
@@ -149,18 +150,6 @@ PackedChunks pack_segment(const Quantized& q, const std::vector<uint8_t>& length
   });
 }
 
-namespace {
-
-// Whether symbols [b, e) are all 0.
-template <class Sym>
-bool all_zero(const Sym* sym, uint64_t b, uint64_t e) {
-  Sym any = 0;
-  for (uint64_t i = b; i < e; ++i) any |= sym[i];
-  return any == 0;
-}
-
-}  // namespace
-
 void apply_zero_blocks(Quantized& q, int b, uint32_t chunk_symbols, int threads) {
   const uint64_t nsym = q.symbols.size();
   if (!b || !nsym) return;
@@ -173,12 +162,7 @@ void apply_zero_blocks(Quantized& q, int b, uint32_t chunk_symbols, int threads)
   // chunks' counts are summed from the finished map).
   q.symbols.visit([&](const auto* sym) {
     parallel_for((blocks + 7) / 8, threads, 1024, [&](size_t lo, size_t hi) {
-      for (size_t byte = lo; byte < hi; ++byte) {
-        uint8_t bits = 0;
-        for (uint64_t k = 8 * byte; k < std::min<uint64_t>(blocks, 8 * byte + 8); ++k)
-          if (!all_zero(sym, k * block, std::min(nsym, (k + 1) * block))) bits |= uint8_t(1u << (k & 7));
-        map[byte] = bits;
-      }
+      for (size_t byte = lo; byte < hi; ++byte) map[byte] = zero_map_byte(sym, nsym, b, byte);
     });
   });
   uint64_t coded = 0;
@@ -188,12 +172,8 @@ void apply_zero_blocks(Quantized& q, int b, uint32_t chunk_symbols, int threads)
       coded_in[k / per_chunk] += len;
       coded += len;
     }
-  // The map costs one bit a block; each symbol left out at least one bit.
-  if (nsym - coded <= blocks) return;
-  q.symbol_hist[0] -= nsym - coded;
-  // Every block left out: the segment still names a code table (FORMAT.md §3), which needs a
-  // symbol with a code; symbol 0's, never used.
-  if (!coded) q.symbol_hist[0] = 1;
+  if (!zero_map_saves(nsym, coded, blocks)) return;
+  q.symbol_hist[0] += zero_map_hist0_change(nsym, coded);
   q.zero_block = static_cast<uint8_t>(b);
   q.zero_map = std::move(map);
   q.chunk_starts.assign(chunks + 1, 0);

@@ -5,6 +5,7 @@
 #include "co3/detail/encode_code.h"
 #include "co3/detail/encode_layout.h"
 #include "co3/detail/packet_layout.h"
+#include "co3/detail/zero_blocks.h"
 
 namespace co3 {
 
@@ -26,12 +27,9 @@ uint64_t max_packet_bytes(const std::vector<EncodeInput>& inputs, const CodecCon
     // 'propagate' any segment may need a class map (FORMAT.md §6a).
     const uint64_t symbols = pc.num_symbols(numel), full = symbols / C, rest = symbols % C;
     // A zero-block map (§6b) is counted as if every block were coded as well.
-    Descriptor d;
-    d.numel = numel;
-    d.entries_per_symbol = static_cast<uint8_t>(pc.entries_per_symbol);
-    d.zero_block = numel ? static_cast<uint8_t>(pc.zero_block_log2) : 0;
     data += segment_data_bytes(pc.num_chunks(numel), full * ((C * L + 31) / 32) + (rest * L + 31) / 32,
-                               class_map_bytes(numel, pc.propagate && numel), d.zero_map_bytes());
+                               class_map_bytes(numel, pc.propagate && numel),
+                               zero_map_bytes(pc, numel, pc.zero_block_log2));
   }
   const uint64_t tables = config.shared_code ? (non_empty ? 1 : 0) : non_empty;
   return header + tables * table_bytes(code_table_body_bound(1u << pc.symbol_bits())) + data +

@@ -55,8 +55,8 @@ struct CodecConfig {
   // dividing chunk_symbols, or 0 for none. A segment then codes only the blocks that hold a
   // nonzero symbol, one map bit a block, when that saves bits (more symbols left out than the
   // map has bits): below about one bit a symbol, where Huffman's one-bit floor of the zero symbol
-  // would otherwise set the rate. CPU encoder only, for now (the GPU's refuses it); every decoder
-  // reads it.
+  // would otherwise set the rate. Both encoders write it (the GPU's the CPU's bytes); every
+  // decoder reads it.
   int zero_block = 0;
   int threads = 0;  // CPU worker threads; 0: hardware concurrency
 };

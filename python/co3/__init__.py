@@ -6,8 +6,8 @@
 
 Keyword names mirror the `co3` command line (format, rounding, scale, code, chunk,
 max_code_length, seed, non_finite, threads) plus shared_code, entries_per_symbol (0: automatic)
-and zero_block (symbols a block of a zero-block map, docs/FORMAT.md §6b; 0: none; CPU tensors
-only for now: the GPU encoder refuses it). The work is done by the C++
+and zero_block (symbols a block of a zero-block map, docs/FORMAT.md §6b; 0: none; CPU and CUDA
+tensors alike). The work is done by the C++
 library registered as torch.ops.co3 (see README.md); CUDA tensors are coded by co3's kernels on
 the current stream (in a build with them; else staged through host memory, which synchronizes).
 """

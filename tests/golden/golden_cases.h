@@ -198,7 +198,7 @@ inline std::vector<Case> cases() {
   }
   add("e4m3_down_rate30_laplace", rate(config(formats::e4m3, R::nearest_down, P::rate, C::laplace), 30.0f),
       {synthetic(20000, 73)});
-  // Version 4, zero-block maps (FORMAT.md §6b; the CPU encoder only, for now): the ternary
+  // Version 4, zero-block maps (FORMAT.md §6b; the GPU encoder's packets too): the ternary
   // format four a symbol at a quarter of a bit over a shared code with error feedback (blocks
   // of 16), and fp4 pairs at the absmax scale with odd chunks (96 symbols, blocks of 32) and a
   // NaN under 'propagate' (a class map beside the zero-block map).

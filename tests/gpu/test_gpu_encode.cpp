@@ -155,11 +155,6 @@ TEST(GpuEncode, GoldenPacketsAndCpuMemory) {
       std::printf("[ SKIPPED  ] golden case %s: ../shared/data absent\n", c.name.c_str());
       continue;
     }
-    if (c.config.zero_block) {
-      std::printf("[ SKIPPED  ] golden case %s: the GPU encoder writes no zero-block maps yet\n",
-                  c.name.c_str());
-      continue;
-    }
     std::vector<std::vector<float>> gpu_mem, cpu_mem;
     const std::vector<uint8_t> gpu = encode_gpu(c, &gpu_mem);
     const std::vector<uint8_t> cpu = co3::golden::encode_cpu(c, &cpu_mem);
@@ -276,7 +271,20 @@ TEST(GpuEncode, TwoStreamsAtOnceGiveTheBytesOfOne) {
   cudaStreamDestroy(s2);
 }
 
-// A prior code (the tables of a CPU encode with given fits) gives that packet and memory.
+// A prior code (the tables of a CPU encode of the case, one step) gives that packet and memory.
+void expect_prior_code_gives_cpu(const co3::golden::Case& c) {
+  std::vector<std::vector<float>> cpu_mem;
+  const std::vector<uint8_t> cpu = co3::golden::encode_cpu(c, &cpu_mem);
+  const co3::PriorCode prior = co3::prior_code(cpu.data(), cpu.size());
+  DeviceBatch b(c.tensors);
+  Encoder e(b.inputs, c.config, nullptr, &prior);
+  cuda_ok(cudaMemsetAsync(e.packet.ptr, 0xEE, e.plan.max_packet_bytes(), nullptr));
+  cuda_ok(e.launch(nullptr));
+  EXPECT_EQ(e.result(nullptr), cpu);
+  expect_same_memory(b.memory(), cpu_mem);
+}
+
+// The tables of a CPU encode with given fits.
 TEST(GpuEncode, PriorCodeGivesTheCpuPacket) {
   SKIP_WITHOUT_GPU();
   for (bool shared : {false, true}) {
@@ -291,15 +299,7 @@ TEST(GpuEncode, PriorCodeGivesTheCpuPacket) {
       t.gamma = 0.7f;
       t.memory.assign(t.numel, 1e-3f);
     }
-    std::vector<std::vector<float>> cpu_mem;
-    const std::vector<uint8_t> cpu = co3::golden::encode_cpu(c, &cpu_mem);
-    const co3::PriorCode prior = co3::prior_code(cpu.data(), cpu.size());
-    DeviceBatch b(c.tensors);
-    Encoder e(b.inputs, c.config, nullptr, &prior);
-    cuda_ok(cudaMemsetAsync(e.packet.ptr, 0xEE, e.plan.max_packet_bytes(), nullptr));
-    cuda_ok(e.launch(nullptr));
-    EXPECT_EQ(e.result(nullptr), cpu);
-    expect_same_memory(b.memory(), cpu_mem);
+    expect_prior_code_gives_cpu(c);
   }
 }
 
@@ -437,6 +437,31 @@ TEST(GpuEncode, NoTensorsAndOnlyEmptyOnes) {
   for (const co3::golden::Case& c : co3::testing::no_tensors_and_only_empty_ones()) {
     SCOPED_TRACE(c.name);
     expect_gpu_like_cpu(c);
+  }
+}
+
+// Zero-block maps (FORMAT.md §6b): blocks of 2 and 64, chunks of no coded block, every block
+// coded, everything left out, a map that does not save, mixed batches, class maps beside them
+// (of 2^20, 2^16, 2^12 entries a tensor: gpu_test_size.h).
+TEST(GpuEncode, ZeroBlockMapsGiveTheCpuPacketAndMemory) {
+  SKIP_WITHOUT_GPU();
+  const uint64_t n = co3::testing::by_size<uint64_t>(uint64_t{1} << 20, 1u << 16, 1u << 12);
+  for (const co3::testing::ZeroBlockCase& z : co3::testing::zero_block_cases(n)) {
+    SCOPED_TRACE(z.c.name);
+    expect_gpu_like_cpu(z.c);
+  }
+}
+
+// The same maps under a given code (a model code's tables as the prior code): no histogram.
+TEST(GpuEncode, ZeroBlockMapsUnderAPriorCode) {
+  SKIP_WITHOUT_GPU();
+  const uint64_t n = co3::testing::by_size<uint64_t>(uint64_t{1} << 20, 1u << 16, 1u << 12);
+  for (const co3::testing::ZeroBlockCase& z : co3::testing::zero_block_cases(n)) {
+    if (z.c.config.code == co3::CodeSource::histogram) continue;
+    SCOPED_TRACE(z.c.name);
+    co3::golden::Case one = z.c;
+    one.steps = 1;
+    expect_prior_code_gives_cpu(one);
   }
 }
 

@@ -90,6 +90,18 @@ Emulated emulate(const EncodePlan& plan) {
     }
   }
 
+  // zero_map_kernel (bytes in reverse) and zero_choice_kernel (each segment's lanes summed, its
+  // histogram change added), with zero_block only.
+  if (p.pc.zero_block_log2) {
+    for (uint64_t i = p.total_map_bytes; i-- > 0;) zero_map_stage_byte(p, i);
+    for (uint32_t s = 0; s < p.num_segments; ++s) {
+      uint64_t coded = 0;
+      for (uint32_t l = 0; l < T; ++l) coded += zero_lane_coded(p, s, l, T);
+      const uint64_t gain = choose_zero_map(p, s, coded);
+      if (gain && !p.given_code) hist_row(p, p.jobs[s].table)[0] += gain;
+    }
+  }
+
   // code_kernel (not for a given code): table t in slot t mod code_slots.
   for (uint32_t t = 0; t < p.num_tables && !p.given_code; ++t) {
     const CodeSlot slot = code_slot(p, t % p.code_slots);
@@ -155,6 +167,9 @@ Emulated emulate(const EncodePlan& plan) {
     std::memcpy(dst, buf.data(), 4 * words);
     finish_chunk(p, packet.data(), c, k);
   }
+
+  // zero_copy_kernel (the zero-block maps taken), bytes in reverse.
+  for (uint64_t i = p.total_map_bytes; i-- > 0;) store_zero_map_byte(p, packet.data(), i);
 
   // class_map_kernel ('propagate': the maps of segments holding NaN/Inf), words in reverse.
   for (uint64_t t = 0; t < p.total_tiles; ++t) {
@@ -254,11 +269,6 @@ TEST(GpuEncodeEmulated, GoldenCases) {
       std::printf("[ SKIPPED  ] golden case %s: ../shared/data absent\n", c.name.c_str());
       continue;
     }
-    if (c.config.zero_block) {
-      std::printf("[ SKIPPED  ] golden case %s: the GPU encoder writes no zero-block maps yet\n",
-                  c.name.c_str());
-      continue;
-    }
     expect_like_cpu(c, true);
   }
 }
@@ -332,8 +342,21 @@ TEST(GpuEncodeEmulated, NoTensorsAndOnlyEmptyOnes) {
   }
 }
 
-// A prior code (the tables of a first encode with given fits) reproduces that packet, on a second
-// copy of the error memory.
+// A prior code (the tables of a first CPU encode of the case, one step) reproduces that packet,
+// on a second copy of the error memory.
+void expect_prior_code_gives_cpu(const co3::golden::Case& c) {
+  std::vector<std::vector<float>> cpu_mem = initial_memory(c), mem = initial_memory(c);
+  const std::vector<uint8_t> cpu = co3::encode(inputs_of(c.tensors, cpu_mem), c.config);
+  const co3::PriorCode prior = co3::prior_code(cpu.data(), cpu.size());
+  const EncodePlan plan(inputs_of(c.tensors, mem), c.config, &prior);
+  EXPECT_TRUE(plan_params(plan).given_code);
+  const Emulated e = emulate(plan);
+  EXPECT_EQ(e.status.code, 0u);
+  EXPECT_EQ(e.packet, cpu);
+  for (size_t k = 0; k < mem.size(); ++k) EXPECT_EQ(mem[k], cpu_mem[k]) << "memory " << k;
+}
+
+// With given fits.
 TEST(GpuEncodeEmulated, PriorCodeGivesTheCpuPacket) {
   for (bool shared : {false, true}) {
     co3::golden::Case c;
@@ -347,16 +370,58 @@ TEST(GpuEncodeEmulated, PriorCodeGivesTheCpuPacket) {
       t.gamma = 0.7f;
       t.memory.assign(t.numel, 1e-3f);
     }
-    std::vector<std::vector<float>> cpu_mem = initial_memory(c), mem = initial_memory(c);
-    const std::vector<uint8_t> cpu = co3::encode(inputs_of(c.tensors, cpu_mem), c.config);
-    const co3::PriorCode prior = co3::prior_code(cpu.data(), cpu.size());
-    const EncodePlan plan(inputs_of(c.tensors, mem), c.config, &prior);
-    EXPECT_TRUE(plan_params(plan).given_code);
-    const Emulated e = emulate(plan);
-    EXPECT_EQ(e.status.code, 0u);
-    EXPECT_EQ(e.packet, cpu);
-    for (size_t k = 0; k < mem.size(); ++k) EXPECT_EQ(mem[k], cpu_mem[k]) << "memory " << k;
+    expect_prior_code_gives_cpu(c);
   }
+}
+
+// The golden cases include version-4 packets (zero-block maps); the emulation must have run
+// them, not skipped them.
+TEST(GpuEncodeEmulated, GoldenCasesIncludeZeroBlockMaps) {
+  int v4 = 0;
+  for (const co3::golden::Case& c : co3::golden::cases())
+    v4 += c.config.zero_block != 0 && !c.missing_data;
+  EXPECT_GE(v4, 2);
+}
+
+// What the CPU encoder decided for a zero-block case is what the case says (so that each case
+// reaches the path it names): each descriptor's zero_block, and a chunk of 0 words.
+void expect_zero_block_choices(const co3::testing::ZeroBlockCase& z) {
+  const std::vector<uint8_t> cpu = co3::golden::encode_cpu(z.c);
+  bool empty_chunk = false;
+  ASSERT_EQ(z.taken.size(), z.c.tensors.size());
+  for (size_t s = 0; s < z.taken.size(); ++s) {
+    const co3::detail::Descriptor d = co3::detail::load_descriptor(
+        cpu.data() + co3::detail::kHeaderBytes + co3::detail::kDescriptorBytes * s);
+    EXPECT_EQ(d.zero_block, z.taken[s]) << "segment " << s;
+    for (uint64_t k = 0; k < d.num_chunks(); ++k)
+      empty_chunk = empty_chunk ||
+                    co3::detail::load_le<uint16_t>(cpu.data() + d.data_offset + 2 * k) == 0;
+  }
+  EXPECT_EQ(empty_chunk, z.empty_chunk);
+}
+
+// At the simulated GPU's size (test_gpu_encode's sim level) and a larger one.
+TEST(GpuEncodeEmulated, ZeroBlockMapsGiveTheCpuPacketAndMemory) {
+  for (uint64_t n : {4096, 20000}) {
+    for (const co3::testing::ZeroBlockCase& z : co3::testing::zero_block_cases(n)) {
+      SCOPED_TRACE(z.c.name + " of " + std::to_string(n));
+      expect_zero_block_choices(z);
+      expect_like_cpu(z.c, false);
+    }
+  }
+}
+
+// A given code (PriorCode) with zero-block maps: no histogram to fix up, the same maps. Only the
+// model codes' tables serve as prior codes (a prior code codes every symbol).
+TEST(GpuEncodeEmulated, ZeroBlockMapsUnderAPriorCode) {
+  int model_cases = 0;
+  for (const co3::testing::ZeroBlockCase& z : co3::testing::zero_block_cases(20000)) {
+    if (z.c.config.code == co3::CodeSource::histogram) continue;
+    ++model_cases;
+    SCOPED_TRACE(z.c.name);
+    expect_prior_code_gives_cpu(z.c);
+  }
+  EXPECT_EQ(model_cases, 2);
 }
 
 // The CPU's error and the error memory it leaves, from the emulated status.

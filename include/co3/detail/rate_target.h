@@ -18,6 +18,7 @@
 #include "co3/config.h"
 #include "co3/detail/encode_layout.h"
 #include "co3/detail/packet_layout.h"
+#include "co3/detail/zero_blocks.h"
 
 namespace co3::detail {
 
@@ -40,12 +41,7 @@ inline double rate_fixed_bits(const CodecConfig& cfg, const std::vector<uint64_t
     ++non_empty;
     const uint64_t chunks = pc.num_chunks(n);
     bytes += align8(2 * chunks);
-    // A zero-block map (§6b), as if the segment takes one.
-    Descriptor d;
-    d.numel = n;
-    d.entries_per_symbol = static_cast<uint8_t>(pc.entries_per_symbol);
-    d.zero_block = static_cast<uint8_t>(pc.zero_block_log2);
-    bytes += d.zero_map_bytes();
+    bytes += zero_map_bytes(pc, n, pc.zero_block_log2);  // §6b, as if the segment takes one
     padding_bits += 16 * chunks + 16;
   }
   const uint64_t tables = cfg.shared_code ? (non_empty ? 1 : 0) : non_empty;
