@@ -76,6 +76,17 @@ inline Tensor synthetic(uint64_t n, uint64_t seed, DType dtype = DType::f32) {
   return make_tensor(v, dtype);
 }
 
+// Error feedback for a case: every tensor at decay gamma, its memory starting from synthetic
+// values of `seed`, coded for two steps (the second from the memory the first left).
+inline void with_feedback(Case* c, float gamma, uint64_t seed) {
+  for (Tensor& t : c->tensors) {
+    t.gamma = gamma;
+    t.memory.resize(t.numel);
+    for (uint64_t i = 0; i < t.numel; ++i) t.memory[i] = synthetic_value(seed, i);
+  }
+  c->steps = 2;
+}
+
 inline CodecConfig config(FloatFormat f, Rounding r, ScalePolicy p, CodeSource c) {
   CodecConfig cfg;
   cfg.format = f;
@@ -145,15 +156,10 @@ inline std::vector<Case> cases() {
   }
   // Error feedback: two steps with γ = 0.7, the memory starting from synthetic values.
   {
-    Case* c =
+    with_feedback(
         add("fp4_feedback_gamma07", config(formats::fp4, R::nearest_even, P::gennorm, C::histogram),
-            {synthetic(20000, 31), synthetic(777, 32, DType::bf16)});
-    for (Tensor& t : c->tensors) {
-      t.gamma = 0.7f;
-      t.memory.resize(t.numel);
-      for (uint64_t i = 0; i < t.numel; ++i) t.memory[i] = synthetic_value(33, i);
-    }
-    c->steps = 2;
+            {synthetic(20000, 31), synthetic(777, 32, DType::bf16)}),
+        0.7f, 33);
   }
   // Version 2: shapes (a matrix, a scalar, a tensor without a shape gets [numel]), a given fit.
   {
@@ -188,13 +194,7 @@ inline std::vector<Case> cases() {
                                 C::gennorm), 0.5f);
     c.entries_per_symbol = 4;
     c.shared_code = true;
-    Case* k = add("batch_ternary_stochastic_rate05_shared", c, batch());
-    for (Tensor& t : k->tensors) {
-      t.gamma = 1.0f;
-      t.memory.resize(t.numel);
-      for (uint64_t i = 0; i < t.numel; ++i) t.memory[i] = synthetic_value(72, i);
-    }
-    k->steps = 2;
+    with_feedback(add("batch_ternary_stochastic_rate05_shared", c, batch()), 1.0f, 72);
   }
   add("e4m3_down_rate30_laplace", rate(config(formats::e4m3, R::nearest_down, P::rate, C::laplace), 30.0f),
       {synthetic(20000, 73)});
@@ -208,13 +208,7 @@ inline std::vector<Case> cases() {
     c.entries_per_symbol = 4;
     c.shared_code = true;
     c.zero_block = 16;
-    Case* k = add("v4_ternary_rate025_zero16_shared", c, batch());
-    for (Tensor& t : k->tensors) {
-      t.gamma = 1.0f;
-      t.memory.resize(t.numel);
-      for (uint64_t i = 0; i < t.numel; ++i) t.memory[i] = synthetic_value(74, i);
-    }
-    k->steps = 2;
+    with_feedback(add("v4_ternary_rate025_zero16_shared", c, batch()), 1.0f, 74);
   }
   {
     CodecConfig c = config(formats::fp4, R::nearest_even, P::absmax, C::histogram);
