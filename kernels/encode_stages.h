@@ -519,13 +519,9 @@ CO3_HD void pack_lane_words(const EncodeParams& p, const ChunkRange& c, const Pa
   const uint8_t* lengths = p.lengths + uint64_t{table} * p.alphabet;
   const uint32_t* rev = p.rev_codes + uint64_t{table} * p.alphabet;
   with_symbols(p, [&](const auto* all) {
-    const auto* sym = all + c.first_symbol;
-    uint64_t prev_lo = 0, prev_hi = 0;  // the previous run (none before the first)
+    // Each run starts where the previous one's codewords ended.
     for_coded_runs(p, c, l.lo, l.hi, [&](uint64_t lo, uint64_t hi) {
-      offset += detail::range_bits(sym, prev_lo, prev_hi, lengths);
-      detail::pack_range(sym, lo, hi, lengths, rev, offset, or_word);
-      prev_lo = lo;
-      prev_hi = hi;
+      offset = detail::pack_range(all + c.first_symbol, lo, hi, lengths, rev, offset, or_word);
     });
   });
 }

@@ -136,6 +136,12 @@ inline std::vector<ZeroBlockCase> zero_block_cases(uint64_t n) {
       "zero_blocks_of_2_fp4_pairs", formats::fp4, R::nearest_even, P::absmax, 2, 256, 2,
       {sparse_tensor(n + 3, 201, DType::f32, [n](uint64_t i) { return i % 40 < 9 || i >= n; })},
       {1}, false));
+  // The same pairs in blocks of 2 in chunks of 4096 pairs, nonzero entries 4 in 12: a packing
+  // lane's symbols (a chunk over the kernel's threads: 8 or more) hold several runs of coded
+  // blocks, each packed where the last one's codewords ended.
+  out.push_back(zero_block_case(
+      "zero_blocks_of_2_several_runs_a_lane", formats::fp4, R::nearest_even, P::absmax, 2, 4096, 2,
+      {sparse_tensor(n, 210, DType::f32, [](uint64_t i) { return i % 12 < 4; })}, {1}, false));
   // Blocks of 64 in chunks of 128: only the first and last eighth hold nonzero entries, so the
   // chunks between code no block; an odd size leaves a short last block.
   const uint64_t m = 2 * n + 1;

@@ -30,9 +30,10 @@ CO3_HD uint64_t chunk_words_for(uint64_t bits) {
 // bit_offset (stream bit b is bit b mod 32 of word b / 32), through or_word(word_index, bits).
 // Words the range shares with its neighbours are only OR-ed, so ranges may be packed in any
 // order (or at once, with an atomic OR) into a buffer that starts zeroed. rev_codes as
-// encode_table makes them.
+// encode_table makes them. Returns the stream bit after the last codeword (bit_offset plus the
+// range's bits), where a range that follows it starts.
 template <class Sym, class OrWord>
-CO3_HD void pack_range(const Sym* symbols, uint64_t begin, uint64_t end, const uint8_t* lengths,
+CO3_HD uint64_t pack_range(const Sym* symbols, uint64_t begin, uint64_t end, const uint8_t* lengths,
                        const uint32_t* rev_codes, uint64_t bit_offset, OrWord or_word) {
   uint64_t word = bit_offset / 32;
   int bits = static_cast<int>(bit_offset % 32);  // the window's low `bits` bits are the offset's
@@ -48,6 +49,7 @@ CO3_HD void pack_range(const Sym* symbols, uint64_t begin, uint64_t end, const u
     }
   }
   if (bits > 0 && window) or_word(word, static_cast<uint32_t>(window));
+  return 32 * word + static_cast<uint64_t>(bits);
 }
 
 // A code's codewords as the packers read them: each symbol's reversed codeword (rev_code, as
