@@ -317,6 +317,7 @@ std::vector<uint8_t> encode_at_rate(RateController& controller, const std::vecto
   const double target = config.scale.bits_per_entry;
   CodecConfig asked = config;
   std::vector<uint8_t> packet;
+  const auto achieved = [&] { return 8.0 * static_cast<double>(packet.size()) / static_cast<double>(entries); };
   // Codes the packet at `bits` asked, the error memories as they were before the first encode;
   // returns its miss |achieved − target| / target.
   const auto encode_at = [&](float bits, bool restore) {
@@ -326,12 +327,9 @@ std::vector<uint8_t> encode_at_rate(RateController& controller, const std::vecto
     asked.scale.bits_per_entry = bits;
     packet = co3::encode(inputs, asked, report);
     if (!entries) return 0.0;  // an empty packet has no rate to miss
-    return std::fabs(8.0 * static_cast<double>(packet.size()) / static_cast<double>(entries) - target) /
-           target;
+    return std::fabs(achieved() - target) / target;
   };
-  const auto observe = [&] {
-    controller.observe(8.0 * static_cast<double>(packet.size()) / static_cast<double>(entries));
-  };
+  const auto observe = [&] { controller.observe(achieved()); };
   float last_ask = controller.ask(inputs, summaries, config), best_ask = last_ask;
   double best_miss = encode_at(last_ask, false);
   if (entries) observe();
